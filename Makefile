@@ -1,0 +1,53 @@
+# Convenience entry points; the build itself is CMake (build/<type>).
+#   make demo    install missing packages, build, run the demo on built-in data
+#   make check   install missing packages, build, run the test suite
+#                (Release, then AddressSanitizer + UBSan)
+#   make bench   build the benchmarks (bench/README.md says how to run them)
+JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+
+.PHONY: all deps release debug asan demo check test test-asan bench fuzz install clean
+
+all: release
+
+deps:
+	@scripts/install-deps.sh
+
+release: deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build build/release -j $(JOBS)
+
+debug: deps
+	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build/debug -j $(JOBS)
+
+asan: deps
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSEMID_SANITIZE=ON >/dev/null
+	cmake --build build/asan -j $(JOBS)
+
+demo: release
+	./build/release/semid demo
+
+test: release
+	cd build/release && ctest --output-on-failure -j $(JOBS)
+
+test-asan: asan
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+check: test test-asan
+
+bench: deps
+	scripts/install-deps.sh --bench
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/release -j $(JOBS) --target bench semid_cli
+
+fuzz: deps
+	scripts/install-deps.sh --bench
+	CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEMID_FUZZ=ON >/dev/null
+	cmake --build build/fuzz -j $(JOBS)
+
+install: release
+	cmake --install build/release
+
+clean:
+	rm -rf build

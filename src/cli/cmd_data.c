@@ -1,0 +1,11 @@
+/* semid data: placeholder until its module lands; it says so instead of pretending. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int cmd_data(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "semid: error: 'data' is not implemented yet\n");
+    return CLI_EXIT_ERROR;
+}

@@ -1,0 +1,11 @@
+/* semid search: placeholder until its module lands; it says so instead of pretending. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int cmd_search(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "semid: error: 'search' is not implemented yet\n");
+    return CLI_EXIT_ERROR;
+}

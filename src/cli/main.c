@@ -1,0 +1,55 @@
+/* semid: the command-line tool. Dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"demo", cmd_demo, "run the quick experiment on the built-in synthetic data"},
+    {"data", cmd_data, "import, synthesise, inspect datasets and generate queries"},
+    {"embed", cmd_embed, "compute item embeddings (content, search, rec, multi, fused)"},
+    {"baseline", cmd_baseline, "dense retrieval and popularity baselines (Recall@K)"},
+    {"sid", cmd_sid, "build, inspect and encode Semantic IDs"},
+    {"train", cmd_train, "train the joint generative model"},
+    {"search", cmd_search, "search with a trained model"},
+    {"recommend", cmd_recommend, "recommend from a user's history with a trained model"},
+    {"experiment", cmd_experiment, "run the paper's whole comparison and write a report"},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+static void print_help(void) {
+    printf("semid %s: Semantic IDs for joint generative search and recommendation\n\n", SEMID_VERSION_STRING);
+    printf("usage: semid <command> [options]     (semid <command> --help for its options)\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) printf("  %-12s %s\n", commands[i].name, commands[i].summary);
+    printf("  %-12s %s\n", "help", "show this help");
+    printf("  %-12s %s\n", "version", "print the version");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        if (argc >= 3 && strcmp(argv[1], "help") == 0) {
+            for (int i = 0; i < N_COMMANDS; i++) {
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *sub_argv[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, sub_argv);
+                }
+            }
+        }
+        print_help();
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("semid %s\n", SEMID_VERSION_STRING);
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "semid: error: unknown command '%s' (see semid help)\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

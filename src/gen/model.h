@@ -1,0 +1,75 @@
+/* The generative model: a decoder-only transformer (GPT-style) trained from
+ * scratch: token and learned position embeddings, pre-LayerNorm blocks with
+ * multi-head causal self-attention and a GELU MLP, a final LayerNorm and an
+ * output projection tied to the token embedding.
+ *
+ * Dimension legend: B = batch, T = sequence length, C = model width,
+ * NH = heads, hs = C/NH, L = layers, V = vocabulary, Tmax = max_seq_len.
+ *
+ * Parameters live in one contiguous buffer with offsets; gradients and the
+ * AdamW moments share its layout (see linalg/adamw.h). */
+#ifndef SEMID_GEN_MODEL_H
+#define SEMID_GEN_MODEL_H
+
+#include <stdint.h>
+
+#include "semid/semid.h"
+
+typedef struct semid_gpt_config {
+    int32_t vocab_size;  /* V */
+    int32_t max_seq_len; /* Tmax */
+    int32_t n_layer;     /* L */
+    int32_t n_head;      /* NH */
+    int32_t d_model;     /* C, a multiple of NH */
+} semid_gpt_config;
+
+typedef struct semid_gpt semid_gpt;
+
+/* Checks the config (positive sizes, C % NH == 0) and initialises weights
+ * N(0, 0.02) (residual projections scaled by 1/sqrt(2L)) from `seed`. */
+semid_status semid_gpt_create(const semid_gpt_config *cfg, uint64_t seed, semid_gpt **out);
+void semid_gpt_free(semid_gpt *m);
+const semid_gpt_config *semid_gpt_get_config(const semid_gpt *m);
+
+/* Flat views of the parameters, the gradients, and the weight-decay mask
+ * (1 on matrices and embeddings, 0 on biases and LayerNorm gains). */
+float *semid_gpt_params(semid_gpt *m, int64_t *n);
+float *semid_gpt_grads(semid_gpt *m, int64_t *n);
+const uint8_t *semid_gpt_decay_mask(const semid_gpt *m);
+
+/* Training forward pass over B sequences of T tokens (T <= Tmax).
+ * targets[b*T+t] is the token expected after position t, or -1 for no loss
+ * there. *loss = mean cross-entropy over positions with a target.
+ * Activations are kept for semid_gpt_backward. `targets` may be NULL to get
+ * logits only (semid_gpt_logits). */
+semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_t *targets, int32_t B, int32_t T, float *loss);
+/* Logits (B, T, V) of the last forward pass. */
+const float *semid_gpt_logits(const semid_gpt *m);
+void semid_gpt_zero_grad(semid_gpt *m);
+/* Accumulates d(loss)/d(params) into the gradient buffer. */
+semid_status semid_gpt_backward(semid_gpt *m);
+
+/* Incremental decoding with a key/value cache for up to `rows` sequences of
+ * up to Tmax tokens each; each row has its own length. */
+typedef struct semid_gpt_cache semid_gpt_cache;
+semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t rows, semid_gpt_cache **out);
+void semid_gpt_cache_free(semid_gpt_cache *c);
+/* Empties row r. */
+void semid_gpt_cache_reset(semid_gpt_cache *c, int32_t row);
+int32_t semid_gpt_cache_length(const semid_gpt_cache *c, int32_t row);
+/* Appends n tokens to row `row` and writes the logits (V) after the last one. */
+semid_status semid_gpt_cache_prefill(const semid_gpt *m, semid_gpt_cache *c, int32_t row, const int32_t *tokens, int32_t n, float *logits);
+/* Appends one token to each of rows 0..n_rows-1 (tokens[r]) and writes the
+ * logits (n_rows, V). Rows may have different lengths. */
+semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows, float *logits);
+/* Row i becomes a copy of old row src[i], for i in 0..n-1 (beam reordering). */
+semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int32_t n);
+
+/* Checkpoint: safetensors file with the parameters (one tensor per named
+ * weight) and, in its __metadata__, the config plus `extra_json` (e.g. the
+ * ID table's fingerprint, vocabulary, optimizer step). Written atomically. */
+semid_status semid_gpt_save(const semid_gpt *m, const char *path, const char *extra_json);
+/* Loads a checkpoint; *extra_json (caller frees, may be NULL) returns what was saved. */
+semid_status semid_gpt_load(const char *path, semid_gpt **out, char **extra_json);
+
+#endif

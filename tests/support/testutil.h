@@ -1,0 +1,18 @@
+/* Helpers shared by the tests: temporary directories, small files, running
+ * the semid binary. */
+#ifndef SEMID_TESTS_TESTUTIL_H
+#define SEMID_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+
+/* A fresh directory under $TMPDIR (or /tmp); caller frees the path and
+ * removes the tree with test_rm_rf. */
+char *test_make_tmpdir(void);
+void test_rm_rf(const char *path);
+/* Writes `text` to dir/name; returns the full path (caller frees). */
+char *test_write_file(const char *dir, const char *name, const char *text);
+/* Runs "<semid binary> <args>" through the shell, capturing stdout+stderr
+ * into *output (caller frees, may be NULL). Returns the exit status. */
+int test_run_cli(const char *args, char **output);
+
+#endif
