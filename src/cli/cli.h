@@ -31,6 +31,9 @@ int cli_report(semid_status st);
 
 /* The subcommands: each gets argv with argv[0] = its own name. */
 int cmd_data(int argc, char **argv);
+/* semid data synth / semid data queries (cmd_data_gen.c) */
+int cmd_data_synth(int argc, char **argv);
+int cmd_data_queries(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_sid(int argc, char **argv);
