@@ -1,0 +1,15 @@
+/* The registry of tokenizer methods (see quant/tokenizer.h, "HOW A METHOD
+ * PLUGS IN"). Authors of a method add their #include and one table entry
+ * here once their file compiles; nothing else needs to change. */
+#include <stddef.h>
+
+#include "quant/tokenizer.h"
+
+const semid_tokenizer_method *const semid_tokenizer_methods[] = {
+    /* &semid_method_rqkmeans (quant/rqkmeans.h) is added with rqkmeans.c. */
+    /* &semid_method_rqvae, &semid_method_rlfq, &semid_method_dict: add here. */
+    NULL,
+};
+
+/* Set to the prefix-share quantizer's function (quant/prefix_share.h) once it compiles. */
+const semid_prefix_share_fn semid_prefix_share_impl = NULL;
