@@ -80,8 +80,13 @@ void semid_dataset_train_counts(const semid_dataset *ds, int64_t *counts);
 
 /* Popularity buckets: is_head[i] = 1 for the top `head_fraction` of items
  * (default 0.01 = top 1%) by training interactions, ties broken by index;
- * the rest (torso) 0. Returns the number of head items. */
+ * the rest (torso) 0. Returns the number of head items (-1 if out of
+ * memory, with the message set). */
 int32_t semid_dataset_head_items(const semid_dataset *ds, double head_fraction, uint8_t *is_head);
+
+/* The number of head items: head_fraction * n_items rounded to the nearest
+ * integer, at least 1 when n_items > 0 and head_fraction > 0. */
+int32_t semid_dataset_head_size(int32_t n_items, double head_fraction);
 
 /* The text of an item as one string for encoders: "title. year. genres.
  * description. tags" (fields that are empty are left out). Caller frees. */
@@ -93,5 +98,13 @@ char *semid_item_text(const semid_item *item);
  * left. */
 semid_status semid_dataset_save(const semid_dataset *ds, const char *path);
 semid_status semid_dataset_load(const char *path, semid_dataset *out);
+
+/* Checks the invariants (offsets start at 0, never decrease and end at
+ * n_interactions; item indices of interactions and queries in range; splits
+ * valid); SEMID_EFORMAT naming the first violation. */
+semid_status semid_dataset_validate(const semid_dataset *ds);
+
+/* (Re)builds ds->item_index from the item ids; fails on a duplicate id. */
+semid_status semid_dataset_build_index(semid_dataset *ds);
 
 #endif
