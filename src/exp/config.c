@@ -1,0 +1,326 @@
+#include "exp/config.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+
+static const char *const STRATEGIES[] = {"content", "search", "rec", "separate", "prefix_share",
+                                         "fused_concat", "fused_svd", "multi"};
+static const char *const TOKENIZERS[] = {"rqkmeans", "rqvae", "rlfq", "dict"};
+
+static int in_list(const char *name, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0) return 1;
+    return 0;
+}
+
+int exp_is_strategy(const char *name) { return in_list(name, STRATEGIES, sizeof STRATEGIES / sizeof *STRATEGIES); }
+int exp_is_tokenizer(const char *name) { return in_list(name, TOKENIZERS, sizeof TOKENIZERS / sizeof *TOKENIZERS); }
+
+typedef enum { K_INT, K_DOUBLE, K_STRING, K_SEEDS, K_STRATEGIES, K_TOKENIZERS } key_type;
+
+typedef struct key_spec {
+    const char *name; /* dotted path */
+    key_type type;
+    size_t offset;
+    size_t size;      /* strings: buffer size */
+    double min, max;
+} key_spec;
+
+#define F(field) offsetof(exp_config, field)
+static const key_spec KEYS[] = {
+    {"dataset", K_STRING, F(dataset), sizeof(((exp_config *)0)->dataset), 0, 0},
+    {"dataset_format", K_STRING, F(dataset_format), sizeof(((exp_config *)0)->dataset_format), 0, 0},
+    {"synthetic.items", K_INT, F(synth_items), 0, 50, 10000000},
+    {"synthetic.users", K_INT, F(synth_users), 0, 10, 100000000},
+    {"queries.per_item", K_INT, F(queries_per_item), 0, 2, 1000},
+    {"queries.train", K_INT, F(queries_train), 0, 1, 999},
+    {"seeds", K_SEEDS, F(seeds), 0, 0, 0},
+    {"threads", K_INT, F(threads), 0, 0, 1024},
+    {"k", K_INT, F(k), 0, 1, 100000},
+    {"head_fraction", K_DOUBLE, F(head_fraction), 0, 1e-6, 1.0},
+    {"embeddings.dim", K_INT, F(embed_dim), 0, 2, 8192},
+    {"embeddings.epochs", K_INT, F(embed_epochs), 0, 1, 10000},
+    {"embeddings.batch", K_INT, F(embed_batch), 0, 2, 1000000},
+    {"embeddings.lr", K_DOUBLE, F(embed_lr), 0, 1e-9, 10},
+    {"embeddings.enmf_dim", K_INT, F(enmf_dim), 0, 2, 8192},
+    {"embeddings.enmf_epochs", K_INT, F(enmf_epochs), 0, 1, 10000},
+    {"sid.levels", K_INT, F(sid_levels), 0, 1, 8},
+    {"sid.codebook", K_INT, F(sid_codebook), 0, 2, 65536},
+    {"sid.disambiguate", K_INT, F(sid_disambiguate), 0, 0, 1},
+    {"sid.strategies", K_STRATEGIES, F(strategies), 0, 0, 0},
+    {"sid.ablation", K_TOKENIZERS, F(ablation), 0, 0, 0},
+    {"model.layers", K_INT, F(model_layers), 0, 1, 64},
+    {"model.dim", K_INT, F(model_dim), 0, 8, 8192},
+    {"model.heads", K_INT, F(model_heads), 0, 1, 128},
+    {"model.epochs", K_INT, F(model_epochs), 0, 1, 10000},
+    {"model.batch", K_INT, F(model_batch), 0, 1, 1000000},
+    {"model.lr", K_DOUBLE, F(model_lr), 0, 1e-9, 10},
+    {"model.history", K_INT, F(model_history), 0, 1, 4096},
+    {"model.beam", K_INT, F(beam), 0, 1, 10000},
+};
+#undef F
+enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
+
+static void set_defaults_common(exp_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->dataset, sizeof c->dataset, "synthetic");
+    snprintf(c->dataset_format, sizeof c->dataset_format, "auto");
+    c->synth_items = 1000;
+    c->synth_users = 2000;
+    c->queries_per_item = 20;
+    c->queries_train = 10;
+    c->threads = 0;
+    c->k = 30;
+    c->head_fraction = 0.01;
+    c->sid_levels = 2;
+    c->sid_disambiguate = 1;
+    const char *strategies[] = {"content", "search", "rec", "separate", "prefix_share", "fused_concat", "fused_svd", "multi"};
+    c->n_strategies = 8;
+    for (int i = 0; i < 8; i++) snprintf(c->strategies[i], sizeof c->strategies[i], "%s", strategies[i]);
+    const char *tok[] = {"rqkmeans", "rqvae", "rlfq", "dict"};
+    c->n_ablation = 4;
+    for (int i = 0; i < 4; i++) snprintf(c->ablation[i], sizeof c->ablation[i], "%s", tok[i]);
+}
+
+semid_status exp_config_preset(exp_config *c, const char *preset) {
+    set_defaults_common(c);
+    if (strcmp(preset, "quick") == 0) {
+        c->n_seeds = 1;
+        c->seeds[0] = 1;
+        c->embed_dim = 64;
+        c->embed_epochs = 2;
+        c->embed_batch = 256;
+        c->embed_lr = 2e-3;
+        c->enmf_dim = 64;
+        c->enmf_epochs = 30;
+        c->sid_codebook = 64;
+        c->model_layers = 2;
+        c->model_dim = 64;
+        c->model_heads = 4;
+        c->model_epochs = 4;
+        c->model_batch = 64;
+        c->model_lr = 3e-3;
+        c->model_history = 20;
+        c->beam = 30;
+    } else if (strcmp(preset, "paper") == 0) {
+        /* The paper's settings where they apply to from-scratch models:
+         * 2 x 256 RQ-KMeans, bi-encoder batch 512 for 5 epochs, 5 seeds,
+         * Recall@30, decoding with a beam of 30 (constrained). */
+        c->n_seeds = 5;
+        for (int i = 0; i < 5; i++) c->seeds[i] = i + 1;
+        c->embed_dim = 128;
+        c->embed_epochs = 5;
+        c->embed_batch = 512;
+        c->embed_lr = 2e-3;
+        c->enmf_dim = 256;
+        c->enmf_epochs = 100;
+        c->sid_codebook = 256;
+        c->model_layers = 4;
+        c->model_dim = 256;
+        c->model_heads = 8;
+        c->model_epochs = 20;
+        c->model_batch = 128;
+        c->model_lr = 2e-3;
+        c->model_history = 50;
+        c->beam = 30;
+    } else {
+        return semid_fail(SEMID_EINVAL, "unknown preset '%s' (expected quick or paper)", preset);
+    }
+    snprintf(c->preset, sizeof c->preset, "%s", preset);
+    return SEMID_OK;
+}
+
+static const key_spec *find_key(const char *name) {
+    for (int i = 0; i < N_KEYS; i++)
+        if (strcmp(KEYS[i].name, name) == 0) return &KEYS[i];
+    return NULL;
+}
+
+static semid_status set_value(exp_config *c, const key_spec *k, const cJSON *v, const char *origin) {
+    char *base = (char *)c + k->offset;
+    switch (k->type) {
+    case K_INT:
+    case K_DOUBLE: {
+        if (!cJSON_IsNumber(v)) return semid_fail(SEMID_EINVAL, "%s: key '%s' must be a number", origin, k->name);
+        double x = v->valuedouble;
+        if (k->type == K_INT && x != floor(x))
+            return semid_fail(SEMID_EINVAL, "%s: key '%s' must be an integer, got %g", origin, k->name, x);
+        if (!(x >= k->min && x <= k->max))
+            return semid_fail(SEMID_EINVAL, "%s: key '%s' = %g is out of range [%g, %g]", origin, k->name, x, k->min, k->max);
+        if (k->type == K_INT) *(int32_t *)base = (int32_t)x;
+        else *(double *)base = x;
+        return SEMID_OK;
+    }
+    case K_STRING:
+        if (!cJSON_IsString(v)) return semid_fail(SEMID_EINVAL, "%s: key '%s' must be a string", origin, k->name);
+        if (strlen(v->valuestring) >= k->size)
+            return semid_fail(SEMID_EINVAL, "%s: key '%s' is too long", origin, k->name);
+        snprintf(base, k->size, "%s", v->valuestring);
+        return SEMID_OK;
+    case K_SEEDS: {
+        if (!cJSON_IsArray(v)) return semid_fail(SEMID_EINVAL, "%s: key 'seeds' must be a list of integers", origin);
+        int n = cJSON_GetArraySize(v);
+        if (n < 1 || n > EXP_MAX_SEEDS)
+            return semid_fail(SEMID_EINVAL, "%s: key 'seeds' needs 1 to %d seeds, got %d", origin, EXP_MAX_SEEDS, n);
+        for (int i = 0; i < n; i++) {
+            const cJSON *e = cJSON_GetArrayItem(v, i);
+            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0)
+                return semid_fail(SEMID_EINVAL, "%s: key 'seeds' entry %d must be a non-negative integer", origin, i);
+            c->seeds[i] = (int64_t)e->valuedouble;
+        }
+        c->n_seeds = n;
+        return SEMID_OK;
+    }
+    case K_STRATEGIES:
+    case K_TOKENIZERS: {
+        int strategies = k->type == K_STRATEGIES;
+        if (!cJSON_IsArray(v)) return semid_fail(SEMID_EINVAL, "%s: key '%s' must be a list of names", origin, k->name);
+        int n = cJSON_GetArraySize(v);
+        if (n > EXP_MAX_LIST) return semid_fail(SEMID_EINVAL, "%s: key '%s' lists too many names", origin, k->name);
+        for (int i = 0; i < n; i++) {
+            const cJSON *e = cJSON_GetArrayItem(v, i);
+            if (!cJSON_IsString(e)) return semid_fail(SEMID_EINVAL, "%s: key '%s' entry %d must be a string", origin, k->name, i);
+            int ok = strategies ? exp_is_strategy(e->valuestring) : exp_is_tokenizer(e->valuestring);
+            if (!ok)
+                return semid_fail(SEMID_EINVAL, "%s: key '%s': unknown %s '%s' (expected one of %s)", origin, k->name,
+                                  strategies ? "strategy" : "tokenizer", e->valuestring,
+                                  strategies ? "content, search, rec, separate, prefix_share, fused_concat, fused_svd, multi"
+                                             : "rqkmeans, rqvae, rlfq, dict");
+            if (strategies) snprintf(c->strategies[i], sizeof c->strategies[i], "%s", e->valuestring);
+            else snprintf(c->ablation[i], sizeof c->ablation[i], "%s", e->valuestring);
+        }
+        if (strategies) c->n_strategies = n;
+        else c->n_ablation = n;
+        return SEMID_OK;
+    }
+    }
+    return semid_fail(SEMID_EINTERNAL, "unhandled key type");
+}
+
+/* Walks a JSON object, joining nested keys with '.', and applies each leaf. */
+static semid_status apply_object(exp_config *c, const cJSON *obj, const char *prefix, const char *origin) {
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        char name[128];
+        snprintf(name, sizeof name, "%s%s%s", prefix, prefix[0] ? "." : "", it->string);
+        const key_spec *k = find_key(name);
+        if (!k && cJSON_IsObject(it)) {
+            SEMID_TRY(apply_object(c, it, name, origin));
+            continue;
+        }
+        if (!k) {
+            if (strcmp(name, "preset") == 0) continue; /* handled by the caller */
+            return semid_fail(SEMID_EINVAL, "%s: unknown key '%s'", origin, name);
+        }
+        SEMID_TRY(set_value(c, k, it, origin));
+    }
+    return SEMID_OK;
+}
+
+semid_status exp_config_apply_json(exp_config *c, const char *json, const char *origin) {
+    cJSON *root = cJSON_Parse(json);
+    if (!root) {
+        const char *where = cJSON_GetErrorPtr();
+        return semid_fail(SEMID_EPARSE, "%s: invalid JSON near '%.20s'", origin, where ? where : "?");
+    }
+    semid_status st = cJSON_IsObject(root) ? apply_object(c, root, "", origin)
+                                           : semid_fail(SEMID_EPARSE, "%s: the configuration must be a JSON object", origin);
+    cJSON_Delete(root);
+    return st;
+}
+
+semid_status exp_config_apply_override(exp_config *c, const char *assignment) {
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) return semid_fail(SEMID_EINVAL, "override '%s' is not key=value", assignment);
+    char key[128];
+    size_t klen = (size_t)(eq - assignment);
+    if (klen >= sizeof key) return semid_fail(SEMID_EINVAL, "override key too long");
+    memcpy(key, assignment, klen);
+    key[klen] = '\0';
+    const key_spec *k = find_key(key);
+    if (!k) return semid_fail(SEMID_EINVAL, "override: unknown key '%s'", key);
+    cJSON *v = cJSON_Parse(eq + 1);
+    if (!v || (k->type == K_STRING && !cJSON_IsString(v))) {
+        cJSON_Delete(v);
+        v = cJSON_CreateString(eq + 1); /* bare words are strings */
+    }
+    if ((k->type == K_STRATEGIES || k->type == K_TOKENIZERS) && cJSON_IsString(v)) {
+        /* "a,b,c" -> ["a","b","c"] */
+        cJSON *arr = cJSON_CreateArray();
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", v->valuestring);
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            cJSON_AddItemToArray(arr, cJSON_CreateString(tok));
+        cJSON_Delete(v);
+        v = arr;
+    }
+    char origin[160];
+    snprintf(origin, sizeof origin, "override '%s'", assignment);
+    semid_status st = set_value(c, k, v, origin);
+    cJSON_Delete(v);
+    return st;
+}
+
+semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
+    if (c->queries_train >= c->queries_per_item)
+        return semid_fail(SEMID_EINVAL, "key 'queries.train' (%d) must be smaller than 'queries.per_item' (%d)",
+                          c->queries_train, c->queries_per_item);
+    if (c->model_dim % c->model_heads != 0)
+        return semid_fail(SEMID_EINVAL, "key 'model.dim' (%d) must be a multiple of 'model.heads' (%d)", c->model_dim, c->model_heads);
+    if (c->n_strategies == 0 && c->n_ablation == 0)
+        return semid_fail(SEMID_EINVAL, "keys 'sid.strategies' and 'sid.ablation' are both empty: nothing to run");
+    if (n_items > 0 && c->sid_codebook > n_items)
+        return semid_fail(SEMID_EINVAL, "key 'sid.codebook' (%d) is larger than the catalog (%lld items)", c->sid_codebook,
+                          (long long)n_items);
+    if (n_items > 0 && c->k > n_items)
+        return semid_fail(SEMID_EINVAL, "key 'k' (%d) is larger than the catalog (%lld items)", c->k, (long long)n_items);
+    if (c->beam < c->k)
+        return semid_fail(SEMID_EINVAL, "key 'model.beam' (%d) must be at least 'k' (%d) to rank k items", c->beam, c->k);
+    return SEMID_OK;
+}
+
+char *exp_config_to_json(const exp_config *c) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "preset", c->preset);
+    for (int i = 0; i < N_KEYS; i++) {
+        const key_spec *k = &KEYS[i];
+        const char *base = (const char *)c + k->offset;
+        cJSON *v = NULL;
+        switch (k->type) {
+        case K_INT: v = cJSON_CreateNumber(*(const int32_t *)base); break;
+        case K_DOUBLE: v = cJSON_CreateNumber(*(const double *)base); break;
+        case K_STRING: v = cJSON_CreateString(base); break;
+        case K_SEEDS:
+            v = cJSON_CreateArray();
+            for (int s = 0; s < c->n_seeds; s++) cJSON_AddItemToArray(v, cJSON_CreateNumber((double)c->seeds[s]));
+            break;
+        case K_STRATEGIES:
+            v = cJSON_CreateArray();
+            for (int s = 0; s < c->n_strategies; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->strategies[s]));
+            break;
+        case K_TOKENIZERS:
+            v = cJSON_CreateArray();
+            for (int s = 0; s < c->n_ablation; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->ablation[s]));
+            break;
+        }
+        /* Nest dotted names: "model.layers" -> {"model": {"layers": ...}}. */
+        const char *dot = strchr(k->name, '.');
+        if (dot) {
+            char group[64];
+            snprintf(group, sizeof group, "%.*s", (int)(dot - k->name), k->name);
+            cJSON *g = cJSON_GetObjectItemCaseSensitive(root, group);
+            if (!g) g = cJSON_AddObjectToObject(root, group);
+            cJSON_AddItemToObject(g, dot + 1, v);
+        } else {
+            cJSON_AddItemToObject(root, k->name, v);
+        }
+    }
+    char *out = cJSON_Print(root);
+    cJSON_Delete(root);
+    return out;
+}

@@ -1,0 +1,72 @@
+/* The experiment's configuration: one JSON file plus command-line overrides
+ * ("model.epochs=3"), starting from a preset (quick or paper). Every key is
+ * known and range-checked before any work starts; an unknown key, a value
+ * out of range or a misspelt strategy is rejected with the key named. */
+#ifndef SEMID_EXP_CONFIG_H
+#define SEMID_EXP_CONFIG_H
+
+#include <stdint.h>
+
+#include "semid/semid.h"
+
+enum { EXP_MAX_SEEDS = 16, EXP_MAX_LIST = 16 };
+
+typedef struct exp_config {
+    char preset[16];          /* "quick" or "paper" */
+    char dataset[512];        /* "synthetic", a saved dataset file, or a directory to import */
+    char dataset_format[16];  /* importer format when dataset is a directory ("auto") */
+    int32_t synth_items;      /* synthetic data size */
+    int32_t synth_users;
+    int32_t queries_per_item; /* generated when the dataset has none */
+    int32_t queries_train;
+    int32_t n_seeds;
+    int64_t seeds[EXP_MAX_SEEDS];
+    int32_t threads;
+    int32_t k;                /* Recall@K, NDCG@K */
+    double head_fraction;     /* head = top share of items by training popularity */
+
+    /* embeddings */
+    int32_t embed_dim;        /* bi-encoder output width */
+    int32_t embed_epochs;
+    int32_t embed_batch;
+    double embed_lr;
+    int32_t enmf_dim;
+    int32_t enmf_epochs;
+
+    /* Semantic IDs */
+    int32_t sid_levels;
+    int32_t sid_codebook;
+    int32_t sid_disambiguate; /* 1: append a level so every ID is unique */
+    int32_t n_strategies;
+    char strategies[EXP_MAX_LIST][24];
+    int32_t n_ablation;
+    char ablation[EXP_MAX_LIST][16];  /* tokenizers on the multi-task embeddings */
+
+    /* generative model */
+    int32_t model_layers;
+    int32_t model_dim;
+    int32_t model_heads;
+    int32_t model_epochs;
+    int32_t model_batch;
+    double model_lr;
+    int32_t model_history;    /* items of history in a rec prompt */
+    int32_t beam;             /* constrained beam width at evaluation */
+} exp_config;
+
+/* Fills `cfg` with a preset ("quick" or "paper"). */
+semid_status exp_config_preset(exp_config *cfg, const char *preset);
+/* Applies a JSON document (an object whose keys mirror the dotted names
+ * listed by exp_config_describe). `origin` names the file in messages. */
+semid_status exp_config_apply_json(exp_config *cfg, const char *json, const char *origin);
+/* Applies one "key=value" override (value in JSON syntax or a bare word). */
+semid_status exp_config_apply_override(exp_config *cfg, const char *assignment);
+/* Cross-field checks (after the dataset is known, pass its item count; 0 = unknown). */
+semid_status exp_config_validate(const exp_config *cfg, int64_t n_items);
+/* The whole config as JSON (caller frees), as recorded in results.json. */
+char *exp_config_to_json(const exp_config *cfg);
+
+/* Known strategy and tokenizer names. */
+int exp_is_strategy(const char *name);
+int exp_is_tokenizer(const char *name);
+
+#endif

@@ -1,0 +1,161 @@
+#include "exp/results.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/status.h"
+#include "eval/stats.h"
+
+void exp_results_init(exp_results *r, int32_t k) {
+    memset(r, 0, sizeof *r);
+    r->k = k;
+}
+
+void exp_results_free(exp_results *r) {
+    for (int32_t i = 0; i < r->n_rows; i++) {
+        free(r->rows[i].search_hits);
+        free(r->rows[i].rec_hits);
+    }
+    free(r->rows);
+    free(r->config_json);
+    memset(r, 0, sizeof *r);
+}
+
+semid_status exp_results_add(exp_results *r, const exp_row *row) {
+    if (r->n_rows == r->cap) {
+        int32_t cap = r->cap ? 2 * r->cap : 16;
+        exp_row *grown = realloc(r->rows, (size_t)cap * sizeof *grown);
+        if (!grown) return semid_fail(SEMID_ENOMEM, "out of memory");
+        r->rows = grown;
+        r->cap = cap;
+    }
+    r->rows[r->n_rows++] = *row;
+    return SEMID_OK;
+}
+
+void exp_metric_add(exp_metric *m, double value) {
+    if (m->n >= EXP_MAX_SEEDS) return;
+    m->per_seed[m->n++] = value;
+    m->mean = semid_mean(m->per_seed, m->n);
+    m->sd = semid_stddev(m->per_seed, m->n);
+}
+
+/* Best row of a table on one task, then a paired t-test of every other row
+ * of that table (reference rows included) against it, Bonferroni-corrected
+ * over the number of comparisons. */
+static semid_status compare_task(exp_results *r, exp_table table, int search) {
+    int best = -1, members = 0;
+    for (int i = 0; i < r->n_rows; i++) {
+        exp_row *row = &r->rows[i];
+        if (row->table != table && row->table != EXP_TABLE_REFERENCE) continue;
+        const exp_metric *m = search ? &row->search_recall : &row->rec_recall;
+        if (m->n == 0) continue;
+        members++;
+        if (row->table != table) continue; /* the best is chosen among the table's own rows */
+        const exp_metric *bm = best < 0 ? NULL : (search ? &r->rows[best].search_recall : &r->rows[best].rec_recall);
+        if (!bm || m->mean > bm->mean) best = i;
+    }
+    if (best < 0) return SEMID_OK;
+    exp_row *b = &r->rows[best];
+    if (search) b->best_search = 1, b->p_search = -1;
+    else b->best_rec = 1, b->p_rec = -1;
+    for (int i = 0; i < r->n_rows; i++) {
+        exp_row *row = &r->rows[i];
+        if (i == best || row->table != table) continue;
+        const double *x = search ? row->search_hits : row->rec_hits;
+        const double *y = search ? b->search_hits : b->rec_hits;
+        int64_t n = search ? row->n_search : row->n_rec;
+        int64_t nb = search ? b->n_search : b->n_rec;
+        double *p = search ? &row->p_search : &row->p_rec;
+        *p = NAN;
+        if (!x || !y || n != nb || n < 2) continue;
+        semid_ttest t;
+        SEMID_TRY(semid_paired_ttest(x, y, n, &t));
+        *p = semid_bonferroni(t.p, members - 1);
+    }
+    return SEMID_OK;
+}
+
+semid_status exp_results_compare(exp_results *r) {
+    for (int i = 0; i < r->n_rows; i++) {
+        r->rows[i].best_search = r->rows[i].best_rec = 0;
+        r->rows[i].p_search = r->rows[i].p_rec = NAN;
+    }
+    for (int t = EXP_TABLE_MOTIVATION; t < EXP_N_TABLES; t++) {
+        SEMID_TRY(compare_task(r, (exp_table)t, 1));
+        SEMID_TRY(compare_task(r, (exp_table)t, 0));
+    }
+    return SEMID_OK;
+}
+
+static const char *table_name(exp_table t) {
+    switch (t) {
+    case EXP_TABLE_REFERENCE: return "reference";
+    case EXP_TABLE_MOTIVATION: return "motivation";
+    case EXP_TABLE_MAIN: return "main";
+    case EXP_TABLE_ABLATION: return "ablation";
+    default: return "?";
+    }
+}
+
+static cJSON *metric_json(const exp_metric *m) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "mean", m->mean);
+    cJSON_AddNumberToObject(o, "sd", m->sd);
+    cJSON *a = cJSON_AddArrayToObject(o, "per_seed");
+    for (int i = 0; i < m->n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(m->per_seed[i]));
+    return o;
+}
+
+static void add_p(cJSON *o, const char *key, double p) {
+    if (isnan(p)) cJSON_AddNullToObject(o, key);
+    else cJSON_AddNumberToObject(o, key, p);
+}
+
+semid_status exp_results_write_json(const exp_results *r, const char *path) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "semid_version", SEMID_VERSION_STRING);
+    cJSON_AddNumberToObject(root, "k", r->k);
+    cJSON_AddStringToObject(root, "dataset", r->dataset_summary);
+    cJSON_AddNumberToObject(root, "seconds", r->seconds);
+    if (r->config_json) {
+        cJSON *cfg = cJSON_Parse(r->config_json);
+        if (cfg) cJSON_AddItemToObject(root, "config", cfg);
+    }
+    cJSON *rows = cJSON_AddArrayToObject(root, "rows");
+    for (int i = 0; i < r->n_rows; i++) {
+        const exp_row *row = &r->rows[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "table", table_name(row->table));
+        cJSON_AddStringToObject(o, "name", row->name);
+        cJSON_AddStringToObject(o, "label", row->label);
+        cJSON_AddBoolToObject(o, "generative", row->generative);
+        cJSON_AddItemToObject(o, "search_recall", metric_json(&row->search_recall));
+        cJSON_AddItemToObject(o, "search_ndcg", metric_json(&row->search_ndcg));
+        cJSON_AddItemToObject(o, "rec_recall", metric_json(&row->rec_recall));
+        cJSON_AddItemToObject(o, "rec_ndcg", metric_json(&row->rec_ndcg));
+        cJSON_AddItemToObject(o, "rec_head_recall", metric_json(&row->rec_head));
+        cJSON_AddItemToObject(o, "rec_torso_recall", metric_json(&row->rec_torso));
+        if (row->generative) {
+            cJSON_AddItemToObject(o, "invalid_share", metric_json(&row->invalid_share));
+            cJSON_AddNumberToObject(o, "collision_rate", row->collision_rate);
+        }
+        cJSON_AddBoolToObject(o, "best_search", row->best_search);
+        cJSON_AddBoolToObject(o, "best_rec", row->best_rec);
+        add_p(o, "p_search_vs_best", row->p_search);
+        add_p(o, "p_rec_vs_best", row->p_rec);
+        cJSON_AddNumberToObject(o, "n_search_queries", (double)row->n_search);
+        cJSON_AddNumberToObject(o, "n_rec_users", (double)row->n_rec);
+        cJSON_AddNumberToObject(o, "seconds", row->seconds);
+        cJSON_AddItemToArray(rows, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
+    semid_status st = semid_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}

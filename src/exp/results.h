@@ -1,0 +1,69 @@
+/* Results of an experiment: one row per compared system (a Semantic-ID
+ * strategy, a tokenizer, or a non-generative reference), each with its
+ * figures per seed, their mean and standard deviation, the per-example hits
+ * (averaged over seeds) that the paired t-tests use, and the test against
+ * the best row of its table. */
+#ifndef SEMID_EXP_RESULTS_H
+#define SEMID_EXP_RESULTS_H
+
+#include <stdint.h>
+
+#include "exp/config.h"
+
+typedef struct exp_metric {
+    int32_t n;                       /* seeds measured */
+    double per_seed[EXP_MAX_SEEDS];
+    double mean, sd;
+} exp_metric;
+
+/* Which table a row belongs to. Reference rows appear in every table. */
+typedef enum { EXP_TABLE_REFERENCE = 0, EXP_TABLE_MOTIVATION, EXP_TABLE_MAIN, EXP_TABLE_ABLATION, EXP_N_TABLES } exp_table;
+
+typedef struct exp_row {
+    exp_table table;
+    char name[48];            /* "search", "multi", "rqvae", "popularity", ... */
+    char label[96];           /* shown in the report */
+    int generative;           /* 0 for reference rows */
+    exp_metric search_recall, search_ndcg;
+    exp_metric rec_recall, rec_ndcg, rec_head, rec_torso;
+    exp_metric invalid_share; /* share of decoded IDs that name no item (generative rows) */
+    double collision_rate;    /* share of items whose ID is shared, before disambiguation */
+    int64_t n_search, n_rec;
+    double *search_hits;      /* (n_search) hits@K per test query, mean over seeds */
+    double *rec_hits;         /* (n_rec) hits@K per test user, mean over seeds */
+    /* Paired t-test against the best row of the same table (Bonferroni over
+     * the other rows of the table); p = -1 for the best row itself. */
+    double p_search, p_rec;
+    int best_search, best_rec;
+    double seconds;           /* training and evaluation time, all seeds */
+} exp_row;
+
+typedef struct exp_results {
+    int32_t n_rows, cap;
+    exp_row *rows;
+    char *config_json;        /* owned */
+    char dataset_summary[512];
+    int32_t k;
+    double seconds;
+} exp_results;
+
+void exp_results_init(exp_results *r, int32_t k);
+void exp_results_free(exp_results *r);
+/* Appends a row (copied; the hit arrays are taken over). */
+semid_status exp_results_add(exp_results *r, const exp_row *row);
+/* Records one seed's figure into a metric and refreshes mean and sd. */
+void exp_metric_add(exp_metric *m, double value);
+/* Fills best_* and p_* of every row, table by table. */
+semid_status exp_results_compare(exp_results *r);
+
+/* results.json (every figure, every seed, the config), written atomically. */
+semid_status exp_results_write_json(const exp_results *r, const char *path);
+/* report.md: the paper's three tables beside its published figures. */
+semid_status exp_report_write_markdown(const exp_results *r, const char *path, const char *plot_name);
+/* The paper's Figure 1: search Recall@K against recommendation Recall@K per
+ * generative row, with the Pareto front marked. */
+semid_status exp_plot_write_svg(const exp_results *r, const char *path);
+/* The main table as plain text (for the terminal). Caller frees. */
+char *exp_report_main_table_text(const exp_results *r);
+
+#endif
