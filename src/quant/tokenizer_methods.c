@@ -3,10 +3,11 @@
  * here once their file compiles; nothing else needs to change. */
 #include <stddef.h>
 
+#include "quant/rqkmeans.h"
 #include "quant/tokenizer.h"
 
 const semid_tokenizer_method *const semid_tokenizer_methods[] = {
-    /* &semid_method_rqkmeans (quant/rqkmeans.h) is added with rqkmeans.c. */
+    &semid_method_rqkmeans,
     /* &semid_method_rqvae, &semid_method_rlfq, &semid_method_dict: add here. */
     NULL,
 };
