@@ -43,26 +43,54 @@ const uint8_t *semid_gpt_decay_mask(const semid_gpt *m);
  * Activations are kept for semid_gpt_backward. `targets` may be NULL to get
  * logits only (semid_gpt_logits). */
 semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_t *targets, int32_t B, int32_t T, float *loss);
-/* Logits (B, T, V) of the last forward pass. */
+/* Logits of the last forward pass.
+ * - With targets == NULL: all positions, (B, T, V).
+ * - With targets: ONLY the positions that have a target (>= 0) get logits
+ *   (a large saving when most positions have none); the rows are packed in
+ *   position order, (n_rows, V), and semid_gpt_logit_positions says which
+ *   position b*T+t each row belongs to.
+ * Valid until the next forward (backward leaves them intact). */
 const float *semid_gpt_logits(const semid_gpt *m);
+/* Rows of semid_gpt_logits and their flat positions b*T+t (n_rows of them). */
+const int64_t *semid_gpt_logit_positions(const semid_gpt *m, int64_t *n_rows);
+/* Number of parameters (the length of the params/grads/mask buffers). */
+int64_t semid_gpt_num_params(const semid_gpt *m);
 void semid_gpt_zero_grad(semid_gpt *m);
-/* Accumulates d(loss)/d(params) into the gradient buffer. */
+/* Accumulates d(loss)/d(params) into the gradient buffer (call
+ * semid_gpt_zero_grad first). Needs the last forward to have had targets;
+ * if no position had a target, the loss is 0 and nothing is added. */
 semid_status semid_gpt_backward(semid_gpt *m);
 
 /* Incremental decoding with a key/value cache for up to `rows` sequences of
- * up to Tmax tokens each; each row has its own length. */
+ * up to Tmax tokens each; each row has its own length. Memory:
+ * 2 * L * rows * Tmax * C floats (twice that after the first gather).
+ * The model must outlive the cache and not change while decoding. Logits
+ * equal those of semid_gpt_forward at the same positions (to ~1e-5).
+ * Rows are independent: the typical use is one query per group of rows
+ * (prefill the prompt into one row, gather it into the beam's rows). */
 typedef struct semid_gpt_cache semid_gpt_cache;
 semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t rows, semid_gpt_cache **out);
 void semid_gpt_cache_free(semid_gpt_cache *c);
 /* Empties row r. */
 void semid_gpt_cache_reset(semid_gpt_cache *c, int32_t row);
 int32_t semid_gpt_cache_length(const semid_gpt_cache *c, int32_t row);
-/* Appends n tokens to row `row` and writes the logits (V) after the last one. */
+int32_t semid_gpt_cache_rows(const semid_gpt_cache *c);
+/* Appends n tokens to row `row` and writes the logits (V) after the last one.
+ * EINVAL if the row would exceed Tmax or a token is outside [0, V). */
 semid_status semid_gpt_cache_prefill(const semid_gpt *m, semid_gpt_cache *c, int32_t row, const int32_t *tokens, int32_t n, float *logits);
 /* Appends one token to each of rows 0..n_rows-1 (tokens[r]) and writes the
  * logits (n_rows, V). Rows may have different lengths. */
 semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows, float *logits);
-/* Row i becomes a copy of old row src[i], for i in 0..n-1 (beam reordering). */
+/* As prefill/step, but only the logits of tokens [vocab_lo, vocab_hi) are
+ * computed, written as (rows, vocab_hi - vocab_lo): with a large text
+ * vocabulary and constrained decoding over the Semantic-ID tokens this skips
+ * most of the output projection. */
+semid_status semid_gpt_cache_prefill_range(const semid_gpt *m, semid_gpt_cache *c, int32_t row, const int32_t *tokens,
+                                           int32_t n, int32_t vocab_lo, int32_t vocab_hi, float *logits);
+semid_status semid_gpt_cache_step_range(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
+                                        int32_t vocab_lo, int32_t vocab_hi, float *logits);
+/* Row i becomes a copy of old row src[i], for i in 0..n-1 (beam reordering);
+ * rows n..rows-1 are left as they are. Rows with src[i] == i cost nothing. */
 semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int32_t n);
 
 /* Checkpoint: safetensors file with the parameters (one tensor per named

@@ -1,0 +1,274 @@
+/* The whole transformer: gradients against central finite differences on a
+ * tiny config, decoding with the key/value cache against the full forward,
+ * checkpoints (round trip, truncated and inconsistent files). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/rng.h"
+#include "gen/model.h"
+#include "support/testutil.h"
+
+static char *tmpdir;
+
+static int setup(void **state) {
+    (void)state;
+    tmpdir = test_make_tmpdir();
+    return tmpdir ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    test_rm_rf(tmpdir);
+    free(tmpdir);
+    return 0;
+}
+
+static const semid_gpt_config tiny = {.vocab_size = 23, .max_seq_len = 9, .n_layer = 2, .n_head = 2, .d_model = 8};
+
+/* A model whose every parameter (biases and LayerNorm gains included) is
+ * random and large enough that each path carries a visible gradient. */
+static semid_gpt *random_model(const semid_gpt_config *cfg, uint64_t seed) {
+    semid_gpt *m;
+    assert_int_equal(semid_gpt_create(cfg, seed, &m), SEMID_OK);
+    int64_t n;
+    float *p = semid_gpt_params(m, &n);
+    semid_rng r;
+    semid_rng_seed(&r, seed + 1);
+    for (int64_t i = 0; i < n; i++) p[i] += (float)(0.3 * semid_rng_normal(&r));
+    return m;
+}
+
+static void random_tokens(int32_t *x, int64_t n, int32_t V, uint64_t seed) {
+    semid_rng r;
+    semid_rng_seed(&r, seed);
+    for (int64_t i = 0; i < n; i++) x[i] = (int32_t)semid_rng_below(&r, (uint64_t)V);
+}
+
+static void test_rejects_bad_config(void **state) {
+    (void)state;
+    semid_gpt *m;
+    semid_gpt_config c = tiny;
+    c.n_head = 3;
+    assert_int_equal(semid_gpt_create(&c, 1, &m), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "n_head"));
+    c = tiny;
+    c.vocab_size = 0;
+    assert_int_equal(semid_gpt_create(&c, 1, &m), SEMID_EINVAL);
+}
+
+static void test_init_deterministic_and_mask(void **state) {
+    (void)state;
+    semid_gpt *a, *b;
+    assert_int_equal(semid_gpt_create(&tiny, 7, &a), SEMID_OK);
+    assert_int_equal(semid_gpt_create(&tiny, 7, &b), SEMID_OK);
+    int64_t n;
+    float *pa = semid_gpt_params(a, &n);
+    assert_int_equal(n, semid_gpt_num_params(a));
+    int64_t V = tiny.vocab_size, Tm = tiny.max_seq_len, L = tiny.n_layer, C = tiny.d_model;
+    assert_int_equal(n, V * C + Tm * C + L * (2 * C + 3 * C * C + 3 * C + C * C + C + 2 * C + 4 * C * C + 4 * C +
+                                              4 * C * C + C) + 2 * C);
+    assert_memory_equal(pa, semid_gpt_params(b, NULL), (size_t)n * sizeof(float));
+    /* wte ~ N(0, 0.02); the mask decays it but not the first LayerNorm gain (ones). */
+    double sq = 0;
+    for (int64_t i = 0; i < V * C; i++) sq += (double)pa[i] * pa[i];
+    double sd = sqrt(sq / (double)(V * C));
+    assert_true(sd > 0.012 && sd < 0.028);
+    const uint8_t *mask = semid_gpt_decay_mask(a);
+    assert_int_equal(mask[0], 1);
+    assert_int_equal(mask[V * C + Tm * C], 0);
+    assert_float_equal(pa[V * C + Tm * C], 1.0f, 0);
+    semid_gpt_free(a);
+    semid_gpt_free(b);
+}
+
+/* Every parameter's gradient (sampled) against central differences of the
+ * loss, computed in float32 with a step of 1e-2 on a loss of order 1. */
+static void test_gradients_match_finite_differences(void **state) {
+    (void)state;
+    enum { B = 2, T = 7 };
+    semid_gpt *m = random_model(&tiny, 11);
+    int32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, tiny.vocab_size, 3);
+    random_tokens(tg, B * T, tiny.vocab_size, 4);
+    tg[0] = tg[3] = tg[9] = -1; /* ignored positions */
+    float loss;
+    assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
+    semid_gpt_zero_grad(m);
+    assert_int_equal(semid_gpt_backward(m), SEMID_OK);
+    int64_t n;
+    float *p = semid_gpt_params(m, &n);
+    float *g = semid_gpt_grads(m, NULL);
+    float *grad = malloc((size_t)n * sizeof(float));
+    memcpy(grad, g, (size_t)n * sizeof(float));
+    semid_rng r;
+    semid_rng_seed(&r, 5);
+    const float eps = 1e-2f;
+    double max_err = 0;
+    int checked = 0;
+    for (int64_t i = 0; i < n; i++) {
+        /* every 7th parameter plus a random third of the rest: covers each tensor */
+        if (i % 7 != 0 && semid_rng_below(&r, 3) != 0) continue;
+        float saved = p[i];
+        float lp, lm;
+        p[i] = saved + eps;
+        assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &lp), SEMID_OK);
+        p[i] = saved - eps;
+        assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &lm), SEMID_OK);
+        p[i] = saved;
+        double fd = ((double)lp - lm) / (2.0 * eps);
+        double err = fabs(fd - grad[i]) / (fabs(fd) + fabs(grad[i]) + 1e-2);
+        if (err > max_err) max_err = err;
+        if (err > 2e-2) fprintf(stderr, "param %lld: fd %.6g backward %.6g\n", (long long)i, fd, grad[i]);
+        checked++;
+    }
+    fprintf(stderr, "checked %d parameters, max scaled error %.3g\n", checked, max_err);
+    assert_true(checked > n / 3);
+    assert_true(max_err < 2e-2);
+    /* backward accumulates */
+    assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
+    assert_int_equal(semid_gpt_backward(m), SEMID_OK);
+    for (int64_t i = 0; i < n; i += 13) assert_float_equal(g[i], 2 * grad[i], 1e-5 + 1e-4 * fabsf(grad[i]));
+    free(grad);
+    semid_gpt_free(m);
+}
+
+static void test_forward_validates_and_logits_rows(void **state) {
+    (void)state;
+    enum { B = 2, T = 5 };
+    semid_gpt *m = random_model(&tiny, 2);
+    int32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, tiny.vocab_size, 1);
+    for (int i = 0; i < B * T; i++) tg[i] = -1;
+    float loss = -1;
+    /* no targets at all: loss 0, backward adds nothing */
+    assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
+    assert_float_equal(loss, 0, 0);
+    semid_gpt_zero_grad(m);
+    assert_int_equal(semid_gpt_backward(m), SEMID_OK);
+    int64_t n;
+    float *g = semid_gpt_grads(m, &n);
+    for (int64_t i = 0; i < n; i++) assert_float_equal(g[i], 0, 0);
+    /* full logits without targets; packed rows with targets agree with them */
+    assert_int_equal(semid_gpt_forward(m, in, NULL, B, T, NULL), SEMID_OK);
+    int64_t rows;
+    semid_gpt_logit_positions(m, &rows);
+    assert_int_equal(rows, B * T);
+    int64_t V = tiny.vocab_size;
+    float *full = malloc((size_t)(B * T * V) * sizeof(float));
+    memcpy(full, semid_gpt_logits(m), (size_t)(B * T * V) * sizeof(float));
+    tg[3] = 4;
+    tg[8] = 0;
+    assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
+    const int64_t *pos = semid_gpt_logit_positions(m, &rows);
+    assert_int_equal(rows, 2);
+    assert_int_equal(pos[0], 3);
+    assert_int_equal(pos[1], 8);
+    const float *lg = semid_gpt_logits(m);
+    for (int64_t v = 0; v < V; v++) {
+        assert_float_equal(lg[v], full[3 * V + v], 1e-5);
+        assert_float_equal(lg[V + v], full[8 * V + v], 1e-5);
+    }
+    /* the loss is the mean cross-entropy of those two rows */
+    double want = 0;
+    for (int k = 0; k < 2; k++) {
+        const float *row = full + (k == 0 ? 3 : 8) * V;
+        double mx = row[0], s = 0;
+        for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+        for (int64_t v = 0; v < V; v++) s += exp(row[v] - mx);
+        want += mx + log(s) - row[k == 0 ? 4 : 0];
+    }
+    assert_float_equal(loss, want / 2, 1e-5);
+    free(full);
+    /* bad inputs */
+    in[2] = (int32_t)V;
+    assert_int_equal(semid_gpt_forward(m, in, NULL, B, T, NULL), SEMID_EINVAL);
+    in[2] = 0;
+    tg[1] = -2;
+    assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_forward(m, in, NULL, 1, tiny.max_seq_len + 1, NULL), SEMID_EINVAL);
+    semid_gpt_free(m);
+}
+
+/* Prefill a prompt, then step token by token (rows at different lengths,
+ * with a gather in between): the logits equal the full forward's. */
+static void test_cache_matches_forward(void **state) {
+    (void)state;
+    enum { R = 3, T = 9 };
+    semid_gpt *m = random_model(&tiny, 21);
+    int64_t V = tiny.vocab_size;
+    int32_t seq[R][T];
+    for (int r = 0; r < R; r++) random_tokens(seq[r], T, (int32_t)V, 100 + r);
+    float *full = malloc((size_t)(R * T * V) * sizeof(float));
+    assert_int_equal(semid_gpt_forward(m, &seq[0][0], NULL, R, T, NULL), SEMID_OK);
+    memcpy(full, semid_gpt_logits(m), (size_t)(R * T * V) * sizeof(float));
+
+    semid_gpt_cache *c;
+    assert_int_equal(semid_gpt_cache_create(m, R, &c), SEMID_OK);
+    float logits[R * 23];
+    int prompt[R] = {4, 2, 5}; /* rows start at different lengths */
+    for (int r = 0; r < R; r++) {
+        assert_int_equal(semid_gpt_cache_prefill(m, c, r, seq[r], prompt[r], logits), SEMID_OK);
+        assert_int_equal(semid_gpt_cache_length(c, r), prompt[r]);
+        for (int64_t v = 0; v < V; v++)
+            assert_float_equal(logits[v], full[(r * T + prompt[r] - 1) * V + v], 1e-4);
+    }
+    double max_diff = 0;
+    for (int s = 0; s < 3; s++) {
+        int32_t tok[R];
+        for (int r = 0; r < R; r++) tok[r] = seq[r][prompt[r] + s];
+        assert_int_equal(semid_gpt_cache_step(m, c, tok, R, logits), SEMID_OK);
+        for (int r = 0; r < R; r++)
+            for (int64_t v = 0; v < V; v++) {
+                double d = fabs(logits[r * V + v] - full[(r * T + prompt[r] + s) * V + v]);
+                if (d > max_diff) max_diff = d;
+            }
+    }
+    assert_true(max_diff < 1e-4);
+    /* a range of the vocabulary only */
+    float part[R * 5];
+    int32_t tok[R];
+    for (int r = 0; r < R; r++) tok[r] = seq[r][prompt[r] + 3];
+    /* gather: row 0 <- row 2, row 1 <- row 0, row 2 <- row 2 (a permutation with a duplicate) */
+    int32_t src[R] = {2, 0, 2};
+    assert_int_equal(semid_gpt_cache_gather(c, src, R), SEMID_OK);
+    assert_int_equal(semid_gpt_cache_length(c, 0), prompt[2] + 3);
+    assert_int_equal(semid_gpt_cache_length(c, 1), prompt[0] + 3);
+    int32_t tok2[R] = {tok[2], tok[0], tok[2]};
+    int old_row[R] = {2, 0, 2};
+    assert_int_equal(semid_gpt_cache_step_range(m, c, tok2, R, 10, 15, part), SEMID_OK);
+    for (int r = 0; r < R; r++) {
+        int o = old_row[r];
+        for (int64_t v = 0; v < 5; v++)
+            assert_float_equal(part[r * 5 + v], full[(o * T + prompt[o] + 3) * V + 10 + v], 1e-4);
+    }
+    /* a full row refuses more tokens; reset empties it */
+    assert_int_equal(semid_gpt_cache_prefill(m, c, 0, seq[0], T, logits), SEMID_EINVAL);
+    semid_gpt_cache_reset(c, 0);
+    assert_int_equal(semid_gpt_cache_length(c, 0), 0);
+    assert_int_equal(semid_gpt_cache_prefill(m, c, 0, seq[1], T, logits), SEMID_OK);
+    for (int64_t v = 0; v < V; v++) assert_float_equal(logits[v], full[(1 * T + T - 1) * V + v], 1e-4);
+    int32_t bad = (int32_t)V;
+    assert_int_equal(semid_gpt_cache_step(m, c, &bad, 1, logits), SEMID_EINVAL);
+    semid_gpt_cache_free(c);
+    free(full);
+    semid_gpt_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rejects_bad_config),
+        cmocka_unit_test(test_init_deterministic_and_mask),
+        cmocka_unit_test(test_gradients_match_finite_differences),
+        cmocka_unit_test(test_forward_validates_and_logits_rows),
+        cmocka_unit_test(test_cache_matches_forward),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
