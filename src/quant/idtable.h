@@ -30,6 +30,8 @@ typedef struct semid_idtable {
     int32_t n_tokens;      /* distinct ID tokens in all */
     int32_t *codes;        /* (n_tasks * n_items * n_levels) */
     uint64_t fingerprint;  /* identity of layout and codes; checkpoints record it */
+    char **item_ids;       /* (n_items) original item ids, or NULL (then "0", "1", ... on export) */
+    int32_t disambiguated; /* 1 if the last level was appended by semid_idtable_disambiguate */
 } semid_idtable;
 
 /* Writes the n_levels tokens of `item`'s ID for `task` into out. */
@@ -43,9 +45,66 @@ void semid_idtable_update_fingerprint(semid_idtable *t);
 
 void semid_idtable_free(semid_idtable *t);
 
-/* Versioned on-disk form (JSON header + codes), written atomically;
- * load checks version, sizes and that every code is within its level. */
+/* Versioned on-disk form, written atomically: one JSON object
+ *   {"format": "semid-idtable", "version": 1, "strategy", "method", "n_items",
+ *    "n_tasks", "n_levels", "level_size": [...], "token_offset": [...],
+ *    "n_tokens", "disambiguated", "fingerprint": "16 hex digits",
+ *    "item_ids": [...] (optional), "codes": [[task 0 rows], [task 1 rows]]}
+ * where each row is an item's n_levels codes. Load checks format, version,
+ * sizes, that offsets are consistent (levels of different tasks overlap only
+ * when they are the same shared codebook), that every code is within its
+ * level (naming item and level), and that the recomputed fingerprint equals
+ * the stored one (the codes were not edited). */
 semid_status semid_idtable_save(const semid_idtable *t, const char *path);
 semid_status semid_idtable_load(const char *path, semid_idtable *out);
+
+/* ---- Building (additive to the contract above). ---- */
+
+/* Allocates a table with zeroed codes and lays out token offsets task by
+ * task, level by level (task 0 level 0 first); for n_tasks == 2 the first
+ * `shared_levels` levels of task 1 reuse task 0's offsets (prefix-share:
+ * their sizes must be equal). level_size is (n_tasks * n_levels). Call
+ * semid_idtable_update_fingerprint after filling the codes. */
+semid_status semid_idtable_create(semid_idtable *t, const char *strategy, const char *method, int32_t n_items,
+                                  int32_t n_tasks, int32_t n_levels, const int32_t *level_size,
+                                  int32_t shared_levels);
+
+/* Checks sizes, offsets and that every code is within its level. */
+semid_status semid_idtable_validate(const semid_idtable *t);
+
+/* Copies ids (n_items) into the table (replacing any). */
+semid_status semid_idtable_set_item_ids(semid_idtable *t, char *const *ids);
+
+/* Fails with SEMID_EFORMAT ("ID table from another vocabulary") when the
+ * table's fingerprint is not `expected`; what = who expected it (a path). */
+semid_status semid_idtable_check_fingerprint(const semid_idtable *t, uint64_t expected, const char *what);
+
+/* ---- Collisions. ----
+ * Without disambiguation several items can share an ID; the trie's leaf then
+ * lists all of them, and evaluation counts a hit when the target is among
+ * the items of the decoded leaf (ranking inside a leaf is the generative
+ * model's business). */
+typedef struct semid_collision_stats {
+    int32_t n_items;
+    int32_t distinct_ids;     /* different IDs used */
+    int32_t colliding_items;  /* items whose ID is shared with another item */
+    int32_t max_items_per_id; /* largest group */
+    double rate;              /* 1 - distinct_ids / n_items */
+} semid_collision_stats;
+
+semid_status semid_idtable_collisions(const semid_idtable *t, int task, semid_collision_stats *out);
+
+/* Appends one level so that every item's ID is unique within each task:
+ * items sharing an ID get 0, 1, 2, ... in order of decreasing popularity
+ * (popularity[item], may be NULL), ties and popularity == NULL by item
+ * index; unique items get 0. The new level's size (per task) is the largest
+ * group (at least 1); its tokens come after all existing tokens, one range
+ * per task (never shared). Updates the fingerprint. */
+semid_status semid_idtable_disambiguate(semid_idtable *t, const int64_t *popularity);
+
+/* TSV export for users: header "item_id\ttask\ttokens", then one line per
+ * item and task: id, "search"/"rec" (or "both" when n_tasks == 1) and the
+ * n_levels tokens, tab-separated. Written atomically. */
+semid_status semid_idtable_export_tsv(const semid_idtable *t, const char *path);
 
 #endif

@@ -19,7 +19,11 @@ int32_t semid_trie_depth(const semid_trie *trie); /* = n_levels */
 int32_t semid_trie_children(const semid_trie *trie, int32_t node, const int32_t **tokens, const int32_t **children);
 /* Child reached by `token`, or -1. */
 int32_t semid_trie_child(const semid_trie *trie, int32_t node, int32_t token);
-/* Items at a leaf (0 for inner nodes). */
+/* Items at a leaf (0 for inner nodes), in item index order. */
 int32_t semid_trie_items(const semid_trie *trie, int32_t node, const int32_t **items);
+
+/* Nodes in all (breadth-first numbering) and a node's depth (root 0, leaves n_levels). */
+int32_t semid_trie_node_count(const semid_trie *trie);
+int32_t semid_trie_node_depth(const semid_trie *trie, int32_t node);
 
 #endif

@@ -1,0 +1,270 @@
+/* ID tables and tries: layout, save/load round trip, rejection of damaged
+ * files, collision statistics, disambiguation uniqueness, trie paths = table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "quant/idtable.h"
+#include "quant/trie.h"
+#include "support/testutil.h"
+
+static char *tmpdir;
+
+static int setup(void **state) {
+    (void)state;
+    tmpdir = test_make_tmpdir();
+    return tmpdir ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    test_rm_rf(tmpdir);
+    free(tmpdir);
+    return 0;
+}
+
+/* A table with random codes (collisions likely when sizes are small). */
+static void make_table(semid_idtable *t, int32_t n, int32_t tasks, const int32_t *sizes, int32_t shared, uint64_t seed) {
+    assert_int_equal(semid_idtable_create(t, tasks == 1 ? "search" : "separate", "rqkmeans", n, tasks, 2, sizes, shared),
+                     SEMID_OK);
+    semid_rng r;
+    semid_rng_seed(&r, seed);
+    for (int32_t ti = 0; ti < tasks; ti++)
+        for (int32_t i = 0; i < n; i++)
+            for (int32_t l = 0; l < 2; l++) {
+                int32_t c = (int32_t)semid_rng_below(&r, (uint64_t)sizes[ti * 2 + l]);
+                /* Shared levels hold the same code for both tasks. */
+                if (ti == 1 && l < shared) c = t->codes[(int64_t)i * 2 + l];
+                t->codes[((int64_t)ti * n + i) * 2 + l] = c;
+            }
+    semid_idtable_update_fingerprint(t);
+}
+
+static void test_layout(void **state) {
+    (void)state;
+    semid_idtable t;
+    int32_t sizes[4] = {8, 4, 6, 5};
+    make_table(&t, 50, 2, sizes, 0, 1);
+    assert_int_equal(t.n_tokens, 23);
+    assert_int_equal(t.token_offset[0], 0);
+    assert_int_equal(t.token_offset[1], 8);
+    assert_int_equal(t.token_offset[2], 12);
+    assert_int_equal(t.token_offset[3], 18);
+    int32_t tok[2];
+    semid_idtable_tokens(&t, SEMID_TASK_REC, 7, tok);
+    assert_int_equal(tok[0], 12 + t.codes[(50 + 7) * 2]);
+    int task, level;
+    assert_true(semid_idtable_token_info(&t, tok[1], &task, &level));
+    assert_int_equal(task, 1);
+    assert_int_equal(level, 1);
+    assert_false(semid_idtable_token_info(&t, 23, &task, &level));
+    semid_idtable_free(&t);
+
+    /* Prefix-share: level 0 shared between tasks. */
+    int32_t ps[4] = {8, 4, 8, 4};
+    make_table(&t, 50, 2, ps, 1, 2);
+    assert_int_equal(t.token_offset[0], t.token_offset[2]);
+    assert_int_not_equal(t.token_offset[1], t.token_offset[3]);
+    assert_int_equal(t.n_tokens, 16);
+    assert_int_equal(semid_idtable_validate(&t), SEMID_OK);
+    semid_idtable_free(&t);
+    int32_t bad[4] = {8, 4, 7, 4};
+    assert_int_equal(semid_idtable_create(&t, "prefix_share", "x", 5, 2, 2, bad, 1), SEMID_EINVAL);
+}
+
+static void test_round_trip_and_damage(void **state) {
+    (void)state;
+    semid_idtable t, back;
+    int32_t sizes[4] = {16, 16, 16, 16};
+    make_table(&t, 40, 2, sizes, 0, 3);
+    char *ids[40];
+    for (int i = 0; i < 40; i++) {
+        ids[i] = malloc(16);
+        snprintf(ids[i], 16, i == 3 ? "it\"em\t%d" : "m%d", i);
+    }
+    assert_int_equal(semid_idtable_set_item_ids(&t, ids), SEMID_OK);
+    char *path = semid_path_join(tmpdir, "sid.json");
+    assert_int_equal(semid_idtable_save(&t, path), SEMID_OK);
+    assert_int_equal(semid_idtable_load(path, &back), SEMID_OK);
+    assert_string_equal(back.strategy, "separate");
+    assert_string_equal(back.method, "rqkmeans");
+    assert_int_equal(back.n_items, 40);
+    assert_int_equal(back.n_tasks, 2);
+    assert_int_equal(back.fingerprint, t.fingerprint);
+    assert_memory_equal(back.codes, t.codes, sizeof(int32_t) * 160);
+    assert_memory_equal(back.token_offset, t.token_offset, sizeof(int32_t) * 4);
+    assert_string_equal(back.item_ids[3], ids[3]);
+    assert_int_equal(semid_idtable_check_fingerprint(&back, t.fingerprint, "m.ckpt"), SEMID_OK);
+    assert_int_equal(semid_idtable_check_fingerprint(&back, t.fingerprint ^ 1, "m.ckpt"), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "another vocabulary"));
+    semid_idtable_free(&back);
+
+    /* An edited code (still in range) breaks the fingerprint; one out of
+     * range is named; a truncated file is a parse error. */
+    char *text;
+    size_t len;
+    assert_int_equal(semid_read_file(path, &text, &len), SEMID_OK);
+    char *codes = strstr(text, "\"codes\"");
+    char *p = strchr(codes, '[');
+    p = strchr(p + 1, '[');
+    p = strchr(p + 1, '[') + 1; /* first code of item 0, task 0 */
+    char saved = *p;
+    char *edited = semid_path_join(tmpdir, "edited.json");
+    *p = saved == '1' ? '2' : '1';
+    assert_int_equal(semid_write_file_atomic(edited, text, len), SEMID_OK);
+    assert_int_equal(semid_idtable_load(edited, &back), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "fingerprint"));
+    /* Code 99 at level 0 of item 0: out of range (size 16). */
+    char *big = malloc(len + 3);
+    size_t pre = (size_t)(p - text);
+    memcpy(big, text, pre);
+    memcpy(big + pre, "99", 2);
+    size_t k = pre;
+    while (text[k] >= '0' && text[k] <= '9') k++;
+    memcpy(big + pre + 2, text + k, len - k);
+    assert_int_equal(semid_write_file_atomic(edited, big, pre + 2 + len - k), SEMID_OK);
+    assert_int_equal(semid_idtable_load(edited, &back), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "item 0"));
+    free(big);
+    *p = saved;
+    assert_int_equal(semid_write_file_atomic(edited, text, len / 2), SEMID_OK);
+    assert_int_equal(semid_idtable_load(edited, &back), SEMID_EPARSE);
+    assert_null(back.codes);
+    free(text);
+    free(edited);
+
+    /* TSV export: header and one line per item and task. */
+    char *tsv = semid_path_join(tmpdir, "sid.tsv");
+    assert_int_equal(semid_idtable_export_tsv(&t, tsv), SEMID_OK);
+    assert_int_equal(semid_read_file(tsv, &text, &len), SEMID_OK);
+    assert_true(strncmp(text, "item_id\ttask\ttokens\n", 20) == 0);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    assert_int_equal(lines, 1 + 80);
+    char expect[64];
+    int32_t tok[2];
+    semid_idtable_tokens(&t, SEMID_TASK_REC, 0, tok);
+    snprintf(expect, sizeof expect, "m0\trec\t%d\t%d\n", tok[0], tok[1]);
+    assert_non_null(strstr(text, expect));
+    free(text);
+    free(tsv);
+    for (int i = 0; i < 40; i++) free(ids[i]);
+    semid_idtable_free(&t);
+    free(path);
+}
+
+static void test_collisions_and_disambiguation(void **state) {
+    (void)state;
+    semid_idtable t;
+    int32_t sizes[4] = {3, 3, 4, 2};
+    make_table(&t, 60, 2, sizes, 0, 4); /* 60 items in 9 (search) and 8 (rec) IDs */
+    semid_collision_stats cs;
+    assert_int_equal(semid_idtable_collisions(&t, SEMID_TASK_SEARCH, &cs), SEMID_OK);
+    assert_true(cs.distinct_ids <= 9);
+    assert_true(cs.max_items_per_id >= 7);
+    assert_int_equal(cs.colliding_items, 60);
+    assert_float_equal(cs.rate, 1.0 - cs.distinct_ids / 60.0, 1e-12);
+    int32_t before_tokens = t.n_tokens;
+    int32_t old_codes[240];
+    memcpy(old_codes, t.codes, sizeof old_codes);
+    uint64_t fp = t.fingerprint;
+    int64_t pop[60];
+    for (int i = 0; i < 60; i++) pop[i] = (i * 37) % 11;
+    assert_int_equal(semid_idtable_disambiguate(&t, pop), SEMID_OK);
+    assert_int_equal(t.n_levels, 3);
+    assert_true(t.disambiguated);
+    assert_int_not_equal(t.fingerprint, fp);
+    assert_int_equal(semid_idtable_validate(&t), SEMID_OK);
+    assert_int_equal(t.token_offset[2], before_tokens);
+    for (int task = 0; task < 2; task++) {
+        assert_int_equal(semid_idtable_collisions(&t, task, &cs), SEMID_OK);
+        assert_int_equal(cs.distinct_ids, 60);
+        assert_int_equal(cs.colliding_items, 0);
+        assert_float_equal(cs.rate, 0.0, 0);
+        for (int i = 0; i < 60; i++) {
+            /* Old levels kept; within a group, more popular items come first. */
+            assert_memory_equal(t.codes + ((int64_t)task * 60 + i) * 3, old_codes + ((int64_t)task * 60 + i) * 2,
+                                sizeof(int32_t) * 2);
+            for (int j = 0; j < 60; j++) {
+                const int32_t *a = t.codes + ((int64_t)task * 60 + i) * 3, *b = t.codes + ((int64_t)task * 60 + j) * 3;
+                if (a[0] == b[0] && a[1] == b[1] && (pop[i] > pop[j] || (pop[i] == pop[j] && i < j)))
+                    assert_true(a[2] < b[2]);
+            }
+        }
+    }
+    /* Tokens of the new levels of the two tasks do not overlap. */
+    assert_int_equal(t.token_offset[5], t.token_offset[2] + t.level_size[2]);
+    semid_idtable_free(&t);
+}
+
+/* Walking each item's tokens through the trie reaches a leaf listing it;
+ * every leaf's items share the leaf's path; children are sorted. */
+static void test_trie_paths_equal_table(void **state) {
+    (void)state;
+    semid_idtable t;
+    int32_t sizes[4] = {5, 6, 5, 6};
+    make_table(&t, 200, 2, sizes, 1, 5);
+    for (int task = 0; task < 2; task++) {
+        semid_trie *tr;
+        assert_int_equal(semid_trie_build(&t, task, &tr), SEMID_OK);
+        assert_int_equal(semid_trie_depth(tr), 2);
+        int64_t leaf_total = 0;
+        for (int32_t node = 0; node < semid_trie_node_count(tr); node++) {
+            const int32_t *tok, *ch, *items;
+            int32_t nc = semid_trie_children(tr, node, &tok, &ch);
+            for (int32_t c = 1; c < nc; c++) assert_true(tok[c - 1] < tok[c]);
+            for (int32_t c = 0; c < nc; c++) assert_int_equal(semid_trie_node_depth(tr, ch[c]), semid_trie_node_depth(tr, node) + 1);
+            int32_t ni = semid_trie_items(tr, node, &items);
+            if (semid_trie_node_depth(tr, node) == 2) assert_true(ni >= 1 && nc == 0);
+            else assert_int_equal(ni, 0);
+            leaf_total += ni;
+            for (int32_t k = 1; k < ni; k++) assert_true(items[k - 1] < items[k]);
+        }
+        assert_int_equal(leaf_total, 200);
+        for (int32_t i = 0; i < 200; i++) {
+            int32_t tok[2], node = 0;
+            semid_idtable_tokens(&t, task, i, tok);
+            for (int l = 0; l < 2; l++) {
+                node = semid_trie_child(tr, node, tok[l]);
+                assert_true(node > 0);
+            }
+            const int32_t *items;
+            int32_t ni = semid_trie_items(tr, node, &items);
+            int found = 0;
+            for (int32_t k = 0; k < ni; k++) {
+                found |= items[k] == i;
+                int32_t other[2];
+                semid_idtable_tokens(&t, task, items[k], other);
+                assert_memory_equal(other, tok, sizeof tok);
+            }
+            assert_true(found);
+        }
+        /* A token of the other task's level 1 (not shared) leads nowhere. */
+        int32_t tok[2];
+        semid_idtable_tokens(&t, 1 - task, 0, tok);
+        int32_t n1 = semid_trie_child(tr, 0, tok[0]);
+        assert_true(n1 > 0); /* level 0 is shared */
+        assert_int_equal(semid_trie_child(tr, n1, tok[1]), -1);
+        assert_int_equal(semid_trie_child(tr, 0, -5), -1);
+        semid_trie_free(tr);
+    }
+    semid_idtable_free(&t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_round_trip_and_damage),
+        cmocka_unit_test(test_collisions_and_disambiguation),
+        cmocka_unit_test(test_trie_paths_equal_table),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
