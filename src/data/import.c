@@ -1,0 +1,178 @@
+/* semid_import: format detection, the shared flow around each format's
+ * reader (side files, builder, filters) and the summary log line. */
+#include "data/import.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "data/filter.h"
+#include "data/import_util.h"
+
+void semid_import_options_init(semid_import_options *o) {
+    memset(o, 0, sizeof *o);
+    o->min_rating = -INFINITY;
+    o->drop_uninteracted_items = true;
+    o->max_field_bytes = 1 << 20;
+}
+
+static bool has_file(const char *dir, const char *name) {
+    char *p = semid_path_join(dir, name);
+    bool ok = p && semid_path_exists(p);
+    free(p);
+    return ok;
+}
+
+static bool has_inter_file(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        found = n > 6 && strcmp(e->d_name + n - 6, ".inter") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+semid_status semid_import_detect(const char *path, const char **format) {
+    *format = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0) return semid_fail(SEMID_ENOTFOUND, "%s does not exist", path);
+    if (!S_ISDIR(st.st_mode)) {
+        size_t n = strlen(path);
+        if (n > 6 && strcmp(path + n - 6, ".inter") == 0) *format = "recbole";
+    } else if (has_file(path, "items.tsv") && has_file(path, "interactions.tsv")) {
+        *format = "generic";
+    } else if (has_file(path, "movies.dat") && has_file(path, "ratings.dat")) {
+        *format = "ml-1m";
+    } else if (has_file(path, "u.item") && has_file(path, "u.data")) {
+        *format = "ml-100k";
+    } else if (has_file(path, "movies.csv") && has_file(path, "ratings.csv")) {
+        *format = "ml-csv";
+    } else if (has_inter_file(path)) {
+        *format = "recbole";
+    }
+    if (!*format)
+        return semid_fail(SEMID_ENOTFOUND,
+                          "cannot tell the format of %s: expected items.tsv + interactions.tsv (generic), "
+                          "movies.dat + ratings.dat (ml-1m), u.item + u.data (ml-100k), movies.csv + ratings.csv "
+                          "(ml-csv) or a .inter file (recbole)",
+                          path);
+    return SEMID_OK;
+}
+
+static const char *base_name(const char *path) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    const char *p = path + n;
+    while (p > path && p[-1] != '/') p--;
+    return p;
+}
+
+/* A dataset name from the path: the directory's (or file's) base name. */
+static char *dataset_name(const char *path, const char *format) {
+    const char *b = base_name(path);
+    size_t n = strcspn(b, "/");
+    if (n == 0 || (n == 1 && b[0] == '.')) return semid_strdup(format);
+    char *name = malloc(n + 1);
+    if (!name) return NULL;
+    memcpy(name, b, n);
+    name[n] = '\0';
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name && strcmp(dot, ".inter") == 0) *dot = '\0';
+    return name;
+}
+
+static semid_status read_side_files(import_ctx *c, const char *format, const char *path) {
+    const semid_import_options *o = c->opts;
+    char *desc = NULL, *queries = NULL;
+    if (strcmp(format, "generic") == 0) {
+        if (!o->descriptions_path) desc = semid_path_join(path, "descriptions.tsv");
+        if (!o->queries_path) queries = semid_path_join(path, "queries.tsv");
+        if ((!o->descriptions_path && !desc) || (!o->queries_path && !queries)) {
+            free(desc);
+            free(queries);
+            return semid_fail(SEMID_ENOMEM, "out of memory");
+        }
+        if (desc && !semid_path_exists(desc)) {
+            free(desc);
+            desc = NULL;
+        }
+        if (queries && !semid_path_exists(queries)) {
+            free(queries);
+            queries = NULL;
+        }
+    }
+    const char *d = o->descriptions_path ? o->descriptions_path : desc;
+    const char *q = o->queries_path ? o->queries_path : queries;
+    semid_status st = SEMID_OK;
+    if (d) st = import_descriptions(c, d);
+    if (st == SEMID_OK && q) st = import_queries(c, q);
+    free(desc);
+    free(queries);
+    return st;
+}
+
+semid_status semid_import(const char *format, const char *path, const semid_import_options *opts, semid_dataset *out) {
+    memset(out, 0, sizeof *out);
+    semid_import_options defaults;
+    semid_import_options_init(&defaults);
+    if (!opts) opts = &defaults;
+    if (opts->max_field_bytes <= 0) return semid_fail(SEMID_EINVAL, "max_field_bytes must be positive");
+    if (opts->user_core < 0 || opts->item_core < 0) return semid_fail(SEMID_EINVAL, "k-core thresholds must be >= 0");
+    if (!format || strcmp(format, "auto") == 0) SEMID_TRY(semid_import_detect(path, &format));
+
+    semid_status (*reader)(import_ctx *, const char *) = NULL;
+    if (strcmp(format, "generic") == 0) reader = import_generic;
+    else if (strcmp(format, "ml-1m") == 0) reader = import_ml1m;
+    else if (strcmp(format, "ml-100k") == 0) reader = import_ml100k;
+    else if (strcmp(format, "recbole") == 0) reader = import_recbole;
+    else if (strcmp(format, "ml-csv") == 0) reader = import_mlcsv;
+    else return semid_fail(SEMID_EINVAL, "unknown format '%s' (expected %s)", format, SEMID_IMPORT_FORMATS);
+
+    char *name = dataset_name(path, format);
+    if (!name) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_dataset_builder *b;
+    semid_status st = semid_builder_create(&b, name);
+    free(name);
+    if (st != SEMID_OK) return st;
+    import_ctx c = {.opts = opts, .b = b};
+    st = reader(&c, path);
+    if (st == SEMID_OK) st = read_side_files(&c, format, path);
+    if (st != SEMID_OK) {
+        semid_builder_free(b);
+        return st;
+    }
+    if (c.dropped_by_rating)
+        SEMID_INFO("dropped %lld interactions rated below %g", (long long)c.dropped_by_rating, opts->min_rating);
+    st = semid_builder_finish(b, out);
+    if (st != SEMID_OK) return st;
+    if (out->n_interactions == 0) {
+        semid_dataset_free(out);
+        return semid_fail(SEMID_EPARSE, "%s: no interactions%s", path,
+                          c.dropped_by_rating ? " rated at or above the minimum rating" : "");
+    }
+    semid_filter_options f = {
+        .user_core = opts->user_core,
+        .item_core = opts->item_core,
+        .drop_uninteracted_items = opts->drop_uninteracted_items,
+    };
+    st = semid_dataset_filter(out, &f);
+    if (st == SEMID_OK && out->n_interactions == 0)
+        st = semid_fail(SEMID_EINVAL, "%s: no interactions left after %d-core users / %d-core items", path,
+                        opts->user_core, opts->item_core);
+    if (st != SEMID_OK) {
+        semid_dataset_free(out);
+        return st;
+    }
+    SEMID_INFO("imported %s (%s): %d items, %d users, %lld interactions, %d queries", out->name, format, out->n_items,
+               out->n_users, (long long)out->n_interactions, out->n_queries);
+    return SEMID_OK;
+}

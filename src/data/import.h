@@ -1,0 +1,54 @@
+/* Importers: MovieLens (1M, 100K, latest/20M/25M CSV), RecBole atomic files
+ * and a generic tab-separated layout, into a semid_dataset. docs/formats.md
+ * describes every format. Each importer reads the files of its format,
+ * drops ratings below min_rating, adds the optional descriptions and
+ * queries files, then filters (k-core to a fixed point, items without
+ * interactions) through data/filter.h.
+ *
+ * Bad input is never a crash: the first malformed line fails with
+ * SEMID_EPARSE and a message "file:line: what is wrong". With `lenient`,
+ * malformed lines are skipped instead, counted, and reported through
+ * SEMID_WARN ("skipped N lines, first: 3, 9, 12") once per file. */
+#ifndef SEMID_DATA_IMPORT_H
+#define SEMID_DATA_IMPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "semid/semid.h"
+
+typedef struct semid_import_options {
+    double min_rating;             /* drop interactions rated below; default -INFINITY (keep all) */
+    int32_t user_core;             /* k-core: users need >= this many interactions; default 0 (off) */
+    int32_t item_core;             /* k-core: items need >= this many interactions; default 0 (off) */
+    bool drop_uninteracted_items;  /* default true */
+    bool lenient;                  /* skip and count malformed lines; default false (first is an error) */
+    const char *descriptions_path; /* optional TSV `item_id description`; default NULL */
+    const char *queries_path;      /* optional TSV `item_id split query` or `item_id query`; default NULL */
+    int64_t max_field_bytes;       /* longest accepted field; default 1 MiB */
+} semid_import_options;
+
+/* Fills in the defaults above. */
+void semid_import_options_init(semid_import_options *o);
+
+/* The formats, for --format and for auto detection. */
+#define SEMID_IMPORT_FORMATS "auto, ml-1m, ml-100k, recbole, ml-csv, generic"
+
+/* Which format `path` holds, judged by the files present:
+ *   items.tsv + interactions.tsv  -> "generic"
+ *   movies.dat + ratings.dat      -> "ml-1m"
+ *   u.data + u.item               -> "ml-100k"
+ *   movies.csv + ratings.csv      -> "ml-csv"
+ *   a *.inter file (or the path itself ends in .inter) -> "recbole"
+ * SEMID_ENOTFOUND with the list of what was looked for if none matches. */
+semid_status semid_import_detect(const char *path, const char **format);
+
+/* Imports the dataset at `path` (a directory; for recbole also the .inter
+ * file itself) in `format` ("auto" or one of SEMID_IMPORT_FORMATS) into
+ * *out (zeroed first; holds nothing on failure). opts may be NULL for the
+ * defaults. For "generic", descriptions.tsv and queries.tsv beside the
+ * other files are read when present and no explicit path was given. */
+semid_status semid_import(const char *format, const char *path, const semid_import_options *opts, semid_dataset *out);
+
+#endif

@@ -1,0 +1,95 @@
+/* The generic layout (docs/formats.md): items.tsv and interactions.tsv with
+ * headers naming their columns. descriptions.tsv and queries.tsv beside
+ * them are read by semid_import. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/status.h"
+#include "data/import_util.h"
+
+static semid_status read_items(import_ctx *c, const char *path) {
+    import_table t;
+    SEMID_TRY(import_table_open(c, &t, path, "\t", 0, false));
+    int c_id;
+    semid_status st = import_table_require(c, &t, "item_id", &c_id);
+    int c_title = import_find_column(t.header, t.n_cols, "title");
+    int c_year = import_find_column(t.header, t.n_cols, "year");
+    int c_genres = import_find_column(t.header, t.n_cols, "genres");
+    int c_desc = import_find_column(t.header, t.n_cols, "description");
+    int c_tags = import_find_column(t.header, t.n_cols, "tags");
+    char *f[IMPORT_MAX_COLS];
+    bool got = true;
+    while (st == SEMID_OK && (st = import_table_next(c, &t, f, &got)) == SEMID_OK && got) {
+        int64_t line = import_table_line(&t);
+        semid_item it = {.id = import_trim(f[c_id])};
+        if (c_title >= 0) it.title = import_trim(f[c_title]);
+        if (c_year >= 0) {
+            it.year = import_parse_year(c, line, f[c_year]);
+        } else if (it.title) {
+            import_split_title_year(it.title, &it.year);
+        }
+        if (c_desc >= 0) it.description = import_trim(f[c_desc]);
+        char *genres = import_normalize_list(c_genres >= 0 ? f[c_genres] : "", ",|");
+        char *tags = import_normalize_list(c_tags >= 0 ? f[c_tags] : "", ",|");
+        if (!genres || !tags) {
+            free(genres);
+            free(tags);
+            st = semid_fail(SEMID_ENOMEM, "out of memory");
+            break;
+        }
+        it.genres = genres;
+        it.tags = tags;
+        if (!*it.id) {
+            st = import_reject(c, line, "empty item id");
+        } else {
+            semid_status add = semid_builder_add_item(c->b, &it, NULL);
+            if (add != SEMID_OK) st = import_reject_status(c, line, add);
+        }
+        free(genres);
+        free(tags);
+    }
+    import_table_close(c, &t);
+    if (st == SEMID_OK && semid_builder_n_items(c->b) == 0) st = semid_fail(SEMID_EPARSE, "%s: no items", path);
+    return st;
+}
+
+static semid_status read_interactions(import_ctx *c, const char *path) {
+    import_table t;
+    SEMID_TRY(import_table_open(c, &t, path, "\t", 0, false));
+    int c_user, c_item;
+    semid_status st = import_table_require(c, &t, "user_id", &c_user);
+    if (st == SEMID_OK) st = import_table_require(c, &t, "item_id", &c_item);
+    int c_time = import_find_column(t.header, t.n_cols, "timestamp");
+    int c_rating = import_find_column(t.header, t.n_cols, "rating");
+    char *f[IMPORT_MAX_COLS];
+    bool got = true;
+    int64_t row = 0;
+    while (st == SEMID_OK && (st = import_table_next(c, &t, f, &got)) == SEMID_OK && got) {
+        int64_t line = import_table_line(&t);
+        int64_t time = row++; /* without timestamps, file order is the order */
+        if (c_time >= 0 && !import_parse_time(f[c_time], &time)) {
+            st = import_reject(c, line, "timestamp '%.40s' is not a number", f[c_time]);
+            continue;
+        }
+        double rating = 0;
+        if (c_rating >= 0 && !import_parse_double(f[c_rating], &rating)) {
+            st = import_reject(c, line, "rating '%.40s' is not a number", f[c_rating]);
+            continue;
+        }
+        st = import_interaction(c, line, import_trim(f[c_user]), import_trim(f[c_item]), time, c_rating >= 0, rating);
+    }
+    import_table_close(c, &t);
+    return st;
+}
+
+semid_status import_generic(import_ctx *c, const char *dir) {
+    char *items = semid_path_join(dir, "items.tsv");
+    char *inter = semid_path_join(dir, "interactions.tsv");
+    semid_status st = items && inter ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = read_items(c, items);
+    if (st == SEMID_OK) st = read_interactions(c, inter);
+    free(items);
+    free(inter);
+    return st;
+}
