@@ -4,11 +4,13 @@
 #include <stddef.h>
 
 #include "quant/rqkmeans.h"
+#include "quant/rqvae.h"
 #include "quant/tokenizer.h"
 
 const semid_tokenizer_method *const semid_tokenizer_methods[] = {
     &semid_method_rqkmeans,
-    /* &semid_method_rqvae, &semid_method_rlfq, &semid_method_dict: add here. */
+    &semid_method_rqvae,
+    /* &semid_method_rlfq, &semid_method_dict: add here. */
     NULL,
 };
 

@@ -1,0 +1,370 @@
+/* RQ-VAE and the layers under it: MLP and residual-VQ gradients against
+ * central finite differences, training on clustered data, determinism,
+ * files and bad input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/rng.h"
+#include "quant/mlp.h"
+#include "quant/rqvae.h"
+#include "quant/tokenizer.h"
+#include "quant/vq.h"
+#include "support/testutil.h"
+
+static char *tmpdir;
+
+static int setup(void **state) {
+    (void)state;
+    semid_set_log_level(SEMID_LOG_WARN);
+    tmpdir = test_make_tmpdir();
+    return tmpdir ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    test_rm_rf(tmpdir);
+    free(tmpdir);
+    return 0;
+}
+
+static void fill_normal(float *x, int64_t n, semid_rng *r, double sd) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(sd * semid_rng_normal(r));
+}
+
+/* Clustered vectors with two scales: N items, D dims, k1 coarse centres and
+ * k2 fine offsets per item (x = coarse + 0.35 fine + small noise), so that a
+ * second quantization level has something left to explain. */
+static semid_matrix clustered(int64_t N, int64_t D, int k1, int k2, uint64_t seed) {
+    semid_rng r;
+    semid_rng_seed(&r, seed);
+    float *c1 = malloc(sizeof(float) * (size_t)(k1 * D)), *c2 = malloc(sizeof(float) * (size_t)(k2 * D));
+    fill_normal(c1, k1 * D, &r, 1.0);
+    fill_normal(c2, k2 * D, &r, 0.35);
+    semid_matrix X;
+    assert_int_equal(semid_matrix_alloc(&X, N, D), SEMID_OK);
+    for (int64_t i = 0; i < N; i++) {
+        int64_t a = (int64_t)semid_rng_below(&r, (uint64_t)k1), b = (int64_t)semid_rng_below(&r, (uint64_t)k2);
+        for (int64_t j = 0; j < D; j++)
+            X.data[i * D + j] = c1[a * D + j] + c2[b * D + j] + (float)(0.05 * semid_rng_normal(&r));
+    }
+    free(c1);
+    free(c2);
+    return X;
+}
+
+/* Relative agreement of an analytic and a numeric derivative. */
+static void assert_close(double analytic, double numeric, double tol, const char *what, int64_t i) {
+    double scale = fabs(analytic) + fabs(numeric) + 1e-3;
+    if (fabs(analytic - numeric) / scale > tol) {
+        fail_msg("%s[%lld]: analytic %.6g vs numeric %.6g", what, (long long)i, analytic, numeric);
+    }
+}
+
+/* Loss = sum(out * weights) of an MLP, for finite differences. */
+static double mlp_loss(const semid_mlp *m, const float *p, semid_mlp_cache *c, const float *x, const float *wout,
+                       int64_t B) {
+    const float *out = semid_mlp_forward(m, p, c, x, B);
+    double s = 0.0;
+    for (int64_t i = 0; i < B * m->dims[m->n_layers]; i++) s += (double)out[i] * wout[i];
+    return s;
+}
+
+static void check_mlp_grad(semid_act act) {
+    semid_rng r;
+    semid_rng_seed(&r, 7);
+    semid_mlp m;
+    int64_t off = 0, B = 5;
+    assert_int_equal(semid_mlp_layout(&m, 6, 7, 2, 4, act, &off), SEMID_OK);
+    assert_int_equal(off, semid_mlp_num_params(&m));
+    float *p = malloc(sizeof(float) * (size_t)off), *g = calloc((size_t)off, sizeof(float));
+    semid_mlp_init(&m, p, &r);
+    for (int64_t i = 0; i < off; i++) p[i] += (float)(0.1 * semid_rng_normal(&r)); /* non-zero biases */
+    float x[30], dx[30] = {0}, wout[20];
+    fill_normal(x, 30, &r, 1.0);
+    fill_normal(wout, 20, &r, 1.0);
+    semid_mlp_cache c;
+    assert_int_equal(semid_mlp_cache_alloc(&c, &m, B), SEMID_OK);
+    mlp_loss(&m, p, &c, x, wout, B);
+    semid_mlp_backward(&m, p, g, &c, wout, dx, B);
+    const float eps = 1e-3f; /* small enough that ReLU kinks are rarely crossed */
+    for (int64_t i = 0; i < off; i++) {
+        float keep = p[i];
+        p[i] = keep + eps;
+        double lp = mlp_loss(&m, p, &c, x, wout, B);
+        p[i] = keep - eps;
+        double lm = mlp_loss(&m, p, &c, x, wout, B);
+        p[i] = keep;
+        assert_close(g[i], (lp - lm) / (2 * eps), 2e-2, "mlp param", i);
+    }
+    for (int64_t i = 0; i < 30; i++) {
+        float keep = x[i];
+        x[i] = keep + eps;
+        double lp = mlp_loss(&m, p, &c, x, wout, B);
+        x[i] = keep - eps;
+        double lm = mlp_loss(&m, p, &c, x, wout, B);
+        x[i] = keep;
+        assert_close(dx[i], (lp - lm) / (2 * eps), 2e-2, "mlp input", i);
+    }
+    /* Backward accumulates: a second pass doubles the gradients. */
+    float g0 = g[3];
+    mlp_loss(&m, p, &c, x, wout, B);
+    semid_mlp_backward(&m, p, g, &c, wout, NULL, B);
+    assert_float_equal(g[3], 2 * g0, 1e-5 * (fabsf(g0) + 1));
+    semid_mlp_cache_free(&c);
+    free(p);
+    free(g);
+}
+
+static void test_mlp_gradients(void **state) {
+    (void)state;
+    check_mlp_grad(SEMID_ACT_SILU);
+    check_mlp_grad(SEMID_ACT_RELU);
+    check_mlp_grad(SEMID_ACT_NONE);
+}
+
+/* Commitment w.r.t. z and codebook loss w.r.t. the codebooks, codes fixed. */
+static void test_rvq_gradients(void **state) {
+    (void)state;
+    semid_rng r;
+    semid_rng_seed(&r, 3);
+    const int64_t B = 6, d = 4, K = 5;
+    const int L = 2;
+    float z[24], C[40], resid[48], zq[24], dz[24] = {0}, dC[40] = {0};
+    int32_t codes[12];
+    fill_normal(z, 24, &r, 1.0);
+    fill_normal(C, 40, &r, 1.0);
+    assert_int_equal(semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, true), SEMID_OK);
+    /* Level 0 picks the nearest codeword. */
+    for (int64_t b = 0; b < B; b++) {
+        double best = 1e30;
+        int32_t arg = -1;
+        for (int64_t k = 0; k < K; k++) {
+            double s = 0;
+            for (int64_t j = 0; j < d; j++) s += (z[b * d + j] - C[k * d + j]) * (z[b * d + j] - C[k * d + j]);
+            if (s < best) best = s, arg = (int32_t)k;
+        }
+        assert_int_equal(codes[b * L], arg);
+    }
+    const float beta = 0.25f;
+    semid_rvq_backward(dz, dC, 1.0f, beta, resid, codes, C, B, L, K, d);
+    const float eps = 1e-2f;
+    for (int64_t i = 0; i < B * d; i++) {
+        float keep = z[i];
+        z[i] = keep + eps;
+        semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, false);
+        double lp = beta * semid_rvq_sqerr(resid, codes, C, B, L, K, d);
+        z[i] = keep - eps;
+        semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, false);
+        double lm = beta * semid_rvq_sqerr(resid, codes, C, B, L, K, d);
+        z[i] = keep;
+        assert_close(dz[i], (lp - lm) / (2 * eps), 1e-2, "commitment dz", i);
+    }
+    /* The last level's codebook changes no residual, so its finite
+     * difference is exactly the codebook loss gradient. */
+    for (int64_t i = K * d; i < 2 * K * d; i++) {
+        float keep = C[i];
+        C[i] = keep + eps;
+        semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, false);
+        double lp = semid_rvq_sqerr(resid, codes, C, B, L, K, d);
+        C[i] = keep - eps;
+        semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, false);
+        double lm = semid_rvq_sqerr(resid, codes, C, B, L, K, d);
+        C[i] = keep;
+        assert_close(dC[i], (lp - lm) / (2 * eps), 1e-2, "codebook dC", i);
+    }
+}
+
+static semid_rqvae_config small_config(void) {
+    semid_rqvae_config c = semid_rqvae_defaults();
+    c.latent_dim = 8;
+    c.hidden_dim = 32;
+    c.n_hidden = 1;
+    c.codebook_size = 16;
+    c.epochs = 150;
+    c.batch_size = 128;
+    c.lr = 3e-3f;
+    return c;
+}
+
+/* Decoder parameters get the exact gradient of the reconstruction loss. */
+static void test_decoder_gradient(void **state) {
+    (void)state;
+    semid_matrix X = clustered(12, 10, 3, 3, 5);
+    semid_rqvae_config c = small_config();
+    c.codebook_size = 4;
+    c.act = SEMID_ACT_SILU;
+    semid_rqvae *m;
+    assert_int_equal(semid_rqvae_create(X.cols, &c, &m), SEMID_OK);
+    int32_t codes[24];
+    semid_rqvae_terms t;
+    assert_int_equal(semid_rqvae_loss_grad(m, &X, NULL, codes, &t), SEMID_OK);
+    assert_true(t.total > 0);
+    float *g = malloc(sizeof(float) * (size_t)m->n_params);
+    memcpy(g, m->grads, sizeof(float) * (size_t)m->n_params);
+    const float eps = 1e-2f;
+    int64_t first = m->dec.w_off[0], last = m->cb_off;
+    for (int64_t i = first; i < last; i += 3) {
+        float keep = m->params[i];
+        m->params[i] = keep + eps;
+        semid_rqvae_loss_grad(m, &X, codes, NULL, &t);
+        double lp = t.total;
+        m->params[i] = keep - eps;
+        semid_rqvae_loss_grad(m, &X, codes, NULL, &t);
+        double lm = t.total;
+        m->params[i] = keep;
+        assert_close(g[i], (lp - lm) / (2 * eps), 2e-2, "decoder", i);
+    }
+    free(g);
+    semid_rqvae_free(m);
+    semid_matrix_free(&X);
+}
+
+static void test_training_on_clusters(void **state) {
+    (void)state;
+    semid_matrix X = clustered(1024, 24, 16, 12, 11);
+    semid_rqvae_config c = small_config();
+    c.levels = 1;
+    semid_rqvae *m1, *m2;
+    semid_rqvae_report r1, r2;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &m1, &r1), SEMID_OK);
+    c.levels = 2;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &m2, &r2), SEMID_OK);
+    printf("rqvae: variance %.4f, recon L=1 %.4f, L=2 %.4f, loss %.4f -> %.4f, used %.2f/%.2f, resets %lld\n",
+           r2.data_variance, r1.recon_mse, r2.recon_mse, r2.loss_first, r2.loss_last, r2.used_share[0],
+           r2.used_share[1], (long long)r2.dead_resets);
+    assert_true(r2.loss_last < 0.5 * r2.loss_first);
+    assert_true(r1.recon_mse < 0.3 * r1.data_variance);
+    assert_true(r2.recon_mse < 0.15 * r2.data_variance);
+    assert_true(r2.recon_mse < 0.8 * r1.recon_mse);
+    assert_true(r2.used_share[0] > 0.5);
+
+    /* Files: the loaded model encodes identically, also through decode. */
+    char *path = semid_path_join(tmpdir, "m.rqvae");
+    assert_int_equal(semid_rqvae_save(m2, path), SEMID_OK);
+    semid_rqvae *back;
+    assert_int_equal(semid_rqvae_load(path, &back), SEMID_OK);
+    int32_t *a = malloc(sizeof(int32_t) * 2048), *b = malloc(sizeof(int32_t) * 2048);
+    assert_int_equal(semid_rqvae_encode(m2, &X, a), SEMID_OK);
+    assert_int_equal(semid_rqvae_encode(back, &X, b), SEMID_OK);
+    assert_memory_equal(a, b, sizeof(int32_t) * 2048);
+    float *rec = malloc(sizeof(float) * (size_t)(X.rows * X.cols));
+    assert_int_equal(semid_rqvae_decode(back, a, X.rows, 2, rec), SEMID_OK);
+    assert_true(semid_quant_mse(rec, X.data, X.rows, X.cols) < 0.15 * r2.data_variance);
+    /* A truncated file is rejected. */
+    char *raw;
+    size_t len;
+    assert_int_equal(semid_read_file(path, &raw, &len), SEMID_OK);
+    assert_int_equal(semid_write_file_atomic(path, raw, len - 5), SEMID_OK);
+    assert_int_equal(semid_rqvae_load(path, &back), SEMID_EFORMAT);
+    free(raw);
+    free(rec);
+    free(a);
+    free(b);
+    free(path);
+    semid_rqvae_free(back);
+    semid_rqvae_free(m1);
+    semid_rqvae_free(m2);
+    semid_matrix_free(&X);
+}
+
+static void test_deterministic(void **state) {
+    (void)state;
+    semid_matrix X = clustered(300, 12, 6, 4, 2);
+    semid_rqvae_config c = small_config();
+    c.epochs = 5;
+    semid_rqvae *a, *b;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &a, NULL), SEMID_OK);
+    assert_int_equal(semid_rqvae_fit(&X, &c, &b, NULL), SEMID_OK);
+    assert_int_equal(a->n_params, b->n_params);
+    assert_memory_equal(a->params, b->params, sizeof(float) * (size_t)a->n_params);
+    c.seed = 99;
+    semid_rqvae *other;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &other, NULL), SEMID_OK);
+    assert_memory_not_equal(a->params, other->params, sizeof(float) * (size_t)a->n_params);
+    semid_rqvae_free(a);
+    semid_rqvae_free(b);
+    semid_rqvae_free(other);
+    semid_matrix_free(&X);
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    semid_matrix X = clustered(40, 6, 3, 3, 4);
+    semid_rqvae_config c = small_config();
+    c.epochs = 1;
+    semid_rqvae *m;
+    c.codebook_size = 41;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &m, NULL), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "41"));
+    assert_non_null(strstr(semid_last_error(), "40"));
+    c.codebook_size = 8;
+    X.data[7 * 6 + 2] = NAN;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &m, NULL), SEMID_ENUMERIC);
+    assert_non_null(strstr(semid_last_error(), "row 7"));
+    X.data[7 * 6 + 2] = 0.5f;
+    c.levels = 0;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &m, NULL), SEMID_EINVAL);
+    c.levels = 2;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &m, NULL), SEMID_OK);
+    semid_matrix Y;
+    assert_int_equal(semid_matrix_alloc(&Y, 3, 5), SEMID_OK);
+    int32_t codes[6];
+    assert_int_equal(semid_rqvae_encode(m, &Y, codes), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "width 5"));
+    semid_matrix_free(&Y);
+    semid_rqvae_free(m);
+    semid_matrix_free(&X);
+}
+
+/* Through the common tokenizer interface, with a cold-start encode. */
+static void test_tokenizer_method(void **state) {
+    (void)state;
+    if (!semid_tokenizer_find_method("rqvae")) skip();
+    semid_matrix X = clustered(256, 12, 8, 4, 8);
+    semid_tokenizer_config tc = semid_tokenizer_defaults();
+    tc.method = "rqvae";
+    tc.codebook_size = 8;
+    tc.iters = 10;
+    semid_rqvae_config c = small_config();
+    tc.method_config = &c;
+    semid_tokenizer *tok;
+    assert_int_equal(semid_tokenizer_fit(&X, &tc, &tok), SEMID_OK);
+    assert_int_equal(semid_tokenizer_levels(tok), 2);
+    assert_int_equal(semid_tokenizer_level_size(tok, 1), 8);
+    int32_t *codes = malloc(sizeof(int32_t) * 512);
+    assert_int_equal(semid_tokenizer_encode(tok, &X, codes), SEMID_OK);
+    char *path = semid_path_join(tmpdir, "tok.bin");
+    assert_int_equal(semid_tokenizer_save(tok, path), SEMID_OK);
+    semid_tokenizer *back;
+    assert_int_equal(semid_tokenizer_load(path, &back), SEMID_OK);
+    int32_t *again = malloc(sizeof(int32_t) * 512);
+    assert_int_equal(semid_tokenizer_encode(back, &X, again), SEMID_OK);
+    assert_memory_equal(codes, again, sizeof(int32_t) * 512);
+    free(again);
+    free(codes);
+    free(path);
+    semid_tokenizer_free(tok);
+    semid_tokenizer_free(back);
+    semid_matrix_free(&X);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mlp_gradients),
+        cmocka_unit_test(test_rvq_gradients),
+        cmocka_unit_test(test_decoder_gradient),
+        cmocka_unit_test(test_training_on_clusters),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_tokenizer_method),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
