@@ -262,6 +262,80 @@ static void test_cache_matches_forward(void **state) {
     semid_gpt_free(m);
 }
 
+static void test_checkpoint_roundtrip(void **state) {
+    (void)state;
+    semid_gpt *m = random_model(&tiny, 31);
+    char *path = semid_path_join(tmpdir, "model.safetensors");
+    assert_int_equal(semid_gpt_save(m, path, "{\"step\": 12, \"vocab\": \"v.txt\"}"), SEMID_OK);
+    semid_gpt *back;
+    char *extra;
+    assert_int_equal(semid_gpt_load(path, &back, &extra), SEMID_OK);
+    assert_string_equal(extra, "{\"step\": 12, \"vocab\": \"v.txt\"}");
+    free(extra);
+    assert_memory_equal(semid_gpt_get_config(back), &tiny, sizeof tiny);
+    int64_t n, n2;
+    float *p = semid_gpt_params(m, &n), *p2 = semid_gpt_params(back, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(p, p2, (size_t)n * sizeof(float));
+    assert_memory_equal(semid_gpt_decay_mask(m), semid_gpt_decay_mask(back), (size_t)n);
+    /* NULL extra: saved without, returned as NULL */
+    assert_int_equal(semid_gpt_save(back, path, NULL), SEMID_OK);
+    semid_gpt_free(back);
+    assert_int_equal(semid_gpt_load(path, &back, &extra), SEMID_OK);
+    assert_null(extra);
+    semid_gpt_free(back);
+
+    /* truncated: every shorter prefix is refused with the file named */
+    char *data;
+    size_t len;
+    assert_int_equal(semid_read_file(path, &data, &len), SEMID_OK);
+    char *cut = semid_path_join(tmpdir, "cut.safetensors");
+    size_t cuts[] = {0, 5, 8, 40, len / 2, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        assert_int_equal(semid_write_file_atomic(cut, data, cuts[i]), SEMID_OK);
+        assert_int_equal(semid_gpt_load(cut, &back, &extra), SEMID_EFORMAT);
+        assert_null(back);
+        assert_non_null(strstr(semid_last_error(), "cut.safetensors"));
+        assert_non_null(strstr(semid_last_error(), "truncated"));
+    }
+    free(data);
+    free(cut);
+    free(path);
+    semid_gpt_free(m);
+}
+
+/* A checkpoint whose tensors disagree with its config (here a vocabulary of
+ * 24 rows in wte under a config that says 23) is refused, naming the tensor. */
+static void test_checkpoint_wrong_vocab(void **state) {
+    (void)state;
+    semid_gpt_config big = tiny;
+    big.vocab_size = 24;
+    semid_gpt *m24;
+    assert_int_equal(semid_gpt_create(&big, 1, &m24), SEMID_OK);
+    char *path = semid_path_join(tmpdir, "v24.safetensors");
+    assert_int_equal(semid_gpt_save(m24, path, NULL), SEMID_OK);
+    /* rewrite the config in the header to claim 23 (same length, so offsets hold) */
+    char *data;
+    size_t len;
+    assert_int_equal(semid_read_file(path, &data, &len), SEMID_OK);
+    char *hit = strstr(data + 8, "vocab_size\\\":24");
+    assert_non_null(hit);
+    hit[strlen("vocab_size\\\":") + 1] = '3';
+    assert_int_equal(semid_write_file_atomic(path, data, len), SEMID_OK);
+    semid_gpt *back;
+    assert_int_equal(semid_gpt_load(path, &back, NULL), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "v24.safetensors"));
+    assert_non_null(strstr(semid_last_error(), "'wte'"));
+    assert_non_null(strstr(semid_last_error(), "vocab_size 23"));
+    /* a missing file */
+    char *none = semid_path_join(tmpdir, "none.safetensors");
+    assert_int_equal(semid_gpt_load(none, &back, NULL), SEMID_ENOTFOUND);
+    free(none);
+    free(data);
+    free(path);
+    semid_gpt_free(m24);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rejects_bad_config),
@@ -269,6 +343,8 @@ int main(void) {
         cmocka_unit_test(test_gradients_match_finite_differences),
         cmocka_unit_test(test_forward_validates_and_logits_rows),
         cmocka_unit_test(test_cache_matches_forward),
+        cmocka_unit_test(test_checkpoint_roundtrip),
+        cmocka_unit_test(test_checkpoint_wrong_vocab),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -57,8 +57,8 @@ void semid_gpt_point_params(semid_gpt_weights *p, float *base, const semid_gpt_c
     }
 }
 
-/* Allocates the parameter, gradient and mask buffers, weights left zero. */
-static semid_status gpt_alloc(const semid_gpt_config *cfg, semid_gpt **out) {
+
+semid_status semid_gpt_alloc(const semid_gpt_config *cfg, semid_gpt **out) {
     *out = NULL;
     SEMID_TRY(check_config(cfg));
     semid_gpt *m = calloc(1, sizeof *m);
@@ -96,7 +96,7 @@ static void fill_normal(float *x, int64_t n, float std, semid_rng *r) {
 
 semid_status semid_gpt_create(const semid_gpt_config *cfg, uint64_t seed, semid_gpt **out) {
     semid_gpt *m;
-    SEMID_TRY(gpt_alloc(cfg, &m));
+    SEMID_TRY(semid_gpt_alloc(cfg, &m));
     int64_t L = cfg->n_layer, C = cfg->d_model;
     semid_rng root;
     semid_rng_seed(&root, seed);

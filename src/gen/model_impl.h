@@ -5,6 +5,7 @@
 #ifndef SEMID_GEN_MODEL_IMPL_H
 #define SEMID_GEN_MODEL_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gen/model.h"
@@ -41,6 +42,12 @@ typedef struct semid_gpt_tensor_shape {
 void semid_gpt_tensor_shapes(const semid_gpt_config *cfg, semid_gpt_tensor_shape shapes[SEMID_GPT_NUM_TENSORS]);
 /* The view of the flat buffer `base` as named tensors. */
 void semid_gpt_point_params(semid_gpt_weights *p, float *base, const semid_gpt_config *cfg);
+
+/* A model with zeroed weights (create and load fill them). */
+semid_status semid_gpt_alloc(const semid_gpt_config *cfg, semid_gpt **out);
+/* The checkpoint name of tensor `index` at layer `layer` ("h.3.attn.qkv.w",
+ * or "wte" for the unstacked ones), written into buf. */
+void semid_gpt_tensor_name(int index, int64_t layer, char *buf, size_t size);
 
 /* Layer forward state for training, sized for up to cap_rows = B*T rows. */
 typedef struct semid_gpt_acts {
