@@ -97,7 +97,18 @@ semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int3
  * weight) and, in its __metadata__, the config plus `extra_json` (e.g. the
  * ID table's fingerprint, vocabulary, optimizer step). Written atomically. */
 semid_status semid_gpt_save(const semid_gpt *m, const char *path, const char *extra_json);
-/* Loads a checkpoint; *extra_json (caller frees, may be NULL) returns what was saved. */
+/* Loads a checkpoint; *extra_json (caller frees, may be NULL) returns what was saved.
+ * Checks the format tag, the config, every tensor's presence, dtype (F32) and
+ * shape against the config, offsets against the file size (a truncated file
+ * is EFORMAT naming the file) and that every value is finite. */
 semid_status semid_gpt_load(const char *path, semid_gpt **out, char **extra_json);
+
+/* Where the checkpoint tensor `name` ("wte", "h.0.attn.qkv.w", ...) lives
+ * in the flat parameter (and gradient) buffer. ENOTFOUND for other names.
+ * Names: wte (V,C), wpe (Tmax,C), h.<l>.{ln1.w, ln1.b (C); attn.qkv.w (3C,C),
+ * attn.qkv.b (3C); attn.proj.w (C,C), attn.proj.b (C); ln2.w, ln2.b (C);
+ * mlp.fc.w (4C,C), mlp.fc.b (4C); mlp.proj.w (C,4C), mlp.proj.b (C)},
+ * lnf.w, lnf.b (C). Linear weights are (out, in), as torch.nn.Linear. */
+semid_status semid_gpt_find_tensor(const semid_gpt *m, const char *name, int64_t *offset, int64_t *numel);
 
 #endif

@@ -63,6 +63,24 @@ static int64_t list_tensors(const semid_gpt *m, float *base, tensor_slot *slots)
 
 static int64_t num_slots(const semid_gpt_config *cfg) { return 4 + 12 * (int64_t)cfg->n_layer; }
 
+semid_status semid_gpt_find_tensor(const semid_gpt *m, const char *name, int64_t *offset, int64_t *numel) {
+    int64_t n = num_slots(&m->cfg);
+    tensor_slot *slots = malloc((size_t)n * sizeof *slots);
+    if (!slots) return semid_fail(SEMID_ENOMEM, "out of memory");
+    list_tensors(m, m->params_mem, slots);
+    semid_status st = SEMID_ENOTFOUND;
+    for (int64_t i = 0; i < n; i++) {
+        if (strcmp(slots[i].name, name) != 0) continue;
+        *offset = slots[i].data - m->params_mem;
+        *numel = slots[i].shape[0] * (slots[i].ndim > 1 ? slots[i].shape[1] : 1);
+        st = SEMID_OK;
+        break;
+    }
+    free(slots);
+    if (st != SEMID_OK) return semid_fail(st, "the model has no tensor named '%s'", name);
+    return SEMID_OK;
+}
+
 semid_status semid_gpt_save(const semid_gpt *m, const char *path, const char *extra_json) {
     int64_t n = num_slots(&m->cfg);
     tensor_slot *slots = malloc((size_t)n * sizeof *slots);
