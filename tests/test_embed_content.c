@@ -25,7 +25,7 @@ static void make_items(semid_dataset *ds, const char *const *titles, int n) {
     semid_dataset_builder *b;
     assert_int_equal(semid_builder_create(&b, "content-test"), SEMID_OK);
     for (int i = 0; i < n; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "%d", i);
         semid_item it = {.id = id, .title = (char *)titles[i], .year = 0, .genres = "", .description = "", .tags = ""};
         int32_t idx;
