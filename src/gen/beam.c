@@ -1,0 +1,505 @@
+/* Constrained and diverse beam search over the model's KV cache.
+ * Legend: Q = queries in a chunk, Bm = beams per query, R = Q * Bm cache
+ * rows (query i owns rows i*Bm .. i*Bm+Bm-1), S = n_sid, L = ID levels. */
+#include "gen/beam.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+
+/* Below this much work (rows x tokens) a loop runs on one thread: waking
+ * threads costs more than it saves. */
+enum { PAR_MIN_WORK = 1 << 15 };
+
+semid_beam_options semid_beam_defaults(void) {
+    semid_beam_options o = {.beam_size = 30, .k = 10, .groups = 1, .diversity = 0.0f, .max_cache_mb = 512};
+    return o;
+}
+
+semid_beam_options semid_beam_paper_diverse(int32_t k) {
+    semid_beam_options o = semid_beam_defaults();
+    o.beam_size = 60;
+    o.groups = 30;
+    o.diversity = 0.25f;
+    o.k = k;
+    return o;
+}
+
+semid_status semid_beam_hits_alloc(semid_beam_hits *h, int64_t n, int32_t k) {
+    memset(h, 0, sizeof *h);
+    h->n = n;
+    h->k = k;
+    size_t nk = (size_t)(n > 0 ? n : 1) * (size_t)k;
+    h->items = malloc(nk * sizeof *h->items);
+    h->scores = malloc(nk * sizeof *h->scores);
+    h->n_hits = calloc((size_t)(n > 0 ? n : 1), sizeof *h->n_hits);
+    h->n_invalid = calloc((size_t)(n > 0 ? n : 1), sizeof *h->n_invalid);
+    if (!h->items || !h->scores || !h->n_hits || !h->n_invalid) {
+        semid_beam_hits_free(h);
+        return semid_fail(SEMID_ENOMEM, "beam search: out of memory for %lld results", (long long)n);
+    }
+    for (size_t i = 0; i < nk; i++) {
+        h->items[i] = -1;
+        h->scores[i] = -INFINITY;
+    }
+    return SEMID_OK;
+}
+
+void semid_beam_hits_free(semid_beam_hits *h) {
+    if (!h) return;
+    free(h->items);
+    free(h->scores);
+    free(h->n_hits);
+    free(h->n_invalid);
+    memset(h, 0, sizeof *h);
+}
+
+/* ---- small helpers ---- */
+
+static void log_softmax_row(float *row, int32_t S) {
+    float mx = row[0];
+    for (int32_t j = 1; j < S; j++) mx = row[j] > mx ? row[j] : mx;
+    double sum = 0;
+    for (int32_t j = 0; j < S; j++) sum += exp((double)(row[j] - mx));
+    float lse = mx + (float)log(sum);
+    for (int32_t j = 0; j < S; j++) row[j] -= lse;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int is_excluded(const int32_t *sorted, int32_t n, int32_t item) {
+    return n > 0 && bsearch(&item, sorted, (size_t)n, sizeof *sorted, cmp_i32) != NULL;
+}
+
+/* A candidate extension; `better` orders them: higher score, then lower
+ * parent, then lower token, so results never depend on scheduling. */
+typedef struct cand {
+    float score;
+    int32_t parent; /* beam index within the query (-1 = the prompt) */
+    int32_t token;  /* table-local */
+    int32_t node;   /* trie node reached (constrained) */
+} cand;
+
+static int better(const cand *a, const cand *b) {
+    if (a->score != b->score) return a->score > b->score;
+    if (a->parent != b->parent) return a->parent < b->parent;
+    return a->token < b->token;
+}
+
+/* A bounded heap keeping the best `cap` candidates; heap[0] is the worst kept. */
+typedef struct topk {
+    cand *heap;
+    int32_t n, cap;
+} topk;
+
+static void topk_push(topk *h, cand c) {
+    if (h->n == h->cap) {
+        if (!better(&c, &h->heap[0])) return;
+        h->heap[0] = c;
+    } else {
+        int32_t i = h->n++;
+        h->heap[i] = c;
+        while (i > 0) { /* sift up: parent must be worse than child */
+            int32_t p = (i - 1) / 2;
+            if (!better(&h->heap[p], &h->heap[i])) break;
+            cand t = h->heap[p];
+            h->heap[p] = h->heap[i];
+            h->heap[i] = t;
+            i = p;
+        }
+        return;
+    }
+    for (int32_t i = 0;;) { /* sift down */
+        int32_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < h->n && better(&h->heap[w], &h->heap[l])) w = l;
+        if (r < h->n && better(&h->heap[w], &h->heap[r])) w = r;
+        if (w == i) break;
+        cand t = h->heap[w];
+        h->heap[w] = h->heap[i];
+        h->heap[i] = t;
+        i = w;
+    }
+}
+
+static int cmp_cand_desc(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
+}
+
+/* The items of a leaf, most popular first (then by index), into buf; only
+ * the first `cap` of a leaf count (IDs shared by more items than that do
+ * not occur with a disambiguation level). */
+static int32_t leaf_items_sorted(const semid_trie *trie, int32_t node, const int64_t *pop, int32_t *buf, int32_t cap) {
+    const int32_t *items;
+    int32_t n = semid_trie_items(trie, node, &items);
+    if (n > cap) n = cap;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t x = items[i], j = i;
+        int64_t px = pop ? pop[x] : 0;
+        while (j > 0) {
+            int32_t y = buf[j - 1];
+            int64_t py = pop ? pop[y] : 0;
+            if (py > px || (py == px && y < x)) break;
+            buf[j] = y;
+            j--;
+        }
+        buf[j] = x;
+    }
+    return n;
+}
+
+/* ---- shared decoding state ---- */
+
+typedef struct decoder {
+    const semid_gpt *m;
+    int32_t Bm, L, S, sid_base;
+    int64_t Qmax;         /* queries per chunk */
+    int32_t R;            /* rows = Qmax * Bm */
+    semid_gpt_cache *cache;
+    float *lp;            /* (R, S) log-probs after the last step */
+    float *score, *nscore;    /* (R) */
+    int32_t *node, *nnode;    /* (R) trie node, -1 = dead beam */
+    int32_t *path, *npath;    /* (R, L) table-local tokens chosen so far */
+    int32_t *src;             /* (R) gather sources */
+    int32_t *tok;             /* (R) model tokens to step with */
+    cand *cands;              /* (R) per-query heaps */
+    int32_t *excl;            /* (Qmax, max_excl) sorted exclusions */
+    int32_t *n_excl;          /* (Qmax) */
+    int32_t max_excl;
+    int32_t *counts;          /* diverse: (Qmax, S) tokens chosen at this level by earlier groups */
+} decoder;
+
+static void decoder_free(decoder *d) {
+    semid_gpt_cache_free(d->cache);
+    free(d->lp);
+    free(d->score);
+    free(d->nscore);
+    free(d->node);
+    free(d->nnode);
+    free(d->path);
+    free(d->npath);
+    free(d->src);
+    free(d->tok);
+    free(d->cands);
+    free(d->excl);
+    free(d->n_excl);
+    free(d->counts);
+}
+
+static semid_status decoder_init(decoder *d, const semid_gpt *m, const semid_beam_space *sp, int32_t L,
+                                 const semid_beam_query *q, int64_t n, const semid_beam_options *o, int diverse) {
+    memset(d, 0, sizeof *d);
+    const semid_gpt_config *cfg = semid_gpt_get_config(m);
+    if (o->beam_size < 1 || o->k < 1 || o->max_cache_mb < 1)
+        return semid_fail(SEMID_EINVAL, "beam search: beam_size, k and max_cache_mb must be >= 1");
+    if (diverse && (o->groups < 1 || o->beam_size % o->groups != 0 || !(o->diversity >= 0)))
+        return semid_fail(SEMID_EINVAL, "diverse beam search: groups (%d) must divide beam_size (%d), diversity >= 0",
+                          o->groups, o->beam_size);
+    if (sp->n_sid < 1 || sp->sid_base < 0 || (int64_t)sp->sid_base + sp->n_sid > cfg->vocab_size)
+        return semid_fail(SEMID_EINVAL, "beam search: ID tokens [%d, %d) are outside the model's vocabulary of %d",
+                          sp->sid_base, sp->sid_base + sp->n_sid, cfg->vocab_size);
+    if (L < 1) return semid_fail(SEMID_EINVAL, "beam search: IDs have no levels");
+    d->max_excl = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (q[i].prompt_len < 1 || (int64_t)q[i].prompt_len + L - 1 > cfg->max_seq_len)
+            return semid_fail(SEMID_EINVAL, "beam search: query %lld: prompt of %d tokens does not fit the context of %d with %d ID levels",
+                              (long long)i, q[i].prompt_len, cfg->max_seq_len, L);
+        for (int32_t t = 0; t < q[i].prompt_len; t++)
+            if (q[i].prompt[t] < 0 || q[i].prompt[t] >= cfg->vocab_size)
+                return semid_fail(SEMID_EINVAL, "beam search: query %lld: token %d is outside the vocabulary", (long long)i,
+                                  q[i].prompt[t]);
+        if (q[i].n_exclude > d->max_excl) d->max_excl = q[i].n_exclude;
+    }
+    d->m = m;
+    d->Bm = o->beam_size;
+    d->L = L;
+    d->S = sp->n_sid;
+    d->sid_base = sp->sid_base;
+    /* Two K and two V buffers (the cache keeps a copy for gathers). */
+    double row_bytes = 4.0 * cfg->n_layer * (double)cfg->max_seq_len * cfg->d_model * sizeof(float) + d->S * 4.0;
+    int64_t q_fit = (int64_t)((double)o->max_cache_mb * 1048576.0 / (row_bytes * d->Bm));
+    if (q_fit < 1) q_fit = 1;
+    d->Qmax = n < q_fit ? (n > 0 ? n : 1) : q_fit;
+    if (d->Qmax * d->Bm > INT32_MAX / 2) d->Qmax = (INT32_MAX / 2) / d->Bm;
+    d->R = (int32_t)(d->Qmax * d->Bm);
+    size_t R = (size_t)d->R;
+    d->lp = malloc(R * (size_t)d->S * sizeof *d->lp);
+    d->score = malloc(R * sizeof *d->score);
+    d->nscore = malloc(R * sizeof *d->nscore);
+    d->node = malloc(R * sizeof *d->node);
+    d->nnode = malloc(R * sizeof *d->nnode);
+    d->path = malloc(R * (size_t)L * sizeof *d->path);
+    d->npath = malloc(R * (size_t)L * sizeof *d->npath);
+    d->src = malloc(R * sizeof *d->src);
+    d->tok = malloc(R * sizeof *d->tok);
+    d->cands = malloc(R * sizeof *d->cands);
+    d->excl = malloc((size_t)d->Qmax * (size_t)(d->max_excl ? d->max_excl : 1) * sizeof *d->excl);
+    d->n_excl = malloc((size_t)d->Qmax * sizeof *d->n_excl);
+    if (diverse) d->counts = malloc((size_t)d->Qmax * (size_t)d->S * sizeof *d->counts);
+    if (!d->lp || !d->score || !d->nscore || !d->node || !d->nnode || !d->path || !d->npath || !d->src || !d->tok ||
+        !d->cands || !d->excl || !d->n_excl || (diverse && !d->counts)) {
+        decoder_free(d);
+        return semid_fail(SEMID_ENOMEM, "beam search: out of memory for %d beams", d->R);
+    }
+    semid_status st = semid_gpt_cache_create(m, d->R, &d->cache);
+    if (st != SEMID_OK) decoder_free(d);
+    return st;
+}
+
+/* Resets the chunk's rows, prefills each prompt into its query's first row
+ * (log-probs there) and sorts the exclusion lists. */
+static semid_status decoder_prefill(decoder *d, const semid_beam_query *q, int64_t nq) {
+    for (int32_t r = 0; r < (int32_t)(nq * d->Bm); r++) semid_gpt_cache_reset(d->cache, r);
+    for (int64_t i = 0; i < nq; i++) {
+        int32_t row = (int32_t)(i * d->Bm);
+        SEMID_TRY(semid_gpt_cache_prefill_range(d->m, d->cache, row, q[i].prompt, q[i].prompt_len, d->sid_base,
+                                                d->sid_base + d->S, d->lp + (int64_t)row * d->S));
+        int32_t *ex = d->excl + i * (d->max_excl ? d->max_excl : 1);
+        int32_t ne = 0;
+        for (int32_t j = 0; j < q[i].n_exclude; j++)
+            if (q[i].exclude[j] >= 0) ex[ne++] = q[i].exclude[j];
+        qsort(ex, (size_t)ne, sizeof *ex, cmp_i32);
+        d->n_excl[i] = ne;
+    }
+#pragma omp parallel for schedule(static) if (nq * d->S > PAR_MIN_WORK)
+    for (int64_t i = 0; i < nq; i++) log_softmax_row(d->lp + i * d->Bm * d->S, d->S);
+    return SEMID_OK;
+}
+
+/* Copies each beam's parent row and steps every row with its last token;
+ * log-probs of dead beams are not needed. */
+static semid_status decoder_step(decoder *d, int64_t nq) {
+    int32_t R = (int32_t)(nq * d->Bm);
+    SEMID_TRY(semid_gpt_cache_gather(d->cache, d->src, R));
+    SEMID_TRY(semid_gpt_cache_step_range(d->m, d->cache, d->tok, R, d->sid_base, d->sid_base + d->S, d->lp));
+#pragma omp parallel for schedule(static) if ((int64_t)R * d->S > PAR_MIN_WORK)
+    for (int32_t r = 0; r < R; r++)
+        if (d->node[r] != -1) log_softmax_row(d->lp + (int64_t)r * d->S, d->S);
+    return SEMID_OK;
+}
+
+/* Installs the selected candidates of query i as its beams j0..j0+n-1
+ * (the rest up to j0+width are dead) for level `lev`. */
+static void install(decoder *d, int64_t i, int32_t j0, int32_t width, const cand *sel, int32_t n, int32_t lev) {
+    int32_t base = (int32_t)(i * d->Bm);
+    for (int32_t j = 0; j < width; j++) {
+        int32_t r = base + j0 + j;
+        if (j < n) {
+            const cand *c = &sel[j];
+            int32_t pr = c->parent < 0 ? base : base + c->parent;
+            d->nscore[r] = c->score;
+            d->nnode[r] = c->node;
+            if (lev > 0) memcpy(d->npath + (int64_t)r * d->L, d->path + (int64_t)pr * d->L, (size_t)lev * sizeof *d->path);
+            d->npath[(int64_t)r * d->L + lev] = c->token;
+            d->src[r] = pr;
+            d->tok[r] = d->sid_base + c->token;
+        } else { /* dead: keeps its own row, steps a harmless token */
+            d->nscore[r] = -INFINITY;
+            d->nnode[r] = -1;
+            d->src[r] = r;
+            d->tok[r] = d->sid_base;
+        }
+    }
+}
+
+static void swap_state(decoder *d) {
+    float *s = d->score;
+    d->score = d->nscore;
+    d->nscore = s;
+    int32_t *n = d->node;
+    d->node = d->nnode;
+    d->nnode = n;
+    int32_t *p = d->path;
+    d->path = d->npath;
+    d->npath = p;
+}
+
+/* ---- constrained ---- */
+
+static void select_constrained(decoder *d, const semid_trie *trie, int64_t i, int32_t lev) {
+    int32_t base = (int32_t)(i * d->Bm);
+    topk h = {.heap = d->cands + base, .n = 0, .cap = d->Bm};
+    int last = lev == d->L - 1;
+    const int32_t *ex = d->excl + i * (d->max_excl ? d->max_excl : 1);
+    int32_t ne = d->n_excl[i];
+    int32_t n_par = lev == 0 ? 1 : d->Bm;
+    for (int32_t p = 0; p < n_par; p++) {
+        int32_t pr = base + p;
+        int32_t nd = lev == 0 ? 0 : d->node[pr];
+        if (nd < 0) continue;
+        float s0 = lev == 0 ? 0.0f : d->score[pr];
+        const float *lp = d->lp + (int64_t)pr * d->S;
+        const int32_t *toks, *kids;
+        int32_t nk = semid_trie_children(trie, nd, &toks, &kids);
+        for (int32_t c = 0; c < nk; c++) {
+            cand x = {s0 + lp[toks[c]], lev == 0 ? -1 : p, toks[c], kids[c]};
+            if (h.n == h.cap && !better(&x, &h.heap[0])) continue;
+            if (last && ne > 0) {
+                const int32_t *items;
+                int32_t ni = semid_trie_items(trie, kids[c], &items), keep = 0;
+                for (int32_t t = 0; t < ni && !keep; t++) keep = !is_excluded(ex, ne, items[t]);
+                if (!keep) continue;
+            }
+            topk_push(&h, x);
+        }
+    }
+    qsort(h.heap, (size_t)h.n, sizeof *h.heap, cmp_cand_desc);
+    install(d, i, 0, d->Bm, h.heap, h.n, lev);
+}
+
+/* Writes query i's items from its finished beams (in beam order, which is
+ * best first for the constrained search). */
+static void collect(decoder *d, const semid_trie *trie, const int64_t *pop, int64_t i, int32_t *order, int32_t n_order,
+                    int32_t *items, float *scores, int32_t k, int32_t *n_hits, int32_t *n_invalid, int check_dups) {
+    int32_t base = (int32_t)(i * d->Bm);
+    const int32_t *ex = d->excl + i * (d->max_excl ? d->max_excl : 1);
+    int32_t ne = d->n_excl[i];
+    int32_t nh = 0, ninv = 0;
+    int32_t buf[64];
+    for (int32_t b = 0; b < n_order; b++) {
+        int32_t r = base + order[b];
+        if (d->score[r] == -INFINITY) continue;
+        int32_t nd = d->node[r];
+        if (nd < 0) {
+            ninv++;
+            continue;
+        }
+        if (nh >= k) continue;
+        int32_t ni = leaf_items_sorted(trie, nd, pop, buf, 64);
+        for (int32_t t = 0; t < ni && nh < k; t++) {
+            if (is_excluded(ex, ne, buf[t])) continue;
+            int dup = 0;
+            for (int32_t u = 0; check_dups && u < nh && !dup; u++) dup = items[u] == buf[t];
+            if (dup) continue;
+            items[nh] = buf[t];
+            scores[nh] = d->score[r];
+            nh++;
+        }
+    }
+    *n_hits = nh;
+    if (n_invalid) *n_invalid = ninv;
+}
+
+semid_status semid_beam_search(const semid_gpt *m, const semid_trie *trie, const semid_beam_space *space,
+                               const semid_beam_query *queries, int64_t n, const semid_beam_options *o,
+                               semid_beam_hits *out) {
+    memset(out, 0, sizeof *out);
+    decoder d;
+    SEMID_TRY(decoder_init(&d, m, space, semid_trie_depth(trie), queries, n, o, 0));
+    semid_status st = semid_beam_hits_alloc(out, n, o->k);
+    int32_t *order = malloc((size_t)d.Bm * sizeof *order);
+    if (st == SEMID_OK && !order) st = semid_fail(SEMID_ENOMEM, "beam search: out of memory");
+    for (int32_t b = 0; order && b < d.Bm; b++) order[b] = b;
+    for (int64_t q0 = 0; q0 < n && st == SEMID_OK; q0 += d.Qmax) {
+        int64_t nq = n - q0 < d.Qmax ? n - q0 : d.Qmax;
+        st = decoder_prefill(&d, queries + q0, nq);
+        for (int32_t lev = 0; lev < d.L && st == SEMID_OK; lev++) {
+            if (lev > 0) st = decoder_step(&d, nq);
+            if (st != SEMID_OK) break;
+#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
+            for (int64_t i = 0; i < nq; i++) select_constrained(&d, trie, i, lev);
+            swap_state(&d);
+        }
+        if (st != SEMID_OK) break;
+#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
+        for (int64_t i = 0; i < nq; i++) {
+            int64_t g = q0 + i;
+            collect(&d, trie, space->popularity, i, order, d.Bm, out->items + g * out->k, out->scores + g * out->k,
+                    out->k, &out->n_hits[g], NULL, 0);
+        }
+    }
+    free(order);
+    decoder_free(&d);
+    if (st != SEMID_OK) semid_beam_hits_free(out);
+    return st;
+}
+
+/* ---- diverse ---- */
+
+static void select_diverse(decoder *d, const semid_idtable *t, int task, const semid_trie *trie, int32_t G, float lambda,
+                           int64_t i, int32_t lev) {
+    int32_t base = (int32_t)(i * d->Bm), Bg = d->Bm / G;
+    int ti = t->n_tasks == 1 ? 0 : task;
+    int32_t lo = t->token_offset[ti * t->n_levels + lev], size = t->level_size[ti * t->n_levels + lev];
+    int32_t *count = d->counts + i * d->S;
+    memset(count + lo, 0, (size_t)size * sizeof *count);
+    for (int32_t g = 0; g < G; g++) {
+        topk h = {.heap = d->cands + base + g * Bg, .n = 0, .cap = Bg};
+        int32_t p0 = lev == 0 ? 0 : g * Bg, n_par = lev == 0 ? 1 : Bg;
+        for (int32_t p = p0; p < p0 + n_par; p++) {
+            int32_t pr = base + p;
+            if (lev > 0 && d->node[pr] == -1) continue;
+            float s0 = lev == 0 ? 0.0f : d->score[pr];
+            const float *lp = d->lp + (int64_t)pr * d->S;
+            for (int32_t tk = lo; tk < lo + size; tk++) {
+                cand x = {s0 + lp[tk] - lambda * (float)count[tk], lev == 0 ? -1 : p, tk, 0};
+                topk_push(&h, x);
+            }
+        }
+        qsort(h.heap, (size_t)h.n, sizeof *h.heap, cmp_cand_desc);
+        for (int32_t j = 0; j < h.n; j++) {
+            count[h.heap[j].token]++;
+            /* Track the trie node so a beam that left the trie is known (-2);
+             * -1 stays "dead". */
+            int32_t parent_node = lev == 0 ? 0 : d->node[base + h.heap[j].parent];
+            h.heap[j].node = parent_node < 0 ? -2 : semid_trie_child(trie, parent_node, h.heap[j].token);
+            if (h.heap[j].node == -1) h.heap[j].node = -2;
+        }
+        install(d, i, g * Bg, Bg, h.heap, h.n, lev);
+    }
+}
+
+semid_status semid_beam_search_diverse(const semid_gpt *m, const semid_idtable *table, int task,
+                                       const semid_trie *trie, const semid_beam_space *space,
+                                       const semid_beam_query *queries, int64_t n, const semid_beam_options *o,
+                                       semid_beam_hits *out) {
+    memset(out, 0, sizeof *out);
+    if (task != SEMID_TASK_SEARCH && task != SEMID_TASK_REC)
+        return semid_fail(SEMID_EINVAL, "diverse beam search: unknown task %d", task);
+    if (space->n_sid != table->n_tokens || semid_trie_depth(trie) != table->n_levels)
+        return semid_fail(SEMID_EINVAL, "diverse beam search: the ID table, trie and token space disagree");
+    decoder d;
+    SEMID_TRY(decoder_init(&d, m, space, table->n_levels, queries, n, o, 1));
+    semid_status st = semid_beam_hits_alloc(out, n, o->k);
+    int32_t *order = malloc((size_t)d.Qmax * (size_t)d.Bm * sizeof *order);
+    if (st == SEMID_OK && !order) st = semid_fail(SEMID_ENOMEM, "diverse beam search: out of memory");
+    for (int64_t q0 = 0; q0 < n && st == SEMID_OK; q0 += d.Qmax) {
+        int64_t nq = n - q0 < d.Qmax ? n - q0 : d.Qmax;
+        st = decoder_prefill(&d, queries + q0, nq);
+        for (int32_t lev = 0; lev < d.L && st == SEMID_OK; lev++) {
+            if (lev > 0) st = decoder_step(&d, nq);
+            if (st != SEMID_OK) break;
+#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
+            for (int64_t i = 0; i < nq; i++) select_diverse(&d, table, task, trie, o->groups, o->diversity, i, lev);
+            swap_state(&d);
+        }
+        if (st != SEMID_OK) break;
+#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
+        for (int64_t i = 0; i < nq; i++) {
+            /* Finished beams of all groups, best first (ties: lower beam). */
+            int32_t *ord = order + i * d.Bm;
+            int32_t base = (int32_t)(i * d.Bm);
+            for (int32_t b = 0; b < d.Bm; b++) {
+                int32_t x = b, j = b;
+                while (j > 0 && d.score[base + ord[j - 1]] < d.score[base + x]) {
+                    ord[j] = ord[j - 1];
+                    j--;
+                }
+                ord[j] = x;
+            }
+            /* collect counts live beams off the trie (node -2) as invalid. */
+            int64_t g = q0 + i;
+            collect(&d, trie, space->popularity, i, ord, d.Bm, out->items + g * out->k, out->scores + g * out->k, out->k,
+                    &out->n_hits[g], &out->n_invalid[g], 1);
+        }
+    }
+    free(order);
+    decoder_free(&d);
+    if (st != SEMID_OK) semid_beam_hits_free(out);
+    return st;
+}

@@ -1,0 +1,279 @@
+#include "gen/examples.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "text/tokenize.h"
+
+semid_gen_example_options semid_gen_example_defaults(void) {
+    semid_gen_example_options o = {.max_seq_len = 64, .history_window = 20, .valid_query_share = 0.05, .seed = 1};
+    return o;
+}
+
+int32_t semid_gen_effective_window(const semid_gen_example_options *o, int32_t n_levels) {
+    int32_t w = o->history_window;
+    int32_t fit = o->max_seq_len / (n_levels > 0 ? n_levels : 1) - 1;
+    if (w > fit) w = fit;
+    return w < 1 ? 1 : w;
+}
+
+void semid_gen_seqs_free(semid_gen_seqs *s) {
+    if (!s) return;
+    free(s->seq);
+    free(s->tokens);
+    free(s->is_target);
+    free(s->excl);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- growing the pool ---- */
+
+static semid_status reserve_tokens(semid_gen_seqs *s, int64_t more) {
+    if (s->n_tokens + more <= s->tok_cap) return SEMID_OK;
+    int64_t cap = s->tok_cap ? s->tok_cap : 4096;
+    while (cap < s->n_tokens + more) cap *= 2;
+    int32_t *t = realloc(s->tokens, (size_t)cap * sizeof *t);
+    if (!t) return semid_fail(SEMID_ENOMEM, "examples: out of memory for %lld tokens", (long long)cap);
+    s->tokens = t;
+    uint8_t *m = realloc(s->is_target, (size_t)cap);
+    if (!m) return semid_fail(SEMID_ENOMEM, "examples: out of memory for %lld tokens", (long long)cap);
+    s->is_target = m;
+    s->tok_cap = cap;
+    return SEMID_OK;
+}
+
+/* Appends a sequence of n tokens (copied from tok, with target flags from
+ * tgt or all zero) and returns it, or NULL on allocation failure. */
+static semid_gen_seq *push_seq(semid_gen_seqs *s, const int32_t *tok, const uint8_t *tgt, int32_t n, int task) {
+    if (reserve_tokens(s, n) != SEMID_OK) return NULL;
+    if (s->n == s->cap) {
+        int64_t cap = s->cap ? 2 * s->cap : 1024;
+        semid_gen_seq *q = realloc(s->seq, (size_t)cap * sizeof *q);
+        if (!q) {
+            semid_fail(SEMID_ENOMEM, "examples: out of memory");
+            return NULL;
+        }
+        s->seq = q;
+        s->cap = cap;
+    }
+    semid_gen_seq *q = &s->seq[s->n++];
+    *q = (semid_gen_seq){.offset = s->n_tokens, .len = n, .task = (uint8_t)task, .target = -1, .source = -1};
+    memcpy(s->tokens + s->n_tokens, tok, (size_t)n * sizeof *tok);
+    if (tgt) memcpy(s->is_target + s->n_tokens, tgt, (size_t)n);
+    else memset(s->is_target + s->n_tokens, 0, (size_t)n);
+    s->n_tokens += n;
+    if (n > s->max_len) s->max_len = n;
+    s->n_task[task == SEMID_TASK_REC]++;
+    return q;
+}
+
+static semid_status push_excl(semid_gen_seqs *s, semid_gen_seq *q, const int32_t *items, int64_t n) {
+    if (s->n_excl + n > s->excl_cap) {
+        int64_t cap = s->excl_cap ? s->excl_cap : 4096;
+        while (cap < s->n_excl + n) cap *= 2;
+        int32_t *e = realloc(s->excl, (size_t)cap * sizeof *e);
+        if (!e) return semid_fail(SEMID_ENOMEM, "examples: out of memory");
+        s->excl = e;
+        s->excl_cap = cap;
+    }
+    q->excl_offset = s->n_excl;
+    q->n_excl = (int32_t)n;
+    memcpy(s->excl + s->n_excl, items, (size_t)n * sizeof *items);
+    s->n_excl += n;
+    return SEMID_OK;
+}
+
+/* ---- query roles ---- */
+
+void semid_gen_query_roles(const semid_dataset *ds, const semid_gen_example_options *o, uint8_t *role) {
+    int has_valid = 0;
+    for (int32_t q = 0; q < ds->n_queries; q++) {
+        role[q] = ds->queries[q].split;
+        if (role[q] == SEMID_SPLIT_VALID) has_valid = 1;
+    }
+    if (has_valid || o->valid_query_share <= 0) return;
+    /* A hash of (seed, query index) so the held-out set does not depend on
+     * anything else and is the same on resume. */
+    uint64_t cut = (uint64_t)(o->valid_query_share * 18446744073709551615.0);
+    for (int32_t q = 0; q < ds->n_queries; q++) {
+        if (role[q] != SEMID_SPLIT_TRAIN) continue;
+        uint64_t key[2] = {o->seed, (uint64_t)q};
+        if (semid_hash_bytes(key, sizeof key, 0x71e1d) < cut) role[q] = SEMID_SPLIT_VALID;
+    }
+}
+
+/* ---- prompts ---- */
+
+semid_status semid_gen_prompt_search(const semid_gen_vocab *v, const semid_idtable *t,
+                                     const semid_gen_example_options *o, const char *text, int32_t *out,
+                                     int32_t *n, int32_t *n_unknown) {
+    /* The prompt plus the first L-1 ID tokens must fit Tmax positions. */
+    int32_t max_words = o->max_seq_len - t->n_levels - 1;
+    if (max_words < 0) max_words = 0;
+    int32_t nw = 0;
+    out[0] = SEMID_TOK_SEARCH;
+    SEMID_TRY(semid_gen_vocab_encode(v, text, out + 1, max_words, &nw, n_unknown));
+    out[1 + nw] = SEMID_TOK_SEP;
+    *n = nw + 2;
+    return SEMID_OK;
+}
+
+void semid_gen_prompt_rec(const semid_gen_vocab *v, const semid_idtable *t, const semid_gen_example_options *o,
+                          const int32_t *history, int64_t n_hist, int32_t *out, int32_t *n) {
+    int32_t L = t->n_levels;
+    int64_t w = semid_gen_effective_window(o, L);
+    int64_t first = n_hist > w ? n_hist - w : 0;
+    int32_t len = 0;
+    out[len++] = SEMID_TOK_RECOMMEND;
+    for (int64_t i = first; i < n_hist; i++) {
+        semid_idtable_tokens(t, SEMID_TASK_REC, history[i], out + len);
+        for (int32_t l = 0; l < L; l++) out[len + l] += v->sid_base;
+        len += L;
+    }
+    *n = len;
+}
+
+/* ---- training set ---- */
+
+semid_status semid_gen_examples_train(const semid_dataset *ds, const semid_idtable *t, const semid_gen_vocab *v,
+                                      const uint8_t *role, const semid_gen_example_options *o,
+                                      semid_gen_seqs *out) {
+    memset(out, 0, sizeof *out);
+    int32_t L = t->n_levels;
+    int32_t Tmax = o->max_seq_len;
+    if (Tmax < 2 * L) return semid_fail(SEMID_EINVAL, "examples: max_seq_len %d is too short for IDs of %d tokens", Tmax, L);
+    int32_t *tok = malloc((size_t)(Tmax + 1) * sizeof *tok);
+    uint8_t *tgt = malloc((size_t)(Tmax + 1));
+    semid_status st = (tok && tgt) ? SEMID_OK : semid_fail(SEMID_ENOMEM, "examples: out of memory");
+    for (int32_t q = 0; q < ds->n_queries && st == SEMID_OK; q++) {
+        if (role[q] != SEMID_SPLIT_TRAIN) continue;
+        int32_t n = 0;
+        st = semid_gen_prompt_search(v, t, o, ds->queries[q].text, tok, &n, NULL);
+        if (st != SEMID_OK) break;
+        memset(tgt, 0, (size_t)n);
+        semid_idtable_tokens(t, SEMID_TASK_SEARCH, ds->queries[q].item, tok + n);
+        for (int32_t l = 0; l < L; l++) {
+            tok[n + l] += v->sid_base;
+            tgt[n + l] = 1;
+        }
+        semid_gen_seq *s = push_seq(out, tok, tgt, n + L, SEMID_TASK_SEARCH);
+        if (!s) st = SEMID_ENOMEM;
+        else s->source = q;
+    }
+    int64_t w1 = (int64_t)semid_gen_effective_window(o, L) + 1; /* items in a window */
+    for (int32_t u = 0; u < ds->n_users && st == SEMID_OK; u++) {
+        semid_user_split sp = semid_dataset_user_split(ds, u);
+        const int32_t *items = ds->seq_items + sp.train_begin;
+        int64_t n_items = sp.train_end - sp.train_begin;
+        /* Windows from the end; each next one ends where this one's targets begin. */
+        for (int64_t end = n_items; end > 1 && st == SEMID_OK;) {
+            int64_t start = end - w1 > 0 ? end - w1 : 0;
+            int32_t n = 0;
+            tok[n] = SEMID_TOK_RECOMMEND;
+            tgt[n++] = 0;
+            for (int64_t i = start; i < end; i++) {
+                semid_idtable_tokens(t, SEMID_TASK_REC, items[i], tok + n);
+                for (int32_t l = 0; l < L; l++) {
+                    tok[n + l] += v->sid_base;
+                    tgt[n + l] = i > start;
+                }
+                n += L;
+            }
+            semid_gen_seq *s = push_seq(out, tok, tgt, n, SEMID_TASK_REC);
+            if (!s) st = SEMID_ENOMEM;
+            else s->source = u;
+            end = start + 1;
+        }
+    }
+    free(tok);
+    free(tgt);
+    if (st != SEMID_OK) semid_gen_seqs_free(out);
+    return st;
+}
+
+/* ---- evaluation prompts ---- */
+
+semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtable *t, const semid_gen_vocab *v,
+                                     const uint8_t *role, const semid_gen_example_options *o, int split,
+                                     semid_gen_seqs *out) {
+    memset(out, 0, sizeof *out);
+    if (split != SEMID_SPLIT_VALID && split != SEMID_SPLIT_TEST)
+        return semid_fail(SEMID_EINVAL, "examples: evaluation split must be VALID or TEST");
+    int32_t Tmax = o->max_seq_len;
+    int32_t *tok = malloc((size_t)(Tmax + 1) * sizeof *tok);
+    int32_t *hist = NULL;
+    int64_t hist_cap = 0;
+    semid_status st = tok ? SEMID_OK : semid_fail(SEMID_ENOMEM, "examples: out of memory");
+    for (int32_t q = 0; q < ds->n_queries && st == SEMID_OK; q++) {
+        if (role[q] != split) continue;
+        int32_t n = 0;
+        st = semid_gen_prompt_search(v, t, o, ds->queries[q].text, tok, &n, NULL);
+        if (st != SEMID_OK) break;
+        semid_gen_seq *s = push_seq(out, tok, NULL, n, SEMID_TASK_SEARCH);
+        if (!s) {
+            st = SEMID_ENOMEM;
+            break;
+        }
+        s->source = q;
+        s->target = ds->queries[q].item;
+    }
+    for (int32_t u = 0; u < ds->n_users && st == SEMID_OK; u++) {
+        semid_user_split sp = semid_dataset_user_split(ds, u);
+        int32_t target = split == SEMID_SPLIT_VALID ? sp.valid_item : sp.test_item;
+        if (target < 0) continue;
+        int64_t n_train = sp.train_end - sp.train_begin;
+        int64_t n_hist = n_train + (split == SEMID_SPLIT_TEST && sp.valid_item >= 0);
+        if (n_hist > hist_cap) {
+            int64_t cap = n_hist * 2;
+            int32_t *h = realloc(hist, (size_t)cap * sizeof *h);
+            if (!h) {
+                st = semid_fail(SEMID_ENOMEM, "examples: out of memory");
+                break;
+            }
+            hist = h;
+            hist_cap = cap;
+        }
+        if (n_train > 0) memcpy(hist, ds->seq_items + sp.train_begin, (size_t)n_train * sizeof *hist);
+        if (n_hist > n_train) hist[n_train] = sp.valid_item;
+        int32_t n = 0;
+        semid_gen_prompt_rec(v, t, o, hist, n_hist, tok, &n);
+        semid_gen_seq *s = push_seq(out, tok, NULL, n, SEMID_TASK_REC);
+        if (!s) {
+            st = SEMID_ENOMEM;
+            break;
+        }
+        s->source = u;
+        s->target = target;
+        st = push_excl(out, s, hist, n_hist);
+    }
+    free(tok);
+    free(hist);
+    if (st != SEMID_OK) semid_gen_seqs_free(out);
+    return st;
+}
+
+/* ---- batches ---- */
+
+int64_t semid_gen_batch_fill(const semid_gen_seqs *s, const int64_t *idx, int32_t B, int32_t *inputs,
+                             int32_t *targets, int32_t *T) {
+    int32_t maxlen = 2;
+    for (int32_t b = 0; b < B; b++)
+        if (s->seq[idx[b]].len > maxlen) maxlen = s->seq[idx[b]].len;
+    int32_t TT = maxlen - 1;
+    int64_t n_targets = 0;
+    for (int32_t b = 0; b < B; b++) {
+        const semid_gen_seq *q = &s->seq[idx[b]];
+        const int32_t *tok = s->tokens + q->offset;
+        const uint8_t *tg = s->is_target + q->offset;
+        for (int32_t t = 0; t < TT; t++) {
+            int in_seq = t + 1 < q->len;
+            inputs[(int64_t)b * TT + t] = t < q->len ? tok[t] : SEMID_TOK_PAD;
+            int32_t y = in_seq && tg[t + 1] ? tok[t + 1] : -1;
+            targets[(int64_t)b * TT + t] = y;
+            n_targets += y >= 0;
+        }
+    }
+    *T = TT;
+    return n_targets;
+}

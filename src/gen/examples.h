@@ -1,0 +1,103 @@
+/* Training examples and evaluation prompts for the joint generative model.
+ *
+ *   search:  [SEARCH] w1 .. wn [SEP] id1 .. idL    loss on id1..idL only
+ *   rec:     [RECOMMEND] item1-ID item2-ID ... itemH-ID
+ *            loss on the ID tokens of every item but the first (teacher
+ *            forcing: one pass trains every next-item prediction)
+ *
+ * Search items use their SEARCH-task ID, histories their REC-task ID (the
+ * same for single-space tables; disjoint or prefix-shared for separate and
+ * prefix_share strategies).
+ *
+ * Training uses the training part of each user (semid_dataset_user_split)
+ * and the training queries. A history is cut into windows of history_window
+ * + 1 items from its end (consecutive windows overlap by one item, so every
+ * item after the user's first is a target exactly once, from up to
+ * history_window items of context). Evaluation prompts hold the most recent
+ * history_window items: for VALID the training part, for TEST the training
+ * part plus the validation item.
+ *
+ * Queries: the dataset's VALID queries validate; when it has none, a share
+ * of the TRAIN queries (picked by a seeded hash) is held out for validation
+ * and not trained on. TEST queries test. */
+#ifndef SEMID_GEN_EXAMPLES_H
+#define SEMID_GEN_EXAMPLES_H
+
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "gen/vocab.h"
+#include "quant/idtable.h"
+#include "semid/semid.h"
+
+typedef struct semid_gen_example_options {
+    int32_t max_seq_len;      /* the model's Tmax */
+    int32_t history_window;   /* items in a rec prompt (default 20); clamped to Tmax/L - 1 */
+    double valid_query_share; /* held-out train queries when there are no VALID ones (default 0.05) */
+    uint64_t seed;
+} semid_gen_example_options;
+
+semid_gen_example_options semid_gen_example_defaults(void);
+
+/* The history window that fits the context: min(history_window, Tmax/L - 1), >= 1. */
+int32_t semid_gen_effective_window(const semid_gen_example_options *o, int32_t n_levels);
+
+/* One sequence in a pool. */
+typedef struct semid_gen_seq {
+    int64_t offset;      /* first token in the pool */
+    int32_t len;         /* tokens */
+    uint8_t task;        /* SEMID_TASK_SEARCH or SEMID_TASK_REC */
+    int32_t target;      /* evaluation prompts: the expected item; training: -1 */
+    int32_t source;      /* query index (search) or user index (rec) */
+    int64_t excl_offset; /* evaluation rec prompts: the user's history items ... */
+    int32_t n_excl;      /* ... (to exclude from the results); 0 otherwise */
+} semid_gen_seq;
+
+typedef struct semid_gen_seqs {
+    int64_t n, cap;
+    semid_gen_seq *seq;
+    int64_t n_tokens, tok_cap;
+    int32_t *tokens;    /* (n_tokens) */
+    uint8_t *is_target; /* (n_tokens) 1 where a token is a training target */
+    int64_t n_excl, excl_cap;
+    int32_t *excl;
+    int32_t max_len;    /* longest sequence */
+    int64_t n_task[2];  /* sequences per task */
+} semid_gen_seqs;
+
+void semid_gen_seqs_free(semid_gen_seqs *s);
+
+/* Role of each query (a semid_split value) after holding out validation
+ * queries as described above. role has ds->n_queries entries. */
+void semid_gen_query_roles(const semid_dataset *ds, const semid_gen_example_options *o, uint8_t *role);
+
+/* Prompts. `out` needs room for max_seq_len tokens; *n gets the length.
+ * Search: [SEARCH] words [SEP], words cut to fit; *n_unknown (may be NULL)
+ * counts unknown words. Rec: [RECOMMEND] and the REC-task IDs of the last
+ * window items of `history` (n_hist may be 0). */
+semid_status semid_gen_prompt_search(const semid_gen_vocab *v, const semid_idtable *t,
+                                     const semid_gen_example_options *o, const char *text, int32_t *out,
+                                     int32_t *n, int32_t *n_unknown);
+void semid_gen_prompt_rec(const semid_gen_vocab *v, const semid_idtable *t, const semid_gen_example_options *o,
+                          const int32_t *history, int64_t n_hist, int32_t *out, int32_t *n);
+
+/* All training sequences (both tasks). */
+semid_status semid_gen_examples_train(const semid_dataset *ds, const semid_idtable *t, const semid_gen_vocab *v,
+                                      const uint8_t *role, const semid_gen_example_options *o,
+                                      semid_gen_seqs *out);
+
+/* Evaluation prompts for `split` (SEMID_SPLIT_VALID or SEMID_SPLIT_TEST):
+ * first the search prompts (queries with that role, in index order), then
+ * the rec prompts (users with an item for that split, in index order). */
+semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtable *t, const semid_gen_vocab *v,
+                                     const uint8_t *role, const semid_gen_example_options *o, int split,
+                                     semid_gen_seqs *out);
+
+/* Fills a padded batch from sequences idx[0..B): T = longest length - 1,
+ * inputs (B, T) = the tokens but the last (PAD after the end), targets
+ * (B, T) = the next token where it is a training target, else -1. inputs and
+ * targets need room for B * max_len. Returns the number of target tokens. */
+int64_t semid_gen_batch_fill(const semid_gen_seqs *s, const int64_t *idx, int32_t B, int32_t *inputs,
+                             int32_t *targets, int32_t *T);
+
+#endif

@@ -1,0 +1,380 @@
+#include "gen/generate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/status.h"
+#include "data/id_index.h"
+
+enum { BUNDLE_META_VERSION = 1 };
+
+semid_gen_decode_options semid_gen_decode_defaults(void) {
+    semid_gen_decode_options o = {.beam = semid_beam_defaults(), .diverse = 0, .exclude_history = -1};
+    return o;
+}
+
+/* ---- writing ---- */
+
+int semid_gen_items_repeat(const semid_dataset *ds) {
+    uint8_t *seen = calloc((size_t)(ds->n_items > 0 ? ds->n_items : 1), 1);
+    if (!seen) return 1; /* unknown: keep history items rather than drop real answers */
+    int rep = 0;
+    for (int32_t u = 0; u < ds->n_users && !rep; u++) {
+        semid_user_split sp = semid_dataset_user_split(ds, u);
+        for (int64_t j = sp.train_begin; j < sp.train_end && !rep; j++) rep = seen[ds->seq_items[j]]++ != 0;
+        for (int64_t j = sp.train_begin; j < sp.train_end; j++) seen[ds->seq_items[j]] = 0;
+    }
+    free(seen);
+    return rep;
+}
+
+semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset *ds, const semid_idtable *t) {
+    char *path = semid_path_join(dir, "idtable.sid");
+    if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_status st = semid_idtable_save(t, path);
+    free(path);
+    if (st != SEMID_OK) return st;
+    int64_t *pop = calloc((size_t)(ds->n_items > 0 ? ds->n_items : 1), sizeof *pop);
+    if (!pop) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_dataset_train_counts(ds, pop);
+    path = semid_path_join(dir, "items.jsonl");
+    semid_atomic_file f = {0};
+    st = path ? semid_atomic_open(&f, path) : semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int32_t i = 0; i < ds->n_items && st == SEMID_OK; i++) {
+        cJSON *o = cJSON_CreateObject();
+        char *line = NULL;
+        if (o && cJSON_AddStringToObject(o, "id", ds->items[i].id) &&
+            cJSON_AddStringToObject(o, "title", ds->items[i].title ? ds->items[i].title : "") &&
+            cJSON_AddNumberToObject(o, "popularity", (double)pop[i]))
+            line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!line) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        if (st == SEMID_OK) st = semid_atomic_write(&f, line, strlen(line));
+        if (st == SEMID_OK) st = semid_atomic_write(&f, "\n", 1);
+        free(line);
+    }
+    if (st == SEMID_OK) st = semid_atomic_commit(&f);
+    else semid_atomic_abort(&f);
+    free(path);
+    free(pop);
+    return st;
+}
+
+cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_options *ex, int items_repeat) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *vj = semid_gen_vocab_to_cjson(v);
+    cJSON *e = cJSON_CreateObject();
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)ex->seed);
+    if (!o || !vj || !e || !cJSON_AddNumberToObject(o, "version", BUNDLE_META_VERSION) ||
+        !cJSON_AddNumberToObject(e, "max_seq_len", ex->max_seq_len) ||
+        !cJSON_AddNumberToObject(e, "history_window", ex->history_window) ||
+        !cJSON_AddNumberToObject(e, "valid_query_share", ex->valid_query_share) ||
+        !cJSON_AddStringToObject(e, "seed", seed) || !cJSON_AddBoolToObject(o, "items_repeat", items_repeat)) {
+        cJSON_Delete(o);
+        cJSON_Delete(vj);
+        cJSON_Delete(e);
+        return NULL;
+    }
+    cJSON_AddItemToObject(o, "vocab", vj);
+    cJSON_AddItemToObject(o, "examples", e);
+    return o;
+}
+
+/* ---- loading ---- */
+
+void semid_gen_bundle_free(semid_gen_bundle *b) {
+    if (!b) return;
+    semid_gpt_free(b->model);
+    semid_gen_vocab_free(&b->vocab);
+    semid_trie_free(b->trie[0]);
+    semid_trie_free(b->trie[1]);
+    semid_idtable_free(&b->table);
+    for (int32_t i = 0; i < b->n_items; i++) {
+        if (b->item_ids) free(b->item_ids[i]);
+        if (b->titles) free(b->titles[i]);
+    }
+    free(b->item_ids);
+    free(b->titles);
+    free(b->popularity);
+    if (b->index) semid_id_index_free(b->index);
+    free(b);
+}
+
+static semid_status parse_meta(const char *path, const char *extra, semid_gen_bundle *b) {
+    if (!extra || !extra[0])
+        return semid_fail(SEMID_EFORMAT, "%s: not a semid generative model (no vocabulary in its metadata)", path);
+    cJSON *root = cJSON_Parse(extra);
+    if (!root) return semid_fail(SEMID_EFORMAT, "%s: metadata is not valid JSON", path);
+    semid_status st = SEMID_OK;
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "semid_gen");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(g, "version");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(g, "examples");
+    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(e, "max_seq_len");
+    const cJSON *hw = cJSON_GetObjectItemCaseSensitive(e, "history_window");
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(e, "valid_query_share");
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(e, "seed");
+    const cJSON *rep = cJSON_GetObjectItemCaseSensitive(g, "items_repeat");
+    if (!cJSON_IsObject(g) || !cJSON_IsNumber(ver) || ver->valueint != BUNDLE_META_VERSION || !cJSON_IsNumber(mx) ||
+        !cJSON_IsNumber(hw) || !cJSON_IsNumber(vs) || !cJSON_IsString(sd) || !cJSON_IsBool(rep) || mx->valueint < 1 ||
+        hw->valueint < 1) {
+        st = semid_fail(SEMID_EFORMAT, "%s: not a semid generative model, or of another version (bad semid_gen metadata)",
+                        path);
+    } else {
+        b->ex.max_seq_len = mx->valueint;
+        b->ex.history_window = hw->valueint;
+        b->ex.valid_query_share = vs->valuedouble;
+        b->ex.seed = strtoull(sd->valuestring, NULL, 10);
+        b->items_repeat = cJSON_IsTrue(rep);
+        st = semid_gen_vocab_from_cjson(cJSON_GetObjectItemCaseSensitive(g, "vocab"), &b->vocab);
+        if (st != SEMID_OK) st = semid_fail_context(st, "%s", path);
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+static semid_status load_items(const char *path, semid_gen_bundle *b) {
+    char *data;
+    size_t len;
+    SEMID_TRY(semid_read_file(path, &data, &len));
+    semid_status st = SEMID_OK;
+    int32_t n = b->table.n_items;
+    b->item_ids = calloc((size_t)n, sizeof *b->item_ids);
+    b->titles = calloc((size_t)n, sizeof *b->titles);
+    b->popularity = calloc((size_t)n, sizeof *b->popularity);
+    if (!b->item_ids || !b->titles || !b->popularity) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_id_index_create(&b->index, n);
+    b->n_items = n;
+    semid_lines it;
+    semid_lines_init(&it, data, len);
+    int32_t i = 0;
+    char *line;
+    size_t ll;
+    while (st == SEMID_OK && (line = semid_lines_next(&it, &ll)) != NULL) {
+        if (ll == 0) continue;
+        if (i >= n) {
+            st = semid_fail(SEMID_EFORMAT, "%s:%lld: more items than the ID table's %d", path, (long long)it.line_no, n);
+            break;
+        }
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+        const cJSON *ti = cJSON_GetObjectItemCaseSensitive(o, "title");
+        const cJSON *po = cJSON_GetObjectItemCaseSensitive(o, "popularity");
+        if (!cJSON_IsString(id) || !cJSON_IsString(ti) || !cJSON_IsNumber(po) || po->valuedouble < 0) {
+            st = semid_fail(SEMID_EPARSE, "%s:%lld: expected {\"id\", \"title\", \"popularity\"}", path,
+                            (long long)it.line_no);
+        } else {
+            b->item_ids[i] = semid_strdup(id->valuestring);
+            b->titles[i] = semid_strdup(ti->valuestring);
+            b->popularity[i] = (int64_t)po->valuedouble;
+            if (!b->item_ids[i] || !b->titles[i]) st = semid_fail(SEMID_ENOMEM, "out of memory");
+            int32_t existing = -1;
+            if (st == SEMID_OK) st = semid_id_index_put(b->index, id->valuestring, i, &existing);
+            if (st == SEMID_OK && existing >= 0)
+                st = semid_fail(SEMID_EPARSE, "%s:%lld: item id '%s' repeats", path, (long long)it.line_no, id->valuestring);
+            if (st == SEMID_OK && b->table.item_ids && strcmp(b->table.item_ids[i], id->valuestring) != 0)
+                st = semid_fail(SEMID_EFORMAT, "%s:%lld: item '%s' is not the ID table's item %d ('%s')", path,
+                                (long long)it.line_no, id->valuestring, i, b->table.item_ids[i]);
+            i++;
+        }
+        cJSON_Delete(o);
+    }
+    if (st == SEMID_OK && i != n)
+        st = semid_fail(SEMID_EFORMAT, "%s: %d items, but the ID table has %d (truncated?)", path, i, n);
+    free(data);
+    return st;
+}
+
+semid_status semid_gen_bundle_load(const char *dir, semid_gen_bundle **out) {
+    *out = NULL;
+    semid_gen_bundle *b = calloc(1, sizeof *b);
+    if (!b) return semid_fail(SEMID_ENOMEM, "out of memory");
+    char *mpath = semid_path_join(dir, "model.safetensors");
+    char *tpath = semid_path_join(dir, "idtable.sid");
+    char *ipath = semid_path_join(dir, "items.jsonl");
+    char *extra = NULL;
+    semid_status st = mpath && tpath && ipath ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK && !semid_path_exists(mpath))
+        st = semid_fail(SEMID_ENOTFOUND, "%s: no model here (expected %s, written by semid train)", dir, mpath);
+    if (st == SEMID_OK) st = semid_gpt_load(mpath, &b->model, &extra);
+    if (st == SEMID_OK) st = parse_meta(mpath, extra, b);
+    if (st == SEMID_OK) st = semid_idtable_load(tpath, &b->table);
+    if (st == SEMID_OK) {
+        st = semid_gen_vocab_check_table(&b->vocab, &b->table);
+        if (st != SEMID_OK) st = semid_fail_context(st, "%s and %s", mpath, tpath);
+    }
+    if (st == SEMID_OK && semid_gpt_get_config(b->model)->vocab_size != b->vocab.size)
+        st = semid_fail(SEMID_EFORMAT, "%s: the model has %d tokens but its vocabulary %d", mpath,
+                        semid_gpt_get_config(b->model)->vocab_size, b->vocab.size);
+    if (st == SEMID_OK && semid_gpt_get_config(b->model)->max_seq_len != b->ex.max_seq_len)
+        st = semid_fail(SEMID_EFORMAT, "%s: context length %d disagrees with its metadata (%d)", mpath,
+                        semid_gpt_get_config(b->model)->max_seq_len, b->ex.max_seq_len);
+    if (st == SEMID_OK) st = load_items(ipath, b);
+    for (int task = 0; task < 2 && st == SEMID_OK; task++) st = semid_trie_build(&b->table, task, &b->trie[task]);
+    free(mpath);
+    free(tpath);
+    free(ipath);
+    free(extra);
+    if (st != SEMID_OK) {
+        semid_gen_bundle_free(b);
+        return st;
+    }
+    *out = b;
+    return SEMID_OK;
+}
+
+int32_t semid_gen_bundle_find_item(const semid_gen_bundle *b, const char *id) {
+    return b->index ? semid_id_index_get(b->index, id) : -1;
+}
+
+/* ---- decoding ---- */
+
+static semid_beam_space bundle_space(const semid_gen_bundle *b) {
+    semid_beam_space sp = {.sid_base = b->vocab.sid_base, .n_sid = b->vocab.n_sid, .popularity = b->popularity};
+    return sp;
+}
+
+static semid_status decode(const semid_gpt *m, const semid_idtable *t, semid_trie *const trie[2],
+                           const semid_beam_space *space, int task, const semid_beam_query *q, int64_t n,
+                           const semid_gen_decode_options *o, semid_beam_hits *out) {
+    if (o->diverse) return semid_beam_search_diverse(m, t, task, trie[task], space, q, n, &o->beam, out);
+    return semid_beam_search(m, trie[task], space, q, n, &o->beam, out);
+}
+
+semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *queries, int64_t n,
+                              const semid_gen_decode_options *o, semid_beam_hits *out, int32_t *n_unknown) {
+    memset(out, 0, sizeof *out);
+    int32_t T = b->ex.max_seq_len;
+    int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok);
+    semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
+    semid_status st = tok && q ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory for %lld queries", (long long)n);
+    for (int64_t i = 0; i < n && st == SEMID_OK; i++) {
+        q[i].prompt = tok + i * T;
+        st = semid_gen_prompt_search(&b->vocab, &b->table, &b->ex, queries[i] ? queries[i] : "", tok + i * T,
+                                     &q[i].prompt_len, n_unknown ? &n_unknown[i] : NULL);
+    }
+    semid_beam_space sp = bundle_space(b);
+    if (st == SEMID_OK) st = decode(b->model, &b->table, b->trie, &sp, SEMID_TASK_SEARCH, q, n, o, out);
+    free(tok);
+    free(q);
+    return st;
+}
+
+semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
+                                 int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out) {
+    memset(out, 0, sizeof *out);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < lengths[i]; j++)
+            if (histories[i][j] < 0 || histories[i][j] >= b->n_items)
+                return semid_fail(SEMID_EINVAL, "history %lld: item index %d is not in the catalog of %d items",
+                                  (long long)i, histories[i][j], b->n_items);
+    int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
+    int32_t T = b->ex.max_seq_len;
+    int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok);
+    semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
+    semid_status st = tok && q ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory for %lld histories", (long long)n);
+    for (int64_t i = 0; i < n && st == SEMID_OK; i++) {
+        q[i].prompt = tok + i * T;
+        semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, histories[i], lengths[i], tok + i * T, &q[i].prompt_len);
+        if (excl) {
+            q[i].exclude = histories[i];
+            q[i].n_exclude = (int32_t)(lengths[i] < INT32_MAX ? lengths[i] : INT32_MAX);
+        }
+    }
+    semid_beam_space sp = bundle_space(b);
+    if (st == SEMID_OK) st = decode(b->model, &b->table, b->trie, &sp, SEMID_TASK_REC, q, n, o, out);
+    free(tok);
+    free(q);
+    return st;
+}
+
+semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, semid_trie *const trie[2],
+                                   const semid_beam_space *space, const semid_gen_seqs *seqs, const int64_t *idx,
+                                   int64_t n, const semid_gen_decode_options *o, int exclude_history,
+                                   semid_beam_hits *out) {
+    memset(out, 0, sizeof *out);
+    SEMID_TRY(semid_beam_hits_alloc(out, n, o->beam.k));
+    semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
+    int64_t *pos = malloc((size_t)(n > 0 ? n : 1) * sizeof *pos);
+    semid_status st = q && pos ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int task = 0; task < 2 && st == SEMID_OK; task++) {
+        int64_t nq = 0;
+        for (int64_t j = 0; j < n; j++) {
+            const semid_gen_seq *s = &seqs->seq[idx ? idx[j] : j];
+            if (s->task != task) continue;
+            q[nq] = (semid_beam_query){.prompt = seqs->tokens + s->offset, .prompt_len = s->len};
+            if (task == SEMID_TASK_REC && exclude_history) {
+                q[nq].exclude = seqs->excl + s->excl_offset;
+                q[nq].n_exclude = s->n_excl;
+            }
+            pos[nq++] = j;
+        }
+        if (nq == 0) continue;
+        semid_beam_hits h;
+        st = decode(m, t, trie, space, task, q, nq, o, &h);
+        if (st != SEMID_OK) break;
+        for (int64_t r = 0; r < nq; r++) {
+            int64_t j = pos[r];
+            memcpy(out->items + j * out->k, h.items + r * h.k, (size_t)h.k * sizeof *h.items);
+            memcpy(out->scores + j * out->k, h.scores + r * h.k, (size_t)h.k * sizeof *h.scores);
+            out->n_hits[j] = h.n_hits[r];
+            out->n_invalid[j] = h.n_invalid[r];
+        }
+        semid_beam_hits_free(&h);
+    }
+    free(q);
+    free(pos);
+    if (st != SEMID_OK) semid_beam_hits_free(out);
+    return st;
+}
+
+semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                const semid_gen_decode_options *o, semid_ranking_eval *search,
+                                semid_ranking_eval *rec) {
+    memset(search, 0, sizeof *search);
+    memset(rec, 0, sizeof *rec);
+    if (ds->n_items != b->n_items)
+        return semid_fail(SEMID_EINVAL, "evaluate: the dataset has %d items, the model %d", ds->n_items, b->n_items);
+    for (int32_t i = 0; i < ds->n_items; i++)
+        if (strcmp(ds->items[i].id, b->item_ids[i]) != 0)
+            return semid_fail(SEMID_EINVAL, "evaluate: item %d is '%s' in the dataset but '%s' in the model", i,
+                              ds->items[i].id, b->item_ids[i]);
+    uint8_t *role = malloc((size_t)(ds->n_queries > 0 ? ds->n_queries : 1));
+    uint8_t *head = malloc((size_t)(ds->n_items > 0 ? ds->n_items : 1));
+    if (!role || !head) {
+        free(role);
+        free(head);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    semid_gen_query_roles(ds, &b->ex, role);
+    semid_dataset_head_items(ds, 0.01, head);
+    semid_gen_seqs seqs;
+    semid_beam_hits hits = {0};
+    semid_status st = semid_gen_examples_eval(ds, &b->table, &b->vocab, role, &b->ex, split, &seqs);
+    int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
+    semid_beam_space sp = bundle_space(b);
+    if (st == SEMID_OK) st = semid_gen_decode_seqs(b->model, &b->table, b->trie, &sp, &seqs, NULL, seqs.n, o, excl, &hits);
+    if (st == SEMID_OK) st = semid_ranking_eval_init(search, seqs.n_task[0], o->beam.k);
+    if (st == SEMID_OK) st = semid_ranking_eval_init(rec, seqs.n_task[1], o->beam.k);
+    int64_t ns = 0, nr = 0;
+    for (int64_t j = 0; j < seqs.n && st == SEMID_OK; j++) {
+        const semid_gen_seq *s = &seqs.seq[j];
+        const int32_t *items = hits.items + j * hits.k;
+        if (s->task == SEMID_TASK_SEARCH)
+            semid_ranking_eval_set(search, ns++, items, hits.n_hits[j], s->target, SEMID_GROUP_TORSO);
+        else
+            semid_ranking_eval_set(rec, nr++, items, hits.n_hits[j], s->target,
+                                   head[s->target] ? SEMID_GROUP_HEAD : SEMID_GROUP_TORSO);
+    }
+    if (st != SEMID_OK) {
+        semid_ranking_eval_free(search);
+        semid_ranking_eval_free(rec);
+    }
+    semid_beam_hits_free(&hits);
+    semid_gen_seqs_free(&seqs);
+    free(role);
+    free(head);
+    return st;
+}

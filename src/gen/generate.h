@@ -1,0 +1,108 @@
+/* The high-level API over a trained model bundle (the directory
+ * semid_gen_train writes): load it once, then search and recommend, many
+ * queries at a time. Used by the CLI, the experiment runner and the server.
+ *
+ *   semid_gen_bundle *b;
+ *   SEMID_TRY(semid_gen_bundle_load("model_dir", &b));
+ *   semid_gen_decode_options o = semid_gen_decode_defaults();
+ *   semid_beam_hits hits;
+ *   const char *q[] = {"space adventure with robots"};
+ *   SEMID_TRY(semid_gen_search(b, q, 1, &o, &hits, NULL));
+ *   // hits.items[0 .. hits.n_hits[0]) are item indices: b->item_ids[i], b->titles[i]
+ *
+ * Behaviour on odd input (documented choices):
+ *   - a query with no words, or only unknown words, still decodes: unknown
+ *     words map to hashed UNK buckets, and an empty prompt gives the model's
+ *     prior over items (*n_unknown tells the caller; the CLI refuses an empty
+ *     query and warns when no word is known);
+ *   - a history keeps only its most recent `history_window` items (the
+ *     context); repeated items are kept as they are;
+ *   - recommendation leaves out the history's items when the bundle says
+ *     items do not repeat in the training data (exclude_history = -1, the
+ *     default), or as the option says (0 keep, 1 exclude).
+ * The bundle is read-only after loading: several threads may decode with it
+ * at once (each call allocates its own cache). */
+#ifndef SEMID_GEN_GENERATE_H
+#define SEMID_GEN_GENERATE_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "data/dataset.h"
+#include "eval/metrics.h"
+#include "gen/beam.h"
+#include "gen/examples.h"
+#include "gen/model.h"
+#include "gen/vocab.h"
+#include "quant/idtable.h"
+#include "quant/trie.h"
+#include "semid/semid.h"
+
+typedef struct semid_gen_bundle {
+    semid_gpt *model;
+    semid_gen_vocab vocab;
+    semid_idtable table;
+    semid_trie *trie[2];           /* [SEMID_TASK_SEARCH], [SEMID_TASK_REC] */
+    semid_gen_example_options ex;  /* context length, history window, query hold-out */
+    int items_repeat;              /* 1 if some user saw an item twice in training */
+    int32_t n_items;
+    char **item_ids;               /* (n_items) original ids */
+    char **titles;                 /* (n_items) */
+    int64_t *popularity;           /* (n_items) training interactions */
+    struct semid_id_index *index;  /* item id -> index */
+} semid_gen_bundle;
+
+/* Loads dir/model.safetensors, dir/idtable.sid and dir/items.jsonl and checks
+ * they belong together (a checkpoint made for another ID table, a truncated
+ * file or a missing part is an error naming it). */
+semid_status semid_gen_bundle_load(const char *dir, semid_gen_bundle **out);
+void semid_gen_bundle_free(semid_gen_bundle *b);
+
+/* Index of an item by its original id, or -1. */
+int32_t semid_gen_bundle_find_item(const semid_gen_bundle *b, const char *id);
+
+typedef struct semid_gen_decode_options {
+    semid_beam_options beam; /* beam_size 30, k 10 (beam.h) */
+    int diverse;             /* 0 = trie-constrained beam search (default), 1 = diverse */
+    int exclude_history;     /* -1 = the bundle's default, 0 = keep, 1 = exclude */
+} semid_gen_decode_options;
+
+semid_gen_decode_options semid_gen_decode_defaults(void);
+
+/* Searches n queries; out is allocated (semid_beam_hits_free). n_unknown
+ * (n entries, may be NULL) gets the number of unknown words per query. */
+semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *queries, int64_t n,
+                              const semid_gen_decode_options *o, semid_beam_hits *out, int32_t *n_unknown);
+/* Recommends for n histories (item indices, oldest first; out-of-range
+ * indices are an error naming them). */
+semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
+                                 int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out);
+
+/* Decodes prompts of a sequence pool (examples.h): seqs->seq[idx[j]] for
+ * j < n, each with the trie of its task; rec prompts exclude their history
+ * when exclude_history is set. out is allocated, in the order of idx. */
+semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, semid_trie *const trie[2],
+                                   const semid_beam_space *space, const semid_gen_seqs *seqs, const int64_t *idx,
+                                   int64_t n, const semid_gen_decode_options *o, int exclude_history,
+                                   semid_beam_hits *out);
+
+/* Evaluates the bundle on a split (SEMID_SPLIT_VALID or SEMID_SPLIT_TEST) of
+ * `ds` (the dataset it was trained on: item ids must match): Recall@k and
+ * NDCG@k per query, search and rec (rec grouped head/torso by the top 1%).
+ * search/rec are initialised here (semid_ranking_eval_free). */
+semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                const semid_gen_decode_options *o, semid_ranking_eval *search,
+                                semid_ranking_eval *rec);
+
+/* ---- for the trainer: writing a bundle ---- */
+
+/* Does any user interact with an item twice (in the training part)? */
+int semid_gen_items_repeat(const semid_dataset *ds);
+/* Writes dir/idtable.sid and dir/items.jsonl. */
+semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset *ds, const semid_idtable *t);
+/* The checkpoint metadata object {"vocab", "examples", "items_repeat"} (NULL
+ * on allocation failure). */
+cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_options *ex, int items_repeat);
+
+#endif

@@ -1,0 +1,560 @@
+#include "gen/train.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "eval/metrics.h"
+#include "gen/generate.h"
+#include "gen/model.h"
+#include "io/safetensors.h"
+#include "quant/trie.h"
+
+enum { RESUME_VERSION = 1 };
+static const uint64_t ORDER_STREAM = 0x0de5u, VALID_STREAM = 0x5a11du;
+
+semid_gen_train_config semid_gen_train_defaults(void) {
+    semid_gen_train_config c = {0};
+    c.n_layer = 4;
+    c.n_head = 4;
+    c.d_model = 128;
+    c.max_seq_len = 0;
+    c.history_window = 20;
+    c.valid_query_share = 0.05;
+    c.search_share = 0;
+    c.vocab = semid_gen_vocab_defaults();
+    c.epochs = 10;
+    c.batch_size = 64;
+    c.lr = 1e-3f;
+    c.weight_decay = 0.01f;
+    c.clip_norm = 1.0f;
+    c.warmup_steps = -1;
+    c.decay = SEMID_LR_COSINE;
+    c.seed = 1;
+    c.threads = 0;
+    c.valid_sample = 500;
+    c.valid_k = 10;
+    c.valid_beam = 10;
+    c.checkpoint_every = 0;
+    c.verbose = 1;
+    return c;
+}
+
+/* ---- the state of a run ---- */
+
+typedef struct trainer {
+    const semid_gen_train_config *cfg;
+    const semid_dataset *ds;
+    const semid_idtable *table;
+    const char *out_dir;
+    semid_gen_example_options ex;
+    semid_gen_vocab vocab;
+    uint8_t *role;
+    semid_gen_seqs train, valid;
+    int64_t *valid_idx;   /* the fixed validation sample */
+    int64_t n_valid;
+    semid_trie *trie[2];
+    int items_repeat;
+    char *meta_json;      /* {"semid_gen": ...} for checkpoints */
+    semid_gpt *model;
+    semid_adamw opt;
+    int64_t n_epoch;      /* sequences per epoch */
+    int64_t n_batches;    /* batches per epoch */
+    int64_t total_steps;
+    int64_t *order;       /* (n_epoch) the current epoch's order */
+    int64_t order_epoch;  /* which epoch `order` holds, -1 = none */
+    double best_valid;
+    int32_t best_epoch;
+    double best_search, best_rec;
+    cJSON *history;       /* array of per-epoch records */
+} trainer;
+
+static void trainer_free(trainer *t) {
+    semid_gen_vocab_free(&t->vocab);
+    free(t->role);
+    semid_gen_seqs_free(&t->train);
+    semid_gen_seqs_free(&t->valid);
+    free(t->valid_idx);
+    semid_trie_free(t->trie[0]);
+    semid_trie_free(t->trie[1]);
+    free(t->meta_json);
+    semid_gpt_free(t->model);
+    semid_adamw_free(&t->opt);
+    free(t->order);
+    cJSON_Delete(t->history);
+}
+
+static semid_status check_config(const semid_gen_train_config *c) {
+    if (c->n_layer < 1 || c->n_head < 1 || c->d_model < 1 || c->d_model % c->n_head != 0)
+        return semid_fail(SEMID_EINVAL, "train: layers, heads and width must be positive, width (%d) a multiple of heads (%d)",
+                          c->d_model, c->n_head);
+    if (c->epochs < 1 || c->batch_size < 1) return semid_fail(SEMID_EINVAL, "train: epochs and batch must be >= 1");
+    if (!(c->lr > 0) || !(c->weight_decay >= 0) || !(c->clip_norm >= 0))
+        return semid_fail(SEMID_EINVAL, "train: lr must be > 0, weight decay and clip >= 0");
+    if (c->history_window < 1) return semid_fail(SEMID_EINVAL, "train: history window must be >= 1");
+    if (!(c->search_share >= 0 && c->search_share < 1))
+        return semid_fail(SEMID_EINVAL, "train: search share %g must be in [0, 1)", c->search_share);
+    if (c->valid_sample < 0 || c->valid_k < 1 || c->valid_beam < 1)
+        return semid_fail(SEMID_EINVAL, "train: validation sample >= 0, k and beam >= 1");
+    if (c->max_seq_len < 0) return semid_fail(SEMID_EINVAL, "train: max_seq_len must be >= 0");
+    return SEMID_OK;
+}
+
+/* The fixed validation sample: up to valid_sample prompts per task. */
+static semid_status pick_valid_sample(trainer *t) {
+    int64_t n = t->valid.n;
+    t->valid_idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *t->valid_idx);
+    if (!t->valid_idx) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_rng base;
+    semid_rng_seed(&base, t->cfg->seed);
+    for (int task = 0; task < 2; task++) {
+        int64_t m = 0, first = t->n_valid;
+        for (int64_t j = 0; j < n; j++)
+            if (t->valid.seq[j].task == task) t->valid_idx[t->n_valid + m++] = j;
+        semid_rng r = semid_rng_fork(&base, VALID_STREAM + (uint64_t)task);
+        semid_rng_shuffle_i64(&r, t->valid_idx + first, (size_t)m);
+        int64_t keep = m < t->cfg->valid_sample ? m : t->cfg->valid_sample;
+        t->n_valid += keep;
+    }
+    return SEMID_OK;
+}
+
+/* Fills t->order with epoch e's sequence order. */
+static void epoch_order(trainer *t, int64_t e) {
+    if (t->order_epoch == e) return;
+    semid_rng base, r;
+    semid_rng_seed(&base, t->cfg->seed);
+    r = semid_rng_fork(&base, ORDER_STREAM + (uint64_t)e);
+    int64_t ns = t->train.n_task[0], nr = t->train.n_task[1];
+    if (t->cfg->search_share > 0 && ns > 0 && nr > 0) {
+        /* Search slots cycle through a shuffled list of search sequences,
+         * rec slots through the rec ones (sequences are search first). */
+        int64_t slots_s = (int64_t)llround(t->cfg->search_share * (double)t->n_epoch);
+        for (int64_t j = 0; j < ns; j++) t->order[j] = j;
+        semid_rng_shuffle_i64(&r, t->order, (size_t)ns);
+        for (int64_t j = ns; j < slots_s; j++) t->order[j] = t->order[j % ns];
+        int64_t *rec = t->order + slots_s, n_rec = t->n_epoch - slots_s;
+        if (n_rec > 0) {
+            for (int64_t j = 0; j < n_rec && j < nr; j++) rec[j] = ns + j;
+            if (n_rec < nr) { /* a random subset of rec sequences */
+                int64_t *all = malloc((size_t)nr * sizeof *all);
+                if (all) {
+                    for (int64_t j = 0; j < nr; j++) all[j] = ns + j;
+                    semid_rng_shuffle_i64(&r, all, (size_t)nr);
+                    memcpy(rec, all, (size_t)n_rec * sizeof *all);
+                    free(all);
+                }
+            } else {
+                semid_rng_shuffle_i64(&r, rec, (size_t)nr);
+                for (int64_t j = nr; j < n_rec; j++) rec[j] = rec[j % nr];
+            }
+        }
+    } else {
+        for (int64_t j = 0; j < t->n_epoch; j++) t->order[j] = j;
+    }
+    semid_rng_shuffle_i64(&r, t->order, (size_t)t->n_epoch);
+    t->order_epoch = e;
+}
+
+/* ---- validation ---- */
+
+static semid_status validate(trainer *t, double *rs, double *rr) {
+    *rs = *rr = -1;
+    if (t->n_valid == 0) return SEMID_OK;
+    semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.beam.beam_size = t->cfg->valid_beam > t->cfg->valid_k ? t->cfg->valid_beam : t->cfg->valid_k;
+    o.beam.k = t->cfg->valid_k;
+    semid_beam_space sp = {.sid_base = t->vocab.sid_base, .n_sid = t->vocab.n_sid, .popularity = NULL};
+    semid_beam_hits h;
+    SEMID_TRY(semid_gen_decode_seqs(t->model, t->table, t->trie, &sp, &t->valid, t->valid_idx, t->n_valid, &o,
+                                    !t->items_repeat, &h));
+    double hit[2] = {0, 0};
+    int64_t cnt[2] = {0, 0};
+    for (int64_t j = 0; j < t->n_valid; j++) {
+        const semid_gen_seq *s = &t->valid.seq[t->valid_idx[j]];
+        int32_t rank = semid_rank_of(h.items + j * h.k, h.n_hits[j], s->target);
+        hit[s->task] += semid_recall_at_k(rank, o.beam.k);
+        cnt[s->task]++;
+    }
+    semid_beam_hits_free(&h);
+    if (cnt[0]) *rs = hit[0] / (double)cnt[0];
+    if (cnt[1]) *rr = hit[1] / (double)cnt[1];
+    return SEMID_OK;
+}
+
+/* ---- files ---- */
+
+static semid_status save_model(trainer *t, const char *name) {
+    char *path = semid_path_join(t->out_dir, name);
+    if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_status st = semid_gpt_save(t->model, path, t->meta_json);
+    free(path);
+    return st;
+}
+
+static semid_status write_train_json(trainer *t, int64_t step) {
+    cJSON *o = cJSON_CreateObject();
+    const semid_gen_train_config *c = t->cfg;
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
+    semid_status st = SEMID_OK;
+    if (!o || !cJSON_AddNumberToObject(o, "n_layer", c->n_layer) || !cJSON_AddNumberToObject(o, "n_head", c->n_head) ||
+        !cJSON_AddNumberToObject(o, "d_model", c->d_model) || !cJSON_AddNumberToObject(o, "max_seq_len", t->ex.max_seq_len) ||
+        !cJSON_AddNumberToObject(o, "history_window", semid_gen_effective_window(&t->ex, t->table->n_levels)) ||
+        !cJSON_AddNumberToObject(o, "vocab_size", t->vocab.size) || !cJSON_AddNumberToObject(o, "epochs", c->epochs) ||
+        !cJSON_AddNumberToObject(o, "batch_size", c->batch_size) || !cJSON_AddNumberToObject(o, "lr", c->lr) ||
+        !cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay) || !cJSON_AddStringToObject(o, "seed", seed) ||
+        !cJSON_AddNumberToObject(o, "search_share", c->search_share) ||
+        !cJSON_AddNumberToObject(o, "train_search_seqs", (double)t->train.n_task[0]) ||
+        !cJSON_AddNumberToObject(o, "train_rec_seqs", (double)t->train.n_task[1]) ||
+        !cJSON_AddNumberToObject(o, "steps_done", (double)step) ||
+        !cJSON_AddNumberToObject(o, "total_steps", (double)t->total_steps) ||
+        !cJSON_AddNumberToObject(o, "best_epoch", t->best_epoch) ||
+        !cJSON_AddNumberToObject(o, "best_valid_recall", t->best_valid)) {
+        st = semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    cJSON *h = st == SEMID_OK ? cJSON_Duplicate(t->history, 1) : NULL;
+    if (st == SEMID_OK && !h) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (h) cJSON_AddItemToObject(o, "history", h);
+    char *text = st == SEMID_OK ? cJSON_Print(o) : NULL;
+    if (st == SEMID_OK && !text) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    char *path = semid_path_join(t->out_dir, "train.json");
+    if (st == SEMID_OK && !path) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_write_file_atomic(path, text, strlen(text));
+    free(path);
+    free(text);
+    cJSON_Delete(o);
+    return st;
+}
+
+/* The identity of a run's set-up: resuming with another one is refused. */
+static void run_signature(const trainer *t, char *buf, size_t len) {
+    const semid_gpt_config *mc = semid_gpt_get_config(t->model);
+    snprintf(buf, len,
+             "V%d T%d L%d H%d C%d B%d E%d seqs%" PRId64 " epoch%" PRId64 " seed%" PRIu64 " lr%g wd%g clip%g share%g idt%016" PRIx64,
+             mc->vocab_size, mc->max_seq_len, mc->n_layer, mc->n_head, mc->d_model, t->cfg->batch_size, t->cfg->epochs,
+             t->train.n, t->n_epoch, t->cfg->seed, (double)t->cfg->lr, (double)t->cfg->weight_decay,
+             (double)t->cfg->clip_norm, t->cfg->search_share, t->table->fingerprint);
+}
+
+static semid_status save_resume(trainer *t, int64_t step) {
+    int64_t n = 0;
+    float *params = semid_gpt_params(t->model, &n);
+    semid_st_tensor_ref tens[3] = {
+        {.name = "params", .data = params, .ndim = 1, .shape = {n}},
+        {.name = "adam_m", .data = t->opt.m, .ndim = 1, .shape = {n}},
+        {.name = "adam_v", .data = t->opt.v, .ndim = 1, .shape = {n}},
+    };
+    char sig[512];
+    run_signature(t, sig, sizeof sig);
+    cJSON *o = cJSON_CreateObject();
+    char *hist = cJSON_PrintUnformatted(t->history);
+    char *text = NULL;
+    if (o && hist && cJSON_AddNumberToObject(o, "version", RESUME_VERSION) &&
+        cJSON_AddNumberToObject(o, "step", (double)step) &&
+        cJSON_AddNumberToObject(o, "adam_step", (double)t->opt.step) &&
+        cJSON_AddNumberToObject(o, "best_valid", t->best_valid) &&
+        cJSON_AddNumberToObject(o, "best_epoch", t->best_epoch) &&
+        cJSON_AddNumberToObject(o, "best_search", t->best_search) &&
+        cJSON_AddNumberToObject(o, "best_rec", t->best_rec) && cJSON_AddStringToObject(o, "signature", sig) &&
+        cJSON_AddStringToObject(o, "rng", "data order = fork(seed, epoch); position = step") &&
+        cJSON_AddStringToObject(o, "history", hist))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    free(hist);
+    if (!text) return semid_fail(SEMID_ENOMEM, "out of memory");
+    const char *keys[1] = {"semid_gen_resume"};
+    const char *vals[1] = {text};
+    char *path = semid_path_join(t->out_dir, "resume.safetensors");
+    semid_status st = path ? semid_safetensors_write(path, tens, 3, keys, vals, 1) : semid_fail(SEMID_ENOMEM, "out of memory");
+    free(path);
+    free(text);
+    return st;
+}
+
+static semid_status load_resume(trainer *t, int64_t *step) {
+    *step = 0;
+    char *path = semid_path_join(t->out_dir, "resume.safetensors");
+    if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
+    if (!semid_path_exists(path)) {
+        SEMID_WARN("train: --resume: %s does not exist, starting from scratch", path);
+        free(path);
+        return SEMID_OK;
+    }
+    semid_safetensors f;
+    semid_status st = semid_safetensors_read(path, &f);
+    if (st != SEMID_OK) {
+        free(path);
+        return st;
+    }
+    const char *meta = semid_safetensors_meta(&f, "semid_gen_resume");
+    cJSON *o = meta ? cJSON_Parse(meta) : NULL;
+    int64_t n = 0;
+    float *params = semid_gpt_params(t->model, &n);
+    const semid_st_tensor *tp = semid_safetensors_find(&f, "params");
+    const semid_st_tensor *tm = semid_safetensors_find(&f, "adam_m");
+    const semid_st_tensor *tv = semid_safetensors_find(&f, "adam_v");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(o, "version");
+    const cJSON *sg = cJSON_GetObjectItemCaseSensitive(o, "signature");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "step");
+    const cJSON *ja = cJSON_GetObjectItemCaseSensitive(o, "adam_step");
+    const cJSON *jh = cJSON_GetObjectItemCaseSensitive(o, "history");
+    char sig[512];
+    run_signature(t, sig, sizeof sig);
+    if (!o || !cJSON_IsNumber(ver) || ver->valueint != RESUME_VERSION || !cJSON_IsString(sg) || !cJSON_IsNumber(js) ||
+        !cJSON_IsNumber(ja) || !cJSON_IsString(jh) || !tp || !tm || !tv) {
+        st = semid_fail(SEMID_EFORMAT, "%s: not a semid resume checkpoint (missing state)", path);
+    } else if (strcmp(sg->valuestring, sig) != 0) {
+        st = semid_fail(SEMID_EINVAL, "%s: made by a run with another set-up (%s) than this one (%s): resume with the same options or start afresh",
+                        path, sg->valuestring, sig);
+    } else if (tp->numel != n || tm->numel != n || tv->numel != n) {
+        st = semid_fail(SEMID_EFORMAT, "%s: %lld parameters, expected %lld", path, (long long)tp->numel, (long long)n);
+    } else if (js->valuedouble < 0 || js->valuedouble > (double)t->total_steps) {
+        st = semid_fail(SEMID_EFORMAT, "%s: step %g outside 0..%lld", path, js->valuedouble, (long long)t->total_steps);
+    } else {
+        semid_safetensors_copy(tp, params);
+        semid_safetensors_copy(tm, t->opt.m);
+        semid_safetensors_copy(tv, t->opt.v);
+        *step = (int64_t)js->valuedouble;
+        t->opt.step = (int64_t)ja->valuedouble;
+        const cJSON *x;
+        if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_valid"))) t->best_valid = x->valuedouble;
+        if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_epoch"))) t->best_epoch = x->valueint;
+        if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_search"))) t->best_search = x->valuedouble;
+        if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_rec"))) t->best_rec = x->valuedouble;
+        cJSON *h = cJSON_Parse(jh->valuestring);
+        if (cJSON_IsArray(h)) {
+            cJSON_Delete(t->history);
+            t->history = h;
+        } else {
+            cJSON_Delete(h);
+        }
+        if (t->cfg->verbose) SEMID_INFO("train: resumed from %s at step %lld", path, (long long)*step);
+    }
+    cJSON_Delete(o);
+    semid_safetensors_free(&f);
+    free(path);
+    return st;
+}
+
+/* ---- set-up ---- */
+
+static semid_status setup(trainer *t) {
+    const semid_gen_train_config *c = t->cfg;
+    const semid_dataset *ds = t->ds;
+    const semid_idtable *tb = t->table;
+    if (tb->n_items != ds->n_items)
+        return semid_fail(SEMID_EINVAL, "train: the ID table has %d items but the dataset %d", tb->n_items, ds->n_items);
+    if (tb->item_ids)
+        for (int32_t i = 0; i < ds->n_items; i++)
+            if (strcmp(tb->item_ids[i], ds->items[i].id) != 0)
+                return semid_fail(SEMID_EINVAL, "train: item %d is '%s' in the ID table but '%s' in the dataset", i,
+                                  tb->item_ids[i], ds->items[i].id);
+    int32_t L = tb->n_levels;
+    t->ex = semid_gen_example_defaults();
+    t->ex.history_window = c->history_window;
+    t->ex.valid_query_share = c->valid_query_share;
+    t->ex.seed = c->seed;
+    if (c->max_seq_len > 0) {
+        t->ex.max_seq_len = c->max_seq_len;
+    } else {
+        int32_t rec = (c->history_window + 1) * L, search = 24 + 1 + L;
+        t->ex.max_seq_len = rec > search ? rec : search;
+    }
+    if (t->ex.max_seq_len < 2 * L)
+        return semid_fail(SEMID_EINVAL, "train: context %d is too short for IDs of %d tokens", t->ex.max_seq_len, L);
+    if (semid_gen_effective_window(&t->ex, L) < c->history_window)
+        SEMID_WARN("train: history window cut to %d items to fit the context of %d tokens",
+                   semid_gen_effective_window(&t->ex, L), t->ex.max_seq_len);
+    t->role = malloc((size_t)(ds->n_queries > 0 ? ds->n_queries : 1));
+    if (!t->role) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_gen_query_roles(ds, &t->ex, t->role);
+    uint8_t *is_train = malloc((size_t)(ds->n_queries > 0 ? ds->n_queries : 1));
+    if (!is_train) return semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int32_t q = 0; q < ds->n_queries; q++) is_train[q] = t->role[q] == SEMID_SPLIT_TRAIN;
+    semid_status st = semid_gen_vocab_build(ds, is_train, tb, &c->vocab, &t->vocab);
+    free(is_train);
+    SEMID_TRY(st);
+    SEMID_TRY(semid_gen_examples_train(ds, tb, &t->vocab, t->role, &t->ex, &t->train));
+    if (t->train.n == 0) return semid_fail(SEMID_EINVAL, "train: no training examples (no train queries and no user with 2+ training items)");
+    SEMID_TRY(semid_gen_examples_eval(ds, tb, &t->vocab, t->role, &t->ex, SEMID_SPLIT_VALID, &t->valid));
+    if (c->valid_sample > 0) SEMID_TRY(pick_valid_sample(t));
+    for (int task = 0; task < 2; task++) SEMID_TRY(semid_trie_build(tb, task, &t->trie[task]));
+    t->items_repeat = semid_gen_items_repeat(ds);
+
+    cJSON *meta = semid_gen_bundle_meta(&t->vocab, &t->ex, t->items_repeat);
+    cJSON *root = cJSON_CreateObject();
+    if (!meta || !root) {
+        cJSON_Delete(meta);
+        cJSON_Delete(root);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    cJSON_AddItemToObject(root, "semid_gen", meta);
+    t->meta_json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!t->meta_json) return semid_fail(SEMID_ENOMEM, "out of memory");
+
+    semid_gpt_config mc = {.vocab_size = t->vocab.size, .max_seq_len = t->ex.max_seq_len, .n_layer = c->n_layer,
+                           .n_head = c->n_head, .d_model = c->d_model};
+    SEMID_TRY(semid_gpt_create(&mc, c->seed, &t->model));
+
+    int64_t ns = t->train.n_task[0], nr = t->train.n_task[1];
+    t->n_epoch = ns + nr;
+    (void)nr;
+    t->n_batches = (t->n_epoch + c->batch_size - 1) / c->batch_size;
+    t->total_steps = t->n_batches * c->epochs;
+    t->order = malloc((size_t)t->n_epoch * sizeof *t->order);
+    if (!t->order) return semid_fail(SEMID_ENOMEM, "out of memory");
+    t->order_epoch = -1;
+
+    semid_adamw_config ac = semid_adamw_defaults();
+    ac.lr = c->lr;
+    ac.weight_decay = c->weight_decay;
+    ac.clip_norm = c->clip_norm;
+    ac.decay = c->decay;
+    ac.total_steps = t->total_steps;
+    ac.warmup_steps = c->warmup_steps >= 0 ? c->warmup_steps : t->total_steps / 20 < 500 ? t->total_steps / 20 : 500;
+    int64_t n_params = 0;
+    semid_gpt_params(t->model, &n_params);
+    SEMID_TRY(semid_adamw_init(&t->opt, &ac, n_params));
+    t->history = cJSON_CreateArray();
+    if (!t->history) return semid_fail(SEMID_ENOMEM, "out of memory");
+    t->best_valid = -1;
+    t->best_search = t->best_rec = -1;
+    return SEMID_OK;
+}
+
+static semid_status end_of_epoch(trainer *t, int32_t epoch, double loss, double seconds) {
+    double rs = -1, rr = -1;
+    if (t->cfg->valid_sample > 0) SEMID_TRY(validate(t, &rs, &rr));
+    double score = -1;
+    if (rs >= 0 && rr >= 0) score = (rs + rr) / 2;
+    else if (rs >= 0) score = rs;
+    else if (rr >= 0) score = rr;
+    int improved = t->best_epoch == 0 || score > t->best_valid;
+    if (improved) {
+        t->best_valid = score;
+        t->best_epoch = epoch;
+        t->best_search = rs;
+        t->best_rec = rr;
+        SEMID_TRY(save_model(t, "model.safetensors"));
+    }
+    if (t->cfg->verbose)
+        SEMID_INFO("train: epoch %d loss %.4f valid Recall@%d search %.4f rec %.4f%s", epoch, loss, t->cfg->valid_k, rs, rr,
+                   improved ? " (best)" : "");
+    cJSON *rec = cJSON_CreateObject();
+    if (!rec || !cJSON_AddNumberToObject(rec, "epoch", epoch) || !cJSON_AddNumberToObject(rec, "loss", loss) ||
+        !cJSON_AddNumberToObject(rec, "valid_search_recall", rs) || !cJSON_AddNumberToObject(rec, "valid_rec_recall", rr) ||
+        !cJSON_AddNumberToObject(rec, "seconds", seconds)) {
+        cJSON_Delete(rec);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    cJSON_AddItemToArray(t->history, rec);
+    return SEMID_OK;
+}
+
+semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table, const semid_gen_train_config *cfg,
+                             const char *out_dir, semid_gen_train_report *report) {
+    if (report) memset(report, 0, sizeof *report);
+    SEMID_TRY(check_config(cfg));
+    if (cfg->threads > 0) semid_set_threads(cfg->threads);
+    SEMID_TRY(semid_mkdirs(out_dir));
+    trainer t = {.cfg = cfg, .ds = ds, .table = table, .out_dir = out_dir};
+    double t0 = semid_now();
+    semid_status st = setup(&t);
+    if (st == SEMID_OK) st = semid_gen_bundle_write_static(out_dir, ds, table);
+    int64_t step = 0;
+    if (st == SEMID_OK && cfg->resume) st = load_resume(&t, &step);
+    int32_t *inputs = NULL, *targets = NULL;
+    if (st == SEMID_OK) {
+        size_t cells = (size_t)cfg->batch_size * (size_t)(t.train.max_len > 0 ? t.train.max_len : 1);
+        inputs = malloc(cells * sizeof *inputs);
+        targets = malloc(cells * sizeof *targets);
+        if (!inputs || !targets) st = semid_fail(SEMID_ENOMEM, "out of memory for a batch of %d", cfg->batch_size);
+    }
+    int64_t n_params = 0;
+    float *params = st == SEMID_OK ? semid_gpt_params(t.model, &n_params) : NULL;
+    float *grads = st == SEMID_OK ? semid_gpt_grads(t.model, &n_params) : NULL;
+    const uint8_t *mask = st == SEMID_OK ? semid_gpt_decay_mask(t.model) : NULL;
+    if (st == SEMID_OK && cfg->verbose)
+        SEMID_INFO("train: %lld parameters, %lld search + %lld rec sequences, %lld steps of %d, context %d, vocab %d",
+                   (long long)n_params, (long long)t.train.n_task[0], (long long)t.train.n_task[1],
+                   (long long)t.total_steps, cfg->batch_size, t.ex.max_seq_len, t.vocab.size);
+    semid_progress prog;
+    if (cfg->verbose) semid_progress_start(&prog, "train", t.total_steps);
+    int64_t end = t.total_steps;
+    if (cfg->stop_after > 0 && cfg->stop_after < end) end = cfg->stop_after;
+    double loss_sum = 0, last_epoch_loss = NAN, tokens = 0, t_train = 0, t_epoch = semid_now();
+    int64_t loss_n = 0, start_step = step;
+    for (; step < end && st == SEMID_OK; step++) {
+        int64_t e = step / t.n_batches, b = step % t.n_batches;
+        double ts = semid_now();
+        epoch_order(&t, e);
+        int64_t first = b * cfg->batch_size;
+        int32_t B = (int32_t)(t.n_epoch - first < cfg->batch_size ? t.n_epoch - first : cfg->batch_size);
+        int32_t T = 0;
+        semid_gen_batch_fill(&t.train, t.order + first, B, inputs, targets, &T);
+        for (int64_t j = 0; j < (int64_t)B * T; j++) tokens += inputs[j] != SEMID_TOK_PAD;
+        float loss = 0;
+        semid_gpt_zero_grad(t.model);
+        st = semid_gpt_forward(t.model, inputs, targets, B, T, &loss);
+        if (st == SEMID_OK) st = semid_gpt_backward(t.model);
+        if (st != SEMID_OK) break;
+        if (!isfinite(loss)) {
+            st = semid_fail(SEMID_ENUMERIC, "train: the loss became %f at step %lld (try a lower --lr)", (double)loss,
+                            (long long)step);
+            break;
+        }
+        semid_adamw_step(&t.opt, params, grads, mask);
+        t_train += semid_now() - ts;
+        loss_sum += loss;
+        loss_n++;
+        if (cfg->verbose) {
+            char extra[96];
+            snprintf(extra, sizeof extra, "epoch %lld loss %.4f lr %.2e", (long long)e + 1, loss_sum / (double)loss_n,
+                     (double)semid_adamw_lr(&t.opt.cfg, step));
+            semid_progress_update(&prog, step + 1, extra);
+        }
+        int epoch_done = b == t.n_batches - 1;
+        if (epoch_done) {
+            last_epoch_loss = loss_sum / (double)loss_n;
+            st = end_of_epoch(&t, (int32_t)(e + 1), last_epoch_loss, semid_now() - t_epoch);
+            loss_sum = 0;
+            loss_n = 0;
+            t_epoch = semid_now();
+        }
+        int last = step + 1 == end;
+        int periodic = cfg->checkpoint_every > 0 && (step + 1) % cfg->checkpoint_every == 0;
+        if (st == SEMID_OK && (epoch_done || periodic || last)) st = save_resume(&t, step + 1);
+        if (st == SEMID_OK && (epoch_done || last)) st = write_train_json(&t, step + 1);
+    }
+    if (cfg->verbose) semid_progress_finish(&prog, NULL);
+    /* A run stopped early (stop_after) before any epoch ended keeps no best model. */
+    if (st == SEMID_OK && report) {
+        report->steps = step;
+        report->total_steps = t.total_steps;
+        report->epochs_done = (int32_t)(step / (t.n_batches > 0 ? t.n_batches : 1));
+        report->last_epoch_loss = isnan(last_epoch_loss) && loss_n ? loss_sum / (double)loss_n : last_epoch_loss;
+        report->best_valid = t.best_valid;
+        report->best_epoch = t.best_epoch;
+        report->valid_search = t.best_search;
+        report->valid_rec = t.best_rec;
+        report->seconds = semid_now() - t0;
+        report->tokens_per_s = step > start_step && t_train > 0 ? tokens / t_train : 0;
+        report->n_train_seqs[0] = t.train.n_task[0];
+        report->n_train_seqs[1] = t.train.n_task[1];
+        report->n_params = n_params;
+    }
+    free(inputs);
+    free(targets);
+    trainer_free(&t);
+    return st;
+}

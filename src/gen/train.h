@@ -1,0 +1,91 @@
+/* Training the joint generative model (search and recommendation in one
+ * transformer) from a dataset and a Semantic-ID table.
+ *
+ * An epoch is a seeded shuffle of all training sequences (examples.h),
+ * taken in batches padded to the batch's longest sequence; the order of
+ * epoch e depends only on (seed, e), so a position in training is just the
+ * step number. AdamW (linalg/adamw.h) with the model's decay mask, linear
+ * warm-up then cosine or linear decay over all steps, gradient clipping.
+ *
+ * After each epoch a validation pass decodes a fixed seeded sample of the
+ * validation prompts (trie-constrained beam search) and measures Recall@K
+ * for each task; the model with the best mean over the tasks is kept as
+ * out_dir/model.safetensors (written atomically).
+ *
+ * The output directory is a model bundle (generate.h loads it):
+ *   model.safetensors   best weights; its metadata holds the vocabulary,
+ *                       the ID table's fingerprint and the prompt settings
+ *   idtable.sid         the ID table the model decodes into
+ *   items.jsonl         item id, title and training popularity per item
+ *   train.json          the configuration and per-epoch history
+ *   resume.safetensors  the latest state for --resume: parameters, both
+ *                       AdamW moments, step, best score (one atomic file)
+ * Resuming continues to exactly the parameters an uninterrupted run gives
+ * (same threads): data order and schedule are functions of the step. */
+#ifndef SEMID_GEN_TRAIN_H
+#define SEMID_GEN_TRAIN_H
+
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "gen/examples.h"
+#include "gen/vocab.h"
+#include "linalg/adamw.h"
+#include "quant/idtable.h"
+#include "semid/semid.h"
+
+typedef struct semid_gen_train_config {
+    /* model */
+    int32_t n_layer;          /* 4 */
+    int32_t n_head;           /* 4 */
+    int32_t d_model;          /* 128 */
+    int32_t max_seq_len;      /* 0 = fit a full history window and a 24-word query */
+    /* data */
+    int32_t history_window;   /* 20 items */
+    double valid_query_share; /* 0.05, used when the dataset has no VALID queries */
+    double search_share;      /* share of search sequences per epoch; 0 = as many as there are */
+    semid_gen_vocab_options vocab;
+    /* optimisation */
+    int32_t epochs;           /* 10 */
+    int32_t batch_size;       /* 64 */
+    float lr;                 /* 1e-3 */
+    float weight_decay;       /* 0.01 */
+    float clip_norm;          /* 1.0 */
+    int64_t warmup_steps;     /* -1 = 5% of all steps (at most 500) */
+    semid_lr_decay decay;     /* SEMID_LR_COSINE */
+    uint64_t seed;            /* 1 */
+    int32_t threads;          /* 0 = keep the current setting */
+    /* validation */
+    int32_t valid_sample;     /* prompts per task (500); 0 = no validation, keep the last */
+    int32_t valid_k;          /* 10 */
+    int32_t valid_beam;       /* 10 */
+    /* checkpoints */
+    int64_t checkpoint_every; /* steps between resume checkpoints (0 = at each epoch end) */
+    int resume;               /* continue from out_dir/resume.safetensors when present */
+    int64_t stop_after;       /* stop after this many steps in all, as if killed after a
+                                 resume checkpoint (tests); 0 = run to the end */
+    int verbose;              /* progress on stderr */
+} semid_gen_train_config;
+
+semid_gen_train_config semid_gen_train_defaults(void);
+
+typedef struct semid_gen_train_report {
+    int64_t steps;            /* steps done in all */
+    int64_t total_steps;
+    int32_t epochs_done;
+    double last_epoch_loss;   /* mean training loss of the last full epoch (or of the steps run) */
+    double best_valid;        /* best mean validation Recall@K (-1 = no validation) */
+    int32_t best_epoch;       /* 1-based */
+    double valid_search, valid_rec; /* Recall@K of the best epoch (-1 = task absent) */
+    double seconds;           /* this run's wall time */
+    double tokens_per_s;      /* training tokens (non-padding inputs) per second */
+    int64_t n_train_seqs[2];  /* [search, rec] training sequences */
+    int64_t n_params;
+} semid_gen_train_report;
+
+/* Trains on `ds` with `table` into out_dir (created if needed). report may
+ * be NULL. */
+semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table, const semid_gen_train_config *cfg,
+                             const char *out_dir, semid_gen_train_report *report);
+
+#endif
