@@ -249,14 +249,19 @@ semid_status semid_dataset_load(const char *path, semid_dataset *out) {
     size_t len;
     SEMID_TRY(semid_read_file(path, &data, &len));
     semid_status st = SEMID_OK;
-    if (len < 8 + 8) {
+    if (len < 8 + 4 + 8) {
         st = semid_fail(SEMID_EFORMAT, "%s is not a semid dataset (%zu bytes)", path, len);
     } else {
         uint64_t stored;
         memcpy(&stored, data + len - 8, 8);
         reader r = {.path = path, .p = (const unsigned char *)data, .left = len - 8, .st = SEMID_OK};
+        int32_t version;
+        memcpy(&version, data + 8, 4);
         if (memcmp(data, MAGIC, 8) != 0) {
             st = semid_fail(SEMID_EFORMAT, "%s is not a semid dataset (bad magic)", path);
+        } else if (version != FORMAT_VERSION) {
+            st = semid_fail(SEMID_EFORMAT, "%s: dataset format version %d, this build reads version %d", path,
+                            version, FORMAT_VERSION);
         } else if (fnv_update(FNV_START, data, len - 8) != stored) {
             st = semid_fail(SEMID_EFORMAT, "%s is corrupt (checksum mismatch)", path);
         } else {
