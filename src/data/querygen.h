@@ -1,0 +1,67 @@
+/* The query generator: writes realistic search queries for every item from
+ * its metadata alone (no LLM is available), as the paper's LLM-written
+ * queries: 20 per item, 10 for training and 10 for testing, never
+ * containing the title.
+ *
+ * What a query is made of, per item:
+ *   - genres, phrased as people search ("sci-fi", "science fiction", "scary");
+ *   - the decade or year ("a 90s thriller", "from the eighties");
+ *   - names from the description (capitalised runs of 2-3 words outside
+ *     quotes, not film titles), people first;
+ *   - keywords: content words of the description and tags, weighted by
+ *     tf * idf over the catalog so that queries discriminate between items;
+ *     words of the title are never keywords;
+ *   - phrases: short spans of the description around a keyword ("a retired
+ *     detective hunts a gang").
+ * Templates render these as queries ("dark crime thriller about a heist",
+ * "movies like a 90s space adventure with aliens"). Half the queries are
+ * paraphrases of the other half: the same content with another template,
+ * synonyms and another order. No two queries of one item share a word set
+ * when it can be avoided, so test queries are not copies of training ones.
+ * Deterministic under the seed and independent of the thread count. */
+#ifndef SEMID_DATA_QUERYGEN_H
+#define SEMID_DATA_QUERYGEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "semid/semid.h"
+
+typedef struct semid_querygen_config {
+    int32_t n_per_item;   /* 20 */
+    int32_t n_train;      /* 10 of n_per_item for training */
+    int32_t n_valid;      /* 0; the rest are test */
+    int32_t max_keywords; /* 8: top tf-idf words kept per item */
+    bool append;          /* false: replace ds->queries; true: add to them */
+} semid_querygen_config;
+
+void semid_querygen_config_default(semid_querygen_config *cfg);
+
+typedef struct semid_querygen_stats {
+    int64_t n_queries;      /* written by this run */
+    int64_t n_train, n_valid, n_test;
+    double copy_share;      /* semid_queries_copy_share over the whole dataset */
+    int64_t n_title_fixes;  /* queries where words forming the title were removed */
+    double seconds;
+} semid_querygen_stats;
+
+/* Generates cfg->n_per_item queries for every item of ds and stores them
+ * in ds->queries (grouped by item, in item order). stats may be NULL. */
+semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *cfg, uint64_t seed,
+                                semid_querygen_stats *stats);
+
+/* Share of test queries whose set of normalised words equals that of a
+ * training query of the same item (0 when there are no test queries). */
+double semid_queries_copy_share(const semid_dataset *ds);
+
+/* True if the normalised `query` contains the normalised title of `item`
+ * as a run of whole words (a trailing or leading article such as ", The"
+ * and an alternative title in parentheses are handled). */
+bool semid_query_contains_title(const semid_item *item, const char *query);
+
+/* Writes the queries as TSV with header "item_id\tsplit\tquery" (split is
+ * train, valid or test), atomically. */
+semid_status semid_queries_write_tsv(const semid_dataset *ds, const char *path);
+
+#endif
