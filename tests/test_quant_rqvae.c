@@ -263,7 +263,9 @@ static void test_training_on_clusters(void **state) {
     size_t len;
     assert_int_equal(semid_read_file(path, &raw, &len), SEMID_OK);
     assert_int_equal(semid_write_file_atomic(path, raw, len - 5), SEMID_OK);
+    semid_rqvae_free(back);
     assert_int_equal(semid_rqvae_load(path, &back), SEMID_EFORMAT);
+    assert_null(back);
     free(raw);
     free(rec);
     free(a);

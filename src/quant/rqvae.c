@@ -105,8 +105,12 @@ semid_status semid_rqvae_create(int64_t D, const semid_rqvae_config *cfg, semid_
     m->cfg = *cfg;
     m->dim = D;
     int64_t off = 0, d = cfg->latent_dim;
-    SEMID_TRY(semid_mlp_layout(&m->enc, D, cfg->hidden_dim, cfg->n_hidden, d, cfg->act, &off));
-    SEMID_TRY(semid_mlp_layout(&m->dec, d, cfg->hidden_dim, cfg->n_hidden, D, cfg->act, &off));
+    semid_status st = semid_mlp_layout(&m->enc, D, cfg->hidden_dim, cfg->n_hidden, d, cfg->act, &off);
+    if (st == SEMID_OK) st = semid_mlp_layout(&m->dec, d, cfg->hidden_dim, cfg->n_hidden, D, cfg->act, &off);
+    if (st != SEMID_OK) {
+        free(m);
+        return st;
+    }
     m->cb_off = off;
     off += (int64_t)cfg->levels * cfg->codebook_size * d;
     m->n_params = off;

@@ -3,6 +3,8 @@
  * here once their file compiles; nothing else needs to change. */
 #include <stddef.h>
 
+#include "quant/dictenc.h"
+#include "quant/rlfq.h"
 #include "quant/rqkmeans.h"
 #include "quant/rqvae.h"
 #include "quant/tokenizer.h"
@@ -10,7 +12,8 @@
 const semid_tokenizer_method *const semid_tokenizer_methods[] = {
     &semid_method_rqkmeans,
     &semid_method_rqvae,
-    /* &semid_method_rlfq, &semid_method_dict: add here. */
+    &semid_method_rlfq,
+    &semid_method_dict,
     NULL,
 };
 
