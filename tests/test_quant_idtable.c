@@ -13,6 +13,7 @@
 #include "base/rng.h"
 #include "base/status.h"
 #include "quant/idtable.h"
+#include "quant/strategy.h"
 #include "quant/trie.h"
 #include "support/testutil.h"
 
@@ -259,12 +260,95 @@ static void test_trie_paths_equal_table(void **state) {
     semid_idtable_free(&t);
 }
 
+static semid_matrix blobs(int64_t n, int32_t D, uint64_t seed) {
+    semid_matrix m;
+    assert_int_equal(semid_matrix_alloc(&m, n, D), SEMID_OK);
+    semid_rng r;
+    semid_rng_seed(&r, seed);
+    for (int64_t i = 0; i < n * D; i++) m.data[i] = (float)semid_rng_normal(&r) + (float)((i / D) % 7);
+    return m;
+}
+
+/* Each strategy kind: table shape, names, offsets; errors for missing or
+ * mismatched inputs; cold-start tokens equal the table's for known items. */
+static void test_strategies(void **state) {
+    (void)state;
+    semid_matrix S = blobs(120, 8, 1), R = blobs(120, 5, 2), R2 = blobs(100, 5, 3);
+    semid_strategy_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.tokenizer = semid_tokenizer_defaults();
+    opt.tokenizer.codebook_size = 8;
+    semid_strategy_result res;
+
+    opt.strategy = "fused_svd";
+    semid_strategy_inputs one = {&S, NULL, NULL};
+    assert_int_equal(semid_strategy_build(&one, &opt, &res), SEMID_OK);
+    assert_int_equal(res.table.n_tasks, 1);
+    assert_string_equal(res.table.strategy, "fused_svd");
+    assert_string_equal(res.table.method, "rqkmeans");
+    assert_int_equal(res.n_tokenizers, 1);
+    assert_non_null(res.level_error[0]);
+    assert_true(res.level_error[0][1] < res.level_error[0][0]);
+    /* Encoding the training items again reproduces the table's tokens. */
+    int32_t *codes = malloc(sizeof(int32_t) * 120 * 2), *tokens = malloc(sizeof(int32_t) * 120 * 2);
+    assert_int_equal(semid_tokenizer_encode(res.tokenizers[0], &S, codes), SEMID_OK);
+    assert_int_equal(semid_strategy_codes_to_tokens(&res.table, SEMID_TASK_REC, res.tokenizers[0], codes, 120, tokens),
+                     SEMID_OK);
+    for (int32_t i = 0; i < 120; i++) {
+        int32_t tok[2];
+        semid_idtable_tokens(&res.table, SEMID_TASK_REC, i, tok);
+        assert_memory_equal(tok, tokens + i * 2, sizeof tok);
+    }
+    semid_strategy_result_free(&res);
+
+    opt.strategy = "separate";
+    opt.disambiguate = 1;
+    semid_strategy_inputs two = {NULL, &S, &R};
+    assert_int_equal(semid_strategy_build(&two, &opt, &res), SEMID_OK);
+    assert_int_equal(res.table.n_tasks, 2);
+    assert_int_equal(res.table.n_levels, 3);
+    assert_int_equal(res.n_tokenizers, 2);
+    assert_int_equal(res.table.token_offset[3], 16); /* rec level 0 after search's two levels */
+    assert_int_equal(semid_tokenizer_dim(res.tokenizers[SEMID_TASK_REC]), 5);
+    for (int task = 0; task < 2; task++) {
+        semid_collision_stats cs;
+        assert_int_equal(semid_idtable_collisions(&res.table, task, &cs), SEMID_OK);
+        assert_int_equal(cs.distinct_ids, 120);
+    }
+    /* The search tokenizer is not the rec task's. */
+    assert_int_equal(semid_tokenizer_encode(res.tokenizers[0], &S, codes), SEMID_OK);
+    assert_int_equal(semid_strategy_codes_to_tokens(&res.table, SEMID_TASK_REC, res.tokenizers[0], codes, 120, tokens),
+                     SEMID_EFORMAT);
+    semid_strategy_result_free(&res);
+
+    semid_strategy_inputs bad = {NULL, &S, &R2};
+    assert_int_equal(semid_strategy_build(&bad, &opt, &res), SEMID_EINVAL);
+    assert_null(res.table.codes);
+    assert_int_equal(semid_strategy_build(&one, &opt, &res), SEMID_EINVAL); /* separate without search/rec */
+    opt.strategy = "prefix_share";
+    if (!semid_prefix_share_impl) {
+        assert_int_equal(semid_strategy_build(&two, &opt, &res), SEMID_EINVAL);
+    } else {
+        assert_int_equal(semid_strategy_build(&two, &opt, &res), SEMID_OK);
+        assert_int_equal(res.table.token_offset[0], res.table.token_offset[res.table.n_levels]);
+        semid_strategy_result_free(&res);
+    }
+    opt.strategy = "nosuch";
+    assert_int_equal(semid_strategy_build(&one, &opt, &res), SEMID_EINVAL);
+    free(codes);
+    free(tokens);
+    semid_matrix_free(&S);
+    semid_matrix_free(&R);
+    semid_matrix_free(&R2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_round_trip_and_damage),
         cmocka_unit_test(test_collisions_and_disambiguation),
         cmocka_unit_test(test_trie_paths_equal_table),
+        cmocka_unit_test(test_strategies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

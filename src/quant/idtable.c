@@ -358,7 +358,9 @@ semid_status semid_idtable_save(const semid_idtable *t, const char *path) {
     sb_ints(&b, t->level_size, (int64_t)t->n_tasks * L);
     sb_put(&b, ", \"token_offset\": ");
     sb_ints(&b, t->token_offset, (int64_t)t->n_tasks * L);
-    sb_put(&b, ",\n \"fingerprint\": \"%016" PRIx64 "\",\n", t->fingerprint);
+    sb_put(&b, ",\n \"fingerprint\": \"%016" PRIx64 "\",", t->fingerprint);
+    sb_put(&b, " \"tokenizer_fingerprint\": [\"%016" PRIx64 "\", \"%016" PRIx64 "\"],\n", t->tokenizer_fingerprint[0],
+           t->tokenizer_fingerprint[1]);
     if (t->item_ids) {
         sb_put(&b, " \"item_ids\": [");
         for (int32_t i = 0; i < t->n_items; i++) {
@@ -485,6 +487,22 @@ semid_status semid_idtable_load(const char *path, semid_idtable *out) {
             snprintf(what, sizeof what, "codes of item %d", i);
             if ((st = get_ints(row, t.codes + ((int64_t)ti * n_items + i) * n_levels, n_levels, path, what))) goto done;
             i++;
+        }
+    }
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(root, "tokenizer_fingerprint");
+    if (jt) {
+        if (!cJSON_IsArray(jt) || cJSON_GetArraySize(jt) != 2) {
+            st = semid_fail(SEMID_EFORMAT, "%s: \"tokenizer_fingerprint\" must hold 2 strings", path);
+            goto done;
+        }
+        for (int k = 0; k < 2; k++) {
+            const cJSON *e = cJSON_GetArrayItem(jt, k);
+            char *end = NULL;
+            if (cJSON_IsString(e)) t.tokenizer_fingerprint[k] = strtoull(e->valuestring, &end, 16);
+            if (!cJSON_IsString(e) || !end || *end || strlen(e->valuestring) != 16) {
+                st = semid_fail(SEMID_EFORMAT, "%s: tokenizer_fingerprint[%d] is not 16 hex digits", path, k);
+                goto done;
+            }
         }
     }
     const cJSON *ji = cJSON_GetObjectItemCaseSensitive(root, "item_ids");

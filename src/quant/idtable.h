@@ -32,6 +32,8 @@ typedef struct semid_idtable {
     uint64_t fingerprint;  /* identity of layout and codes; checkpoints record it */
     char **item_ids;       /* (n_items) original item ids, or NULL (then "0", "1", ... on export) */
     int32_t disambiguated; /* 1 if the last level was appended by semid_idtable_disambiguate */
+    uint64_t tokenizer_fingerprint[2]; /* per task: the tokenizer that made the codes (0 = unknown);
+                                          not part of `fingerprint` */
 } semid_idtable;
 
 /* Writes the n_levels tokens of `item`'s ID for `task` into out. */
@@ -49,6 +51,7 @@ void semid_idtable_free(semid_idtable *t);
  *   {"format": "semid-idtable", "version": 1, "strategy", "method", "n_items",
  *    "n_tasks", "n_levels", "level_size": [...], "token_offset": [...],
  *    "n_tokens", "disambiguated", "fingerprint": "16 hex digits",
+ *    "tokenizer_fingerprint": ["hex", "hex"] (optional),
  *    "item_ids": [...] (optional), "codes": [[task 0 rows], [task 1 rows]]}
  * where each row is an item's n_levels codes. Load checks format, version,
  * sizes, that offsets are consistent (levels of different tasks overlap only

@@ -16,7 +16,26 @@ enum { TOK_VERSION = 1 };
 struct semid_tokenizer {
     const semid_tokenizer_method *m;
     void *state;
+    uint64_t fingerprint;
 };
+
+/* FNV-1a of the method's payload, serialised into memory. */
+static semid_status compute_fingerprint(semid_tokenizer *t) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (!fp) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_status st = t->m->write(t->state, fp);
+    if (fclose(fp) != 0 && st == SEMID_OK) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *c = t->m->name; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+    for (size_t i = 0; st == SEMID_OK && i < len; i++) h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+    free(buf);
+    t->fingerprint = h;
+    return st;
+}
+
+uint64_t semid_tokenizer_fingerprint(const semid_tokenizer *tok) { return tok->fingerprint; }
 
 semid_tokenizer_config semid_tokenizer_defaults(void) {
     semid_tokenizer_config c;
@@ -76,8 +95,9 @@ semid_status semid_tokenizer_fit(const semid_matrix *X, const semid_tokenizer_co
     if (cfg->threads > 0) semid_set_threads(cfg->threads);
     semid_status st = m->fit(X, cfg, &t->state);
     if (cfg->threads > 0) semid_set_threads(saved);
+    if (st == SEMID_OK) st = compute_fingerprint(t);
     if (st != SEMID_OK) {
-        free(t);
+        semid_tokenizer_free(t);
         return st;
     }
     *out = t;
@@ -238,7 +258,7 @@ semid_status semid_tokenizer_load(const char *path, semid_tokenizer **out) {
     semid_tok_reader r = {(const uint8_t *)data, len, path};
     semid_status st = SEMID_OK;
     semid_tokenizer *t = NULL;
-    uint32_t version, name_len, levels, dim;
+    uint32_t version = 0, name_len = 0, levels = 0, dim = 0;
     char name[64];
     if (len < 8 || memcmp(data, TOK_MAGIC, 8) != 0) {
         st = semid_fail(SEMID_EFORMAT, "%s: not a semid tokenizer file (bad magic)", path);
@@ -282,6 +302,7 @@ semid_status semid_tokenizer_load(const char *path, semid_tokenizer **out) {
         st = semid_fail(SEMID_EFORMAT, "%s: %zu unexpected bytes after the tokenizer", path, r.left);
         goto done;
     }
+    st = compute_fingerprint(t);
 done:
     free(data);
     if (st != SEMID_OK) {

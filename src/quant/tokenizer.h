@@ -86,6 +86,10 @@ const char *semid_tokenizer_method_name(const semid_tokenizer *tok);
 int32_t semid_tokenizer_levels(const semid_tokenizer *tok);
 int32_t semid_tokenizer_level_size(const semid_tokenizer *tok, int32_t level);
 int32_t semid_tokenizer_dim(const semid_tokenizer *tok);
+/* Identity of the fitted model (FNV-1a of its saved payload); the same
+ * after save and load. ID tables record it so that cold-start encoding can
+ * refuse a tokenizer from another vocabulary. */
+uint64_t semid_tokenizer_fingerprint(const semid_tokenizer *tok);
 /* The method's own state (e.g. semid_rqkmeans *) for method-specific queries. */
 void *semid_tokenizer_state(const semid_tokenizer *tok);
 

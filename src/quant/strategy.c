@@ -1,0 +1,222 @@
+#include "quant/strategy.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/status.h"
+
+static const struct {
+    const char *name;
+    semid_strategy_kind kind;
+} strategies[] = {
+    {"search", SEMID_STRATEGY_SINGLE},       {"rec", SEMID_STRATEGY_SINGLE},
+    {"content", SEMID_STRATEGY_SINGLE},      {"fused_concat", SEMID_STRATEGY_SINGLE},
+    {"fused_svd", SEMID_STRATEGY_SINGLE},    {"multi", SEMID_STRATEGY_SINGLE},
+    {"separate", SEMID_STRATEGY_SEPARATE},   {"prefix_share", SEMID_STRATEGY_PREFIX_SHARE},
+};
+enum { N_STRATEGIES = sizeof strategies / sizeof strategies[0] };
+
+semid_status semid_strategy_kind_of(const char *strategy, semid_strategy_kind *kind) {
+    for (int i = 0; i < N_STRATEGIES; i++)
+        if (strategy && strcmp(strategy, strategies[i].name) == 0) {
+            *kind = strategies[i].kind;
+            return SEMID_OK;
+        }
+    return semid_fail(SEMID_EINVAL,
+                      "unknown strategy '%s' (known: search, rec, content, fused_concat, fused_svd, multi, separate, "
+                      "prefix_share)",
+                      strategy ? strategy : "");
+}
+
+void semid_strategy_result_free(semid_strategy_result *r) {
+    if (!r) return;
+    semid_idtable_free(&r->table);
+    for (int i = 0; i < 2; i++) {
+        semid_tokenizer_free(r->tokenizers[i]);
+        free(r->level_error[i]);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+static semid_status need(const semid_matrix *m, const char *what, const char *strategy) {
+    if (!m || !m->data || m->rows < 1)
+        return semid_fail(SEMID_EINVAL, "strategy %s needs the %s embeddings", strategy, what);
+    if (m->rows > INT32_MAX) return semid_fail(SEMID_EINVAL, "too many items (%lld)", (long long)m->rows);
+    return SEMID_OK;
+}
+
+/* Fits one tokenizer and encodes X into task `ti`'s codes of the table. */
+static semid_status fit_task(const semid_matrix *X, const semid_tokenizer_config *cfg, semid_strategy_result *r, int ti,
+                             int32_t *codes) {
+    SEMID_TRY(semid_tokenizer_fit(X, cfg, &r->tokenizers[ti]));
+    r->n_tokenizers = ti + 1;
+    semid_tokenizer *tok = r->tokenizers[ti];
+    SEMID_TRY(semid_tokenizer_encode(tok, X, codes));
+    int32_t L = semid_tokenizer_levels(tok);
+    double *err = malloc(sizeof(double) * (size_t)L);
+    if (!err) return semid_fail(SEMID_ENOMEM, "out of memory");
+    if (semid_tokenizer_level_errors(tok, X, codes, err) == SEMID_OK) {
+        r->level_error[ti] = err;
+    } else {
+        free(err);
+        semid_clear_error();
+    }
+    return SEMID_OK;
+}
+
+static semid_status build_single(const semid_matrix *X, const semid_strategy_options *opt, semid_strategy_result *r) {
+    const semid_tokenizer_config *cfg = &opt->tokenizer;
+    int32_t n = (int32_t)X->rows, L = cfg->levels;
+    int32_t *codes = malloc(sizeof(int32_t) * (size_t)n * (size_t)L);
+    if (!codes) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_status st = fit_task(X, cfg, r, 0, codes);
+    if (st == SEMID_OK) {
+        semid_tokenizer *tok = r->tokenizers[0];
+        L = semid_tokenizer_levels(tok);
+        int32_t *sizes = malloc(sizeof(int32_t) * (size_t)L);
+        if (!sizes) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        for (int32_t l = 0; st == SEMID_OK && l < L; l++) sizes[l] = semid_tokenizer_level_size(tok, l);
+        if (st == SEMID_OK)
+            st = semid_idtable_create(&r->table, opt->strategy, semid_tokenizer_method_name(tok), n, 1, L, sizes, 0);
+        if (st == SEMID_OK) {
+            memcpy(r->table.codes, codes, sizeof(int32_t) * (size_t)n * (size_t)L);
+            r->table.tokenizer_fingerprint[0] = r->table.tokenizer_fingerprint[1] = semid_tokenizer_fingerprint(tok);
+        }
+        free(sizes);
+    }
+    free(codes);
+    return st;
+}
+
+static semid_status build_separate(const semid_strategy_inputs *in, const semid_strategy_options *opt,
+                                   semid_strategy_result *r) {
+    const semid_tokenizer_config *cfg = &opt->tokenizer;
+    int32_t n = (int32_t)in->search->rows, L = cfg->levels;
+    int32_t *codes[2] = {malloc(sizeof(int32_t) * (size_t)n * (size_t)L), malloc(sizeof(int32_t) * (size_t)n * (size_t)L)};
+    int32_t *sizes = malloc(sizeof(int32_t) * 2 * (size_t)L);
+    semid_status st = SEMID_OK;
+    if (!codes[0] || !codes[1] || !sizes) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    const semid_matrix *X[2] = {in->search, in->rec};
+    for (int ti = 0; st == SEMID_OK && ti < 2; ti++) {
+        st = fit_task(X[ti], cfg, r, ti, codes[ti]);
+        if (st != SEMID_OK) {
+            semid_fail_context(st, "%s IDs", ti == SEMID_TASK_SEARCH ? "search" : "rec");
+            break;
+        }
+        if (semid_tokenizer_levels(r->tokenizers[ti]) != L) {
+            st = semid_fail(SEMID_EINTERNAL, "tokenizer returned %d levels, asked for %d",
+                            semid_tokenizer_levels(r->tokenizers[ti]), L);
+            break;
+        }
+        for (int32_t l = 0; l < L; l++) sizes[ti * L + l] = semid_tokenizer_level_size(r->tokenizers[ti], l);
+    }
+    if (st == SEMID_OK) st = semid_idtable_create(&r->table, opt->strategy, semid_tokenizer_method_name(r->tokenizers[0]), n, 2, L, sizes, 0);
+    if (st == SEMID_OK)
+        for (int ti = 0; ti < 2; ti++) {
+            memcpy(r->table.codes + (int64_t)ti * n * L, codes[ti], sizeof(int32_t) * (size_t)n * (size_t)L);
+            r->table.tokenizer_fingerprint[ti] = semid_tokenizer_fingerprint(r->tokenizers[ti]);
+        }
+    free(codes[0]);
+    free(codes[1]);
+    free(sizes);
+    return st;
+}
+
+static semid_status build_prefix_share(const semid_strategy_inputs *in, const semid_strategy_options *opt,
+                                       semid_strategy_result *r) {
+    if (!semid_prefix_share_impl)
+        return semid_fail(SEMID_EINVAL, "strategy prefix_share: the prefix-share quantizer is not available in this build");
+    semid_prefix_share_codes pc;
+    memset(&pc, 0, sizeof pc);
+    SEMID_TRY(semid_prefix_share_impl(in->search, in->rec, &opt->tokenizer, &pc));
+    int32_t n = (int32_t)in->search->rows, S = pc.shared_levels, L = pc.shared_levels + pc.task_levels;
+    semid_status st = SEMID_OK;
+    if (pc.n_items != n || S < 0 || pc.task_levels < 0 || L < 1 || !pc.level_size || !pc.codes[0] || !pc.codes[1])
+        st = semid_fail(SEMID_EINTERNAL, "prefix-share quantizer returned an inconsistent result");
+    for (int64_t i = 0; st == SEMID_OK && i < n; i++)
+        for (int32_t l = 0; l < S; l++)
+            if (pc.codes[0][i * L + l] != pc.codes[1][i * L + l]) {
+                st = semid_fail(SEMID_EINTERNAL, "prefix-share: item %lld has different shared codes", (long long)i);
+                break;
+            }
+    int32_t *sizes = st == SEMID_OK ? malloc(sizeof(int32_t) * 2 * (size_t)L) : NULL;
+    if (st == SEMID_OK && !sizes) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) {
+        memcpy(sizes, pc.level_size, sizeof(int32_t) * (size_t)L);
+        memcpy(sizes + L, pc.level_size, sizeof(int32_t) * (size_t)L);
+        const char *method = opt->tokenizer.method ? opt->tokenizer.method : "prefix_share";
+        st = semid_idtable_create(&r->table, opt->strategy, method, n, 2, L, sizes, S);
+    }
+    if (st == SEMID_OK)
+        for (int ti = 0; ti < 2; ti++)
+            memcpy(r->table.codes + (int64_t)ti * n * L, pc.codes[ti], sizeof(int32_t) * (size_t)n * (size_t)L);
+    free(sizes);
+    semid_prefix_share_codes_free(&pc);
+    return st;
+}
+
+semid_status semid_strategy_build(const semid_strategy_inputs *in, const semid_strategy_options *opt,
+                                  semid_strategy_result *out) {
+    memset(out, 0, sizeof *out);
+    semid_strategy_kind kind = SEMID_STRATEGY_SINGLE;
+    SEMID_TRY(semid_strategy_kind_of(opt->strategy, &kind));
+    double t0 = semid_now();
+    semid_status st;
+    if (kind == SEMID_STRATEGY_SINGLE) {
+        SEMID_TRY(need(in->single, opt->strategy, opt->strategy));
+        st = build_single(in->single, opt, out);
+    } else {
+        SEMID_TRY(need(in->search, "search", opt->strategy));
+        SEMID_TRY(need(in->rec, "rec", opt->strategy));
+        if (in->search->rows != in->rec->rows)
+            return semid_fail(SEMID_EINVAL, "strategy %s: %lld search embeddings but %lld rec embeddings (rows must be the same items)",
+                              opt->strategy, (long long)in->search->rows, (long long)in->rec->rows);
+        st = kind == SEMID_STRATEGY_SEPARATE ? build_separate(in, opt, out) : build_prefix_share(in, opt, out);
+    }
+    if (st == SEMID_OK) {
+        for (int ti = 0; st == SEMID_OK && ti < out->table.n_tasks; ti++)
+            st = semid_idtable_collisions(&out->table, ti, &out->before[ti]);
+        if (out->table.n_tasks == 1) out->before[1] = out->before[0];
+    }
+    if (st == SEMID_OK && opt->disambiguate) st = semid_idtable_disambiguate(&out->table, opt->popularity);
+    if (st == SEMID_OK) {
+        semid_idtable_update_fingerprint(&out->table);
+        st = semid_idtable_validate(&out->table);
+    }
+    if (st != SEMID_OK) {
+        semid_strategy_result_free(out);
+        return st;
+    }
+    out->seconds = semid_now() - t0;
+    return SEMID_OK;
+}
+
+semid_status semid_strategy_codes_to_tokens(const semid_idtable *t, int task, const semid_tokenizer *tok,
+                                            const int32_t *codes, int64_t rows, int32_t *tokens) {
+    int32_t ti = t->n_tasks == 1 ? 0 : task, L = t->n_levels;
+    int32_t levels = semid_tokenizer_levels(tok);
+    int32_t base_levels = L - (t->disambiguated ? 1 : 0);
+    uint64_t want = t->tokenizer_fingerprint[ti];
+    if (want != 0 && want != semid_tokenizer_fingerprint(tok))
+        return semid_fail(SEMID_EFORMAT,
+                          "tokenizer from another vocabulary: the ID table was built by tokenizer %016" PRIx64
+                          " (%s task), this one is %016" PRIx64,
+                          want, task == SEMID_TASK_SEARCH ? "search" : "rec", semid_tokenizer_fingerprint(tok));
+    if (levels != base_levels)
+        return semid_fail(SEMID_EFORMAT,
+                          "tokenizer from another vocabulary: it gives %d levels, the ID table has %d (%s)", levels,
+                          base_levels, t->disambiguated ? "plus one disambiguation level" : "no disambiguation");
+    for (int32_t l = 0; l < levels; l++)
+        if (semid_tokenizer_level_size(tok, l) != t->level_size[ti * L + l])
+            return semid_fail(SEMID_EFORMAT,
+                              "tokenizer from another vocabulary: level %d has %d codes, the ID table's has %d", l,
+                              semid_tokenizer_level_size(tok, l), t->level_size[ti * L + l]);
+    const int32_t *off = t->token_offset + (int64_t)ti * L;
+    for (int64_t i = 0; i < rows; i++) {
+        for (int32_t l = 0; l < levels; l++) tokens[i * L + l] = off[l] + codes[i * levels + l];
+        if (t->disambiguated) tokens[i * L + L - 1] = off[L - 1];
+    }
+    return SEMID_OK;
+}
