@@ -578,12 +578,18 @@ static semid_status extract_names(qg_tokens *ts, qg_profile *p) {
     return SEMID_OK;
 }
 
+/* True if w is a word of one of the item's genre forms ("scary", "fiction"):
+ * the genre slot already says it. */
 static bool is_genre_word(const qg_profile *p, const char *w) {
-    for (int32_t g = 0; g < p->n_genres; g++)
-        for (int f = 0; f < 3; f++)
-            if (strstr(p->genres[g]->forms[f], w) && strlen(w) >= 3) return true;
-    for (int32_t g = 0; g < p->n_other_genres; g++)
-        if (strcmp(p->other_genres[g], w) == 0) return true;
+    size_t n = strlen(w);
+    for (int32_t g = 0; g < p->n_genres + p->n_other_genres; g++) {
+        for (int f = 0; f < 3; f++) {
+            const char *form = g < p->n_genres ? p->genres[g]->forms[f] : p->other_genres[g - p->n_genres];
+            for (const char *c = form; (c = strstr(c, w)) != NULL; c++)
+                if ((c == form || c[-1] == ' ') && (c[n] == '\0' || c[n] == ' ')) return true;
+            if (g >= p->n_genres) break;
+        }
+    }
     return false;
 }
 
@@ -1032,7 +1038,7 @@ static void buf_put_synonyms(qg_buf *b, const char *text, double p, semid_rng *r
 static void put_decade(qg_buf *b, int32_t year, int variant, semid_rng *rng) {
     char tmp[48];
     int32_t d = year / 10 * 10;
-    int form = variant == 0 ? (int)semid_rng_below(rng, 2) : 2 + (int)semid_rng_below(rng, 3);
+    int form = variant == 0 ? (int)semid_rng_below(rng, 3) : 2 + (int)semid_rng_below(rng, 3);
     if (d < 1920 || d >= 2000) form = form == 0 ? 1 : form; /* "10s" or "00s" are unclear */
     const char *part = year % 10 <= 3 ? "early" : year % 10 >= 7 ? "late" : "mid";
     switch (form) {
@@ -1245,13 +1251,31 @@ static semid_status item_queries(const qg_profile *p, const semid_querygen_confi
         }
         if (st != SEMID_OK) break;
         if (!text) {
-            /* Nothing new could be said: fall back to the noun alone. */
-            text = semid_strdup("movie");
+            /* Nothing new could be said (an item without metadata): a
+             * generic request, new for the item if one is left. */
+            static const char *const generic[] = {"movie", "film", "flick", "a movie", "some film", "any flick",
+                                                  "a good movie", "a film to watch", "movie night", "recommend a film"};
+            int32_t pick = 0;
+            for (int32_t g = 0; g < (int32_t)(sizeof generic / sizeof generic[0]); g++) {
+                semid_words w;
+                st = semid_tokenize(generic[g], &w);
+                if (st != SEMID_OK) break;
+                uint64_t gh = wordset_hash(w.words, w.n);
+                semid_words_free(&w);
+                bool dup = false;
+                for (int32_t j = 0; j < made && !dup; j++) dup = seen[j] == gh;
+                if (!dup) {
+                    pick = g;
+                    h = gh;
+                    break;
+                }
+            }
+            if (st != SEMID_OK) break;
+            text = semid_strdup(generic[pick]);
             if (!text) {
                 st = semid_fail(SEMID_ENOMEM, "out of memory generating queries");
                 break;
             }
-            h = 0;
         }
         seen[made] = h;
         out->texts[made++] = text;
