@@ -4,10 +4,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/rng.h"
+#include "data/builder.h"
+#include "embed/baseline.h"
 #include "embed/enmf.h"
 
 /* A small random interaction matrix as CSR (distinct items per user). */
@@ -177,12 +180,90 @@ static void test_rejects_bad_input(void **state) {
     toy_free(&t);
 }
 
+/* Users with a favourite cluster of items: 85% of their interactions come
+ * from it, the rest from a global popularity skew. Popularity cannot know
+ * the cluster; collaborative filtering can. */
+static void clustered_dataset(semid_dataset *ds, int32_t n_users, int32_t n_items, int32_t n_clusters, uint64_t seed) {
+    semid_dataset_builder *b;
+    assert_int_equal(semid_builder_create(&b, "clusters"), SEMID_OK);
+    char id[32];
+    for (int32_t i = 0; i < n_items; i++) {
+        snprintf(id, sizeof id, "i%d", i);
+        semid_item it = {.id = id, .title = id};
+        assert_int_equal(semid_builder_add_item(b, &it, NULL), SEMID_OK);
+    }
+    semid_rng r;
+    semid_rng_seed(&r, seed);
+    int32_t per = n_items / n_clusters;
+    for (int32_t u = 0; u < n_users; u++) {
+        int32_t cl = (int32_t)semid_rng_below(&r, (uint64_t)n_clusters), user;
+        snprintf(id, sizeof id, "u%d", u);
+        assert_int_equal(semid_builder_user(b, id, &user), SEMID_OK);
+        uint8_t seen[1024] = {0};
+        for (int t = 0; t < 14;) {
+            int32_t item;
+            if (semid_rng_uniform(&r) < 0.85) item = cl * per + (int32_t)semid_rng_below(&r, (uint64_t)per);
+            else item = (int32_t)(semid_rng_uniform(&r) * semid_rng_uniform(&r) * n_items);
+            if (seen[item]) continue;
+            seen[item] = 1;
+            assert_int_equal(semid_builder_add_interaction_idx(b, user, item, t), SEMID_OK);
+            t++;
+        }
+    }
+    assert_int_equal(semid_builder_finish(b, ds), SEMID_OK);
+}
+
+static void test_enmf_beats_popularity(void **state) {
+    (void)state;
+    semid_dataset ds;
+    clustered_dataset(&ds, 500, 400, 20, 11);
+    int64_t *off;
+    int32_t *items;
+    assert_int_equal(semid_enmf_train_csr(&ds, &off, &items), SEMID_OK);
+    /* Training data leaves out the last two items of each user. */
+    assert_int_equal(off[ds.n_users], (int64_t)ds.n_users * 12);
+    semid_enmf_data data = {ds.n_users, ds.n_items, off, items};
+    semid_enmf_config cfg = semid_enmf_defaults();
+    cfg.dim = 32;
+    cfg.epochs = 30;
+    cfg.batch_users = 64;
+    cfg.lr = 0.01f;
+    semid_enmf m;
+    assert_int_equal(semid_enmf_train(&m, &cfg, &data, NULL, NULL), SEMID_OK);
+    semid_matrix iv, uv;
+    assert_int_equal(semid_enmf_item_vectors(&m, &iv), SEMID_OK);
+    assert_int_equal(semid_enmf_user_vectors(&m, &uv), SEMID_OK);
+    semid_rec_eval_options o = semid_rec_eval_defaults();
+    semid_ranking_eval pop, enmf, hist;
+    assert_int_equal(semid_baseline_rec_popularity(&ds, &o, &pop), SEMID_OK);
+    assert_int_equal(semid_baseline_rec_user_vectors(&ds, &o, &uv, &iv, &enmf), SEMID_OK);
+    assert_int_equal(semid_baseline_rec_history(&ds, &o, &iv, &hist), SEMID_OK);
+    double p = semid_ranking_eval_mean(&pop, SEMID_GROUP_ALL).recall;
+    double e = semid_ranking_eval_mean(&enmf, SEMID_GROUP_ALL).recall;
+    double h = semid_ranking_eval_mean(&hist, SEMID_GROUP_ALL).recall;
+    fprintf(stderr, "popularity %.3f enmf %.3f history %.3f\n", p, e, h);
+    assert_int_equal(enmf.n, 500);
+    assert_true(e > 2.0 * p);
+    assert_true(e > 0.4);
+    assert_true(h > 2.0 * p);
+    semid_ranking_eval_free(&pop);
+    semid_ranking_eval_free(&enmf);
+    semid_ranking_eval_free(&hist);
+    semid_matrix_free(&iv);
+    semid_matrix_free(&uv);
+    semid_enmf_free(&m);
+    free(off);
+    free(items);
+    semid_dataset_free(&ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_equals_brute_force),
         cmocka_unit_test(test_gradient_finite_differences),
         cmocka_unit_test(test_training_decreases_loss_and_is_deterministic),
         cmocka_unit_test(test_rejects_bad_input),
+        cmocka_unit_test(test_enmf_beats_popularity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
