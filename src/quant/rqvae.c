@@ -282,16 +282,7 @@ static semid_status init_codebooks(semid_rqvae *m, const semid_matrix *X, semid_
         semid_rng_shuffle_i64(rng, perm, (size_t)N);
         for (int64_t i = 0; i < n; i++) memcpy(sample + i * D, X->data + perm[i] * D, sizeof(float) * (size_t)D);
         const float *z = semid_mlp_forward(&m->enc, m->params, &w->enc, sample, n);
-        float *r = w->resid; /* level residual, updated in place level by level */
-        memcpy(r, z, sizeof(float) * (size_t)(n * d));
-        for (int l = 0; l < L && st == SEMID_OK; l++) {
-            float *Cl = m->params + m->cb_off + (int64_t)l * K * d;
-            st = semid_vq_init_kmeans(Cl, K, r, n, d, c->seed + 7919u * (uint64_t)(l + 1));
-            if (st == SEMID_OK) st = semid_kmeans_assign(r, n, (int32_t)d, Cl, (int32_t)K, w->codes, NULL);
-            if (st == SEMID_OK)
-                for (int64_t b = 0; b < n; b++)
-                    for (int64_t j = 0; j < d; j++) r[b * d + j] -= Cl[(int64_t)w->codes[b] * d + j];
-        }
+        st = semid_rvq_init_kmeans(m->params + m->cb_off, L, K, d, z, n, c->seed);
     }
     work_free(w);
     free(perm);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "quant/dictenc.h"
+#include "quant/prefix_share.h"
 #include "quant/rlfq.h"
 #include "quant/rqkmeans.h"
 #include "quant/rqvae.h"
@@ -17,5 +18,5 @@ const semid_tokenizer_method *const semid_tokenizer_methods[] = {
     NULL,
 };
 
-/* Set to the prefix-share quantizer's function (quant/prefix_share.h) once it compiles. */
-const semid_prefix_share_fn semid_prefix_share_impl = NULL;
+/* The prefix-share quantizer (quant/prefix_share.h). */
+const semid_prefix_share_fn semid_prefix_share_impl = semid_prefix_share_tokenize;

@@ -99,6 +99,25 @@ semid_status semid_vq_init_kmeans(float *C, int64_t K, const float *X, int64_t n
     return SEMID_OK;
 }
 
+semid_status semid_rvq_init_kmeans(float *C, int L, int64_t K, int64_t d, const float *z, int64_t n, uint64_t seed) {
+    float *r = malloc(sizeof(float) * (size_t)(n * d));
+    int32_t *codes = malloc(sizeof(int32_t) * (size_t)n);
+    semid_status st = (!r || !codes) ? semid_fail(SEMID_ENOMEM, "out of memory initialising codebooks (%lld rows)", (long long)n)
+                                     : SEMID_OK;
+    if (st == SEMID_OK) memcpy(r, z, sizeof(float) * (size_t)(n * d));
+    for (int l = 0; l < L && st == SEMID_OK; l++) {
+        float *Cl = C + (int64_t)l * K * d;
+        st = semid_vq_init_kmeans(Cl, K, r, n, d, seed + 7919u * (uint64_t)(l + 1));
+        if (st == SEMID_OK) st = semid_kmeans_assign(r, n, (int32_t)d, Cl, (int32_t)K, codes, NULL);
+        if (st == SEMID_OK)
+            for (int64_t b = 0; b < n; b++)
+                for (int64_t j = 0; j < d; j++) r[b * d + j] -= Cl[(int64_t)codes[b] * d + j];
+    }
+    free(r);
+    free(codes);
+    return st;
+}
+
 void semid_vq_count(int64_t *counts, const int32_t *codes, int64_t B, int L, int64_t K) {
     for (int64_t b = 0; b < B; b++)
         for (int l = 0; l < L; l++) counts[(int64_t)l * K + codes[b * L + l]]++;

@@ -45,6 +45,11 @@ void semid_rvq_backward(float *dz, float *dC, float w_codebook, float w_commit, 
  * (they become dead codes and are reset during training). */
 semid_status semid_vq_init_kmeans(float *C, int64_t K, const float *X, int64_t n, int64_t d, uint64_t seed);
 
+/* All L levels of a residual quantizer from k-means, level by level: level
+ * l's codebook is fitted on the residuals z - sum_{j<l} e_j of the n rows of
+ * z (n, d), each level with its own seed derived from `seed`. */
+semid_status semid_rvq_init_kmeans(float *C, int L, int64_t K, int64_t d, const float *z, int64_t n, uint64_t seed);
+
 /* Adds per-level code counts: counts (L, K) += occurrences in codes (B, L). */
 void semid_vq_count(int64_t *counts, const int32_t *codes, int64_t B, int L, int64_t K);
 
