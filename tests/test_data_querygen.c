@@ -44,7 +44,8 @@ static const test_item k_items[] = {
      "Hamilton."},
     {"2000", "Lethal Weapon", 1987, "Action, Comedy, Crime",
      "Two mismatched police detectives, a suicidal veteran and a family man close to retirement, uncover a drug "
-     "smuggling ring run by former special forces mercenaries. Mel Gibson and Danny Glover star."},
+     "smuggling ring run by former special forces mercenaries. Mel Gibson and Danny Glover star. Fans of this film "
+     "might also enjoy movies about dinosaurs, pirates and volcanoes, such as Jurassic Park."},
     /* Little metadata: no description, no genres. */
     {"77", "Nothing Much", 0, "", ""},
     {"78", "It", 1990, "Horror", "It is a horror story about it and the clown it becomes in a small town."},
@@ -158,7 +159,11 @@ static void test_uses_names_and_keywords_not_other_titles(void **state) {
         assert_null(strstr(ds.queries[q].text, "stellar"));
         assert_null(strstr(ds.queries[q].text, "pioneering"));
     }
-    /* Names as a whole: "los angeles" is a place, never "starring" a person. */
+    /* A sentence about other works gives neither keywords nor names. */
+    assert_int_equal(count_containing(&ds, 5, "jurassic") + count_containing(&ds, 5, "dinosaur") +
+                         count_containing(&ds, 5, "pirate") + count_containing(&ds, 5, "volcano"),
+                     0);
+    assert_true(count_containing(&ds, 5, "gibson") + count_containing(&ds, 5, "glover") > 0);
     semid_dataset_free(&ds);
 }
 

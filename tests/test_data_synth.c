@@ -149,7 +149,9 @@ static void test_sequences_are_learnable(void **state) {
     }
     /* Items by popularity, most popular first. */
     int32_t *by_pop = malloc((size_t)n * sizeof *by_pop);
+    int32_t *cand = malloc((size_t)n * sizeof *cand);
     assert_non_null(by_pop);
+    assert_non_null(cand);
     for (int32_t i = 0; i < n; i++) by_pop[i] = i;
     for (int32_t i = 1; i < n; i++)
         for (int32_t j = i; j > 0 && pop[by_pop[j]] > pop[by_pop[j - 1]]; j--) {
@@ -172,21 +174,25 @@ static void test_sequences_are_learnable(void **state) {
         for (int32_t k = 0; k < m; k++) hits_pop += top[k] == sp.test_item;
         /* Successors of the last item seen (the validation item), then popularity. */
         const int32_t *row = succ + (size_t)sp.valid_item * n;
+        int32_t n_cand = 0;
+        for (int32_t i = 0; i < n; i++)
+            if (row[i] > 0 && !seen[i]) cand[n_cand++] = i;
+        /* Selection of the 30 most frequent successors (ties: lower index). */
         m = 0;
-        uint8_t *taken = calloc((size_t)n, 1);
-        assert_non_null(taken);
-        while (m < 30) {
-            int32_t best = -1;
-            for (int32_t i = 0; i < n; i++)
-                if (!seen[i] && !taken[i] && row[i] > 0 && (best < 0 || row[i] > row[best])) best = i;
-            if (best < 0) break;
-            taken[best] = 1;
-            top[m++] = best;
+        for (; m < 30 && m < n_cand; m++) {
+            int32_t best = m;
+            for (int32_t j = m + 1; j < n_cand; j++)
+                if (row[cand[j]] > row[cand[best]]) best = j;
+            int32_t t = cand[m];
+            cand[m] = cand[best];
+            cand[best] = t;
+            top[m] = cand[m];
+            seen[cand[m]] = 2; /* taken */
         }
         for (int32_t k = 0; k < n && m < 30; k++)
-            if (!seen[by_pop[k]] && !taken[by_pop[k]]) top[m++] = by_pop[k];
+            if (!seen[by_pop[k]]) top[m++] = by_pop[k];
         for (int32_t k = 0; k < m; k++) hits_seq += top[k] == sp.test_item;
-        free(taken);
+        for (int32_t k = 0; k < m && k < n_cand; k++) seen[cand[k]] = 0;
         for (int64_t k = sp.train_begin; k < sp.train_end; k++) seen[ds->seq_items[k]] = 0;
         seen[sp.valid_item] = 0;
     }
@@ -206,6 +212,7 @@ static void test_sequences_are_learnable(void **state) {
     free(pop);
     free(seen);
     free(by_pop);
+    free(cand);
 }
 
 /* Share of a query's content words found in a text. */

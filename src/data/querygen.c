@@ -238,6 +238,8 @@ typedef struct qg_token {
     uint8_t brk_before; /* punctuation (or a sentence end) before it */
     uint8_t paren_year; /* the next chunk is "(1995" or similar: this ends a title */
     uint8_t in_name;    /* part of an extracted name */
+    uint8_t reference;  /* in a sentence about other works ("fans may also enjoy ...") */
+    int32_t sentence;   /* index of its sentence */
 } qg_token;
 
 typedef struct qg_tokens {
@@ -280,6 +282,7 @@ static semid_status scan_text(const char *text, qg_tokens *out) {
     size_t n = strlen(text);
     size_t i = 0;
     bool in_quote = false, brk = true;
+    int32_t sentence = 0;
     char *chunk = malloc(n + 1);
     if (!chunk) return semid_fail(SEMID_ENOMEM, "out of memory scanning a description");
     semid_status st = SEMID_OK;
@@ -341,17 +344,41 @@ static semid_status scan_text(const char *text, qg_tokens *out) {
             f.capital = k == 0 ? capital : all_capital;
             f.brk_before = k == 0 ? brk : 0;
             f.paren_year = k == w.n - 1 && paren_next;
+            f.sentence = sentence;
             st = tokens_push(out, w.words[k], f);
             w.words[k] = NULL;
         }
         for (int32_t k = 0; k < w.n; k++) free(w.words[k]);
         free(w.words);
         brk = trailing_brk;
+        if (sentence_end && trailing_brk) sentence++;
         if (closes_quote) in_quote = false;
     }
     free(chunk);
     if (st != SEMID_OK) tokens_free(out);
     return st;
+}
+
+/* Words that mark a sentence about other works: blurbs end with the cast's
+ * other films and recommendations ("Fans of this film might also enjoy
+ * ..."), whose words and titles say nothing about this item. Sorted. */
+static const char *const k_reference_words[] = {
+    "appeared", "appreciate", "career",   "careers",  "enjoy",    "fans",        "filmography", "films",
+    "known",    "movies",     "previous", "recommend", "recommended", "similar", "similarly",  "works",
+};
+
+static void mark_reference_sentences(qg_tokens *ts) {
+    int32_t b = 0;
+    while (b < ts->n) {
+        int32_t e = b;
+        bool reference = false;
+        while (e < ts->n && ts->t[e].sentence == ts->t[b].sentence) {
+            if (IN_LIST(k_reference_words, ts->t[e].word)) reference = true;
+            e++;
+        }
+        for (int32_t k = b; k < e; k++) ts->t[k].reference = reference;
+        b = e;
+    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -540,6 +567,9 @@ static semid_status extract_names(qg_tokens *ts, qg_profile *p) {
                 strlen(w) < 2)
                 ok = false;
         }
+        /* In a sentence about other works a capitalised run is as likely a
+         * title ("Pulp Fiction") as a name: only people count there. */
+        if (ok && ts->t[i].reference && !is_first_name(ts->t[i].word)) ok = false;
         if (ok) {
             size_t total = 0;
             for (int32_t k = i; k < e; k++) total += strlen(ts->t[k].word) + 1;
@@ -595,7 +625,7 @@ static bool is_genre_word(const qg_profile *p, const char *w) {
 
 /* Eligible keyword at token k of an item. */
 static bool token_is_keyword(const qg_profile *p, const qg_token *t) {
-    return !t->quoted && !t->in_name && is_candidate_word(t->word) && !title_has_word(&p->title, t->word) &&
+    return !t->quoted && !t->in_name && !t->reference && is_candidate_word(t->word) && !title_has_word(&p->title, t->word) &&
            !is_genre_word(p, t->word);
 }
 
@@ -793,7 +823,7 @@ static char *phrase_text(const qg_profile *p, const qg_vocab *v, const qg_tokens
     size_t total = 1;
     for (int32_t i = b; i < e; i++) {
         if (title_has_word(&p->title, ts->t[i].word) || IN_LIST(k_meta_words, ts->t[i].word) || ts->t[i].in_name ||
-            ts->t[i].quoted)
+            ts->t[i].quoted || ts->t[i].reference)
             return NULL;
         total += strlen(ts->t[i].word) + 1;
     }
@@ -1308,6 +1338,7 @@ static semid_status build_profile(const semid_item *item, const qg_vocab *v, int
     semid_status st = parse_genres(item->genres, p);
     qg_tokens desc = {0}, tags = {0};
     if (st == SEMID_OK) st = scan_text(item->description, &desc);
+    if (st == SEMID_OK) mark_reference_sentences(&desc);
     if (st == SEMID_OK) st = scan_text(item->tags, &tags);
     if (st == SEMID_OK) st = extract_names(&desc, p);
     if (st == SEMID_OK) st = build_keywords(p, &desc, &tags, v, n_docs, max_keywords);
