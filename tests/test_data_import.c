@@ -287,7 +287,7 @@ static void test_mlcsv(void **state) {
     assert_string_equal(item(&ds, "13")->title, "The \"Great\" Escape, Again");
     assert_int_equal(item(&ds, "13")->year, 2001);
     assert_string_equal(item(&ds, "13")->genres, "");
-    assert_string_equal(item(&ds, "13")->tags, "classic,war  prison");
+    assert_string_equal(item(&ds, "13")->tags, "classic,war prison");
     assert_string_equal(item(&ds, "1")->tags, "pixar");
     assert_string_equal(item(&ds, "14")->title, "Line\nBreak");
     assert_string_equal(item(&ds, "15")->title, "No Year Here");

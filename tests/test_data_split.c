@@ -69,6 +69,8 @@ static void build_small(semid_dataset *ds, int32_t n_items) {
     assert_int_equal(semid_builder_add_tag(b, 2, " cult "), SEMID_OK);
     assert_int_equal(semid_builder_add_tag(b, 2, "cult"), SEMID_OK);
     assert_int_equal(semid_builder_add_tag(b, 2, "a,b"), SEMID_OK);
+    assert_int_equal(semid_builder_add_tag(b, 2, ", ,"), SEMID_OK); /* nothing left: ignored */
+    assert_int_equal(semid_builder_add_tag(b, 2, ",cult,"), SEMID_OK); /* "cult" again */
     assert_int_equal(semid_builder_finish(b, ds), SEMID_OK);
 }
 

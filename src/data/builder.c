@@ -164,8 +164,20 @@ semid_status semid_builder_add_tag(semid_dataset_builder *b, int32_t item, const
     if (len == 0) return SEMID_OK;
     char *clean = malloc(len + 1);
     if (!clean) return semid_fail(SEMID_ENOMEM, "out of memory");
-    for (size_t i = 0; i < len; i++) clean[i] = tag[i] == ',' ? ' ' : tag[i];
-    clean[len] = '\0';
+    /* Commas become spaces; runs of blanks collapse to one space. */
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = tag[i] == ',' || tag[i] == '\t' ? ' ' : tag[i];
+        if (ch == ' ' && (k == 0 || clean[k - 1] == ' ')) continue;
+        clean[k++] = ch;
+    }
+    while (k > 0 && clean[k - 1] == ' ') k--;
+    clean[k] = '\0';
+    len = k;
+    if (len == 0) {
+        free(clean);
+        return SEMID_OK;
+    }
     char *old = b->items[item].tags;
     if (list_contains(old, clean, len)) {
         free(clean);

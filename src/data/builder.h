@@ -51,7 +51,7 @@ int32_t semid_builder_n_items(const semid_dataset_builder *b);
 /* Replaces the description of item `item` (copied). */
 semid_status semid_builder_set_description(semid_dataset_builder *b, int32_t item, const char *text);
 /* Appends one tag to the item's comma-separated tags unless it is already
- * there (exact match). Commas inside the tag become spaces; surrounding
+ * there (exact match). Commas inside the tag become spaces (blank runs collapse); surrounding
  * blanks are trimmed; an empty tag is ignored. */
 semid_status semid_builder_add_tag(semid_dataset_builder *b, int32_t item, const char *tag);
 
