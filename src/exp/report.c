@@ -93,6 +93,10 @@ static void write_table(sbuf *b, const exp_results *r, exp_table table, const ch
             const exp_row *row = &r->rows[i];
             if (pass == 0 ? row->table != table : row->table != EXP_TABLE_REFERENCE) continue;
             sb_printf(b, "| %s%s |", row->label, pass ? " (reference)" : "");
+            if (row->failed[0]) {
+                sb_printf(b, " failed: %s | | | | | | | | |\n", row->failed);
+                continue;
+            }
             int own = row->table == table;
             cell(b, &row->search_recall, own && row->best_search, own ? row->p_search : NAN);
             cell(b, &row->rec_recall, own && row->best_rec, own ? row->p_rec : NAN);

@@ -44,17 +44,16 @@ void exp_metric_add(exp_metric *m, double value) {
 }
 
 /* Best row of a table on one task, then a paired t-test of every other row
- * of that table (reference rows included) against it, Bonferroni-corrected
- * over the number of comparisons. */
+ * of that table against it, Bonferroni-corrected over the number of
+ * comparisons (the table's rows less one). */
 static semid_status compare_task(exp_results *r, exp_table table, int search) {
     int best = -1, members = 0;
     for (int i = 0; i < r->n_rows; i++) {
         exp_row *row = &r->rows[i];
         if (row->table != table && row->table != EXP_TABLE_REFERENCE) continue;
         const exp_metric *m = search ? &row->search_recall : &row->rec_recall;
-        if (m->n == 0) continue;
+        if (m->n == 0 || row->table != table) continue;
         members++;
-        if (row->table != table) continue; /* the best is chosen among the table's own rows */
         const exp_metric *bm = best < 0 ? NULL : (search ? &r->rows[best].search_recall : &r->rows[best].rec_recall);
         if (!bm || m->mean > bm->mean) best = i;
     }
@@ -150,6 +149,7 @@ semid_status exp_results_write_json(const exp_results *r, const char *path) {
         cJSON_AddNumberToObject(o, "n_search_queries", (double)row->n_search);
         cJSON_AddNumberToObject(o, "n_rec_users", (double)row->n_rec);
         cJSON_AddNumberToObject(o, "seconds", row->seconds);
+        if (row->failed[0]) cJSON_AddStringToObject(o, "failed", row->failed);
         cJSON_AddItemToArray(rows, o);
     }
     char *text = cJSON_Print(root);

@@ -36,6 +36,7 @@ typedef struct exp_row {
     double p_search, p_rec;
     int best_search, best_rec;
     double seconds;           /* training and evaluation time, all seeds */
+    char failed[256];         /* non-empty: the row could not be computed, and why */
 } exp_row;
 
 typedef struct exp_results {

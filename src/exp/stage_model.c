@@ -1,0 +1,240 @@
+/* The generative and reference rows: training, evaluation on the test
+ * split, and the per-query results each row keeps (cached as JSON). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "embed/baseline.h"
+#include "exp/stages.h"
+#include "gen/generate.h"
+#include "gen/train.h"
+
+void exp_eval_free(exp_eval *e) {
+    semid_ranking_eval_free(&e->search);
+    semid_ranking_eval_free(&e->rec);
+    memset(e, 0, sizeof *e);
+}
+
+static cJSON *ranking_json(const semid_ranking_eval *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "k", r->k);
+    cJSON *rank = cJSON_AddArrayToObject(o, "rank");
+    cJSON *group = cJSON_AddArrayToObject(o, "group");
+    for (int64_t i = 0; i < r->n; i++) {
+        cJSON_AddItemToArray(rank, cJSON_CreateNumber(r->rank[i]));
+        cJSON_AddItemToArray(group, cJSON_CreateNumber(r->group[i]));
+    }
+    return o;
+}
+
+semid_status exp_eval_save(const exp_eval *e, const char *path) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddNumberToObject(root, "invalid_share", e->invalid_share);
+    cJSON_AddNumberToObject(root, "seconds", e->seconds);
+    cJSON_AddItemToObject(root, "search", ranking_json(&e->search));
+    cJSON_AddItemToObject(root, "rec", ranking_json(&e->rec));
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
+    semid_status st = semid_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+/* Rebuilds a ranking from saved ranks: the recall and NDCG follow from them. */
+static semid_status ranking_from_json(const cJSON *o, semid_ranking_eval *r, const char *path) {
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "k");
+    const cJSON *rank = cJSON_GetObjectItemCaseSensitive(o, "rank");
+    const cJSON *group = cJSON_GetObjectItemCaseSensitive(o, "group");
+    if (!cJSON_IsNumber(k) || !cJSON_IsArray(rank) || !cJSON_IsArray(group) ||
+        cJSON_GetArraySize(rank) != cJSON_GetArraySize(group))
+        return semid_fail(SEMID_EFORMAT, "%s: malformed evaluation record", path);
+    int64_t n = cJSON_GetArraySize(rank);
+    SEMID_TRY(semid_ranking_eval_init(r, n, k->valueint > 0 ? k->valueint : 1));
+    int64_t i = 0;
+    const cJSON *g = group->child;
+    for (const cJSON *x = rank->child; x && g; x = x->next, g = g->next, i++) {
+        int32_t rk = (int32_t)x->valuedouble;
+        if (rk >= r->k) rk = -1;
+        r->rank[i] = rk;
+        r->recall[i] = semid_recall_at_k(rk, r->k);
+        r->ndcg[i] = semid_ndcg_at_k(rk, r->k);
+        r->group[i] = (int8_t)g->valuedouble;
+    }
+    return SEMID_OK;
+}
+
+semid_status exp_eval_load(const char *path, exp_eval *e) {
+    memset(e, 0, sizeof *e);
+    char *text;
+    size_t len;
+    SEMID_TRY(semid_read_file(path, &text, &len));
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) return semid_fail(SEMID_EFORMAT, "%s: not valid JSON", path);
+    semid_status st = SEMID_OK;
+    const cJSON *inv = cJSON_GetObjectItemCaseSensitive(root, "invalid_share");
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, "seconds");
+    e->invalid_share = cJSON_IsNumber(inv) ? inv->valuedouble : 0.0;
+    e->seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0.0;
+    st = ranking_from_json(cJSON_GetObjectItemCaseSensitive(root, "search"), &e->search, path);
+    if (st == SEMID_OK) st = ranking_from_json(cJSON_GetObjectItemCaseSensitive(root, "rec"), &e->rec, path);
+    cJSON_Delete(root);
+    if (st != SEMID_OK) exp_eval_free(e);
+    return st;
+}
+
+/* Loads a cached evaluation when its stage is fresh. */
+static int load_cached(const char *run_dir, const char *stage, const exp_key *key, const char *path, exp_eval *out) {
+    if (!exp_stage_fresh(run_dir, stage, key)) return 0;
+    if (exp_eval_load(path, out) != SEMID_OK) {
+        semid_clear_error();
+        return 0;
+    }
+    return 1;
+}
+
+static semid_status save_and_mark(const char *run_dir, const char *stage, const exp_key *key, const char *path,
+                                  const exp_eval *e) {
+    SEMID_TRY(exp_eval_save(e, path));
+    return exp_stage_mark(run_dir, stage, key);
+}
+
+semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                  const exp_key *sid_key, const semid_idtable *table, const char *name,
+                                  int64_t seed, exp_eval *out) {
+    memset(out, 0, sizeof *out);
+    char stage[160], rel[192], desc[512];
+    snprintf(stage, sizeof stage, "models/%s-s%lld", name, (long long)seed);
+    snprintf(rel, sizeof rel, "%s/eval.json", stage);
+    snprintf(desc, sizeof desc, "gen v1|%d|%d|%d|%d|%d|%g|%d|%d|%d|%lld", cfg->model_layers, cfg->model_dim,
+             cfg->model_heads, cfg->model_epochs, cfg->model_batch, cfg->model_lr, cfg->model_history, cfg->beam,
+             cfg->k, (long long)seed);
+    exp_key key = exp_key_make(desc, sid_key);
+    char *dir = semid_path_join(run_dir, stage);
+    char *eval_path = semid_path_join(run_dir, rel);
+    if (!dir || !eval_path) {
+        free(dir);
+        free(eval_path);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    semid_status st = SEMID_OK;
+    if (load_cached(run_dir, stage, &key, eval_path, out)) {
+        SEMID_INFO("model %s seed %lld: reusing %s", name, (long long)seed, eval_path);
+        goto done;
+    }
+    double t0 = semid_now();
+    semid_gen_train_config tc = semid_gen_train_defaults();
+    tc.n_layer = cfg->model_layers;
+    tc.n_head = cfg->model_heads;
+    tc.d_model = cfg->model_dim;
+    tc.epochs = cfg->model_epochs;
+    tc.batch_size = cfg->model_batch;
+    tc.lr = (float)cfg->model_lr;
+    tc.history_window = cfg->model_history;
+    tc.seed = (uint64_t)seed;
+    tc.verbose = 1;
+    tc.resume = 1; /* a killed experiment continues the model it was training */
+    semid_gen_train_report rep;
+    SEMID_INFO("model %s seed %lld: training", name, (long long)seed);
+    st = semid_gen_train(ds, table, &tc, dir, &rep);
+    semid_gen_bundle *bundle = NULL;
+    if (st == SEMID_OK) st = semid_gen_bundle_load(dir, &bundle);
+    if (st == SEMID_OK) {
+        semid_gen_decode_options o = semid_gen_decode_defaults();
+        o.beam.beam_size = cfg->beam;
+        o.beam.k = cfg->k;
+        st = semid_gen_evaluate(bundle, ds, SEMID_SPLIT_TEST, &o, &out->search, &out->rec);
+    }
+    semid_gen_bundle_free(bundle);
+    out->seconds = semid_now() - t0;
+    if (st == SEMID_OK) {
+        semid_metric_summary s = semid_ranking_eval_mean(&out->search, SEMID_GROUP_ALL);
+        semid_metric_summary r = semid_ranking_eval_mean(&out->rec, SEMID_GROUP_ALL);
+        SEMID_INFO("model %s seed %lld: search R@%d %.4f, rec R@%d %.4f (%.0f s)", name, (long long)seed, cfg->k,
+                   s.recall, cfg->k, r.recall, out->seconds);
+        st = save_and_mark(run_dir, stage, &key, eval_path, out);
+    }
+    if (st != SEMID_OK) {
+        semid_fail_context(st, "model %s seed %lld", name, (long long)seed);
+        exp_eval_free(out);
+    }
+done:
+    free(dir);
+    free(eval_path);
+    return st;
+}
+
+static semid_status dense_row(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                              const semid_rec_eval_options *ro, const char *method, const semid_matrix *items,
+                              exp_eval *out) {
+    char rel[96];
+    snprintf(rel, sizeof rel, "emb/%s.encoder", method);
+    char *encoder = semid_path_join(run_dir, rel);
+    if (!encoder) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_matrix queries = {0};
+    semid_status st = semid_baseline_encode_test_queries(ds, encoder, NULL, &queries);
+    free(encoder);
+    if (st == SEMID_OK) st = semid_baseline_search_dense(ds, &queries, items, cfg->k, cfg->head_fraction, &out->search);
+    if (st == SEMID_OK) st = semid_baseline_rec_history(ds, ro, items, &out->rec);
+    semid_matrix_free(&queries);
+    return st;
+}
+
+semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                 const exp_key *data_key, const char *name, exp_eval *out) {
+    memset(out, 0, sizeof *out);
+    const char *method = strcmp(name, "dense_search") == 0 ? "search"
+                         : strcmp(name, "dense_multi") == 0 ? "multi"
+                         : strcmp(name, "enmf") == 0       ? "rec"
+                                                           : NULL;
+    if (!method && strcmp(name, "popularity") != 0) return semid_fail(SEMID_EINVAL, "unknown reference row '%s'", name);
+    semid_matrix items = {0};
+    exp_key key = *data_key;
+    if (method) SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &key));
+    char stage[96], rel[128], desc[256];
+    snprintf(stage, sizeof stage, "ref/%s", name);
+    snprintf(rel, sizeof rel, "%s.json", stage);
+    snprintf(desc, sizeof desc, "ref v1|%s|%d|%g", name, cfg->k, cfg->head_fraction);
+    key = exp_key_make(desc, &key);
+    char *dir = semid_path_join(run_dir, "ref");
+    char *path = semid_path_join(run_dir, rel);
+    semid_status st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK && !load_cached(run_dir, stage, &key, path, out)) {
+        double t0 = semid_now();
+        semid_rec_eval_options ro = semid_rec_eval_defaults();
+        ro.k = cfg->k;
+        ro.head_fraction = cfg->head_fraction;
+        ro.exclude_history = !semid_gen_items_repeat(ds); /* as the generative rows decide */
+        if (!method) {
+            st = semid_baseline_search_popularity(ds, cfg->k, cfg->head_fraction, &out->search);
+            if (st == SEMID_OK) st = semid_baseline_rec_popularity(ds, &ro, &out->rec);
+        } else if (strcmp(method, "rec") == 0) {
+            semid_matrix users = {0};
+            char *users_path = semid_path_join(run_dir, "emb/rec_users.npy");
+            st = users_path ? semid_npy_read(users_path, &users) : semid_fail(SEMID_ENOMEM, "out of memory");
+            if (st == SEMID_OK) st = semid_baseline_rec_user_vectors(ds, &ro, &users, &items, &out->rec);
+            if (st == SEMID_OK) st = semid_ranking_eval_init(&out->search, 0, cfg->k); /* no search side */
+            free(users_path);
+            semid_matrix_free(&users);
+        } else {
+            st = dense_row(cfg, run_dir, ds, &ro, method, &items, out);
+        }
+        out->seconds = semid_now() - t0;
+        if (st == SEMID_OK) st = save_and_mark(run_dir, stage, &key, path, out);
+        if (st != SEMID_OK) {
+            semid_fail_context(st, "reference %s", name);
+            exp_eval_free(out);
+        }
+    }
+    semid_matrix_free(&items);
+    free(dir);
+    free(path);
+    return st;
+}

@@ -1,0 +1,133 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "exp/stages.h"
+#include "quant/strategy.h"
+
+/* Tokenizers are seeded once for all model seeds: the seeds vary the
+ * generative models, not the IDs they are trained on. */
+enum { EXP_SID_SEED = 1234 };
+
+typedef struct sid_inputs {
+    semid_matrix single, search, rec;
+    semid_strategy_kind kind;
+} sid_inputs;
+
+static void sid_inputs_free(sid_inputs *in) {
+    semid_matrix_free(&in->single);
+    semid_matrix_free(&in->search);
+    semid_matrix_free(&in->rec);
+}
+
+/* Loads (or computes) the embeddings the strategy reads, and derives the
+ * stage key from theirs. */
+static semid_status load_inputs(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                const exp_key *data_key, const char *strategy, const char *tokenizer, sid_inputs *in,
+                                exp_key *key) {
+    memset(in, 0, sizeof *in);
+    SEMID_TRY(semid_strategy_kind_of(strategy, &in->kind));
+    exp_key k1, k2;
+    semid_status st;
+    if (in->kind == SEMID_STRATEGY_SINGLE) {
+        st = exp_stage_embedding(cfg, run_dir, ds, data_key, strategy, &in->single, &k1);
+        k2 = k1;
+    } else {
+        st = exp_stage_embedding(cfg, run_dir, ds, data_key, "search", &in->search, &k1);
+        if (st == SEMID_OK) st = exp_stage_embedding(cfg, run_dir, ds, data_key, "rec", &in->rec, &k2);
+    }
+    if (st != SEMID_OK) {
+        sid_inputs_free(in);
+        return st;
+    }
+    char desc[512];
+    snprintf(desc, sizeof desc, "sid v1|%s|%s|%d|%d|%d", strategy, tokenizer, cfg->sid_levels, cfg->sid_codebook,
+             cfg->sid_disambiguate);
+    exp_key both = exp_key_combine(&k1, &k2);
+    *key = exp_key_make(desc, &both);
+    return SEMID_OK;
+}
+
+static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, const sid_inputs *in,
+                                const char *strategy, const char *tokenizer, semid_idtable *out,
+                                double *collision_rate) {
+    int64_t *popularity = malloc(sizeof(int64_t) * (size_t)(ds->n_items > 0 ? ds->n_items : 1));
+    if (!popularity) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_dataset_train_counts(ds, popularity);
+    semid_strategy_inputs si = {.single = &in->single, .search = &in->search, .rec = &in->rec};
+    semid_strategy_options opt = {0};
+    opt.strategy = strategy;
+    opt.tokenizer = semid_tokenizer_defaults();
+    opt.tokenizer.method = tokenizer;
+    opt.tokenizer.levels = cfg->sid_levels;
+    opt.tokenizer.codebook_size = cfg->sid_codebook;
+    opt.tokenizer.seed = EXP_SID_SEED;
+    opt.disambiguate = cfg->sid_disambiguate;
+    opt.popularity = popularity;
+    semid_strategy_result res;
+    double t0 = semid_now();
+    semid_status st = semid_strategy_build(&si, &opt, &res);
+    free(popularity);
+    if (st != SEMID_OK) return st;
+    double rate = 0.0;
+    for (int t = 0; t < res.table.n_tasks; t++) rate += res.before[t].rate / res.table.n_tasks;
+    *collision_rate = rate;
+    SEMID_INFO("ids %s/%s: %d levels, %d tokens, %.1f%% of items shared an ID before disambiguation (%.1f s)", strategy,
+               tokenizer, res.table.n_levels, res.table.n_tokens, 100.0 * rate, semid_now() - t0);
+    *out = res.table; /* handed over; the tokenizers are not needed here */
+    memset(&res.table, 0, sizeof res.table);
+    semid_strategy_result_free(&res);
+    return SEMID_OK;
+}
+
+semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                           const exp_key *data_key, const char *strategy, const char *tokenizer,
+                           semid_idtable *out, double *collision_rate, exp_key *key) {
+    memset(out, 0, sizeof *out);
+    *collision_rate = 0.0;
+    char stage[112], file[128], side[128];
+    snprintf(stage, sizeof stage, "sid/%s-%s", strategy, tokenizer);
+    snprintf(file, sizeof file, "%s.sid", stage);
+    snprintf(side, sizeof side, "%s.collisions", stage);
+    char *dir = semid_path_join(run_dir, "sid");
+    char *path = semid_path_join(run_dir, file);
+    char *side_path = semid_path_join(run_dir, side);
+    semid_status st = dir && path && side_path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    sid_inputs in;
+    if (st == SEMID_OK) st = load_inputs(cfg, run_dir, ds, data_key, strategy, tokenizer, &in, key);
+    if (st != SEMID_OK) goto done;
+
+    char *text = NULL;
+    size_t len;
+    if (exp_stage_fresh(run_dir, stage, key) && semid_idtable_load(path, out) == SEMID_OK &&
+        semid_read_file(side_path, &text, &len) == SEMID_OK && out->n_items == ds->n_items) {
+        *collision_rate = strtod(text, NULL);
+        SEMID_INFO("ids %s/%s: reusing %s", strategy, tokenizer, path);
+    } else {
+        semid_idtable_free(out);
+        memset(out, 0, sizeof *out);
+        st = build_table(cfg, ds, &in, strategy, tokenizer, out, collision_rate);
+        if (st == SEMID_OK) st = semid_idtable_save(out, path);
+        if (st == SEMID_OK) {
+            char line[64];
+            int n = snprintf(line, sizeof line, "%.17g\n", *collision_rate);
+            st = semid_write_file_atomic(side_path, line, (size_t)n);
+        }
+        if (st == SEMID_OK) st = exp_stage_mark(run_dir, stage, key);
+        if (st != SEMID_OK) {
+            semid_fail_context(st, "semantic IDs %s/%s", strategy, tokenizer);
+            semid_idtable_free(out);
+            memset(out, 0, sizeof *out);
+        }
+    }
+    free(text);
+    sid_inputs_free(&in);
+done:
+    free(dir);
+    free(path);
+    free(side_path);
+    return st;
+}

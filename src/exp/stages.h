@@ -1,0 +1,58 @@
+/* The experiment's stages. Each reads what earlier stages wrote into the run
+ * directory, writes its own artifacts atomically and then its marker
+ * (exp/cache.h), so it is skipped when nothing it depends on changed. */
+#ifndef SEMID_EXP_STAGES_H
+#define SEMID_EXP_STAGES_H
+
+#include "data/dataset.h"
+#include "eval/metrics.h"
+#include "exp/cache.h"
+#include "exp/config.h"
+#include "io/npy.h"
+#include "quant/idtable.h"
+
+/* The dataset: synthetic, a saved dataset file, or a directory to import;
+ * queries are generated when it has none. Writes RUN/dataset.sdd. */
+semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid_dataset *ds, exp_key *key);
+
+/* Embeddings by method name ("content", "search", "rec", "multi",
+ * "fused_concat", "fused_svd"), written as RUN/emb/<method>.npy; the text
+ * encoders go beside them (<method>.encoder), and ENMF's user vectors as
+ * rec_users.npy. Fused methods compute search and rec first. */
+semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                 const exp_key *data_key, const char *method, semid_matrix *out, exp_key *key);
+
+/* The ID table of a strategy ("search", "separate", ...) with a tokenizer
+ * ("rqkmeans", "rqvae", ...), written as RUN/sid/<strategy>-<tokenizer>.sid.
+ * *collision_rate gets the share of items whose ID was shared before
+ * disambiguation (mean over tasks). */
+semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                           const exp_key *data_key, const char *strategy, const char *tokenizer,
+                           semid_idtable *out, double *collision_rate, exp_key *key);
+
+/* Per-query test results of one system: search over the test queries, rec
+ * over the users with a test item (group = head/torso). */
+typedef struct exp_eval {
+    semid_ranking_eval search;
+    semid_ranking_eval rec;
+    double invalid_share; /* generative rows: decoded IDs naming no item */
+    double seconds;
+} exp_eval;
+
+void exp_eval_free(exp_eval *e);
+semid_status exp_eval_save(const exp_eval *e, const char *path);
+semid_status exp_eval_load(const char *path, exp_eval *e);
+
+/* Trains the joint generative model on a table with one seed
+ * (RUN/models/<name>-s<seed>/) and evaluates it on the test split. */
+semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                  const exp_key *sid_key, const semid_idtable *table, const char *name,
+                                  int64_t seed, exp_eval *out);
+
+/* Non-generative reference rows: "popularity", "dense_search" (the search
+ * bi-encoder: query -> item by dot product; history mean for rec),
+ * "dense_multi" (the same with the multi-task encoder) and "enmf" (rec only). */
+semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                 const exp_key *data_key, const char *name, exp_eval *out);
+
+#endif
