@@ -119,17 +119,37 @@ static int64_t *sample_indices(semid_rng *r, int64_t n, int64_t m) {
     return idx;
 }
 
-/* k-means++ seeding on X (N x D): D^2 sampling, one centroid at a time. */
+/* Eight partial sums, so the compiler can vectorise without -ffast-math. */
+static float sqdist_f(const float *a, const float *b, int32_t D) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t j = 0;
+    for (; j + 8 <= D; j += 8)
+        for (int u = 0; u < 8; u++) {
+            float t = a[j + u] - b[j + u];
+            acc[u] += t * t;
+        }
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < D; j++) {
+        float t = a[j] - b[j];
+        s += t * t;
+    }
+    return s;
+}
+
+/* k-means++ seeding on X (N x D): D^2 sampling, one centroid at a time.
+ * Each step is one pass over the points; small inputs stay on one thread,
+ * since K parallel regions would cost more than the work. */
 static semid_status init_plusplus(const float *X, int64_t N, int32_t D, int32_t K, semid_rng *r, float *C) {
     double *mind = malloc(sizeof(double) * (size_t)N);
     if (!mind) return semid_fail(SEMID_ENOMEM, "out of memory in k-means++");
     int64_t first = (int64_t)semid_rng_below(r, (uint64_t)N);
     memcpy(C, X + first * D, sizeof(float) * (size_t)D);
+    const int parallel = N * (int64_t)D >= ((int64_t)1 << 22);
     for (int32_t c = 0;; c++) {
         const float *cen = C + (int64_t)c * D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
         for (int64_t i = 0; i < N; i++) {
-            double d = sqdist(X + i * D, cen, D);
+            double d = sqdist_f(X + i * D, cen, D);
             if (c == 0 || d < mind[i]) mind[i] = d;
         }
         if (c + 1 == K) break;
