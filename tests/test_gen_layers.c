@@ -259,6 +259,20 @@ static void test_tied_logits(void **state) {
     free(t.inp), free(t.wte), free(R), free(dinp), free(dwte);
 }
 
+static void test_fast_exp(void **state) {
+    (void)state;
+    double worst = 0;
+    for (float x = -80.0f; x <= 80.0f; x += 0.01237f) {
+        double e = fabs(semid_fast_expf(x) - exp((double)x)) / exp((double)x);
+        if (e > worst) worst = e;
+    }
+    fprintf(stderr, "fast exp: worst relative error %.3g\n", worst);
+    assert_true(worst < 5e-7);
+    assert_float_equal(semid_fast_expf(0), 1, 0);
+    assert_true(semid_fast_expf(-1000.0f) < 1e-37f && semid_fast_expf(-1000.0f) >= 0);
+    assert_true(isfinite(semid_fast_expf(1000.0f)));
+}
+
 static int setup(void **state) {
     (void)state;
     semid_rng_seed(&rng, 42);
@@ -270,7 +284,7 @@ int main(void) {
         cmocka_unit_test(test_encoder),    cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_matmul),     cmocka_unit_test(test_attention),
         cmocka_unit_test(test_gelu_and_residual), cmocka_unit_test(test_softmax_xent),
-        cmocka_unit_test(test_tied_logits),
+        cmocka_unit_test(test_tied_logits),       cmocka_unit_test(test_fast_exp),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

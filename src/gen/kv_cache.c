@@ -142,6 +142,7 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
             for (int64_t t = 0; t <= pos; t++) {
                 const float *k = kbase + t * C;
                 float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                 for (int64_t j = 0; j < hs; j++) s += q[j] * k[j];
                 s *= scale;
                 a[t] = s;
@@ -149,7 +150,7 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
             }
             float sum = 0.0f;
             for (int64_t t = 0; t <= pos; t++) {
-                a[t] = expf(a[t] - maxv);
+                a[t] = semid_fast_expf(a[t] - maxv);
                 sum += a[t];
             }
             float inv = 1.0f / sum;

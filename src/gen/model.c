@@ -74,8 +74,9 @@ semid_status semid_gpt_alloc(const semid_gpt_config *cfg, semid_gpt **out) {
     m->grads_mem = calloc((size_t)m->num_params, sizeof(float));
     m->decay_mask = calloc((size_t)m->num_params, 1);
     if (!m->params_mem || !m->grads_mem || !m->decay_mask) {
+        long long n = (long long)m->num_params;
         semid_gpt_free(m);
-        return semid_fail(SEMID_ENOMEM, "out of memory for %lld model parameters", (long long)m->num_params);
+        return semid_fail(SEMID_ENOMEM, "out of memory for %lld model parameters", n);
     }
     semid_gpt_point_params(&m->p, m->params_mem, cfg);
     semid_gpt_point_params(&m->g, m->grads_mem, cfg);
