@@ -17,6 +17,7 @@
 #include "data/dataset.h"
 #include "data/querygen.h"
 #include "support/testutil.h"
+#include "text/tokenize.h"
 
 typedef struct test_item {
     const char *id, *title;
@@ -71,6 +72,8 @@ static void make_dataset(semid_dataset *ds) {
     make_dataset_of(ds, false);
 }
 
+static int count_duplicate_wordsets(const semid_dataset *ds);
+
 static int32_t count_containing(const semid_dataset *ds, int32_t item, const char *word) {
     int32_t n = 0;
     for (int32_t q = 0; q < ds->n_queries; q++)
@@ -124,6 +127,8 @@ static void test_counts_splits_titles(void **state) {
     assert_int_equal(semid_querygen_run(&ds, &cfg, 5, &st), SEMID_OK);
     assert_true(st.copy_share < 0.05);
     assert_true(semid_queries_copy_share(&ds) < 0.05);
+    /* Stronger: no two queries of an item share their words. */
+    assert_int_equal(count_duplicate_wordsets(&ds), 0);
     semid_dataset_free(&ds);
 }
 
@@ -190,10 +195,47 @@ static void test_determinism(void **state) {
     semid_dataset_free(&c);
 }
 
+static int cmp_words(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The query's distinct words, sorted and joined (caller frees). */
+static char *wordset(const char *text) {
+    semid_words w;
+    assert_int_equal(semid_tokenize(text, &w), SEMID_OK);
+    qsort(w.words, (size_t)w.n, sizeof(char *), cmp_words);
+    char *out = calloc(strlen(text) + 2, 1);
+    assert_non_null(out);
+    for (int32_t i = 0; i < w.n; i++) {
+        if (i > 0 && strcmp(w.words[i], w.words[i - 1]) == 0) continue;
+        strcat(out, w.words[i]);
+        strcat(out, " ");
+    }
+    semid_words_free(&w);
+    return out;
+}
+
+/* Pairs of queries of the same item with the same word set. */
+static int count_duplicate_wordsets(const semid_dataset *ds) {
+    int dups = 0;
+    for (int32_t a = 0; a < ds->n_queries; a++) {
+        char *wa = wordset(ds->queries[a].text);
+        for (int32_t b = 0; b < a; b++) {
+            if (ds->queries[b].item != ds->queries[a].item) continue;
+            char *wb = wordset(ds->queries[b].text);
+            dups += strcmp(wa, wb) == 0;
+            free(wb);
+        }
+        free(wa);
+    }
+    return dups;
+}
+
 static void test_valid_split_and_append(void **state) {
     (void)state;
     semid_dataset ds;
-    make_dataset(&ds);
+    make_dataset_of(&ds, true);
+    const int N = N_ITEMS - 1;
     semid_querygen_config cfg;
     semid_querygen_config_default(&cfg);
     cfg.n_per_item = 6;
@@ -201,22 +243,26 @@ static void test_valid_split_and_append(void **state) {
     cfg.n_valid = 1;
     semid_querygen_stats st;
     assert_int_equal(semid_querygen_run(&ds, &cfg, 9, &st), SEMID_OK);
-    assert_int_equal(ds.n_queries, N_ITEMS * 6);
-    assert_int_equal(st.n_train, N_ITEMS * 3);
-    assert_int_equal(st.n_valid, N_ITEMS);
-    assert_int_equal(st.n_test, N_ITEMS * 2);
+    assert_int_equal(ds.n_queries, N * 6);
+    assert_int_equal(st.n_train, N * 3);
+    assert_int_equal(st.n_valid, N);
+    assert_int_equal(st.n_test, N * 2);
     char *first = semid_strdup(ds.queries[0].text);
     cfg.append = true;
-    assert_int_equal(semid_querygen_run(&ds, &cfg, 10, NULL), SEMID_OK);
-    assert_int_equal(ds.n_queries, N_ITEMS * 12);
+    /* The same seed again: without looking at the queries already there it
+     * would write the same ones. */
+    assert_int_equal(semid_querygen_run(&ds, &cfg, 9, NULL), SEMID_OK);
+    assert_int_equal(ds.n_queries, N * 12);
     assert_string_equal(ds.queries[0].text, first);
+    /* Appended queries avoid the word sets already there. */
+    assert_int_equal(count_duplicate_wordsets(&ds), 0);
     /* Replacing (the default) drops the old ones. */
     cfg.append = false;
     cfg.n_per_item = 2;
     cfg.n_train = 1;
     cfg.n_valid = 0;
     assert_int_equal(semid_querygen_run(&ds, &cfg, 10, NULL), SEMID_OK);
-    assert_int_equal(ds.n_queries, N_ITEMS * 2);
+    assert_int_equal(ds.n_queries, N * 2);
     free(first);
     semid_dataset_free(&ds);
 }

@@ -1217,13 +1217,19 @@ typedef struct qg_item_out {
     char **texts;     /* (n_per_item) */
     uint8_t *splits;  /* (n_per_item) */
     int32_t title_fixes;
+    const uint64_t *prior; /* word-set hashes of the item's queries kept from before (append) */
+    int32_t n_prior;
 } qg_item_out;
 
 static semid_status item_queries(const qg_profile *p, const semid_querygen_config *cfg, semid_rng *rng,
                                  qg_item_out *out) {
     int32_t n = cfg->n_per_item;
-    uint64_t *seen = malloc((size_t)n * sizeof *seen);
+    /* Word sets already used by this item: queries kept from before, then
+     * the ones made here. */
+    uint64_t *seen = malloc(((size_t)n + (size_t)out->n_prior) * sizeof *seen);
     if (!seen) return semid_fail(SEMID_ENOMEM, "out of memory generating queries");
+    if (out->n_prior) memcpy(seen, out->prior, (size_t)out->n_prior * sizeof *seen);
+    int32_t n_seen = out->n_prior;
     int32_t n_persons = 0;
     for (int32_t i = 0; i < p->n_names; i++) n_persons += p->is_person[i];
     int32_t fits[QG_N_TEMPLATES], n_fits = 0;
@@ -1264,7 +1270,7 @@ static semid_status item_queries(const qg_profile *p, const semid_querygen_confi
             }
             h = wordset_hash(w.words, w.n);
             bool dup = false;
-            for (int32_t j = 0; j < made && !dup; j++) dup = seen[j] == h;
+            for (int32_t j = 0; j < n_seen && !dup; j++) dup = seen[j] == h;
             if (dup && attempt + 1 < QG_ATTEMPTS) {
                 semid_words_free(&w);
                 continue;
@@ -1293,7 +1299,7 @@ static semid_status item_queries(const qg_profile *p, const semid_querygen_confi
                 uint64_t gh = wordset_hash(w.words, w.n);
                 semid_words_free(&w);
                 bool dup = false;
-                for (int32_t j = 0; j < made && !dup; j++) dup = seen[j] == gh;
+                for (int32_t j = 0; j < n_seen && !dup; j++) dup = seen[j] == gh;
                 if (!dup) {
                     pick = g;
                     h = gh;
@@ -1307,7 +1313,7 @@ static semid_status item_queries(const qg_profile *p, const semid_querygen_confi
                 break;
             }
         }
-        seen[made] = h;
+        seen[n_seen++] = h;
         out->texts[made++] = text;
     }
     free(seen);
@@ -1374,6 +1380,38 @@ static void vocab_free(qg_vocab *v) {
     memset(v, 0, sizeof *v);
 }
 
+/* Word-set hashes of ds->queries grouped by item: those of item i are
+ * (*hashes)[(*start)[i] .. (*start)[i+1]). */
+static semid_status prior_wordsets(const semid_dataset *ds, int64_t **start, uint64_t **hashes) {
+    *start = calloc((size_t)ds->n_items + 2, sizeof **start);
+    *hashes = malloc((size_t)ds->n_queries * sizeof **hashes + 1);
+    int64_t *fill = calloc((size_t)ds->n_items + 1, sizeof *fill);
+    semid_status st = SEMID_OK;
+    if (!*start || !*hashes || !fill) st = semid_fail(SEMID_ENOMEM, "out of memory reading existing queries");
+    for (int32_t q = 0; q < ds->n_queries && st == SEMID_OK; q++) {
+        int32_t it = ds->queries[q].item;
+        if (it >= 0 && it < ds->n_items) (*start)[it + 1]++;
+    }
+    for (int32_t i = 0; i < ds->n_items && st == SEMID_OK; i++) (*start)[i + 1] += (*start)[i];
+    for (int32_t q = 0; q < ds->n_queries && st == SEMID_OK; q++) {
+        int32_t it = ds->queries[q].item;
+        if (it < 0 || it >= ds->n_items) continue;
+        semid_words w;
+        st = semid_tokenize(ds->queries[q].text, &w);
+        if (st != SEMID_OK) break;
+        (*hashes)[(*start)[it] + fill[it]++] = wordset_hash(w.words, w.n);
+        semid_words_free(&w);
+    }
+    free(fill);
+    if (st != SEMID_OK) {
+        free(*start);
+        free(*hashes);
+        *start = NULL;
+        *hashes = NULL;
+    }
+    return st;
+}
+
 semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *cfg, uint64_t seed,
                                 semid_querygen_stats *stats) {
     if (cfg->n_per_item < 1 || cfg->n_per_item > 1000)
@@ -1404,6 +1442,18 @@ semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *
         vocab_free(&vocab);
         return semid_fail(SEMID_ENOMEM, "out of memory generating queries");
     }
+    /* Appending: the word sets of the queries already there, by item, so
+     * that new queries do not repeat them. */
+    int64_t *prior_start = NULL;
+    uint64_t *prior = NULL;
+    if (cfg->append && ds->n_queries > 0 && st == SEMID_OK) st = prior_wordsets(ds, &prior_start, &prior);
+    if (st != SEMID_OK) {
+        free(texts);
+        free(splits);
+        free(fixes);
+        vocab_free(&vocab);
+        return st;
+    }
     semid_rng root;
     semid_rng_seed(&root, seed);
     int failed = 0;
@@ -1419,7 +1469,11 @@ semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *
         qg_profile p;
         semid_status s = build_profile(&ds->items[i], &vocab, ds->n_items, cfg->max_keywords, &p);
         if (s == SEMID_OK) {
-            qg_item_out out = {texts + (size_t)i * n, splits + (size_t)i * n, 0};
+            qg_item_out out = {texts + (size_t)i * n, splits + (size_t)i * n, 0, NULL, 0};
+            if (prior_start) {
+                out.prior = prior + prior_start[i];
+                out.n_prior = (int32_t)(prior_start[i + 1] - prior_start[i]);
+            }
             s = item_queries(&p, cfg, &rng, &out);
             fixes[i] = out.title_fixes;
             profile_free(&p);
@@ -1436,6 +1490,8 @@ semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *
         }
     }
     vocab_free(&vocab);
+    free(prior_start);
+    free(prior);
     if (failed) {
         for (size_t k = 0; k < (size_t)ds->n_items * n; k++) free(texts[k]);
         free(texts);
