@@ -176,6 +176,16 @@ static void test_csv_quotes(void **state) {
     semid_dataset ds;
     assert_int_equal(semid_import("ml-csv", d, NULL, &ds), SEMID_EPARSE);
     assert_non_null(strstr(semid_last_error(), "movies.csv:2: malformed quoted field"));
+    /* Lenient: the unterminated quote costs its line only. */
+    semid_import_options o;
+    semid_import_options_init(&o);
+    o.lenient = true;
+    put(d, "ratings.csv", "userId,movieId,rating,timestamp\n1,2,4,1\n1,3,4,2\n");
+    put(d, "movies.csv", "movieId,title,genres\n1,\"Unclosed (1990),Drama\n2,B (1991),Drama\n3,\"C \"\"q\"\" (1992)\",Drama\n");
+    if (semid_import("ml-csv", d, &o, &ds) != SEMID_OK) fail_msg("%s", semid_last_error());
+    assert_int_equal(ds.n_items, 2);
+    assert_string_equal(ds.items[semid_dataset_find_item(&ds, "3")].title, "C \"q\"");
+    semid_dataset_free(&ds);
     put(d, "movies.csv", "movieId,title,genres\n1,\"A\"x (1990),Drama\n");
     assert_int_equal(semid_import("ml-csv", d, NULL, &ds), SEMID_EPARSE);
     assert_non_null(strstr(semid_last_error(), "movies.csv:2: malformed quoted field"));

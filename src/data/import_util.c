@@ -437,12 +437,20 @@ int import_csv_next(import_csv *r, char **fields, int max, int *n) {
     for (;;) {
         char *start = out;
         if (p < r->end && *p == '"') {
+            /* A bad quote could swallow the rest of the file: check the
+             * field first and, if it is malformed, give up on this line only
+             * (nothing after p has been rewritten yet). */
+            char *q = p + 1;
+            while (q < r->end && (q = memchr(q, '"', (size_t)(r->end - q))) && q + 1 < r->end && q[1] == '"') q += 2;
+            bool closed = q && q < r->end;
+            if (closed && q + 1 < r->end && q[1] != ',' && q[1] != '\n')
+                closed = q[1] == '\r' && (q + 2 == r->end || q[2] == '\n');
+            if (!closed) { /* unterminated, or text after the closing quote */
+                csv_skip_line(r, p);
+                return -1;
+            }
             p++;
             for (;;) {
-                if (p >= r->end) { /* unterminated quote: the rest of the file is lost */
-                    r->cur = r->end;
-                    return -1;
-                }
                 if (*p == '"') {
                     if (p + 1 < r->end && p[1] == '"') {
                         *out++ = '"';
