@@ -1,11 +1,438 @@
-/* semid sid: placeholder until its module lands; it says so instead of pretending. */
+/* semid sid: build Semantic-ID tables from embeddings (any strategy and
+ * tokenizer), inspect them, encode new items (cold start) and export them.
+ *
+ *   semid sid build --embeddings E.npy --out sid.json [--strategy search]
+ *   semid sid build --strategy separate --search S.npy --rec R.npy --out sid.json
+ *   semid sid stats sid.json [--json]
+ *   semid sid encode --tokenizer tok.bin --embeddings new.npy [--table sid.json --task rec] [--out F]
+ *   semid sid export sid.json --tsv sid.tsv
+ *
+ * A codebook larger than the number of items is an error (not clamped):
+ * the message says the largest size that works. */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/status.h"
 #include "cli/cli.h"
+#include "data/dataset.h"
+#include "embed/embed_io.h"
+#include "io/npy.h"
+#include "quant/idtable.h"
+#include "quant/strategy.h"
+#include "quant/tokenizer.h"
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* <dir of path>/items.txt if it exists (how `semid embed` names rows), else NULL. */
+static char *ids_beside(const char *npy_path) {
+    const char *slash = strrchr(npy_path, '/');
+    char *p;
+    if (!slash) {
+        p = semid_strdup("items.txt");
+    } else {
+        size_t n = (size_t)(slash - npy_path);
+        char *dir = malloc(n + 1);
+        if (!dir) return NULL;
+        memcpy(dir, npy_path, n);
+        dir[n] = '\0';
+        p = semid_path_join(dir, "items.txt");
+        free(dir);
+    }
+    if (p && !semid_path_exists(p)) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* An embedding matrix and the ids of its rows (ids may stay NULL). With a
+ * dataset, rows are put in the dataset's item order. */
+typedef struct loaded {
+    semid_matrix m;
+    char **ids;
+    int64_t n_ids;
+} loaded;
+
+static void loaded_free(loaded *l) {
+    semid_matrix_free(&l->m);
+    if (l->ids) semid_idlist_free(l->ids, l->n_ids);
+    memset(l, 0, sizeof *l);
+}
+
+static semid_status load_embeddings(const char *path, const char *ids_path, int ids_beside_ok, const semid_dataset *ds,
+                                    loaded *out) {
+    memset(out, 0, sizeof *out);
+    char *beside = ids_path || !ids_beside_ok ? NULL : ids_beside(path);
+    const char *ip = ids_path ? ids_path : beside;
+    semid_status st;
+    if (ds) {
+        if (!ip) {
+            st = semid_fail(SEMID_EINVAL, "%s: with --dataset, the row ids are needed (--ids, or items.txt beside it)", path);
+        } else {
+            st = semid_embed_import(ds, path, ip, &out->m);
+        }
+    } else {
+        st = semid_npy_read(path, &out->m);
+        if (st == SEMID_OK && ip) {
+            st = semid_idlist_read(ip, &out->ids, &out->n_ids);
+            if (st == SEMID_OK && out->n_ids != out->m.rows)
+                st = semid_fail(SEMID_EINVAL, "%s has %lld ids but %s has %lld rows", ip, (long long)out->n_ids, path,
+                                (long long)out->m.rows);
+        }
+    }
+    free(beside);
+    if (st != SEMID_OK) loaded_free(out);
+    return st;
+}
+
+static void print_table_stats(const semid_idtable *t, const semid_collision_stats *before) {
+    printf("strategy      %s\nmethod        %s\nitems         %d\ntasks         %d\nlevels        %d%s\n", t->strategy,
+           t->method, t->n_items, t->n_tasks, t->n_levels, t->disambiguated ? " (last: disambiguation)" : "");
+    printf("tokens        %d\nfingerprint   %016" PRIx64 "\n", t->n_tokens, t->fingerprint);
+    int32_t L = t->n_levels;
+    for (int ti = 0; ti < t->n_tasks; ti++) {
+        const char *name = t->n_tasks == 1 ? "both tasks" : ti == SEMID_TASK_SEARCH ? "search" : "rec";
+        semid_collision_stats cs;
+        if (semid_idtable_collisions(t, ti, &cs) != SEMID_OK) continue;
+        printf("[%s]\n", name);
+        if (before)
+            printf("  collisions before disambiguation: rate %.4f, %d items share an ID, largest group %d\n",
+                   before[ti].rate, before[ti].colliding_items, before[ti].max_items_per_id);
+        printf("  collisions: rate %.4f (%d distinct IDs for %d items), %d items share an ID, largest group %d\n",
+               cs.rate, cs.distinct_ids, cs.n_items, cs.colliding_items, cs.max_items_per_id);
+        const int32_t *codes = t->codes + (int64_t)ti * t->n_items * L;
+        for (int32_t l = 0; l < L; l++) {
+            double used, ppl;
+            int32_t size = t->level_size[ti * L + l];
+            semid_codes_usage(codes, t->n_items, L, l, size, &used, &ppl);
+            printf("  level %d: %d codes (tokens %d..%d), used %.1f%%, perplexity %.1f\n", l, size,
+                   t->token_offset[ti * L + l], t->token_offset[ti * L + l] + size - 1, 100 * used, ppl);
+        }
+    }
+}
+
+static void print_table_json(const semid_idtable *t) {
+    printf("{\"strategy\": \"%s\", \"method\": \"%s\", \"n_items\": %d, \"n_tasks\": %d, \"n_levels\": %d, "
+           "\"n_tokens\": %d, \"disambiguated\": %s, \"fingerprint\": \"%016" PRIx64 "\", \"tasks\": [",
+           t->strategy, t->method, t->n_items, t->n_tasks, t->n_levels, t->n_tokens, t->disambiguated ? "true" : "false",
+           t->fingerprint);
+    int32_t L = t->n_levels;
+    for (int ti = 0; ti < t->n_tasks; ti++) {
+        semid_collision_stats cs;
+        if (semid_idtable_collisions(t, ti, &cs) != SEMID_OK) memset(&cs, 0, sizeof cs);
+        printf("%s{\"collision_rate\": %.6f, \"distinct_ids\": %d, \"colliding_items\": %d, \"max_items_per_id\": %d, "
+               "\"levels\": [",
+               ti ? ", " : "", cs.rate, cs.distinct_ids, cs.colliding_items, cs.max_items_per_id);
+        for (int32_t l = 0; l < L; l++) {
+            double used, ppl;
+            semid_codes_usage(t->codes + (int64_t)ti * t->n_items * L, t->n_items, L, l, t->level_size[ti * L + l],
+                              &used, &ppl);
+            printf("%s{\"size\": %d, \"offset\": %d, \"used\": %.6f, \"perplexity\": %.3f}", l ? ", " : "",
+                   t->level_size[ti * L + l], t->token_offset[ti * L + l], used, ppl);
+        }
+        printf("]}");
+    }
+    printf("]}\n");
+}
+
+/* Popularity of each row from the dataset's training interactions. */
+static semid_status popularity_of(const semid_dataset *ds, int64_t **out) {
+    *out = calloc((size_t)ds->n_items, sizeof(int64_t));
+    if (!*out) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_dataset_train_counts(ds, *out);
+    return SEMID_OK;
+}
+
+static char *with_suffix(const char *path, const char *suffix) {
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%s", path, suffix);
+    return p;
+}
+
+static int sid_build(int argc, char **argv) {
+    const char *embeddings = NULL, *search = NULL, *rec = NULL, *ids = NULL, *strategy = NULL, *method = "rqkmeans";
+    const char *out = NULL, *tok_out = NULL, *dataset = NULL;
+    int levels = 2, codebook = 256, beam = 1, iters = 0, seed = 1234, threads = 0, disambiguate = 0, verbose = 0;
+    cli_option opts[] = {
+        {"embeddings", CLI_STRING, &embeddings, "item embeddings (.npy, rows = items) for one-embedding strategies"},
+        {"search", CLI_STRING, &search, "search embeddings (separate, prefix_share)"},
+        {"rec", CLI_STRING, &rec, "rec embeddings (separate, prefix_share)"},
+        {"ids", CLI_STRING, &ids, "row ids, one a line (default: items.txt beside the .npy, if any)"},
+        {"dataset", CLI_STRING, &dataset, "saved dataset: rows in its item order, popularity for --disambiguate"},
+        {"strategy", CLI_STRING, &strategy,
+         "search|rec|content|fused_concat|fused_svd|multi|separate|prefix_share (default: search, or separate with --search/--rec)"},
+        {"method", CLI_STRING, &method, "tokenizer: rqkmeans|rqvae|rlfq|dict"},
+        {"levels", CLI_INT, &levels, "codes per ID"},
+        {"codebook", CLI_INT, &codebook, "codes per level (K); must not exceed the number of items"},
+        {"beam", CLI_INT, &beam, "beam width of residual encoding (1 = greedy)"},
+        {"iters", CLI_INT, &iters, "k-means iterations / training epochs (0 = method default)"},
+        {"seed", CLI_INT, &seed, "random seed"},
+        {"threads", CLI_INT, &threads, "threads (0 = all cores)"},
+        {"disambiguate", CLI_FLAG, &disambiguate, "append a level making every ID unique per task"},
+        {"out", CLI_STRING, &out, "ID table to write (JSON)"},
+        {"tokenizer-out", CLI_STRING, &tok_out, "also save the tokenizer (separate: PATH.search and PATH.rec)"},
+        {"verbose", CLI_FLAG, &verbose, "progress on stderr"},
+    };
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0],
+                       "usage: semid sid build (--embeddings E.npy | --search S.npy --rec R.npy) --out sid.json [options]",
+                       pos, 0, &npos);
+    if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (!strategy) strategy = (search || rec) && !embeddings ? "separate" : "search";
+    semid_strategy_kind kind = SEMID_STRATEGY_SINGLE;
+    semid_status st = semid_strategy_kind_of(strategy, &kind);
+    if (st != SEMID_OK) return cli_report(st);
+    if (!out) {
+        fprintf(stderr, "semid: error: --out is required (see --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (kind == SEMID_STRATEGY_SINGLE && !embeddings) {
+        fprintf(stderr, "semid: error: strategy %s needs --embeddings\n", strategy);
+        return CLI_EXIT_USAGE;
+    }
+    if (kind != SEMID_STRATEGY_SINGLE && (!search || !rec)) {
+        fprintf(stderr, "semid: error: strategy %s needs --search and --rec\n", strategy);
+        return CLI_EXIT_USAGE;
+    }
+    if (verbose) semid_set_log_level(SEMID_LOG_INFO);
+    semid_set_threads(threads);
+
+    semid_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    loaded a = {0}, b = {0};
+    int64_t *pop = NULL;
+    semid_strategy_result res;
+    memset(&res, 0, sizeof res);
+    if (dataset && (st = semid_dataset_load(dataset, &ds)) != SEMID_OK) goto fail;
+    const semid_dataset *dsp = dataset ? &ds : NULL;
+    semid_strategy_inputs in = {0};
+    if (kind == SEMID_STRATEGY_SINGLE) {
+        if ((st = load_embeddings(embeddings, ids, 1, dsp, &a)) != SEMID_OK) goto fail;
+        in.single = &a.m;
+    } else {
+        if ((st = load_embeddings(search, ids, 1, dsp, &a)) != SEMID_OK) goto fail;
+        if ((st = load_embeddings(rec, ids, 1, dsp, &b)) != SEMID_OK) goto fail;
+        /* Without a dataset both files must name the same items in the same order. */
+        if (a.ids && b.ids) {
+            for (int64_t i = 0; i < a.n_ids && i < b.n_ids; i++)
+                if (strcmp(a.ids[i], b.ids[i]) != 0) {
+                    st = semid_fail(SEMID_EINVAL, "row %lld is item %s in %s but %s in %s", (long long)i, a.ids[i],
+                                    search, b.ids[i], rec);
+                    goto fail;
+                }
+        }
+        in.search = &a.m;
+        in.rec = &b.m;
+    }
+    if (dataset && disambiguate && (st = popularity_of(&ds, &pop)) != SEMID_OK) goto fail;
+
+    semid_strategy_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.strategy = strategy;
+    opt.tokenizer = semid_tokenizer_defaults();
+    opt.tokenizer.method = method;
+    opt.tokenizer.levels = levels;
+    opt.tokenizer.codebook_size = codebook;
+    opt.tokenizer.beam = beam;
+    opt.tokenizer.iters = iters;
+    opt.tokenizer.seed = (uint64_t)seed;
+    opt.tokenizer.verbose = verbose;
+    opt.disambiguate = disambiguate;
+    opt.popularity = pop;
+    if ((st = semid_strategy_build(&in, &opt, &res)) != SEMID_OK) goto fail;
+    if (dataset) {
+        char **dids = malloc(sizeof(char *) * (size_t)ds.n_items);
+        if (!dids) {
+            st = semid_fail(SEMID_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (int32_t i = 0; i < ds.n_items; i++) dids[i] = ds.items[i].id;
+        st = semid_idtable_set_item_ids(&res.table, dids);
+        free(dids);
+    } else if (a.ids) {
+        st = semid_idtable_set_item_ids(&res.table, a.ids);
+    }
+    if (st != SEMID_OK) goto fail;
+    /* Everything is computed; now the writes, each atomic. */
+    if (tok_out) {
+        for (int i = 0; i < res.n_tokenizers; i++) {
+            char *p = res.n_tokenizers == 1 ? semid_strdup(tok_out) : with_suffix(tok_out, i == SEMID_TASK_SEARCH ? ".search" : ".rec");
+            if (!p) {
+                st = semid_fail(SEMID_ENOMEM, "out of memory");
+                goto fail;
+            }
+            st = semid_tokenizer_save(res.tokenizers[i], p);
+            free(p);
+            if (st != SEMID_OK) goto fail;
+        }
+        if (res.n_tokenizers == 0) SEMID_WARN("strategy %s keeps no tokenizer: --tokenizer-out ignored", strategy);
+    }
+    if ((st = semid_idtable_save(&res.table, out)) != SEMID_OK) goto fail;
+
+    print_table_stats(&res.table, disambiguate ? res.before : NULL);
+    for (int i = 0; i < res.n_tokenizers; i++) {
+        if (!res.level_error[i]) continue;
+        printf("reconstruction error (%s, mean squared per item):", res.n_tokenizers == 1 ? "tokenizer" : i ? "rec" : "search");
+        for (int32_t l = 0; l < semid_tokenizer_levels(res.tokenizers[i]); l++) printf(" level %d %.6g", l, res.level_error[i][l]);
+        printf("\n");
+    }
+    printf("built in %.2fs, wrote %s\n", res.seconds, out);
+    semid_strategy_result_free(&res);
+    loaded_free(&a);
+    loaded_free(&b);
+    free(pop);
+    semid_dataset_free(&ds);
+    return CLI_EXIT_OK;
+fail:
+    semid_strategy_result_free(&res);
+    loaded_free(&a);
+    loaded_free(&b);
+    free(pop);
+    semid_dataset_free(&ds);
+    return cli_report(st);
+}
+
+static int sid_stats(int argc, char **argv) {
+    int json = 0;
+    cli_option opts[] = {{"json", CLI_FLAG, &json, "print JSON"}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(argc, argv, 2, opts, 1, "usage: semid sid stats sid.json [--json]", pos, 1, &npos);
+    if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (npos != 1) {
+        fprintf(stderr, "semid: error: sid stats needs the ID table file\n");
+        return CLI_EXIT_USAGE;
+    }
+    semid_idtable t;
+    semid_status st = semid_idtable_load(pos[0], &t);
+    if (st != SEMID_OK) return cli_report(st);
+    if (json) print_table_json(&t);
+    else print_table_stats(&t, NULL);
+    semid_idtable_free(&t);
+    return CLI_EXIT_OK;
+}
+
+static int sid_export(int argc, char **argv) {
+    const char *tsv = NULL;
+    cli_option opts[] = {{"tsv", CLI_STRING, &tsv, "TSV to write: item_id, task, tokens"}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(argc, argv, 2, opts, 1, "usage: semid sid export sid.json --tsv out.tsv", pos, 1, &npos);
+    if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (npos != 1 || !tsv) {
+        fprintf(stderr, "semid: error: sid export needs the ID table file and --tsv\n");
+        return CLI_EXIT_USAGE;
+    }
+    semid_idtable t;
+    semid_status st = semid_idtable_load(pos[0], &t);
+    if (st == SEMID_OK) st = semid_idtable_export_tsv(&t, tsv);
+    semid_idtable_free(&t);
+    return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
+}
+
+/* Writes rows of ints as TSV ("id<TAB>v0<TAB>v1...") to a file or stdout. */
+static semid_status write_rows_tsv(const char *path, char **ids, const int32_t *v, int64_t rows, int32_t cols) {
+    semid_atomic_file f = {0};
+    FILE *fp = stdout;
+    if (path) {
+        SEMID_TRY(semid_atomic_open(&f, path));
+        fp = f.fp;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        if (ids) fprintf(fp, "%s", ids[i]);
+        else fprintf(fp, "%lld", (long long)i);
+        for (int32_t l = 0; l < cols; l++) fprintf(fp, "\t%d", v[i * cols + l]);
+        fputc('\n', fp);
+    }
+    return path ? semid_atomic_commit(&f) : SEMID_OK;
+}
+
+static int sid_encode(int argc, char **argv) {
+    const char *tok_path = NULL, *embeddings = NULL, *ids = NULL, *table = NULL, *task = "search", *out = NULL;
+    int threads = 0;
+    cli_option opts[] = {
+        {"tokenizer", CLI_STRING, &tok_path, "tokenizer saved by sid build --tokenizer-out"},
+        {"embeddings", CLI_STRING, &embeddings, "embeddings of the new items (.npy)"},
+        {"ids", CLI_STRING, &ids, "their ids, one a line (default: row numbers)"},
+        {"table", CLI_STRING, &table, "ID table: print tokens of this vocabulary instead of codes"},
+        {"task", CLI_STRING, &task, "search|rec: which task's tokens (with --table)"},
+        {"out", CLI_STRING, &out, "write here (.npy: int32 rows; otherwise TSV) instead of stdout"},
+        {"threads", CLI_INT, &threads, "threads (0 = all cores)"},
+    };
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0],
+                       "usage: semid sid encode --tokenizer tok.bin --embeddings new.npy [--table sid.json] [--out F]", pos, 0,
+                       &npos);
+    if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (!tok_path || !embeddings) {
+        fprintf(stderr, "semid: error: sid encode needs --tokenizer and --embeddings\n");
+        return CLI_EXIT_USAGE;
+    }
+    int task_id = strcmp(task, "search") == 0 ? SEMID_TASK_SEARCH : strcmp(task, "rec") == 0 ? SEMID_TASK_REC : -1;
+    if (task_id < 0) {
+        fprintf(stderr, "semid: error: --task must be search or rec\n");
+        return CLI_EXIT_USAGE;
+    }
+    semid_set_threads(threads);
+    semid_tokenizer *tok = NULL;
+    loaded a = {0};
+    semid_idtable t;
+    memset(&t, 0, sizeof t);
+    int32_t *codes = NULL, *tokens = NULL;
+    semid_status st = semid_tokenizer_load(tok_path, &tok);
+    if (st == SEMID_OK && table) st = semid_idtable_load(table, &t);
+    if (st == SEMID_OK) st = load_embeddings(embeddings, ids, 0, NULL, &a);
+    int32_t L = tok ? semid_tokenizer_levels(tok) : 0;
+    if (st == SEMID_OK) {
+        codes = malloc(sizeof(int32_t) * (size_t)(a.m.rows > 0 ? a.m.rows : 1) * (size_t)L);
+        if (!codes) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    if (st == SEMID_OK) st = semid_tokenizer_encode(tok, &a.m, codes);
+    const int32_t *rows = codes;
+    int32_t cols = L;
+    if (st == SEMID_OK && table) {
+        tokens = malloc(sizeof(int32_t) * (size_t)(a.m.rows > 0 ? a.m.rows : 1) * (size_t)t.n_levels);
+        if (!tokens) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        if (st == SEMID_OK) st = semid_strategy_codes_to_tokens(&t, task_id, tok, codes, a.m.rows, tokens);
+        if (st != SEMID_OK) semid_fail_context(st, "%s and %s", tok_path, table);
+        rows = tokens;
+        cols = t.n_levels;
+    }
+    if (st == SEMID_OK) {
+        if (out && ends_with(out, ".npy")) st = semid_npy_write_i32(out, rows, a.m.rows, cols);
+        else st = write_rows_tsv(out, a.ids, rows, a.m.rows, cols);
+    }
+    free(codes);
+    free(tokens);
+    loaded_free(&a);
+    semid_idtable_free(&t);
+    semid_tokenizer_free(tok);
+    return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
+}
 
 int cmd_sid(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "semid: error: 'sid' is not implemented yet\n");
-    return CLI_EXIT_ERROR;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("usage: semid sid <build|stats|encode|export> [options]   (semid sid <sub> --help)\n\n"
+               "  build    quantize item embeddings into an ID table (and a tokenizer for cold start)\n"
+               "  stats    collision rate, code usage per level and tokens of an ID table\n"
+               "  encode   Semantic IDs of new items from a saved tokenizer (cold start)\n"
+               "  export   write an ID table as TSV (item_id, task, tokens)\n");
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "build") == 0) return sid_build(argc, argv);
+    if (strcmp(argv[1], "stats") == 0) return sid_stats(argc, argv);
+    if (strcmp(argv[1], "encode") == 0) return sid_encode(argc, argv);
+    if (strcmp(argv[1], "export") == 0) return sid_export(argc, argv);
+    fprintf(stderr, "semid: error: unknown sid command '%s' (build, stats, encode, export)\n", argv[1]);
+    return CLI_EXIT_USAGE;
 }
