@@ -20,6 +20,8 @@
 #include "data/querygen.h"
 #include "data/synth_words.h"
 
+enum { SEMID_SYNTH_MAX_USER_TOPICS = 8 };
+
 void semid_synth_config_default(semid_synth_config *cfg) {
     cfg->n_items = 1200;
     cfg->n_users = 3000;
@@ -27,14 +29,15 @@ void semid_synth_config_default(semid_synth_config *cfg) {
     cfg->min_history = 5;
     cfg->max_history = 200;
     cfg->n_topics = 24;
+    cfg->user_topics = 4;
     cfg->zipf_exponent = 1.0;
     cfg->p_secondary = 0.4;
     cfg->p_sequel = 0.3;
     cfg->p_cluster = 0.3;
-    cfg->p_explore = 0.1;
+    cfg->p_explore = 0.15;
     cfg->mean_series = 3;
     cfg->series_per_cluster = 3;
-    cfg->p_cross_cluster = 0.35;
+    cfg->p_cross_cluster = 0.6;
     cfg->queries_per_item = 20;
     cfg->queries_train = 10;
     cfg->queries_valid = 0;
@@ -84,6 +87,8 @@ static semid_status validate(const semid_synth_config *c) {
     CHECK(c->n_users >= 1 && c->n_users <= 100000000, "synth: n_users must be in 1..100000000, got %d", c->n_users);
     CHECK(c->n_topics >= 1 && c->n_topics <= semid_synth_n_topics, "synth: n_topics must be in 1..%d, got %d",
           semid_synth_n_topics, c->n_topics);
+    CHECK(c->user_topics >= 1 && c->user_topics <= SEMID_SYNTH_MAX_USER_TOPICS,
+          "synth: user_topics must be in 1..%d, got %d", SEMID_SYNTH_MAX_USER_TOPICS, c->user_topics);
     CHECK(c->min_history >= 1, "synth: min_history must be >= 1, got %d", c->min_history);
     CHECK(c->max_history >= c->min_history, "synth: max_history (%d) must be >= min_history (%d)", c->max_history,
           c->min_history);
@@ -531,10 +536,11 @@ static semid_status add_users(const semid_synth_config *cfg, const synth_world *
     int32_t cap = n / 2 < cfg->max_history ? n / 2 : cfg->max_history;
     for (int32_t u = 0; u < cfg->n_users && st == SEMID_OK; u++) {
         semid_rng rng = semid_rng_fork(&root, 1000 + (uint64_t)u);
-        /* Preferences: 1-3 topics with Dirichlet(1) weights. */
-        int32_t n_pref = 1 + (int32_t)semid_rng_below(&rng, T < 3 ? (uint64_t)T : 3);
-        int32_t pref[3];
-        double pw[3], pw_total = 0;
+        /* Preferences: 1 .. user_topics topics with Dirichlet(1) weights. */
+        int32_t max_pref = cfg->user_topics < T ? cfg->user_topics : T;
+        int32_t n_pref = 1 + (int32_t)semid_rng_below(&rng, (uint64_t)max_pref);
+        int32_t pref[SEMID_SYNTH_MAX_USER_TOPICS];
+        double pw[SEMID_SYNTH_MAX_USER_TOPICS], pw_total = 0;
         for (int32_t k = 0; k < n_pref; k++) {
             int32_t t;
             bool dup;

@@ -10,7 +10,7 @@
  *     audiences consume together: a collaborative signal the text does not
  *     fully carry;
  *   - popularity follows a Zipf law within each topic;
- *   - a user prefers 1-3 topics; each next item is, in order of checks, the
+ *   - a user prefers 1 to user_topics topics; each next item is, in order of checks, the
  *     sequel of the last item (p_sequel), another item of its cluster
  *     (p_cluster), or a popular item of a preferred topic. No item repeats
  *     within a user. Timestamps are ranks (0, 1, 2, ...);
@@ -32,14 +32,15 @@ typedef struct semid_synth_config {
     int32_t min_history;     /* 5 */
     int32_t max_history;     /* 200 */
     int32_t n_topics;        /* 24 (at most semid_synth_n_topics) */
+    int32_t user_topics;     /* 4: a user prefers 1 .. user_topics topics */
     double zipf_exponent;    /* 1.0: popularity within a topic ~ 1 / rank^s */
     double p_secondary;      /* 0.4: share of items with a secondary topic */
     double p_sequel;         /* 0.3: next = the sequel of the last item */
     double p_cluster;        /* 0.3: next = another item of its cluster */
-    double p_explore;        /* 0.1: next = a popular item of any topic */
+    double p_explore;        /* 0.15: next = a popular item of any topic */
     int32_t mean_series;     /* 3: mean items per series (1 .. 2*mean-1) */
     int32_t series_per_cluster; /* 3 */
-    double p_cross_cluster;  /* 0.35: a cluster's series from another topic */
+    double p_cross_cluster;  /* 0.6: a series moves to a cluster of another topic */
     int32_t queries_per_item; /* 20 (0 = no queries) */
     int32_t queries_train;   /* 10 */
     int32_t queries_valid;   /* 0 */
