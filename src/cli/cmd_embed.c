@@ -12,10 +12,14 @@
 #include "base/status.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "embed/biencoder_train.h"
+#include "embed/content.h"
 #include "embed/embed_io.h"
 #include "embed/enmf.h"
 #include "embed/fusion.h"
+#include "embed/text_encoder.h"
 #include "io/npy.h"
+#include "text/wordvec.h"
 
 typedef struct embed_args {
     const char *method, *dataset, *out, *import_path, *ids, *name, *search, *rec, *glove;
@@ -87,10 +91,42 @@ static semid_status embed_rec(const semid_dataset *ds, const embed_args *a, semi
     return st;
 }
 
+/* content: GloVe mean (embed/content.h); search, multi: the bi-encoder
+ * (embed/biencoder_train.h), saved as DIR/<method>_encoder.safetensors so
+ * that `semid baseline --method search` can encode queries with it. */
 static semid_status embed_text(const semid_dataset *ds, const embed_args *a, semid_matrix *items) {
-    (void)ds;
-    (void)items;
-    return semid_fail(SEMID_EINVAL, "embed --method %s: the text encoders are not built into this binary yet", a->method);
+    semid_wordvec wv;
+    memset(&wv, 0, sizeof wv);
+    SEMID_TRY(a->glove ? semid_wordvec_load(a->glove, 0, &wv) : semid_wordvec_load_default(&wv));
+    semid_status st;
+    if (strcmp(a->method, "content") == 0) {
+        semid_content_config cc = semid_content_defaults();
+        st = semid_content_embed(ds, &wv, &cc, items);
+    } else {
+        semid_biencoder_config bc = semid_biencoder_defaults();
+        bc.task = strcmp(a->method, "multi") == 0 ? SEMID_BIENCODER_MULTITASK : SEMID_BIENCODER_SEARCH;
+        bc.encoder.dim_word = wv.dim;
+        if (a->dim > 0) bc.encoder.dim_out = a->dim;
+        if (a->epochs > 0) bc.epochs = a->epochs;
+        if (a->lr > 0) bc.lr = a->lr;
+        if (a->batch > 0) bc.batch = a->batch;
+        bc.seed = (uint64_t)a->seed;
+        bc.encoder.seed = (uint64_t)a->seed;
+        semid_text_encoder *enc = NULL;
+        st = semid_biencoder_train(ds, &wv, &bc, &enc, items, NULL);
+        if (st == SEMID_OK) {
+            char file[64];
+            snprintf(file, sizeof file, "%s_encoder.safetensors", a->method);
+            char *path = semid_path_join(a->out, file);
+            st = path ? semid_mkdirs(a->out) : semid_fail(SEMID_ENOMEM, "out of memory");
+            if (st == SEMID_OK) st = semid_text_encoder_save(enc, path);
+            if (st == SEMID_OK) SEMID_INFO("saved the trained encoder to %s", path);
+            free(path);
+        }
+        semid_text_encoder_free(enc);
+    }
+    semid_wordvec_free(&wv);
+    return st;
 }
 
 static int run(const embed_args *a) {

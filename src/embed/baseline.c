@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "embed/content.h"
 #include "embed/knn.h"
+#include "embed/text_encoder.h"
+#include "text/wordvec.h"
 
 semid_rec_eval_options semid_rec_eval_defaults(void) {
     semid_rec_eval_options o;
@@ -271,9 +274,43 @@ semid_status semid_baseline_search_popularity(const semid_dataset *ds, int32_t k
 
 semid_status semid_baseline_encode_test_queries(const semid_dataset *ds, const char *encoder_path,
                                                 const char *glove_path, semid_matrix *out) {
-    (void)ds;
-    (void)encoder_path;
-    (void)glove_path;
     memset(out, 0, sizeof *out);
-    return semid_fail(SEMID_EINVAL, "dense search: the text encoders are not built into this version yet");
+    int32_t *tq = NULL;
+    int64_t nq = 0;
+    SEMID_TRY(semid_search_test_queries(ds, &tq, &nq));
+    if (nq == 0) {
+        free(tq);
+        return semid_fail(SEMID_EINVAL, "dense search: the dataset has no test queries (semid data queries makes them)");
+    }
+    const char **texts = malloc((size_t)nq * sizeof *texts);
+    if (!texts) {
+        free(tq);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    for (int64_t q = 0; q < nq; q++) texts[q] = ds->queries[tq[q]].text;
+    free(tq);
+    semid_status st;
+    if (encoder_path) {
+        semid_text_encoder *enc = NULL;
+        st = semid_text_encoder_load(encoder_path, &enc);
+        if (st == SEMID_OK) st = semid_text_encoder_encode(enc, texts, nq, out);
+        semid_text_encoder_free(enc);
+    } else {
+        /* The content encoder's weights come from the catalog's texts, so it
+         * is fitted on the items exactly as `semid embed --method content`. */
+        semid_wordvec wv;
+        memset(&wv, 0, sizeof wv);
+        char **item_texts = NULL;
+        semid_content_model *cm = NULL;
+        semid_content_config cc = semid_content_defaults();
+        st = glove_path ? semid_wordvec_load(glove_path, 0, &wv) : semid_wordvec_load_default(&wv);
+        if (st == SEMID_OK) st = semid_item_texts(ds, &item_texts);
+        if (st == SEMID_OK) st = semid_content_fit((const char *const *)item_texts, ds->n_items, &wv, &cc, &cm);
+        if (st == SEMID_OK) st = semid_content_encode(cm, texts, nq, out, NULL);
+        semid_content_model_free(cm);
+        if (item_texts) semid_item_texts_free(item_texts, ds->n_items);
+        semid_wordvec_free(&wv);
+    }
+    free(texts);
+    return st;
 }
