@@ -687,7 +687,8 @@ static semid_status parse_genres(const char *genres, qg_profile *p) {
 typedef struct qg_vocab {
     semid_id_index *index;
     int32_t n, cap;
-    int32_t *df;
+    int32_t *df;       /* documents holding each word */
+    int32_t *last_doc; /* the last document that counted each word */
     /* Verbs of the built-in vocabulary ("hunts"), sorted: they read badly
      * as keywords ("a thriller about hunts") and as a phrase's first word. */
     const char *verbs[SEMID_SYNTH_VERBS * 32];
@@ -711,8 +712,7 @@ static int32_t vocab_df(const qg_vocab *v, const char *w) {
 }
 
 /* Adds one document's words (each counted once). */
-static semid_status vocab_add_doc(qg_vocab *v, const qg_tokens *ts, int32_t stamp, int32_t **last_seen,
-                                  int32_t *last_cap) {
+static semid_status vocab_add_doc(qg_vocab *v, const qg_tokens *ts, int32_t stamp) {
     for (int32_t k = 0; k < ts->n; k++) {
         const char *w = ts->t[k].word;
         if (!is_candidate_word(w)) continue;
@@ -723,19 +723,18 @@ static semid_status vocab_add_doc(qg_vocab *v, const qg_tokens *ts, int32_t stam
             if (v->n == v->cap) {
                 int32_t ncap = v->cap ? v->cap * 2 : 4096;
                 int32_t *ndf = realloc(v->df, (size_t)ncap * sizeof(int32_t));
-                int32_t *nls = realloc(*last_seen, (size_t)ncap * sizeof(int32_t));
                 if (ndf) v->df = ndf;
-                if (nls) *last_seen = nls;
+                int32_t *nls = realloc(v->last_doc, (size_t)ncap * sizeof(int32_t));
+                if (nls) v->last_doc = nls;
                 if (!ndf || !nls) return semid_fail(SEMID_ENOMEM, "out of memory counting words");
                 v->cap = ncap;
-                *last_cap = ncap;
             }
             v->df[id] = 0;
-            (*last_seen)[id] = -1;
+            v->last_doc[id] = -1;
             v->n++;
         }
-        if ((*last_seen)[id] != stamp) {
-            (*last_seen)[id] = stamp;
+        if (v->last_doc[id] != stamp) {
+            v->last_doc[id] = stamp;
             v->df[id]++;
         }
     }
@@ -1359,24 +1358,22 @@ static semid_status count_documents(const semid_dataset *ds, qg_vocab *v) {
     memset(v, 0, sizeof *v);
     vocab_init_verbs(v);
     SEMID_TRY(semid_id_index_create(&v->index, 1 << 14));
-    int32_t *last_seen = NULL;
-    int32_t last_cap = 0;
     semid_status st = SEMID_OK;
     for (int32_t i = 0; i < ds->n_items && st == SEMID_OK; i++) {
         qg_tokens ts;
         for (int pass = 0; pass < 2 && st == SEMID_OK; pass++) {
             st = scan_text(pass == 0 ? ds->items[i].description : ds->items[i].tags, &ts);
-            if (st == SEMID_OK) st = vocab_add_doc(v, &ts, i, &last_seen, &last_cap);
+            if (st == SEMID_OK) st = vocab_add_doc(v, &ts, i);
             tokens_free(&ts);
         }
     }
-    free(last_seen);
     return st;
 }
 
 static void vocab_free(qg_vocab *v) {
     semid_id_index_free(v->index);
     free(v->df);
+    free(v->last_doc);
     memset(v, 0, sizeof *v);
 }
 

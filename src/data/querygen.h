@@ -7,17 +7,21 @@
  *   - genres, phrased as people search ("sci-fi", "science fiction", "scary");
  *   - the decade or year ("a 90s thriller", "from the eighties");
  *   - names from the description (capitalised runs of 2-3 words outside
- *     quotes, not film titles), people first;
+ *     quotes, not followed by "(year)"); a run whose first word is a known
+ *     first name is a person;
  *   - keywords: content words of the description and tags, weighted by
  *     tf * idf over the catalog so that queries discriminate between items;
- *     words of the title are never keywords;
- *   - phrases: short spans of the description around a keyword ("a retired
- *     detective hunts a gang").
+ *     never words of the title, review vocabulary ("captivating"), or words
+ *     of sentences about other works ("fans might also enjoy ...");
+ *   - phrases: noun phrases of the description around a keyword, starting
+ *     at an article ("a retired detective hunts a ruthless gang").
  * Templates render these as queries ("dark crime thriller about a heist",
  * "movies like a 90s space adventure with aliens"). Half the queries are
  * paraphrases of the other half: the same content with another template,
  * synonyms and another order. No two queries of one item share a word set
- * when it can be avoided, so test queries are not copies of training ones.
+ * when it can be avoided (also against queries kept when appending), so
+ * test queries are not copies of training ones. Splits are a seeded
+ * shuffle of each item's queries. Metadata-free items get generic queries.
  * Deterministic under the seed and independent of the thread count. */
 #ifndef SEMID_DATA_QUERYGEN_H
 #define SEMID_DATA_QUERYGEN_H
