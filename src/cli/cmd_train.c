@@ -1,11 +1,85 @@
-/* semid train: placeholder until its module lands; it says so instead of pretending. */
+/* semid train: trains the joint generative model on a dataset and an ID
+ * table, writing a model bundle directory (gen/train.h). */
 #include <stdio.h>
+#include <string.h>
 
+#include "base/log.h"
 #include "cli/cli.h"
+#include "data/dataset.h"
+#include "gen/train.h"
+#include "quant/idtable.h"
 
 int cmd_train(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "semid: error: 'train' is not implemented yet\n");
-    return CLI_EXIT_ERROR;
+    semid_gen_train_config c = semid_gen_train_defaults();
+    const char *dataset = NULL, *sids = NULL, *out = NULL, *decay = "cosine";
+    int seed = (int)c.seed, resume = 0, quiet = 0;
+    int64_t warmup = c.warmup_steps;
+    cli_option opts[] = {
+        {"dataset", CLI_STRING, &dataset, "dataset file (.sdd, from semid data)"},
+        {"sids", CLI_STRING, &sids, "Semantic-ID table (from semid sid)"},
+        {"out", CLI_STRING, &out, "model directory to write"},
+        {"layers", CLI_INT, &c.n_layer, "transformer layers"},
+        {"dim", CLI_INT, &c.d_model, "model width"},
+        {"heads", CLI_INT, &c.n_head, "attention heads"},
+        {"context", CLI_INT, &c.max_seq_len, "context length in tokens (0 = fit the history window)"},
+        {"window", CLI_INT, &c.history_window, "history items in a recommendation prompt"},
+        {"epochs", CLI_INT, &c.epochs, "training epochs"},
+        {"batch", CLI_INT, &c.batch_size, "sequences per batch"},
+        {"lr", CLI_FLOAT, &c.lr, "peak learning rate"},
+        {"weight-decay", CLI_FLOAT, &c.weight_decay, "AdamW weight decay"},
+        {"clip", CLI_FLOAT, &c.clip_norm, "gradient-norm clip (0 = off)"},
+        {"warmup", CLI_INT64, &warmup, "warm-up steps (-1 = 5% of all steps, at most 500)"},
+        {"decay", CLI_STRING, &decay, "learning-rate decay: cosine, linear or constant"},
+        {"search-share", CLI_DOUBLE, &c.search_share, "share of search sequences per epoch (0 = as in the data)"},
+        {"min-count", CLI_INT, &c.vocab.min_count, "keep query words seen at least this often"},
+        {"valid-sample", CLI_INT, &c.valid_sample, "validation prompts per task each epoch (0 = none)"},
+        {"valid-k", CLI_INT, &c.valid_k, "validation Recall@K"},
+        {"seed", CLI_INT, &seed, "random seed"},
+        {"threads", CLI_INT, &c.threads, "threads (0 = all cores)"},
+        {"checkpoint-every", CLI_INT64, &c.checkpoint_every, "steps between resume checkpoints (0 = each epoch)"},
+        {"resume", CLI_FLAG, &resume, "continue from OUT/resume.safetensors"},
+        {"quiet", CLI_FLAG, &quiet, "no progress output"},
+    };
+    const char *pos[1];
+    int n_pos = 0;
+    int r = cli_parse(argc, argv, 1, opts, (int)(sizeof opts / sizeof opts[0]),
+                      "usage: semid train --dataset DS.sdd --sids SIDS --out MODEL_DIR [options]", pos, 0, &n_pos);
+    if (r != 0) return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (!dataset || !sids || !out) {
+        fprintf(stderr, "semid: error: train needs --dataset, --sids and --out (see --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(decay, "cosine") == 0) c.decay = SEMID_LR_COSINE;
+    else if (strcmp(decay, "linear") == 0) c.decay = SEMID_LR_LINEAR;
+    else if (strcmp(decay, "constant") == 0) c.decay = SEMID_LR_CONSTANT;
+    else {
+        fprintf(stderr, "semid: error: --decay: '%s' is not cosine, linear or constant\n", decay);
+        return CLI_EXIT_USAGE;
+    }
+    if (seed < 0) {
+        fprintf(stderr, "semid: error: --seed must be >= 0\n");
+        return CLI_EXIT_USAGE;
+    }
+    c.seed = (uint64_t)seed;
+    c.warmup_steps = warmup;
+    c.resume = resume;
+    c.verbose = !quiet;
+
+    semid_dataset ds = {0};
+    semid_idtable table = {0};
+    semid_status st = semid_dataset_load(dataset, &ds);
+    if (st == SEMID_OK) st = semid_idtable_load(sids, &table);
+    semid_gen_train_report rep;
+    if (st == SEMID_OK) st = semid_gen_train(&ds, &table, &c, out, &rep);
+    semid_idtable_free(&table);
+    semid_dataset_free(&ds);
+    if (st != SEMID_OK) return cli_report(st);
+    printf("trained %lld steps (%d epochs) in %.1f s, %.0f tokens/s, %lld parameters\n", (long long)rep.steps,
+           rep.epochs_done, rep.seconds, rep.tokens_per_s, (long long)rep.n_params);
+    printf("last epoch loss %.4f\n", rep.last_epoch_loss);
+    if (rep.best_valid >= 0)
+        printf("best epoch %d: validation Recall@%d search %.4f, rec %.4f\n", rep.best_epoch, c.valid_k, rep.valid_search,
+               rep.valid_rec);
+    printf("model written to %s\n", out);
+    return CLI_EXIT_OK;
 }

@@ -470,9 +470,10 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     trainer t = {.cfg = cfg, .ds = ds, .table = table, .out_dir = out_dir};
     double t0 = semid_now();
     semid_status st = setup(&t);
-    if (st == SEMID_OK) st = semid_gen_bundle_write_static(out_dir, ds, table);
     int64_t step = 0;
     if (st == SEMID_OK && cfg->resume) st = load_resume(&t, &step);
+    /* Only now (a refused resume must leave the bundle as it was). */
+    if (st == SEMID_OK) st = semid_gen_bundle_write_static(out_dir, ds, table);
     int32_t *inputs = NULL, *targets = NULL;
     if (st == SEMID_OK) {
         size_t cells = (size_t)cfg->batch_size * (size_t)(t.train.max_len > 0 ? t.train.max_len : 1);
