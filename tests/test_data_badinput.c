@@ -277,6 +277,27 @@ static void test_lenient(void **state) {
     free(d);
 }
 
+static void test_bom_crlf_and_warnings(void **state) {
+    (void)state;
+    char *d = fresh_dir();
+    put(d, "items.tsv", "\xEF\xBB\xBFitem_id\ttitle\tyear\r\n1\tA\t1990\r\n2\tB\tunknown\r\n");
+    put(d, "interactions.tsv", "user_id\titem_id\ttimestamp\r\nu\t1\t1\r\nu\t2\t2\r\n\r\n");
+    warnings[0] = '\0';
+    semid_import_options o;
+    semid_import_options_init(&o);
+    o.min_rating = 4;
+    semid_dataset ds;
+    assert_int_equal(semid_import("generic", d, &o, &ds), SEMID_OK);
+    assert_int_equal(ds.n_interactions, 2);
+    assert_string_equal(ds.items[0].id, "1");
+    assert_int_equal(ds.items[0].year, 1990);
+    assert_int_equal(ds.items[1].year, 0);
+    assert_non_null(strstr(warnings, "items.tsv: 1 year is not a number (first on line 3)"));
+    assert_non_null(strstr(warnings, "has no ratings"));
+    semid_dataset_free(&ds);
+    free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrong_column_count), cmocka_unit_test(test_unknown_item),
@@ -286,6 +307,7 @@ int main(void) {
         cmocka_unit_test(test_non_numeric),        cmocka_unit_test(test_csv_quotes),
         cmocka_unit_test(test_ml100k_bad_flags),   cmocka_unit_test(test_side_files),
         cmocka_unit_test(test_missing_files),      cmocka_unit_test(test_lenient),
+        cmocka_unit_test(test_bom_crlf_and_warnings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

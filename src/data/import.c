@@ -150,6 +150,8 @@ semid_status semid_import(const char *format, const char *path, const semid_impo
         semid_builder_free(b);
         return st;
     }
+    if (isfinite(opts->min_rating) && c.rated == 0)
+        SEMID_WARN("%s has no ratings: the minimum rating %g is not applied", path, opts->min_rating);
     if (c.dropped_by_rating)
         SEMID_INFO("dropped %lld interactions rated below %g", (long long)c.dropped_by_rating, opts->min_rating);
     st = semid_builder_finish(b, out);

@@ -19,8 +19,8 @@ void import_begin_file(import_ctx *c, const char *path) {
 
 void import_end_file(import_ctx *c) {
     if (c->bad_years)
-        SEMID_WARN("%s: %lld years are not numbers (first on line %lld); taken as unknown", c->path,
-                   (long long)c->bad_years, (long long)c->first_bad_year);
+        SEMID_WARN("%s: %lld year%s not a number (first on line %lld); taken as unknown", c->path,
+                   (long long)c->bad_years, c->bad_years == 1 ? " is" : "s are", (long long)c->first_bad_year);
     c->bad_years = 0;
     if (c->skipped == 0) return;
     char list[128] = "";
@@ -290,6 +290,7 @@ int import_split_rest(char *line, char sep, char **fields, int max_fields) {
 
 semid_status import_interaction(import_ctx *c, int64_t line, const char *user, const char *item, int64_t time,
                                 bool has_rating, double rating) {
+    c->rated += has_rating;
     if (has_rating && rating < c->opts->min_rating) {
         c->dropped_by_rating++;
         return SEMID_OK;

@@ -22,6 +22,7 @@ typedef struct import_ctx {
     int64_t skipped;                        /* malformed lines skipped in this file */
     int64_t first_skips[IMPORT_FIRST_SKIPS];
     int64_t dropped_by_rating;              /* over all files */
+    int64_t rated;                          /* interactions that carried a rating */
     int64_t bad_years, first_bad_year;      /* unreadable years in this file (taken as unknown) */
 } import_ctx;
 
