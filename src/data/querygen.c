@@ -55,48 +55,49 @@ static bool in_sorted(const char *const *list, size_t n, const char *w) {
 static const char *const k_meta_words[] = {
     "ability", "academy", "acclaimed", "acting", "actor", "actors", "actress", "add", "adding", "addition",
     "additionally", "addressing", "adds", "affiliations", "ages", "align", "aligns", "alike", "alongside", "also",
-    "among", "appeal", "appealing", "appeals", "appeared", "appreciate", "approach", "april", "artistic", "atmosphere",
-    "atmospheric", "attributed", "audience", "audiences", "august", "award", "awards", "backdrop", "based", "becomes",
-    "beloved", "best", "beyond", "blend", "blending", "blends", "bring", "bringing", "brings", "broad",
-    "broader", "captivate", "captivating", "captures", "capturing", "career", "careers", "cast", "category", "celebrated",
-    "character", "characteristic", "characters", "charged", "charisma", "charismatic", "charm", "charming", "chemistry", "choice",
-    "cinema", "cinematic", "cinematography", "classic", "classics", "combination", "combined", "combines", "commentary", "comparable",
-    "compelling", "complemented", "complements", "complex", "complexities", "complexity", "connection", "connections", "consistent", "content",
-    "context", "continues", "contribute", "contributes", "contributing", "crafted", "create", "creates", "credibility", "critical",
-    "critically", "culturally", "december", "deep", "deeper", "deeply", "delightful", "deliver", "delivering", "delivers",
-    "delve", "delves", "depth", "development", "dialogue", "different", "directed", "directing", "direction", "director",
-    "directorial", "distinctive", "diverse", "drawing", "driven", "dynamic", "dynamics", "echoing", "elements", "emotional",
-    "enduring", "energy", "engaging", "english", "enhance", "enhanced", "enhances", "enhancing", "enjoy", "enrich",
-    "enriched", "ensemble", "ensures", "ensuring", "entangled", "entertaining", "entertainment", "enthusiasts", "entry", "era",
-    "essence", "established", "evident", "exceptional", "experience", "experiences", "expertise", "exploration", "explore", "explores",
-    "exploring", "extends", "extensive", "famous", "fans", "favorite", "features", "featuring", "february", "figure",
-    "film", "filmmaker", "filmographies", "filmography", "films", "find", "fitting", "flair", "focus", "focusing",
-    "follows", "found", "franchise", "fresh", "friday", "further", "genre", "genres", "glimpse", "gripping",
-    "handle", "hearted", "heartfelt", "heartwarming", "helmed", "highlight", "highlighting", "iconic", "imaginative", "impact",
-    "include", "includes", "including", "indicating", "industry", "influence", "information", "innovative", "insightful", "intense",
-    "intensity", "interactions", "interest", "interested", "intricate", "intrigue", "intrigued", "introspective", "involvement", "january",
-    "july", "june", "key", "known", "language", "later", "layer", "lead", "leading", "leads",
-    "led", "legacy", "lends", "lens", "lent", "lies", "light", "like", "looking", "made",
-    "main", "make", "makes", "making", "march", "may", "memorable", "might", "mix", "modern",
-    "moments", "monday", "movie", "movies", "must", "narratives", "navigating", "notable", "noteworthy", "november",
-    "nuanced", "october", "offer", "offering", "offerings", "offers", "often", "one", "oriented", "original",
-    "overall", "packed", "part", "particularly", "peers", "perfect", "performance", "performances", "perspective", "piece",
-    "pioneering", "pique", "pivotal", "placement", "played", "plays", "plot", "poignant", "point", "portfolio",
-    "portrayal", "portrayals", "portrayed", "portrays", "premise", "presence", "previous", "primarily", "production", "profound",
-    "prominent", "protagonist", "provide", "provides", "providing", "provoking", "prowess", "quality", "quirky", "range",
-    "recognized", "recommendation", "recommendations", "recommended", "reflected", "reflecting", "relatable", "release", "released", "releasing",
-    "remains", "reminiscent", "renowned", "repertoire", "resonance", "resonant", "resonate", "resonating", "respectively", "revolutionized",
-    "revolves", "rich", "role", "roles", "saturday", "screen", "screenplay", "seasoned", "seeking", "seen",
-    "seminal", "sense", "september", "sequences", "series", "set", "setting", "share", "shared", "shares",
-    "sharp", "showcase", "showcased", "showcases", "showcasing", "signature", "significant", "significantly", "similar", "similarities",
-    "similarity", "similarly", "skills", "special", "specific", "stakes", "standout", "stands", "star", "starred",
+    "among", "anything", "appeal", "appealing", "appeals", "appeared", "appreciate", "approach", "april", "artistic",
+    "atmosphere", "atmospheric", "attributed", "audience", "audiences", "august", "award", "awards", "backdrop", "based",
+    "becomes", "beloved", "best", "beyond", "blend", "blending", "blends", "bring", "bringing", "brings",
+    "broad", "broader", "captivate", "captivating", "captures", "capturing", "career", "careers", "cast", "category",
+    "celebrated", "character", "characteristic", "characters", "charged", "charisma", "charismatic", "charm", "charming", "chemistry",
+    "choice", "cinema", "cinematic", "cinematography", "classic", "classics", "combination", "combined", "combines", "commentary",
+    "comparable", "compelling", "complemented", "complements", "complex", "complexities", "complexity", "connection", "connections", "consistent",
+    "content", "context", "continues", "contribute", "contributes", "contributing", "contribution", "contributions", "crafted", "create",
+    "creates", "credibility", "critical", "critically", "culturally", "december", "deep", "deeper", "deeply", "delightful",
+    "deliver", "delivering", "delivers", "delve", "delves", "depth", "development", "dialogue", "different", "directed",
+    "directing", "direction", "director", "directorial", "distinctive", "diverse", "drawing", "driven", "dynamic", "dynamics",
+    "echoing", "elements", "emotional", "enduring", "energy", "engaging", "english", "enhance", "enhanced", "enhances",
+    "enhancing", "enjoy", "enrich", "enriched", "ensemble", "ensures", "ensuring", "entangled", "entertain", "entertaining",
+    "entertainment", "entertains", "enthusiasts", "entry", "era", "essence", "established", "everything", "evident", "exceptional",
+    "experience", "experiences", "expertise", "exploration", "explore", "explores", "exploring", "extends", "extensive", "famous",
+    "fans", "favorite", "features", "featuring", "february", "figure", "film", "filmmaker", "filmographies", "filmography",
+    "films", "find", "fitting", "flair", "focus", "focusing", "follows", "found", "franchise", "fresh",
+    "friday", "further", "genre", "genres", "glimpse", "gripping", "handle", "hearted", "heartfelt", "heartwarming",
+    "helmed", "highlight", "highlighting", "iconic", "imaginative", "impact", "include", "includes", "including", "indicating",
+    "industry", "influence", "information", "innovative", "insightful", "intense", "intensity", "interactions", "interest", "interested",
+    "intricate", "intrigue", "intrigued", "introspective", "involvement", "january", "july", "june", "keeps", "key",
+    "known", "language", "later", "layer", "lead", "leading", "leads", "led", "legacy", "lends",
+    "lens", "lent", "lies", "light", "like", "looking", "made", "main", "make", "makes",
+    "making", "march", "may", "memorable", "might", "mix", "modern", "moments", "monday", "movie",
+    "movies", "must", "narrative", "narratives", "navigating", "notable", "noteworthy", "november", "nuanced", "october",
+    "offer", "offering", "offerings", "offers", "often", "one", "oriented", "original", "overall", "packed",
+    "part", "particularly", "peers", "perfect", "performance", "performances", "perspective", "piece", "pioneering", "pique",
+    "pivotal", "placement", "played", "plays", "plot", "poignant", "point", "portfolio", "portrayal", "portrayals",
+    "portrayed", "portrays", "premise", "presence", "previous", "primarily", "production", "profound", "prominent", "protagonist",
+    "provide", "provides", "providing", "provoking", "prowess", "quality", "quirky", "range", "recognized", "recommendation",
+    "recommendations", "recommended", "reflected", "reflecting", "relatable", "release", "released", "releasing", "remains", "reminiscent",
+    "renowned", "repertoire", "resonance", "resonant", "resonate", "resonating", "respectively", "revolutionized", "revolves", "rich",
+    "role", "roles", "saturday", "screen", "screenplay", "seasoned", "seeking", "seen", "seminal", "sense",
+    "september", "sequences", "series", "set", "setting", "several", "share", "shared", "shares", "sharp",
+    "showcase", "showcased", "showcases", "showcasing", "signature", "significant", "significantly", "similar", "similarities", "similarity",
+    "similarly", "skills", "something", "special", "specific", "stakes", "standout", "stands", "star", "starred",
     "starring", "stars", "stellar", "stories", "story", "storyline", "storytelling", "striking", "strong", "studded",
     "stunning", "style", "styles", "stylistic", "subsequent", "success", "suggest", "suggesting", "suggests", "suitable",
     "sunday", "tale", "talented", "talents", "tapestry", "tension", "testament", "thematic", "themes", "thing",
-    "thought", "thoughtful", "throughout", "thursday", "timeless", "titles", "titular", "tone", "touch", "tuesday",
-    "two", "typical", "underscores", "unique", "variety", "various", "versatile", "versatility", "vibrant", "viewers",
-    "viewing", "vision", "visual", "visually", "watch", "watchlist", "wednesday", "well", "wit", "within",
-    "won", "work", "works", "worthy", "year", "years", "yet",
+    "thought", "thoughtful", "throughout", "thursday", "timeless", "titles", "titular", "today", "tone", "touch",
+    "tuesday", "two", "typical", "unconventional", "underscores", "unique", "variety", "various", "versatile", "versatility",
+    "vibrant", "viewers", "viewing", "vision", "visual", "visually", "vivacious", "watch", "watchlist", "wednesday",
+    "well", "wit", "within", "won", "work", "works", "worthy", "year", "years", "yet",
 };
 
 /* Capitalised words that never start or join a person's name. Sorted. */
@@ -329,6 +330,12 @@ static semid_status scan_text(const char *text, qg_tokens *out) {
         }
         /* "Mr." and initials do not end a sentence or break a name. */
         if (sentence_end && end - lead <= 3 && capital) trailing_brk = false;
+        /* A possessive ("Travolta's", "Python’s") is the name itself. */
+        if (end - lead >= 3 && c[end - 1] == 's') {
+            if (c[end - 2] == '\'') chunk[end - 2] = '\0';
+            else if (end - lead >= 5 && c[end - 4] == 0xE2 && c[end - 3] == 0x80 && c[end - 2] == 0x99)
+                chunk[end - 4] = '\0';
+        }
         bool paren_next = false;
         {
             size_t k = i;
@@ -484,10 +491,20 @@ static int32_t find_run(char *const *words, int32_t n, const semid_words *needle
     return -1;
 }
 
+/* Equal, or equal but for a final "s" (plural or possessive: "pythons" in
+ * "Monty Python's" against "python"). */
+static bool same_stem(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    if (na == nb) return strcmp(a, b) == 0;
+    if (na == nb + 1) return a[nb] == 's' && strncmp(a, b, nb) == 0;
+    if (nb == na + 1) return b[na] == 's' && strncmp(a, b, na) == 0;
+    return false;
+}
+
 static bool title_has_word(const qg_title *t, const char *w) {
     for (int32_t v = 0; v < t->n_variants; v++)
         for (int32_t i = 0; i < t->variants[v].n; i++)
-            if (strcmp(t->variants[v].words[i], w) == 0) return true;
+            if (same_stem(t->variants[v].words[i], w)) return true;
     return false;
 }
 
