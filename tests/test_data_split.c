@@ -166,6 +166,10 @@ static void test_item_text(void **state) {
     char *t = semid_item_text(&it);
     assert_string_equal(t, "Heat. 1995. Action, Crime. heist");
     free(t);
+    semid_item asks = {.id = "3", .title = "Who?", .year = 0, .genres = "", .description = "A story.", .tags = "x,y"};
+    t = semid_item_text(&asks);
+    assert_string_equal(t, "Who? A story. x, y");
+    free(t);
     semid_item bare = {.id = "2", .title = "Alone", .genres = "", .description = "", .tags = ""};
     t = semid_item_text(&bare);
     assert_string_equal(t, "Alone");

@@ -100,11 +100,13 @@ int32_t semid_dataset_head_items(const semid_dataset *ds, double head_fraction, 
     return k;
 }
 
-/* Appends `s` (with ", " in place of bare commas when `commas`) and ". ". */
+/* Appends ". " (unless the text so far ends a sentence) and `s`, with ", "
+ * in place of bare commas when `commas`. */
 static size_t append_field(char *out, size_t pos, const char *s, int commas) {
     if (!s || !*s) return pos;
     if (pos) {
-        out[pos++] = '.';
+        /* "Heat. 1995" but "Who? 1995", not "Who?. 1995". */
+        if (out[pos - 1] != '.' && out[pos - 1] != '!' && out[pos - 1] != '?') out[pos++] = '.';
         out[pos++] = ' ';
     }
     for (; *s; s++) {
