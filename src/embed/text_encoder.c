@@ -13,6 +13,9 @@
 #include "embed/text_encoder.h"
 
 #include <cjson/cJSON.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -744,17 +747,41 @@ semid_status semid_text_encoder_opt_init(semid_text_encoder_opt *opt, const semi
 
 void semid_text_encoder_opt_free(semid_text_encoder_opt *opt) { semid_adamw_free(&opt->adam); }
 
-/* AdamW on `len` consecutive parameters starting at `off`. */
-static void adam_range(semid_adamw *a, float *params, const float *grads, const uint8_t *mask, int64_t off,
-                       int64_t len, float clip, float lr, float bc1, float bc2) {
+/* AdamW on `len` consecutive parameters starting at `off`, all with weight
+ * decay `wd`. The AVX path does the same IEEE operations in the same order
+ * as the scalar loop (no FMA contraction under -std=c11), so results are
+ * identical; it exists because sqrtf does not vectorise while errno is
+ * honoured, and this loop dominates a training step. */
+static void adam_range(semid_adamw *a, float *params, const float *grads, int64_t off, int64_t len, float clip,
+                       float lr, float bc1, float bc2, float wd) {
     const semid_adamw_config *c = &a->cfg;
-    for (int64_t i = off; i < off + len; i++) {
-        float g = grads[i] * clip;
-        float m = a->m[i] = c->beta1 * a->m[i] + (1.0f - c->beta1) * g;
-        float v = a->v[i] = c->beta2 * a->v[i] + (1.0f - c->beta2) * g * g;
-        float update = (m / bc1) / (sqrtf(v / bc2) + c->eps);
-        float wd = mask[i] ? c->weight_decay : 0.0f;
-        params[i] -= lr * (update + wd * params[i]);
+    const float b1 = c->beta1, b2 = c->beta2, nb1 = 1.0f - c->beta1, nb2 = 1.0f - c->beta2, eps = c->eps;
+    float *restrict p = params + off, *restrict m = a->m + off, *restrict v = a->v + off;
+    const float *restrict g = grads + off;
+    int64_t i = 0;
+#ifdef __AVX__
+    const __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vnb1 = _mm256_set1_ps(nb1),
+                 vnb2 = _mm256_set1_ps(nb2), veps = _mm256_set1_ps(eps), vclip = _mm256_set1_ps(clip),
+                 vlr = _mm256_set1_ps(lr), vbc1 = _mm256_set1_ps(bc1), vbc2 = _mm256_set1_ps(bc2),
+                 vwd = _mm256_set1_ps(wd);
+    for (; i + 8 <= len; i += 8) {
+        __m256 gg = _mm256_mul_ps(_mm256_loadu_ps(g + i), vclip);
+        __m256 mm = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vnb1, gg));
+        __m256 vv = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(vnb2, gg), gg));
+        _mm256_storeu_ps(m + i, mm);
+        _mm256_storeu_ps(v + i, vv);
+        __m256 upd = _mm256_div_ps(_mm256_div_ps(mm, vbc1), _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vv, vbc2)), veps));
+        __m256 pp = _mm256_loadu_ps(p + i);
+        pp = _mm256_sub_ps(pp, _mm256_mul_ps(vlr, _mm256_add_ps(upd, _mm256_mul_ps(vwd, pp))));
+        _mm256_storeu_ps(p + i, pp);
+    }
+#endif
+    for (; i < len; i++) {
+        float gg = g[i] * clip;
+        float mm = m[i] = b1 * m[i] + nb1 * gg;
+        float vv = v[i] = b2 * v[i] + nb2 * gg * gg;
+        float upd = (mm / bc1) / (sqrtf(vv / bc2) + eps);
+        p[i] -= lr * (upd + wd * p[i]);
     }
 }
 
@@ -763,36 +790,42 @@ float semid_text_encoder_step(semid_text_encoder *enc, semid_text_encoder_opt *o
     const int32_t Din = enc->cfg.dim_word, Dout = enc->cfg.dim_out;
     const int64_t offN = enc->N - enc->params, offW = enc->W - enc->params;
     const int64_t nWb = (int64_t)Dout * Din + Dout;
-    double sq = 0.0;
+    float norm = 0.0f, clip = 1.0f;
+    if (a->cfg.clip_norm > 0.0f) {
+        double sq = 0.0;
 #pragma omp parallel for reduction(+ : sq) schedule(static)
-    for (int32_t k = 0; k < enc->n_list_E; k++) {
-        const float *g = enc->gE + (int64_t)enc->list_E[k] * Din;
-        for (int32_t d = 0; d < Din; d++) sq += (double)g[d] * g[d];
-    }
+        for (int32_t k = 0; k < enc->n_list_E; k++) {
+            const float *g = enc->gE + (int64_t)enc->list_E[k] * Din;
+            for (int32_t d = 0; d < Din; d++) sq += (double)g[d] * g[d];
+        }
 #pragma omp parallel for reduction(+ : sq) schedule(static)
-    for (int32_t k = 0; k < enc->n_list_N; k++) {
-        const float *g = enc->gN + (int64_t)enc->list_N[k] * Din;
-        for (int32_t d = 0; d < Din; d++) sq += (double)g[d] * g[d];
+        for (int32_t k = 0; k < enc->n_list_N; k++) {
+            const float *g = enc->gN + (int64_t)enc->list_N[k] * Din;
+            for (int32_t d = 0; d < Din; d++) sq += (double)g[d] * g[d];
+        }
+        for (int64_t i = 0; i < nWb; i++) sq += (double)enc->gW[i] * enc->gW[i];
+        norm = (float)sqrt(sq);
+        if (norm > a->cfg.clip_norm) clip = a->cfg.clip_norm / (norm + 1e-6f);
     }
-    for (int64_t i = 0; i < nWb; i++) sq += (double)enc->gW[i] * enc->gW[i];
-    float norm = (float)sqrt(sq);
-    float clip = 1.0f;
-    if (a->cfg.clip_norm > 0.0f && norm > a->cfg.clip_norm) clip = a->cfg.clip_norm / (norm + 1e-6f);
     float lr = semid_adamw_lr(&a->cfg, a->step);
     a->step++;
     float bc1 = 1.0f - powf(a->cfg.beta1, (float)a->step);
     float bc2 = 1.0f - powf(a->cfg.beta2, (float)a->step);
-#pragma omp parallel for schedule(static)
-    for (int32_t k = 0; k < enc->n_list_E; k++)
-        adam_range(a, enc->params, enc->grads, enc->decay_mask, (int64_t)enc->list_E[k] * Din, Din, clip, lr, bc1, bc2);
-#pragma omp parallel for schedule(static)
-    for (int32_t k = 0; k < enc->n_list_N; k++)
-        adam_range(a, enc->params, enc->grads, enc->decay_mask, offN + (int64_t)enc->list_N[k] * Din, Din, clip, lr,
-                   bc1, bc2);
-#pragma omp parallel for schedule(static)
-    for (int32_t r = 0; r < Dout; r++)
-        adam_range(a, enc->params, enc->grads, enc->decay_mask, offW + (int64_t)r * Din, Din, clip, lr, bc1, bc2);
-    adam_range(a, enc->params, enc->grads, enc->decay_mask, offW + (int64_t)Dout * Din, Dout, clip, lr, bc1, bc2);
+    const float wd = a->cfg.weight_decay;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static) nowait
+        for (int32_t k = 0; k < enc->n_list_E; k++)
+            adam_range(a, enc->params, enc->grads, (int64_t)enc->list_E[k] * Din, Din, clip, lr, bc1, bc2, wd);
+#pragma omp for schedule(static) nowait
+        for (int32_t k = 0; k < enc->n_list_N; k++)
+            adam_range(a, enc->params, enc->grads, offN + (int64_t)enc->list_N[k] * Din, Din, clip, lr, bc1, bc2, wd);
+#pragma omp for schedule(static)
+        for (int32_t r = 0; r < Dout; r++)
+            adam_range(a, enc->params, enc->grads, offW + (int64_t)r * Din, Din, clip, lr, bc1, bc2, wd);
+    }
+    /* The bias: no weight decay. */
+    adam_range(a, enc->params, enc->grads, offW + (int64_t)Dout * Din, Dout, clip, lr, bc1, bc2, 0.0f);
     return norm;
 }
 

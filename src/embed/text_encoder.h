@@ -124,8 +124,10 @@ semid_status semid_text_encoder_opt_init(semid_text_encoder_opt *opt, const semi
                                          const semid_adamw_config *cfg);
 void semid_text_encoder_opt_free(semid_text_encoder_opt *opt);
 /* One lazy AdamW step over the rows touched since the last zero_grad and
- * over W, b (see the header comment). Returns the gradient norm before
- * clipping. Does not zero the gradients. */
+ * over W, b (see the header comment). Weight decay applies to E, N and W
+ * rows, not to b. Returns the gradient norm before clipping when clipping
+ * is on (cfg.clip_norm > 0), else 0 (the norm costs a pass). Does not zero
+ * the gradients. */
 float semid_text_encoder_step(semid_text_encoder *enc, semid_text_encoder_opt *opt);
 
 #endif
