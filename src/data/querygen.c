@@ -1426,6 +1426,25 @@ static semid_status prior_wordsets(const semid_dataset *ds, int64_t **start, uin
     return st;
 }
 
+#ifndef NDEBUG
+/* The word lists are searched with bsearch: an entry added out of order
+ * would silently never match. Checked in debug builds (the tests). */
+static void check_sorted(const char *const *list, size_t n) {
+    for (size_t i = 1; i < n; i++) SEMID_ASSERT(strcmp(list[i - 1], list[i]) < 0);
+}
+#define CHECK_SORTED(list) check_sorted((list), sizeof(list) / sizeof((list)[0]))
+
+static void check_word_lists(void) {
+    CHECK_SORTED(k_meta_words);
+    CHECK_SORTED(k_not_name_words);
+    CHECK_SORTED(k_first_names);
+    CHECK_SORTED(k_articles);
+    CHECK_SORTED(k_reference_words);
+    for (size_t i = 1; i < sizeof k_synonyms / sizeof k_synonyms[0]; i++)
+        SEMID_ASSERT(strcmp(k_synonyms[i - 1].word, k_synonyms[i].word) < 0);
+}
+#endif
+
 semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *cfg, uint64_t seed,
                                 semid_querygen_stats *stats) {
     if (cfg->n_per_item < 1 || cfg->n_per_item > 1000)
@@ -1438,6 +1457,9 @@ semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *
     int64_t total = (int64_t)ds->n_items * cfg->n_per_item + (cfg->append ? ds->n_queries : 0);
     if (total > INT32_MAX) return semid_fail(SEMID_EINVAL, "querygen: %lld queries exceed the limit", (long long)total);
     double t0 = semid_now();
+#ifndef NDEBUG
+    check_word_lists();
+#endif
 
     qg_vocab vocab;
     semid_status st = count_documents(ds, &vocab);
