@@ -189,6 +189,15 @@ static void test_csv_quotes(void **state) {
     put(d, "movies.csv", "movieId,title,genres\n1,\"A\"x (1990),Drama\n");
     assert_int_equal(semid_import("ml-csv", d, NULL, &ds), SEMID_EPARSE);
     assert_non_null(strstr(semid_last_error(), "movies.csv:2: malformed quoted field"));
+    char *path = semid_path_join(d, "movies.csv");
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    static const char nul_text[] = "movieId,title,genres\n1,A (1990),Drama\n2,\"B\nB\0 (1990)\",Drama\n";
+    fwrite(nul_text, 1, sizeof nul_text - 1, fp);
+    fclose(fp);
+    free(path);
+    assert_int_equal(semid_import("ml-csv", d, NULL, &ds), SEMID_EPARSE);
+    assert_non_null(strstr(semid_last_error(), "movies.csv:3: NUL byte in record"));
     put(d, "movies.csv", "movieId,title,genres\n1,A (1990),Drama\n\n3,C\n");
     assert_int_equal(semid_import("ml-csv", d, NULL, &ds), SEMID_EPARSE);
     assert_non_null(strstr(semid_last_error(), "movies.csv:4: expected 3 comma-separated fields, found 2"));

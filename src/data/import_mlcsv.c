@@ -53,7 +53,7 @@ static semid_status csv_next(import_ctx *c, csv_file *f, char **fields, bool *go
         int64_t line = f->r.line_no;
         if (r == 0) return SEMID_OK;
         if (r < 0) {
-            SEMID_TRY(import_reject(c, line, "malformed quoted field"));
+            SEMID_TRY(import_reject(c, line, r == -2 ? "NUL byte in record" : "malformed quoted field"));
             continue;
         }
         if (n == 1 && !*fields[0]) continue; /* blank line */

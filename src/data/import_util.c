@@ -435,6 +435,7 @@ int import_csv_next(import_csv *r, char **fields, int max, int *n) {
     if (r->cur >= r->end) return 0;
     r->line_no = r->next_line;
     char *p = r->cur, *out = r->cur;
+    bool nul = false; /* a NUL byte would silently cut its field short */
     for (;;) {
         char *start = out;
         if (p < r->end && *p == '"') {
@@ -462,6 +463,7 @@ int import_csv_next(import_csv *r, char **fields, int max, int *n) {
                     break;
                 }
                 if (*p == '\n') r->next_line++;
+                nul |= *p == '\0';
                 *out++ = *p++;
             }
             if (p < r->end && *p == '\r' && (p + 1 == r->end || p[1] == '\n')) p++;
@@ -470,7 +472,10 @@ int import_csv_next(import_csv *r, char **fields, int max, int *n) {
                 return -1;
             }
         } else {
-            while (p < r->end && *p != ',' && *p != '\n') *out++ = *p++;
+            while (p < r->end && *p != ',' && *p != '\n') {
+                nul |= *p == '\0';
+                *out++ = *p++;
+            }
             if (out > start && out[-1] == '\r' && (p >= r->end || *p == '\n')) out--;
         }
         if (*n < max) fields[*n] = start;
@@ -479,7 +484,7 @@ int import_csv_next(import_csv *r, char **fields, int max, int *n) {
             *out = '\0';
             r->cur = p < r->end ? p + 1 : r->end;
             r->next_line++;
-            return 1;
+            return nul ? -2 : 1;
         }
         *out++ = '\0'; /* out <= p: the separator's byte is free */
         p++;

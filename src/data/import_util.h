@@ -146,7 +146,7 @@ void import_csv_init(import_csv *r, char *data, size_t len);
  * returned in *n). Returns 1 for a record, 0 at the end, -1 for a malformed
  * record (an unterminated quote, or text after a closing quote), after
  * which reading continues on the line after the one where the problem was
- * found. */
+ * found, or -2 for a record holding a NUL byte (skipped whole). */
 int import_csv_next(import_csv *r, char **fields, int max, int *n);
 
 #endif
