@@ -84,20 +84,21 @@ static const char *const k_meta_words[] = {
     "part", "particularly", "peers", "perfect", "performance", "performances", "perspective", "piece", "pioneering", "pique",
     "pivotal", "placement", "played", "plays", "plot", "poignant", "point", "portfolio", "portrayal", "portrayals",
     "portrayed", "portrays", "premise", "presence", "previous", "primarily", "production", "profound", "prominent", "protagonist",
-    "provide", "provides", "providing", "provoking", "prowess", "quality", "quirky", "range", "recognized", "recommendation",
-    "recommendations", "recommended", "reflected", "reflecting", "relatable", "release", "released", "releasing", "remains", "reminiscent",
-    "renowned", "repertoire", "resonance", "resonant", "resonate", "resonating", "respectively", "revolutionized", "revolves", "rich",
-    "role", "roles", "saturday", "screen", "screenplay", "seasoned", "seeking", "seen", "seminal", "sense",
-    "september", "sequences", "series", "set", "setting", "several", "share", "shared", "shares", "sharp",
-    "showcase", "showcased", "showcases", "showcasing", "signature", "significant", "significantly", "similar", "similarities", "similarity",
-    "similarly", "skills", "something", "special", "specific", "stakes", "standout", "stands", "star", "starred",
-    "starring", "stars", "stellar", "stories", "story", "storyline", "storytelling", "striking", "strong", "studded",
-    "stunning", "style", "styles", "stylistic", "subsequent", "success", "suggest", "suggesting", "suggests", "suitable",
-    "sunday", "tale", "talented", "talents", "tapestry", "tension", "testament", "thematic", "themes", "thing",
-    "thought", "thoughtful", "throughout", "thursday", "timeless", "titles", "titular", "today", "tone", "touch",
-    "tuesday", "two", "typical", "unconventional", "underscores", "unique", "variety", "various", "versatile", "versatility",
-    "vibrant", "viewers", "viewing", "vision", "visual", "visually", "vivacious", "watch", "watchlist", "wednesday",
-    "well", "wit", "within", "won", "work", "works", "worthy", "year", "years", "yet",
+    "provide", "provided", "provides", "providing", "provoking", "prowess", "quality", "quirky", "range", "recognized",
+    "recommendation", "recommendations", "recommended", "reflected", "reflecting", "relatable", "release", "released", "releasing", "remains",
+    "reminiscent", "renowned", "repertoire", "resonance", "resonant", "resonate", "resonating", "respectively", "revolutionized", "revolves",
+    "rich", "role", "roles", "saturday", "screen", "screenplay", "seasoned", "seeking", "seen", "seminal",
+    "sense", "september", "sequences", "series", "set", "setting", "several", "share", "shared", "shares",
+    "sharp", "showcase", "showcased", "showcases", "showcasing", "signature", "significant", "significantly", "similar", "similarities",
+    "similarity", "similarly", "skills", "something", "special", "specific", "stakes", "standout", "stands", "star",
+    "starred", "starring", "stars", "stellar", "stories", "story", "storyline", "storytelling", "striking", "strong",
+    "studded", "stunning", "style", "styles", "stylistic", "subsequent", "success", "suggest", "suggesting", "suggests",
+    "suitable", "sunday", "tale", "talented", "talents", "tapestry", "tension", "testament", "thematic", "themes",
+    "thing", "thought", "thoughtful", "throughout", "thursday", "timeless", "titles", "titular", "today", "tone",
+    "touch", "tuesday", "two", "typical", "unconventional", "underscores", "unique", "variety", "various", "versatile",
+    "versatility", "vibrant", "viewers", "viewing", "vision", "visual", "visually", "vivacious", "watch", "watchlist",
+    "wednesday", "well", "wit", "within", "won", "work", "works", "worthy", "year", "years",
+    "yet",
 };
 
 /* Capitalised words that never start or join a person's name. Sorted. */
@@ -863,9 +864,9 @@ static bool stops_phrase(const qg_token *t) {
 /* Phrases: noun phrases of the description around the top keywords. A
  * phrase starts at an article at most four words before the keyword (no
  * tagger is at hand; an article is the cheapest sign of a noun phrase: "a
- * retired detective hunts a ruthless gang", "a nostalgic trip") and runs up
- * to four words past it, cut at punctuation, names, quotes and function
- * words other than articles. */
+ * retired detective hunts a ruthless gang", "a nostalgic trip") and runs to
+ * the next punctuation, name, quote or function word other than an
+ * article, QG_MAX_PHRASE_WORDS words at most. */
 static semid_status build_phrases(qg_profile *p, const qg_vocab *v, const qg_tokens *ts) {
     for (int32_t k = 0; k < p->n_keywords && p->n_phrases < QG_MAX_PHRASES; k++) {
         int32_t pos = -1;
@@ -881,8 +882,11 @@ static semid_status build_phrases(qg_profile *p, const qg_vocab *v, const qg_tok
             if (ts->t[i + 1].brk_before || stops_phrase(&ts->t[i])) break;
         }
         if (b < 0) continue;
+        /* Up to the next punctuation or function word; a phrase that would
+         * run longer is cut mid-way and not used. */
         int32_t e = pos + 1;
-        for (int step = 0; step < 4 && e < ts->n && !ts->t[e].brk_before && !stops_phrase(&ts->t[e]); step++) e++;
+        while (e < ts->n && !ts->t[e].brk_before && !stops_phrase(&ts->t[e]) && e - b <= QG_MAX_PHRASE_WORDS) e++;
+        if (e < ts->n && !ts->t[e].brk_before && !stops_phrase(&ts->t[e])) continue;
         bool oom = false;
         char *phrase = phrase_text(p, v, ts, b, e, &oom);
         if (oom) return semid_fail(SEMID_ENOMEM, "out of memory building phrases");
