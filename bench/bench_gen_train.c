@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/rng.h"
@@ -18,6 +19,14 @@
 #include "gen/model.h"
 #include "linalg/adamw.h"
 #include "semid/semid.h"
+
+/* CPU time of the whole process (all threads), robust to a busy machine
+ * when threads=1. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -78,10 +87,10 @@ int main(int argc, char **argv) {
     semid_adamw opt;
     float *params = semid_gpt_params(m, &n);
     if (semid_adamw_init(&opt, &ac, n) != SEMID_OK) return 1;
-    double *times = malloc((size_t)steps * sizeof(double));
+    double *times = malloc((size_t)steps * sizeof(double)), *cpu = malloc((size_t)steps * sizeof(double));
     float loss = 0;
     for (int s = 0; s < warmup + steps; s++) {
-        double t0 = semid_now();
+        double t0 = semid_now(), c0 = cpu_now();
         if (semid_gpt_forward(m, in, tg, B, T, &loss) != SEMID_OK) {
             fprintf(stderr, "%s\n", semid_last_error());
             return 1;
@@ -89,12 +98,16 @@ int main(int argc, char **argv) {
         semid_gpt_zero_grad(m);
         semid_gpt_backward(m);
         semid_adamw_step(&opt, params, semid_gpt_grads(m, NULL), semid_gpt_decay_mask(m));
-        if (s >= warmup) times[s - warmup] = semid_now() - t0;
+        if (s >= warmup) {
+            times[s - warmup] = semid_now() - t0;
+            cpu[s - warmup] = cpu_now() - c0;
+        }
     }
-    double med = median(times, steps);
+    double med = median(times, steps), cmed = median(cpu, steps);
     printf("semid train: V=%d T=%d L=%d C=%d NH=%d B=%d threads=%d targets=%s params=%lld\n", V, T, L, C, NH, B,
            threads, targets_mode, (long long)n);
-    printf("semid train: median step %.2f ms, %.0f tokens/s (last loss %.4f)\n", med * 1e3, (double)N / med, loss);
+    printf("semid train: median step %.2f ms, %.0f tokens/s (cpu %.2f ms/step; last loss %.4f)\n", med * 1e3,
+           (double)N / med, cmed * 1e3, loss);
 
     /* decoding: prefill a 16-token prompt in every row, then single-token steps */
     semid_gpt_cache *c;
@@ -102,27 +115,34 @@ int main(int argc, char **argv) {
         int prompt = T / 4;
         float *logits = malloc((size_t)rows * (size_t)V * sizeof(float));
         int32_t *tok = malloc((size_t)rows * sizeof(int32_t));
-        double t0 = semid_now();
+        /* the first pass touches the cache's pages; time the second */
         for (int i = 0; i < rows; i++) semid_gpt_cache_prefill(m, c, i, in + (int64_t)(i % B) * T, prompt, logits);
-        double t_prefill = semid_now() - t0;
+        for (int i = 0; i < rows; i++) semid_gpt_cache_reset(c, i);
+        double t0 = semid_now(), c0 = cpu_now();
+        for (int i = 0; i < rows; i++) semid_gpt_cache_prefill(m, c, i, in + (int64_t)(i % B) * T, prompt, logits);
+        double t_prefill = semid_now() - t0, c_prefill = cpu_now() - c0;
         int dsteps = 8 < T - prompt ? 8 : T - prompt;
-        double *dt = malloc((size_t)dsteps * sizeof(double));
+        double *dt = malloc((size_t)dsteps * sizeof(double)), *dc = malloc((size_t)dsteps * sizeof(double));
         for (int s = 0; s < dsteps; s++) {
             for (int i = 0; i < rows; i++) tok[i] = (int32_t)semid_rng_below(&r, (uint64_t)V);
-            double t1 = semid_now();
+            double t1 = semid_now(), c1 = cpu_now();
             semid_gpt_cache_step(m, c, tok, rows, logits);
             dt[s] = semid_now() - t1;
+            dc[s] = cpu_now() - c1;
         }
-        double dm = median(dt, dsteps);
-        printf("semid decode: prefill %d rows x %d tokens %.1f ms; step of %d rows: median %.2f ms (%.0f row-steps/s)\n",
-               rows, prompt, t_prefill * 1e3, rows, dm * 1e3, rows / dm);
+        double dm = median(dt, dsteps), dcm = median(dc, dsteps);
+        printf("semid decode: prefill %d rows x %d tokens %.1f ms (cpu %.1f); step of %d rows: median %.2f ms "
+               "(cpu %.2f), %.0f row-steps/s\n",
+               rows, prompt, t_prefill * 1e3, c_prefill * 1e3, rows, dm * 1e3, dcm * 1e3, rows / dm);
         free(dt);
+        free(dc);
         free(logits);
         free(tok);
         semid_gpt_cache_free(c);
     }
     semid_adamw_free(&opt);
     free(times);
+    free(cpu);
     free(in);
     free(tg);
     semid_gpt_free(m);

@@ -140,6 +140,36 @@ static void test_gradients_match_finite_differences(void **state) {
     semid_gpt_free(m);
 }
 
+/* Large enough that every loop runs in parallel: the gradients equal those
+ * of one thread (the serial path is the one checked by finite differences). */
+static void test_threads_agree(void **state) {
+    (void)state;
+    enum { B = 8, T = 32 };
+    semid_gpt_config cfg = {.vocab_size = 50, .max_seq_len = T, .n_layer = 1, .n_head = 4, .d_model = 128};
+    semid_gpt *m = random_model(&cfg, 5);
+    int32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, cfg.vocab_size, 8);
+    random_tokens(tg, B * T, cfg.vocab_size, 9);
+    for (int i = 0; i < B * T; i += 3) tg[i] = -1;
+    int64_t n;
+    float *g = semid_gpt_grads(m, &n);
+    float *serial = malloc((size_t)n * sizeof(float));
+    float loss1, loss2;
+    int saved = semid_get_threads();
+    for (int pass = 0; pass < 2; pass++) {
+        semid_set_threads(pass == 0 ? 1 : 2);
+        assert_int_equal(semid_gpt_forward(m, in, tg, B, T, pass == 0 ? &loss1 : &loss2), SEMID_OK);
+        semid_gpt_zero_grad(m);
+        assert_int_equal(semid_gpt_backward(m), SEMID_OK);
+        if (pass == 0) memcpy(serial, g, (size_t)n * sizeof(float));
+    }
+    semid_set_threads(saved);
+    assert_float_equal(loss1, loss2, 1e-6);
+    for (int64_t i = 0; i < n; i++) assert_float_equal(g[i], serial[i], 1e-6 + 1e-4 * fabsf(serial[i]));
+    free(serial);
+    semid_gpt_free(m);
+}
+
 static void test_forward_validates_and_logits_rows(void **state) {
     (void)state;
     enum { B = 2, T = 5 };
@@ -341,6 +371,7 @@ int main(void) {
         cmocka_unit_test(test_rejects_bad_config),
         cmocka_unit_test(test_init_deterministic_and_mask),
         cmocka_unit_test(test_gradients_match_finite_differences),
+        cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_forward_validates_and_logits_rows),
         cmocka_unit_test(test_cache_matches_forward),
         cmocka_unit_test(test_checkpoint_roundtrip),

@@ -116,7 +116,7 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
     const semid_gpt_weights *p = &m->p;
     int64_t C = c->C, NH = c->NH, hs = C / NH, L = c->L, Tm = c->tmax;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * C >= SEMID_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) {
         const float *e = p->wte + (int64_t)tokens[i] * C, *ps = p->wpe + (int64_t)c->ent_pos[i] * C;
         float *x = c->x + i * C;
@@ -125,13 +125,13 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
     for (int64_t l = 0; l < L; l++) {
         semid_layernorm_forward(c->ln, NULL, NULL, c->x, p->ln1w + l * C, p->ln1b + l * C, n, C);
         semid_matmul_forward(c->qkv, c->ln, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, n, C, 3 * C);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * C >= SEMID_PAR_MIN_WORK)
         for (int64_t i = 0; i < n; i++) {
             const float *q = c->qkv + i * 3 * C;
             memcpy(cache_at(c, c->k, l, c->ent_row[i], c->ent_pos[i]), q + C, (size_t)C * sizeof(float));
             memcpy(cache_at(c, c->v, l, c->ent_row[i], c->ent_pos[i]), q + 2 * C, (size_t)C * sizeof(float));
         }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * Tm * C >= SEMID_PAR_MIN_WORK)
         for (int64_t ih = 0; ih < n * NH; ih++) {
             int64_t i = ih / NH, h = ih % NH, row = c->ent_row[i], pos = c->ent_pos[i];
             const float *q = c->qkv + i * 3 * C + h * hs;
@@ -271,10 +271,10 @@ semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int3
         if (src[i] != i) flag[i] |= 1;
     for (int32_t i = 0; i < n; i++)
         if (src[i] != i && (flag[src[i]] & 1)) flag[src[i]] |= 2;
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (n >= 8)
     for (int32_t r = 0; r < c->rows; r++)
         if (flag[r] & 2) copy_row(c, c->save_k, c->save_v, c->k, c->v, r, r, c->save_len[r]);
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (n >= 8)
     for (int32_t i = 0; i < n; i++) {
         int32_t s = src[i];
         if (s == i) continue;

@@ -16,6 +16,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Loops with less work than this (in multiply-adds or elements) run on one
+ * thread: waking a team costs more than it saves, and on a busy machine a
+ * barrier can wait for a descheduled thread. */
+#define SEMID_PAR_MIN_WORK 32768
+
 /* exp(x) to about 2 ulp as straight-line arithmetic, so that loops calling it
  * vectorise (libm's expf and tanhf do not, and were a third of a training
  * step). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
