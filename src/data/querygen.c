@@ -567,6 +567,22 @@ static bool is_candidate_word(const char *w) {
     return false; /* all digits: a year */
 }
 
+/* A word of any genre's forms ("science", "fiction", "comedy"): capitalised
+ * genre names in a blurb are not people. */
+static bool is_any_genre_word(const char *w) {
+    size_t n = strlen(w);
+    for (size_t g = 0; g < sizeof k_genres / sizeof k_genres[0]; g++) {
+        if (strcmp(k_genres[g].key, w) == 0) return true;
+        for (int f = 0; f < 3; f++) {
+            const char *form = k_genres[g].forms[f];
+            for (const char *c = form; (c = strstr(c, w)) != NULL; c++)
+                if ((c == form || c[-1] == ' ' || c[-1] == '-') && (c[n] == '\0' || c[n] == ' ' || c[n] == '-'))
+                    return true;
+        }
+    }
+    return false;
+}
+
 /* Marks runs of 2-3 capitalised tokens as names and collects them. */
 static semid_status extract_names(qg_tokens *ts, qg_profile *p) {
     int32_t i = 0;
@@ -581,8 +597,9 @@ static semid_status extract_names(qg_tokens *ts, qg_profile *p) {
         bool ok = len >= 2 && len <= 3 && !ts->t[e - 1].paren_year;
         for (int32_t k = i; k < e && ok; k++) {
             const char *w = ts->t[k].word;
-            if (semid_is_stopword(w) || IN_LIST(k_not_name_words, w) || title_has_word(&p->title, w) ||
-                strlen(w) < 2)
+            /* "Will" is a first name as well as a function word. */
+            if ((semid_is_stopword(w) && !is_first_name(w)) || IN_LIST(k_not_name_words, w) ||
+                IN_LIST(k_meta_words, w) || is_any_genre_word(w) || title_has_word(&p->title, w) || strlen(w) < 2)
                 ok = false;
         }
         /* In a sentence about other works a capitalised run is as likely a
@@ -610,12 +627,17 @@ static semid_status extract_names(qg_tokens *ts, qg_profile *p) {
         }
         i = e;
     }
-    /* Surnames mentioned alone later ("directed by Lasseter") are name parts too. */
+    /* Surnames or first names mentioned alone ("directed by Lasseter",
+     * "Keanu's best role") are name parts too. */
     for (int32_t k = 0; k < ts->n; k++) {
         if (ts->t[k].in_name || !ts->t[k].capital) continue;
         for (int32_t j = 0; j < p->n_names; j++) {
             const char *last = strrchr(p->names[j], ' ');
             if (!last) continue;
+            size_t first_len = (size_t)(strchr(p->names[j], ' ') - p->names[j]);
+            if (p->is_person[j] && strlen(ts->t[k].word) == first_len &&
+                strncmp(ts->t[k].word, p->names[j], first_len) == 0)
+                ts->t[k].in_name = 1;
             /* "Hanks" and the possessive "Hanks's", "Travolta's" -> "travoltas". */
             size_t n = strlen(last + 1);
             const char *w = ts->t[k].word;
