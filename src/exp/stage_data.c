@@ -56,6 +56,7 @@ static semid_status make_dataset(const exp_config *cfg, semid_dataset *ds) {
 }
 
 semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid_dataset *ds, exp_key *key) {
+    memset(ds, 0, sizeof *ds);
     char desc[1024];
     snprintf(desc, sizeof desc, "data v1|%s|%s|%d|%d|%d|%d", cfg->dataset, cfg->dataset_format, cfg->synth_items,
              cfg->synth_users, cfg->queries_per_item, cfg->queries_train);

@@ -1,0 +1,149 @@
+/* End to end: a whole (tiny) experiment on synthetic data, its outputs, and
+ * the stage cache. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "exp/runner.h"
+#include "support/testutil.h"
+
+static const char *TINY[] = {
+    "synthetic.items=120", "synthetic.users=200", "queries.per_item=4", "queries.train=2",
+    "embeddings.dim=16", "embeddings.epochs=1", "embeddings.batch=64", "embeddings.enmf_dim=16",
+    "embeddings.enmf_epochs=3", "sid.codebook=8", "sid.strategies=content,search,rec,separate,prefix_share,multi",
+    "sid.ablation=rqkmeans,rqvae", "model.layers=1", "model.dim=16", "model.heads=2", "model.epochs=1",
+    "model.batch=32", "model.history=5", "model.beam=10", "k=10", "seeds=[1,2]", "threads=2",
+};
+
+static void tiny_config(exp_config *cfg) {
+    assert_int_equal(exp_config_preset(cfg, "quick"), SEMID_OK);
+    for (size_t i = 0; i < sizeof TINY / sizeof TINY[0]; i++)
+        assert_int_equal(exp_config_apply_override(cfg, TINY[i]), SEMID_OK);
+}
+
+static const exp_row *find_row(const exp_results *r, exp_table t, const char *name) {
+    for (int i = 0; i < r->n_rows; i++)
+        if (r->rows[i].table == t && strcmp(r->rows[i].name, name) == 0) return &r->rows[i];
+    return NULL;
+}
+
+static void assert_metric_ok(const exp_metric *m, int seeds) {
+    assert_int_equal(m->n, seeds);
+    assert_true(m->mean >= 0.0 && m->mean <= 1.0);
+}
+
+static void test_tiny_experiment_is_complete_and_cached(void **state) {
+    (void)state;
+    char *dir = test_make_tmpdir();
+    exp_config cfg;
+    tiny_config(&cfg);
+    exp_results r;
+    semid_status st = exp_run(&cfg, dir, &r);
+    if (st != SEMID_OK) fail_msg("experiment failed: %s", semid_last_error());
+
+    /* Every table has its rows, none failed, every figure is a share. */
+    const char *main_rows[] = {"search", "rec", "separate", "prefix_share", "multi"};
+    for (int i = 0; i < 5; i++) {
+        const exp_row *row = find_row(&r, EXP_TABLE_MAIN, main_rows[i]);
+        assert_non_null(row);
+        assert_string_equal(row->failed, "");
+        assert_metric_ok(&row->search_recall, 2);
+        assert_metric_ok(&row->rec_recall, 2);
+        assert_int_equal(row->n_search, 120 * 2); /* 2 test queries per item */
+    }
+    assert_non_null(find_row(&r, EXP_TABLE_MOTIVATION, "content"));
+    assert_non_null(find_row(&r, EXP_TABLE_ABLATION, "rqvae"));
+    const exp_row *pop = find_row(&r, EXP_TABLE_REFERENCE, "popularity");
+    const exp_row *enmf = find_row(&r, EXP_TABLE_REFERENCE, "enmf");
+    assert_non_null(pop);
+    assert_non_null(enmf);
+    assert_int_equal(enmf->search_recall.n, 0); /* ENMF has no search side */
+    assert_int_equal(pop->n_rec, find_row(&r, EXP_TABLE_MAIN, "multi")->n_rec); /* same users */
+    int best_search = 0;
+    for (int i = 0; i < r.n_rows; i++) best_search += r.rows[i].table == EXP_TABLE_MAIN && r.rows[i].best_search;
+    assert_int_equal(best_search, 1);
+
+    /* Outputs exist and agree with the results. */
+    char *json_path = semid_path_join(dir, "results.json");
+    char *text;
+    size_t len;
+    assert_int_equal(semid_read_file(json_path, &text, &len), SEMID_OK);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    assert_non_null(root);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "rows")), r.n_rows);
+    const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rows"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(first, "rec_recall"), "per_seed")), 1);
+    cJSON_Delete(root);
+    char *md = semid_path_join(dir, "report.md");
+    assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
+    assert_non_null(strstr(text, "Table 1"));
+    assert_non_null(strstr(text, "Table 2"));
+    assert_non_null(strstr(text, "Table 3"));
+    assert_non_null(strstr(text, "tradeoff.svg"));
+    free(text);
+    char *svg = semid_path_join(dir, "tradeoff.svg");
+    assert_true(semid_path_exists(svg));
+
+    /* A second run reuses every stage and reproduces the figures; a changed
+     * decoding setting leaves the embeddings and IDs alone. */
+    double first_seconds = r.seconds;
+    double multi_rec = find_row(&r, EXP_TABLE_MAIN, "multi")->rec_recall.mean;
+    exp_results_free(&r);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    assert_true(r.seconds < first_seconds);
+    assert_float_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->rec_recall.mean, multi_rec, 0);
+    exp_results_free(&r);
+
+    char *marker = semid_path_join(dir, "emb/search.done");
+    char *before;
+    assert_int_equal(semid_read_file(marker, &before, &len), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "model.beam=12"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "sid.strategies=multi"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "sid.ablation=rqkmeans"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    char *after;
+    assert_int_equal(semid_read_file(marker, &after, &len), SEMID_OK);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    exp_results_free(&r);
+
+    test_rm_rf(dir);
+    free(dir), free(json_path), free(md), free(svg), free(marker);
+}
+
+static void test_bad_dataset_fails_before_work(void **state) {
+    (void)state;
+    char *dir = test_make_tmpdir();
+    exp_config cfg;
+    tiny_config(&cfg);
+    assert_int_equal(exp_config_apply_override(&cfg, "dataset=/nonexistent/semid-data"), SEMID_OK);
+    exp_results r;
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_ENOTFOUND);
+    assert_non_null(strstr(semid_last_error(), "/nonexistent/semid-data"));
+    exp_results_free(&r);
+    /* sid.codebook larger than the catalog is rejected once the catalog is known. */
+    tiny_config(&cfg);
+    assert_int_equal(exp_config_apply_override(&cfg, "sid.codebook=500"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "sid.codebook"));
+    exp_results_free(&r);
+    test_rm_rf(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_dataset_fails_before_work),
+        cmocka_unit_test(test_tiny_experiment_is_complete_and_cached),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
