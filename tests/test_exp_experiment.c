@@ -19,7 +19,7 @@ static const char *TINY[] = {
     "embeddings.dim=16", "embeddings.epochs=1", "embeddings.batch=64", "embeddings.enmf_dim=16",
     "embeddings.enmf_epochs=3", "sid.codebook=8", "sid.strategies=content,search,rec,separate,prefix_share,multi",
     "sid.ablation=rqkmeans,rqvae", "model.layers=1", "model.dim=16", "model.heads=2", "model.epochs=1",
-    "model.batch=32", "model.history=5", "model.beam=10", "k=10", "seeds=[1,2]", "threads=2",
+    "model.batch=32", "model.history=5", "model.beam=10", "k=10", "seeds=[1,2]", "threads=1",
 };
 
 static void tiny_config(exp_config *cfg) {
