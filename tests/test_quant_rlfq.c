@@ -76,23 +76,23 @@ static void test_quantizer(void **state) {
     assert_float_equal(zq[2], 1.5f, 1e-6);
 }
 
-/* Commitment + entropy w.r.t. z, signs fixed. */
-static void test_regulariser_gradient(void **state) {
-    (void)state;
+/* Commitment + entropy w.r.t. z, signs fixed: bits <= 12 takes the exact
+ * batch entropy over all codes, more bits the per-bit approximation. */
+static void check_regulariser(int64_t B, int bits, int L) {
     semid_rng r;
     semid_rng_seed(&r, 5);
-    const int64_t B = 7;
-    const int bits = 3, L = 2;
-    float z[21], resid[42], zq[21], dz[21] = {0};
-    int32_t codes[14];
-    fill_normal(z, 21, &r, 0.8);
+    int64_t n = B * bits;
+    float *z = malloc(sizeof(float) * (size_t)n), *resid = malloc(sizeof(float) * (size_t)(n * L));
+    float *zq = malloc(sizeof(float) * (size_t)n), *dz = calloc((size_t)n, sizeof(float));
+    int32_t *codes = malloc(sizeof(int32_t) * (size_t)(B * L));
+    fill_normal(z, n, &r, 0.8);
     semid_rlfq_quantize(codes, resid, zq, z, B, bits, L, true);
     const float beta = 0.25f, ew = 0.5f, temp = 1.0f;
     double commit, ent;
     semid_rlfq_reg_backward(dz, &commit, &ent, resid, codes, B, bits, L, beta, ew, temp);
-    assert_true(ent > -2.0 && ent < 2.0);
+    assert_true(ent > -2.0 * L && ent < 2.0 * L);
     const float eps = 1e-3f;
-    for (int64_t i = 0; i < B * bits; i++) {
+    for (int64_t i = 0; i < n; i++) {
         float keep = z[i];
         z[i] = keep + eps;
         semid_rlfq_quantize(codes, resid, zq, z, B, bits, L, false);
@@ -103,6 +103,34 @@ static void test_regulariser_gradient(void **state) {
         z[i] = keep;
         assert_close(dz[i], (lp - lm) / (2 * eps), 2e-2, "regulariser dz", i);
     }
+    free(z);
+    free(resid);
+    free(zq);
+    free(dz);
+    free(codes);
+}
+
+static void test_regulariser_gradient(void **state) {
+    (void)state;
+    check_regulariser(7, 3, 2);
+    check_regulariser(3, 13, 1);
+}
+
+/* The exact batch entropy sees correlated bits: a batch whose two bits
+ * always agree uses 2 of 4 codes and scores lower than independent bits. */
+static void test_batch_entropy_sees_correlation(void **state) {
+    (void)state;
+    float zc[8] = {3, 3, -3, -3, 3, 3, -3, -3}, zi[8] = {3, 3, -3, -3, 3, -3, -3, 3};
+    float resid[8], zq[8];
+    int32_t codes[4];
+    double ec, ei;
+    semid_rlfq_quantize(codes, resid, zq, zc, 4, 2, 1, true);
+    semid_rlfq_reg_backward(NULL, NULL, &ec, resid, codes, 4, 2, 1, 0.0f, 1.0f, 1.0f);
+    semid_rlfq_quantize(codes, resid, zq, zi, 4, 2, 1, true);
+    semid_rlfq_reg_backward(NULL, NULL, &ei, resid, codes, 4, 2, 1, 0.0f, 1.0f, 1.0f);
+    /* entropy term = sample entropy (about 0 here) - batch entropy / bits */
+    assert_float_equal(ec, -log(2.0) / 2, 1e-3);
+    assert_float_equal(ei, -log(4.0) / 2, 1e-3);
 }
 
 static semid_rlfq_config small_config(void) {
@@ -280,6 +308,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantizer),
         cmocka_unit_test(test_regulariser_gradient),
+        cmocka_unit_test(test_batch_entropy_sees_correlation),
         cmocka_unit_test(test_decoder_gradient),
         cmocka_unit_test(test_training_on_clusters),
         cmocka_unit_test(test_deterministic),

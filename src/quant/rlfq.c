@@ -21,7 +21,7 @@ semid_rlfq_config semid_rlfq_defaults(void) {
     c.n_hidden = 2;
     c.levels = 2;
     c.beta = 0.25f;
-    c.entropy_weight = 0.01f;
+    c.entropy_weight = 0.1f;
     c.entropy_temp = 1.0f;
     c.recon_weight = 1.0f;
     c.epochs = 100;
@@ -170,11 +170,63 @@ static inline double bin_entropy_grad(double p) {
     return log((1.0 - p) / p);
 }
 
+/* Exact entropy of the batch-mean code distribution of one level (nats),
+ * pbar_c = mean_b prod_j p_bj^bit_j (1 - p_bj)^(1 - bit_j), and its gradient
+ * -(a/B) sum_c log(pbar_c) P_b(c) (bit_j(c) - p_bj) subtracted into g (B, bits)
+ * (the loss has -H). P (B, 2^bits) is scratch. */
+static double batch_code_entropy(double *g, const double *p, int64_t B, int bits, double a, double *P, double *pbar) {
+    int64_t K = (int64_t)1 << bits;
+    for (int64_t c = 0; c < K; c++) pbar[c] = 0.0;
+    for (int64_t b = 0; b < B; b++) {
+        const double *pb = p + b * bits;
+        double *Pb = P + b * K;
+        /* Products built bit by bit: codes < 2^(j+1) from codes < 2^j. */
+        Pb[0] = 1.0;
+        for (int j = 0; j < bits; j++) {
+            int64_t half = (int64_t)1 << j;
+            for (int64_t c = 0; c < half; c++) {
+                Pb[c + half] = Pb[c] * pb[j];
+                Pb[c] *= 1.0 - pb[j];
+            }
+        }
+        for (int64_t c = 0; c < K; c++) pbar[c] += Pb[c];
+    }
+    double H = 0.0;
+    for (int64_t c = 0; c < K; c++) {
+        pbar[c] /= (double)B;
+        double q = pbar[c] > 1e-30 ? pbar[c] : 1e-30;
+        H -= pbar[c] * log(q);
+        pbar[c] = log(q); /* reused as log pbar below */
+    }
+    if (g) {
+        for (int64_t b = 0; b < B; b++) {
+            const double *Pb = P + b * K;
+            for (int j = 0; j < bits; j++) {
+                double s = 0.0, pj = p[b * bits + j];
+                for (int64_t c = 0; c < K; c++) s += pbar[c] * Pb[c] * ((double)((c >> j) & 1) - pj);
+                g[b * bits + j] += a / (double)B * s; /* d(-H)/dr */
+            }
+        }
+    }
+    return H;
+}
+
 double semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const float *resid, const int32_t *codes,
                                int64_t B, int bits, int L, float beta, float entropy_weight, float temp) {
     double csum = 0.0, esum = 0.0;
     double cscale = 2.0 * beta / (double)(B * bits);
-    double pbar[SEMID_RLFQ_MAX_BITS];
+    int64_t K = (int64_t)1 << bits;
+    bool exact = bits <= SEMID_RLFQ_EXACT_ENTROPY_BITS;
+    double *p = NULL, *g = NULL, *P = NULL, *pbar = NULL;
+    if (entropy_weight != 0.0f) {
+        p = malloc(sizeof(double) * (size_t)(B * bits));
+        g = calloc((size_t)(B * bits), sizeof(double));
+        if (exact) {
+            P = malloc(sizeof(double) * (size_t)(B * K));
+            pbar = malloc(sizeof(double) * (size_t)K);
+        }
+    }
+    bool have = p && g && (!exact || (P && pbar));
     for (int l = 0; l < L; l++) {
         float s = level_scale(l);
         const float *r = resid + (int64_t)l * B * bits;
@@ -186,30 +238,44 @@ double semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const
                 if (dz) dz[b * bits + j] += (float)(cscale * diff);
             }
         }
-        if (entropy_weight == 0.0f) continue;
-        /* p = sigmoid(a r) with a = 4 s / temp; entropies per bit, so the
-         * per-sample term is averaged over rows and bits and the batch term
-         * over bits. */
+        if (!have) continue;
+        /* p = sigmoid(a r), a = 4 s / temp. Entropies in nats per bit: the
+         * per-sample term averaged over rows, both divided by bits. */
         double a = 4.0 * s / temp;
-        for (int j = 0; j < bits; j++) pbar[j] = 0.0;
+        double pbar_bit[SEMID_RLFQ_MAX_BITS] = {0};
+        for (int64_t i = 0; i < B * bits; i++) {
+            p[i] = 1.0 / (1.0 + exp(-a * r[i]));
+            g[i] = 0.0;
+        }
         for (int64_t b = 0; b < B; b++)
-            for (int j = 0; j < bits; j++) pbar[j] += 1.0 / (1.0 + exp(-a * r[b * bits + j]));
-        for (int j = 0; j < bits; j++) {
-            pbar[j] /= (double)B;
-            esum -= bin_entropy(pbar[j]) / bits;
-        }
-        for (int64_t b = 0; b < B; b++) {
             for (int j = 0; j < bits; j++) {
-                double p = 1.0 / (1.0 + exp(-a * r[b * bits + j]));
-                esum += bin_entropy(p) / ((double)B * bits);
-                if (dz) {
-                    double dp = a * p * (1.0 - p);
-                    double g = (bin_entropy_grad(p) - bin_entropy_grad(pbar[j])) * dp / ((double)B * bits);
-                    dz[b * bits + j] += (float)(entropy_weight * g);
-                }
+                double pj = p[b * bits + j];
+                esum += bin_entropy(pj) / ((double)B * bits);
+                g[b * bits + j] += bin_entropy_grad(pj) * a * pj * (1.0 - pj) / ((double)B * bits);
+                pbar_bit[j] += pj / (double)B;
             }
+        if (exact) {
+            /* g collects d(-H_batch)/dr before the 1/bits scale. */
+            double *gb = calloc((size_t)(B * bits), sizeof(double));
+            if (!gb) continue;
+            esum -= batch_code_entropy(gb, p, B, bits, a, P, pbar) / bits;
+            for (int64_t i = 0; i < B * bits; i++) g[i] += gb[i] / bits;
+            free(gb);
+        } else {
+            for (int j = 0; j < bits; j++) esum -= bin_entropy(pbar_bit[j]) / bits;
+            for (int64_t b = 0; b < B; b++)
+                for (int j = 0; j < bits; j++) {
+                    double pj = p[b * bits + j];
+                    g[b * bits + j] -= bin_entropy_grad(pbar_bit[j]) * a * pj * (1.0 - pj) / ((double)B * bits);
+                }
         }
+        if (dz)
+            for (int64_t i = 0; i < B * bits; i++) dz[i] += (float)(entropy_weight * g[i]);
     }
+    free(p);
+    free(g);
+    free(P);
+    free(pbar);
     csum /= (double)(B * bits);
     if (commit) *commit = csum;
     if (entropy) *entropy = esum;

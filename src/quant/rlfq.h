@@ -13,11 +13,14 @@
  * Means are over elements. The entropy term uses the soft assignment of
  * MAGVIT-v2, p(code | r) proportional to exp(-|r - q(code)|^2 / temp),
  * which factorises over the b bits: p(bit j = 1) = sigmoid(4 s_l r_j / temp).
- * The per-sample entropy (pushing each latent to a confident code) is exact;
- * the batch (codebook) entropy is taken over the per-bit marginals, the sum
- * of b binary entropies of the batch-mean bit probabilities, an upper bound
- * of the exact code entropy that is cheap and still rewards using both
- * values of every bit evenly. Entropies are in nats per bit.
+ * The per-sample entropy (pushing each latent to a confident code) is exact
+ * (the bits are independent given r). The batch (codebook) entropy, which
+ * rewards spreading the batch over all codes, is exact as well for
+ * b <= SEMID_RLFQ_EXACT_ENTROPY_BITS (the batch-mean distribution over the
+ * 2^b codes, B * 2^b * b work a level); above that it falls back to the sum
+ * of the binary entropies of the batch-mean bit probabilities, an upper
+ * bound that cannot see correlated bits. Entropies are in nats per bit.
+ * If the entropy buffers cannot be allocated the term is skipped.
  *
  * Dimension legend: N = items, D = input width, b = bits per level,
  * H = hidden width, L = levels. Training: AdamW (cosine decay) over seeded
@@ -34,7 +37,7 @@
 #include "quant/tokenizer.h"
 #include "semid/semid.h"
 
-enum { SEMID_RLFQ_MAX_LEVELS = 8, SEMID_RLFQ_MAX_BITS = 20 };
+enum { SEMID_RLFQ_MAX_LEVELS = 8, SEMID_RLFQ_MAX_BITS = 20, SEMID_RLFQ_EXACT_ENTROPY_BITS = 12 };
 
 typedef struct semid_rlfq_config {
     int32_t bits;          /* b, latent width; K = 2^b codes per level (default 8) */
@@ -42,7 +45,7 @@ typedef struct semid_rlfq_config {
     int32_t n_hidden;      /* hidden layers in encoder and decoder (default 2) */
     int32_t levels;        /* L (default 2) */
     float beta;            /* commitment weight (default 0.25) */
-    float entropy_weight;  /* default 0.01; 0 disables the entropy term */
+    float entropy_weight;  /* default 0.1 (MAGVIT-v2); 0 disables the entropy term */
     float entropy_temp;    /* temp of the soft assignment (default 1) */
     float recon_weight;    /* default 1 */
     int32_t epochs;        /* default 100 */
