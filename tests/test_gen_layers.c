@@ -142,17 +142,18 @@ static void test_matmul(void **state) {
 
 /* ---- attention ---- */
 typedef struct {
-    float *inp, *att;
+    float *inp, *att, *scratch;
 } at_ctx;
 static void at_fwd(void *c, float *out) {
     at_ctx *a = c;
-    semid_attention_forward(out, a->att, a->inp, B, T, C, NH);
+    semid_attention_forward(out, a->att, a->scratch, a->inp, B, T, C, NH);
 }
 
 static void test_attention(void **state) {
     (void)state;
-    at_ctx a = {randn(N * 3 * C, 1), zeros(B * NH * T * T)};
-    float *out = zeros(N * C), *R = randn(N * C, 1), *scratch = zeros(B * NH * T);
+    float *scratch = zeros(semid_attention_scratch_size(B, T, C, NH));
+    at_ctx a = {randn(N * 3 * C, 1), zeros(B * NH * T * T), scratch};
+    float *out = zeros(N * C), *R = randn(N * C, 1);
     at_fwd(&a, out);
     /* probabilities: rows sum to 1, nothing above the diagonal */
     for (int r = 0; r < B * NH * T; r++) {

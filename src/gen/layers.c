@@ -143,42 +143,62 @@ void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *do
     if (dbias) add_column_sums(dbias, dout, N, OC);
 }
 
-void semid_attention_forward(float *out, float *att, const float *inp, int64_t B, int64_t T, int64_t C, int64_t NH) {
+/* a*b + c, fused where the hardware has FMA (ISO C mode keeps the compiler
+ * from contracting on its own; without FMA, fmaf would be a slow call). */
+#ifdef __FMA__
+#define MADD(a, b, c) fmaf((a), (b), (c))
+#else
+#define MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* dst (hs, T) = the transpose of the hs columns at src of T rows of stride
+ * `stride`: a head's keys or values laid out so that a query's scores against
+ * all positions are a run of contiguous, vectorisable multiply-adds. */
+static void pack_transposed(float *restrict dst, const float *restrict src, int64_t stride, int64_t T, int64_t hs) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < hs; i++) dst[i * T + t] = src[t * stride + i];
+}
+
+void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, int64_t B, int64_t T, int64_t C,
+                             int64_t NH) {
     int64_t hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK)
     for (int64_t bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH;
         const float *base = inp + b * T * C3;
+        float *restrict kt = scratch + bh * semid_attention_scratch_size(1, T, C, NH) / NH; /* (hs, T) */
+        float *restrict acc = kt + hs * T;                                                    /* (hs) */
+        pack_transposed(kt, base + C + h * hs, C3, T, hs);
         for (int64_t t = 0; t < T; t++) {
             const float *q = base + t * C3 + h * hs;
-            float *a = att + (bh * T + t) * T;
-            float maxv = -INFINITY;
-            for (int64_t t2 = 0; t2 <= t; t2++) {
-                const float *k = base + t2 * C3 + C + h * hs;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int64_t i = 0; i < hs; i++) s += q[i] * k[i];
-                s *= scale;
-                a[t2] = s;
-                if (s > maxv) maxv = s;
+            float *restrict a = att + (bh * T + t) * T;
+            int64_t n = t + 1;
+            for (int64_t t2 = 0; t2 < T; t2++) a[t2] = 0.0f;
+            for (int64_t i = 0; i < hs; i++) {
+                float qi = q[i] * scale;
+                const float *restrict kr = kt + i * T;
+                for (int64_t t2 = 0; t2 < n; t2++) a[t2] = MADD(qi, kr[t2], a[t2]);
             }
+            float maxv = a[0];
+#pragma omp simd reduction(max : maxv)
+            for (int64_t t2 = 1; t2 < n; t2++) maxv = a[t2] > maxv ? a[t2] : maxv;
             float sum = 0.0f;
-            for (int64_t t2 = 0; t2 <= t; t2++) {
+#pragma omp simd reduction(+ : sum)
+            for (int64_t t2 = 0; t2 < n; t2++) {
                 float e = semid_fast_expf(a[t2] - maxv);
                 a[t2] = e;
                 sum += e;
             }
             float inv = 1.0f / sum;
-            for (int64_t t2 = 0; t2 <= t; t2++) a[t2] *= inv;
-            for (int64_t t2 = t + 1; t2 < T; t2++) a[t2] = 0.0f;
-            float *o = out + (b * T + t) * C + h * hs;
-            for (int64_t i = 0; i < hs; i++) o[i] = 0.0f;
-            for (int64_t t2 = 0; t2 <= t; t2++) {
-                const float *v = base + t2 * C3 + 2 * C + h * hs;
+            for (int64_t t2 = 0; t2 < n; t2++) a[t2] *= inv;
+            for (int64_t i = 0; i < hs; i++) acc[i] = 0.0f;
+            for (int64_t t2 = 0; t2 < n; t2++) {
+                const float *restrict v = base + t2 * C3 + 2 * C + h * hs;
                 float p = a[t2];
-                for (int64_t i = 0; i < hs; i++) o[i] += p * v[i];
+                for (int64_t i = 0; i < hs; i++) acc[i] = MADD(p, v[i], acc[i]);
             }
+            memcpy(out + (b * T + t) * C + h * hs, acc, (size_t)hs * sizeof(float));
         }
     }
 }
@@ -192,35 +212,54 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
         int64_t b = bh / NH, h = bh % NH;
         const float *base = inp + b * T * C3;
         float *dbase = dinp + b * T * C3;
-        float *datt = scratch + bh * T;
+        /* packed per head: v^T, and dk^T, dv^T accumulated before one scatter */
+        float *restrict vt = scratch + bh * semid_attention_scratch_size(1, T, C, NH) / NH; /* (hs, T) */
+        float *restrict dkt = vt + hs * T;                                                    /* (hs, T) */
+        float *restrict dvt = dkt + hs * T;                                                   /* (hs, T) */
+        float *restrict dpre = dvt + hs * T;                                                  /* (T) */
+        float *restrict dq = dpre + T;                                                        /* (hs) */
+        pack_transposed(vt, base + 2 * C + h * hs, C3, T, hs);
+        memset(dkt, 0, (size_t)(2 * hs * T) * sizeof(float));
         for (int64_t t = 0; t < T; t++) {
-            const float *a = att + (bh * T + t) * T;
-            const float *d = dout + (b * T + t) * C + h * hs;
-            /* through out = att . v */
-            float dot_ad = 0.0f;
-            for (int64_t t2 = 0; t2 <= t; t2++) {
-                const float *v = base + t2 * C3 + 2 * C + h * hs;
-                float *dv = dbase + t2 * C3 + 2 * C + h * hs;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int64_t i = 0; i < hs; i++) {
-                    s += d[i] * v[i];
-                    dv[i] += a[t2] * d[i];
+            const float *restrict a = att + (bh * T + t) * T;
+            const float *restrict d = dout + (b * T + t) * C + h * hs;
+            int64_t n = t + 1;
+            /* through out = att . v: datt = d . v^T, dv += att d */
+            for (int64_t t2 = 0; t2 < n; t2++) dpre[t2] = 0.0f;
+            for (int64_t i = 0; i < hs; i++) {
+                float di = d[i];
+                const float *restrict vr = vt + i * T;
+                float *restrict dvr = dvt + i * T;
+                for (int64_t t2 = 0; t2 < n; t2++) {
+                    dpre[t2] = MADD(di, vr[t2], dpre[t2]);
+                    dvr[t2] = MADD(di, a[t2], dvr[t2]);
                 }
-                datt[t2] = s;
-                dot_ad += a[t2] * s;
             }
-            /* through the softmax and the scaled scores q . k */
-            const float *q = base + t * C3 + h * hs;
-            float *dq = dbase + t * C3 + h * hs;
-            for (int64_t t2 = 0; t2 <= t; t2++) {
-                float dpre = a[t2] * (datt[t2] - dot_ad) * scale;
-                const float *k = base + t2 * C3 + C + h * hs;
-                float *dk = dbase + t2 * C3 + C + h * hs;
-                for (int64_t i = 0; i < hs; i++) {
-                    dq[i] += dpre * k[i];
-                    dk[i] += dpre * q[i];
-                }
+            /* through the softmax, then the scaled scores q . k */
+            float dot_ad = 0.0f;
+#pragma omp simd reduction(+ : dot_ad)
+            for (int64_t t2 = 0; t2 < n; t2++) dot_ad += a[t2] * dpre[t2];
+            for (int64_t t2 = 0; t2 < n; t2++) dpre[t2] = a[t2] * (dpre[t2] - dot_ad) * scale;
+            const float *restrict q = base + t * C3 + h * hs;
+            for (int64_t i = 0; i < hs; i++) dq[i] = 0.0f;
+            for (int64_t t2 = 0; t2 < n; t2++) {
+                const float *restrict k = base + t2 * C3 + C + h * hs;
+                float p = dpre[t2];
+                for (int64_t i = 0; i < hs; i++) dq[i] = MADD(p, k[i], dq[i]);
+            }
+            float *dqo = dbase + t * C3 + h * hs;
+            for (int64_t i = 0; i < hs; i++) dqo[i] += dq[i];
+            for (int64_t i = 0; i < hs; i++) {
+                float qi = q[i];
+                float *restrict dkr = dkt + i * T;
+                for (int64_t t2 = 0; t2 < n; t2++) dkr[t2] = MADD(qi, dpre[t2], dkr[t2]);
+            }
+        }
+        for (int64_t t2 = 0; t2 < T; t2++) {
+            float *dk = dbase + t2 * C3 + C + h * hs, *dv = dk + C;
+            for (int64_t i = 0; i < hs; i++) {
+                dk[i] += dkt[i * T + t2];
+                dv[i] += dvt[i * T + t2];
             }
         }
     }

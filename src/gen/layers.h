@@ -69,9 +69,15 @@ void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *do
 
 /* Causal multi-head self-attention. inp (B,T,3C) holds q, k, v side by side,
  * each split into NH heads of hs; out (B,T,C); att (B,NH,T,T) keeps the
- * softmax probabilities for the backward (entries above the diagonal are 0). */
-void semid_attention_forward(float *out, float *att, const float *inp, int64_t B, int64_t T, int64_t C, int64_t NH);
-/* dinp (B,T,3C) accumulates. scratch holds B*NH*T floats. */
+ * softmax probabilities for the backward (entries above the diagonal are 0).
+ * scratch holds semid_attention_scratch_size(B, T, C, NH) floats (one packed
+ * block per batch row and head, so threads never share one). */
+static inline int64_t semid_attention_scratch_size(int64_t B, int64_t T, int64_t C, int64_t NH) {
+    return B * NH * ((3 * (C / NH) + 1) * T + C / NH);
+}
+void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, int64_t B, int64_t T, int64_t C,
+                             int64_t NH);
+/* dinp (B,T,3C) accumulates; scratch as for the forward. */
 void semid_attention_backward(float *dinp, float *scratch, const float *dout, const float *inp, const float *att,
                               int64_t B, int64_t T, int64_t C, int64_t NH);
 

@@ -181,7 +181,7 @@ static semid_status ensure_acts(semid_gpt *m, int64_t B, int64_t T) {
         N * C,                             /* lnf_rows */
         N,          N,                     /* losses, lse */
         N * C,      N * C, N * 3 * C, N * C, N * 4 * C, N * 4 * C, N * C, /* dres .. dlnf_rows */
-        NH * N,                            /* att_scratch (B*NH*T) */
+        N * (3 * C + NH) + (N + 1) * C,    /* att_scratch, >= semid_attention_scratch_size */
         N * C,                             /* tmp */
     };
     float **fields[] = {&a->encoded,  &a->ln1,       &a->ln1_mean, &a->ln1_rstd, &a->qkv,       &a->atty,
@@ -267,7 +267,7 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
         semid_layernorm_forward(ln1, a->ln1_mean + l * N, a->ln1_rstd + l * N, residual, p->ln1w + l * C,
                                 p->ln1b + l * C, N, C);
         semid_matmul_forward(qkv, ln1, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, N, C, 3 * C);
-        semid_attention_forward(atty, att, qkv, B, T, C, NH);
+        semid_attention_forward(atty, att, a->att_scratch, qkv, B, T, C, NH);
         semid_matmul_forward(a->tmp, atty, p->attprojw + l * C * C, p->attprojb + l * C, N, C, C);
         semid_residual_forward(res2, residual, a->tmp, N * C);
         semid_layernorm_forward(ln2, a->ln2_mean + l * N, a->ln2_rstd + l * N, res2, p->ln2w + l * C,

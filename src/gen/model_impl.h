@@ -77,7 +77,7 @@ typedef struct semid_gpt_acts {
     float *dfch;               /* (N, 4C) */
     float *dfch_gelu;          /* (N, 4C) */
     float *dlnf_rows;          /* (N, C) */
-    float *att_scratch;        /* (B, NH, T) */
+    float *att_scratch;        /* semid_attention_scratch_size(B, T, C, NH) */
     float *tmp;                /* (N, C) projection outputs before the residual add */
 } semid_gpt_acts;
 
