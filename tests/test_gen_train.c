@@ -22,6 +22,14 @@
 #include "support/testutil.h"
 #include "text/tokenize.h"
 
+/* Under the sanitizers (3-10x slower) the end-to-end run is cut short and
+ * checks the plumbing only; the quality margins are checked in Release. */
+#if defined(__SANITIZE_ADDRESS__)
+enum { SANITIZED = 1 };
+#else
+enum { SANITIZED = 0 };
+#endif
+
 static char *tmpdir;
 static semid_dataset ds;
 static semid_idtable table;
@@ -257,11 +265,11 @@ static void test_end_to_end(void **state) {
     (void)state;
     char *dir = semid_path_join(tmpdir, "e2e");
     semid_gen_train_config c = tiny_config();
-    c.n_layer = 2;
-    c.n_head = 4;
-    c.d_model = 64;
+    c.n_layer = SANITIZED ? 1 : 2;
+    c.n_head = SANITIZED ? 2 : 4;
+    c.d_model = SANITIZED ? 16 : 64;
     c.history_window = 5;
-    c.epochs = 10;
+    c.epochs = SANITIZED ? 1 : 10;
     c.lr = 3e-3f;
     c.search_share = 0.6;
     c.valid_sample = 30;
@@ -282,8 +290,10 @@ static void test_end_to_end(void **state) {
     double pop = popularity_recall(10), chance = 10.0 / ds.n_items;
     print_message("e2e: %.1f s training, loss %.3f, best epoch %d; test Recall@10 search %.3f (chance %.3f), rec %.3f "
                   "(popularity %.3f)\n", train_s, r.last_epoch_loss, r.best_epoch, search, chance, rec, pop);
-    assert_true(search > 3 * chance);
-    assert_true(rec > pop + 0.05);
+    if (!SANITIZED) {
+        assert_true(search > 3 * chance);
+        assert_true(rec > pop + 0.05);
+    }
     /* Search through the text API gives the same results as the evaluation path. */
     const semid_query *q0 = NULL;
     for (int32_t q = 0; q < ds.n_queries && !q0; q++)
