@@ -246,6 +246,21 @@ static void test_training_on_clusters(void **state) {
     assert_true(r2.recon_mse < 0.8 * r1.recon_mse);
     assert_true(r2.used_share[0] > 0.5);
 
+    /* Cold start: items never seen in training (same clusters, drawn after
+     * the training rows) are encoded and reconstructed about as well. */
+    semid_matrix more = clustered(2048, 24, 16, 12, 11);
+    semid_matrix unseen = {1024, 24, more.data + 1024 * 24};
+    int32_t *uc = malloc(sizeof(int32_t) * 2048);
+    float *urec = malloc(sizeof(float) * 1024 * 24);
+    assert_int_equal(semid_rqvae_encode(m2, &unseen, uc), SEMID_OK);
+    assert_int_equal(semid_rqvae_decode(m2, uc, 1024, 2, urec), SEMID_OK);
+    double unseen_mse = semid_quant_mse(urec, unseen.data, 1024, 24);
+    printf("rqvae: unseen items recon %.4f\n", unseen_mse);
+    assert_true(unseen_mse < 1.5 * r2.recon_mse + 0.01);
+    free(uc);
+    free(urec);
+    semid_matrix_free(&more);
+
     /* Files: the loaded model encodes identically, also through decode. */
     char *path = semid_path_join(tmpdir, "m.rqvae");
     assert_int_equal(semid_rqvae_save(m2, path), SEMID_OK);
