@@ -21,10 +21,10 @@
 semid_enmf_config semid_enmf_defaults(void) {
     semid_enmf_config c;
     c.dim = 256;
-    c.epochs = 40;
+    c.epochs = 20;
     c.batch_users = 256;
-    c.lr = 0.002f;
-    c.neg_weight = 0.1f;
+    c.lr = 0.005f;
+    c.neg_weight = 0.5f;
     c.dropout = 0.3f;
     c.weight_decay = 0.0f;
     c.init_std = 0.05f;
