@@ -5,7 +5,7 @@
  *
  *   bench_quant_ablate [--data X.npy] [--rec R.npy] [--n 3416] [--dim 256]
  *                      [--levels 2] [--k 256] [--epochs 100] [--threads 2]
- *                      [--methods rqkmeans,rqvae,rlfq,dict] [--seed 1234]
+ *                      [--methods rqkmeans,rqvae,rlfq,dict] [--seed 1234] [--prefix 1]
  *
  * Without --data the vectors are synthetic, ML-1M sized: a mixture of 400
  * Gaussian components grouped around 32 broad centres with Zipf-like
@@ -91,7 +91,7 @@ static int distinct_ids(const int32_t *codes, int64_t n, int L, int64_t K) {
 int main(int argc, char **argv) {
     const char *data = NULL, *rec_path = NULL, *methods = "rqkmeans,rqvae,rlfq,dict";
     int64_t n = 3416, D = 256;
-    int levels = 2, K = 256, epochs = 100, threads = 2;
+    int levels = 2, K = 256, epochs = 100, threads = 2, prefix = 1;
     uint64_t seed = 1234;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data")) data = argv[i + 1];
@@ -103,6 +103,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--methods")) methods = argv[i + 1];
+        else if (!strcmp(argv[i], "--prefix")) prefix = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
@@ -164,6 +165,12 @@ int main(int argc, char **argv) {
         semid_tokenizer_free(tok);
     }
 
+    if (!prefix) {
+        free(codes);
+        free(group);
+        semid_matrix_free(&X);
+        return 0;
+    }
     /* Prefix-share on (X, R). */
     st = rec_path ? semid_npy_read(rec_path, &R) : synth(n, D, 400, 20250801, 77, data ? NULL : group, NULL, &R);
     if (st == SEMID_OK && R.rows != n) st = semid_fail(SEMID_EINVAL, "rec rows %lld != %lld", (long long)R.rows, (long long)n);
