@@ -62,12 +62,18 @@ static void fix_checksum(uint8_t *data, size_t len) {
     memcpy(data + len - 8, &h, 8);
 }
 
+static void cleanup(void) {
+    remove_all();
+    rmdir(workdir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     semid_set_log_level(SEMID_LOG_QUIET);
     snprintf(workdir, sizeof workdir, "/tmp/semid-fuzz-XXXXXX");
     if (!mkdtemp(workdir)) abort();
+    atexit(cleanup);
     return 0;
 }
 
