@@ -43,7 +43,7 @@ bench: deps
 
 fuzz: deps
 	scripts/install-deps.sh --bench
-	CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEMID_FUZZ=ON >/dev/null
+	CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEMID_FUZZ=ON -DSEMID_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
 	cmake --build build/fuzz -j $(JOBS)
 
 install: release
