@@ -44,6 +44,7 @@ static const key_spec KEYS[] = {
     {"threads", K_INT, F(threads), 0, 0, 1024},
     {"k", K_INT, F(k), 0, 1, 100000},
     {"head_fraction", K_DOUBLE, F(head_fraction), 0, 1e-6, 1.0},
+    {"embeddings.glove", K_STRING, F(glove), sizeof(((exp_config *)0)->glove), 0, 0},
     {"embeddings.dim", K_INT, F(embed_dim), 0, 2, 8192},
     {"embeddings.epochs", K_INT, F(embed_epochs), 0, 1, 10000},
     {"embeddings.batch", K_INT, F(embed_batch), 0, 2, 1000000},

@@ -26,6 +26,7 @@ typedef struct exp_config {
     double head_fraction;     /* head = top share of items by training popularity */
 
     /* embeddings */
+    char glove[512];          /* word vectors (GloVe/word2vec text); "" = the shipped subset */
     int32_t embed_dim;        /* bi-encoder output width */
     int32_t embed_epochs;
     int32_t embed_batch;

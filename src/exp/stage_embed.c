@@ -18,9 +18,14 @@ static char *emb_path(const char *run_dir, const char *method, const char *suffi
     return semid_path_join(run_dir, name);
 }
 
-static semid_status embed_content(const semid_dataset *ds, semid_matrix *out) {
+static semid_status load_wordvec(const exp_config *cfg, semid_wordvec *wv) {
+    if (cfg->glove[0]) return semid_wordvec_load(cfg->glove, 0, wv);
+    return semid_wordvec_load_default(wv);
+}
+
+static semid_status embed_content(const exp_config *cfg, const semid_dataset *ds, semid_matrix *out) {
     semid_wordvec wv;
-    SEMID_TRY(semid_wordvec_load_default(&wv));
+    SEMID_TRY(load_wordvec(cfg, &wv));
     semid_content_config cc = semid_content_defaults();
     semid_status st = semid_content_embed(ds, &wv, &cc, out);
     semid_wordvec_free(&wv);
@@ -30,7 +35,7 @@ static semid_status embed_content(const semid_dataset *ds, semid_matrix *out) {
 static semid_status embed_biencoder(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                     const char *method, semid_matrix *out) {
     semid_wordvec wv;
-    SEMID_TRY(semid_wordvec_load_default(&wv));
+    SEMID_TRY(load_wordvec(cfg, &wv));
     semid_biencoder_config bc = semid_biencoder_defaults();
     bc.task = strcmp(method, "multi") == 0 ? SEMID_BIENCODER_MULTITASK : SEMID_BIENCODER_SEARCH;
     bc.encoder.dim_out = cfg->embed_dim;
@@ -90,7 +95,7 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
     memset(out, 0, sizeof *out);
     int fused = strcmp(method, "fused_concat") == 0 || strcmp(method, "fused_svd") == 0;
     semid_matrix search = {0}, rec = {0};
-    char desc[512];
+    char desc[1024];
     if (fused) {
         exp_key ks, kr;
         SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, "search", &search, &ks));
@@ -106,11 +111,11 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
         snprintf(desc, sizeof desc, "emb v1|rec|%d|%d|%lld", cfg->enmf_dim, cfg->enmf_epochs, (long long)cfg->seeds[0]);
         *key = exp_key_make(desc, data_key);
     } else if (strcmp(method, "content") == 0) {
-        snprintf(desc, sizeof desc, "emb v1|content");
+        snprintf(desc, sizeof desc, "emb v1|content|%s", cfg->glove);
         *key = exp_key_make(desc, data_key);
     } else if (strcmp(method, "search") == 0 || strcmp(method, "multi") == 0) {
-        snprintf(desc, sizeof desc, "emb v1|%s|%d|%d|%d|%g|%lld", method, cfg->embed_dim, cfg->embed_epochs,
-                 cfg->embed_batch, cfg->embed_lr, (long long)cfg->seeds[0]);
+        snprintf(desc, sizeof desc, "emb v1|%s|%d|%d|%d|%g|%lld|%s", method, cfg->embed_dim, cfg->embed_epochs,
+                 cfg->embed_batch, cfg->embed_lr, (long long)cfg->seeds[0], cfg->glove);
         *key = exp_key_make(desc, data_key);
     } else {
         return semid_fail(SEMID_EINVAL, "unknown embedding method '%s'", method);
@@ -131,7 +136,7 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
         if (strcmp(method, "fused_concat") == 0) st = semid_fuse_concat(&search, &rec, out);
         else if (strcmp(method, "fused_svd") == 0) st = semid_fuse_svd(&search, &rec, out);
         else if (strcmp(method, "rec") == 0) st = embed_enmf(cfg, run_dir, ds, out);
-        else if (strcmp(method, "content") == 0) st = embed_content(ds, out);
+        else if (strcmp(method, "content") == 0) st = embed_content(cfg, ds, out);
         else st = embed_biencoder(cfg, run_dir, ds, method, out);
         if (st == SEMID_OK) st = semid_npy_write(path, out);
         if (st == SEMID_OK) st = exp_stage_mark(run_dir, stage, key);
