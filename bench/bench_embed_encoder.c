@@ -6,9 +6,10 @@
  * encoder against content (SIF GloVe) and the untrained encoder.
  *
  *   bench_embed_encoder [DATA_DIR (../shared/data/ml-1m)] [key=value ...]
- *   keys: epochs=5 batch=512 threads=2 dout=128 buckets=65536 lr=0.002
+ *   keys: epochs=5 batch=512 threads=2 dout=128 buckets=65536 lr=0.01
  *         out=DIR (write the bags, pairs, initial weights and our figures
  *         for torch_biencoder.py) quality=1 synth=1 (built-in data)
+ *         multi=1 (multi-task: adds the co-occurrence pairs, window 3)
  *
  * Pairs/s = training pairs (query, item) per second, median over epochs. */
 #include <stdio.h>
@@ -81,8 +82,8 @@ static semid_status write_i64_as_i32(const char *dir, const char *name, const in
 
 int main(int argc, char **argv) {
     const char *dir = "../shared/data/ml-1m", *out = NULL;
-    int epochs = 5, batch = 512, threads = 2, dout = 128, buckets = 65536, quality = 0, synth = 0;
-    float lr = 2e-3f;
+    int epochs = 5, batch = 512, threads = 2, dout = 128, buckets = 65536, quality = 0, synth = 0, multi = 0;
+    float lr = 1e-2f;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strchr(a, '='))
@@ -92,7 +93,8 @@ int main(int argc, char **argv) {
         else if (sscanf(a, "epochs=%d", &epochs) == 1 || sscanf(a, "batch=%d", &batch) == 1 ||
                  sscanf(a, "threads=%d", &threads) == 1 || sscanf(a, "dout=%d", &dout) == 1 ||
                  sscanf(a, "buckets=%d", &buckets) == 1 || sscanf(a, "lr=%f", &lr) == 1 ||
-                 sscanf(a, "quality=%d", &quality) == 1 || sscanf(a, "synth=%d", &synth) == 1) {
+                 sscanf(a, "quality=%d", &quality) == 1 || sscanf(a, "synth=%d", &synth) == 1 ||
+                 sscanf(a, "multi=%d", &multi) == 1) {
         } else {
             fprintf(stderr, "bench_embed_encoder: unknown argument %s\n", a);
             return 2;
@@ -211,10 +213,26 @@ int main(int argc, char **argv) {
         free(off), free(rows), free(wts);
     }
 
+    int64_t *rec_l = NULL, *rec_r = NULL, n_rec = 0;
+    int32_t *ra = NULL, *rb = NULL;
+    if (multi) {
+        if (semid_biencoder_rec_pairs(&ds, cfg.rec_window, 0, 7, &ra, &rb, &n_rec) != SEMID_OK) return fail("rec pairs");
+        rec_l = malloc((size_t)n_rec * sizeof(int64_t));
+        rec_r = malloc((size_t)n_rec * sizeof(int64_t));
+        if (!rec_l || !rec_r) return fail("memory");
+        for (int64_t k = 0; k < n_rec; k++) rec_l[k] = ra[k], rec_r[k] = rb[k];
+        printf("multi-task: %lld co-occurrence pairs (window %d)\n", (long long)n_rec, cfg.rec_window);
+    }
     semid_biencoder_stats st;
     double t0 = semid_now(), c0 = cpu_seconds();
-    if (semid_biencoder_train_pairs(enc, f, left, right, ids, n_pairs, NULL, NULL, NULL, 0, &cfg, &st) != SEMID_OK)
+    if (semid_biencoder_train_pairs(enc, f, left, right, ids, n_pairs, rec_l, rec_r, rb, n_rec, &cfg, &st) != SEMID_OK)
         return fail("train");
+    if (multi) {
+        printf("semid multi-task: rec loss");
+        for (int e = 0; e < st.epochs; e++) printf(" %.4f", st.rec_loss[e]);
+        printf("\n");
+    }
+    free(rec_l), free(rec_r), free(ra), free(rb);
     double total = semid_now() - t0, cpu = cpu_seconds() - c0;
     double pps[SEMID_BIENCODER_MAX_EPOCHS];
     for (int e = 0; e < st.epochs; e++) pps[e] = (double)n_pairs / st.epoch_seconds[e];

@@ -18,7 +18,7 @@ semid_biencoder_config semid_biencoder_defaults(void) {
     c.task = SEMID_BIENCODER_SEARCH;
     c.batch = 512;
     c.epochs = 5;
-    c.lr = 2e-3f;
+    c.lr = 1e-2f;
     c.weight_decay = 0.01f;
     c.warmup_frac = 0.1f;
     c.clip_norm = 0.0f;

@@ -43,7 +43,7 @@ typedef struct semid_biencoder_config {
     semid_biencoder_task task;         /* SEMID_BIENCODER_SEARCH */
     int32_t batch;                     /* pairs per step (per task): 512 (the paper's) */
     int32_t epochs;                    /* 5 (the paper's) */
-    float lr;                          /* peak learning rate: 2e-3 */
+    float lr;                          /* peak learning rate: 1e-2 (lazy Adam on word rows) */
     float weight_decay;                /* decoupled, 0.01 */
     float warmup_frac;                 /* 0.1 */
     float clip_norm;                   /* global gradient-norm clip, 0 = off: 0 */
