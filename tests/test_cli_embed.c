@@ -103,7 +103,7 @@ static double json_recall(const char *path, const char *task) {
 static void test_rec_embed_and_baselines(void **state) {
     (void)state;
     char *out;
-    int rc = run(&out, "embed --method rec --dataset %s --out %s/emb --dim 16 --epochs 25 --lr 0.01 --batch 64 --threads 1",
+    int rc = run(&out, "embed --method rec --dataset %s --out %s/emb --dim 16 --epochs 15 --lr 0.01 --batch 64 --threads 1",
                  ds_path, tmpdir);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
@@ -259,7 +259,7 @@ static void test_text_methods(void **state) {
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
     free(out);
-    rc = run(&out, "embed --method search --dataset %s --out %s/text --dim 16 --epochs 2 --batch 32 --threads 1", ds_path,
+    rc = run(&out, "embed --method search --dataset %s --out %s/text --dim 16 --epochs 1 --batch 256 --threads 1", ds_path,
              tmpdir);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
