@@ -24,6 +24,7 @@
 #include "data/import.h"
 #include "data/querygen.h"
 #include "data/synth.h"
+#include "embed/baseline.h"
 #include "embed/biencoder_train.h"
 #include "embed/content.h"
 #include "embed/knn.h"
@@ -250,6 +251,15 @@ int main(int argc, char **argv) {
         r_trained = search_recall(&ds, &qv, test_truth, &items);
         printf("search Recall@30 on %lld test queries: content (SIF GloVe) %.4f, untrained encoder %.4f, trained %.4f\n",
                (long long)n_test, r_content, r_untrained, r_trained);
+        /* Recommendation with the item vectors: query = mean of the last 10 history items. */
+        semid_rec_eval_options ro = semid_rec_eval_defaults();
+        ro.exclude_history = true;
+        semid_ranking_eval ev;
+        if (ds.n_interactions > 0 && semid_baseline_rec_history(&ds, &ro, &items, &ev) == SEMID_OK) {
+            printf("rec Recall@30 (history mean of the last 10 items, history excluded): trained %.4f\n",
+                   semid_ranking_eval_mean(&ev, SEMID_GROUP_ALL).recall);
+            semid_ranking_eval_free(&ev);
+        }
         semid_matrix_free(&items), semid_matrix_free(&qv);
         semid_matrix_free(&untrained_items);
     }
