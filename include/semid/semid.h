@@ -1,7 +1,7 @@
 /* semid: Semantic IDs for joint generative search and recommendation.
  *
  * Public entry points shared by every module. The internal module headers
- * (src/MODULE/NAME.h) are installed alongside under semid/ for library users
+ * (src/MODULE/NAME.h) are installed under semid/MODULE/ for library users
  * who need the individual stages. */
 #ifndef SEMID_SEMID_H
 #define SEMID_SEMID_H
