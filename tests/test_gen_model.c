@@ -357,6 +357,23 @@ static void test_checkpoint_wrong_vocab(void **state) {
     assert_non_null(strstr(semid_last_error(), "v24.safetensors"));
     assert_non_null(strstr(semid_last_error(), "'wte'"));
     assert_non_null(strstr(semid_last_error(), "vocab_size 23"));
+    /* a NaN in the weights is refused, naming the tensor (the last one, lnf.b, ends the file) */
+    semid_gpt_free(m24);
+    assert_int_equal(semid_gpt_create(&tiny, 1, &m24), SEMID_OK);
+    assert_int_equal(semid_gpt_save(m24, path, NULL), SEMID_OK);
+    free(data);
+    assert_int_equal(semid_read_file(path, &data, &len), SEMID_OK);
+    float nan = NAN;
+    memcpy(data + len - sizeof nan, &nan, sizeof nan);
+    assert_int_equal(semid_write_file_atomic(path, data, len), SEMID_OK);
+    assert_int_equal(semid_gpt_load(path, &back, NULL), SEMID_ENUMERIC);
+    assert_non_null(strstr(semid_last_error(), "'lnf.b'"));
+    /* a safetensors file that is not a semid checkpoint */
+    char *other = semid_path_join(tmpdir, "other.safetensors");
+    assert_int_equal(semid_write_file_atomic(other, "\x08\0\0\0\0\0\0\0{}      ", 16), SEMID_OK);
+    assert_int_equal(semid_gpt_load(other, &back, NULL), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "not a semid model checkpoint"));
+    free(other);
     /* a missing file */
     char *none = semid_path_join(tmpdir, "none.safetensors");
     assert_int_equal(semid_gpt_load(none, &back, NULL), SEMID_ENOTFOUND);
