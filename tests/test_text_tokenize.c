@@ -68,6 +68,50 @@ static void test_invalid_utf8_dropped(void **state) {
     check("\xC3" "A", "a");                 /* lead byte then ASCII */
 }
 
+/* True if s is well-formed UTF-8 (no overlong forms, surrogates or > U+10FFFF). */
+static int valid_utf8(const unsigned char *s) {
+    while (*s) {
+        int n = *s < 0x80 ? 1 : (*s & 0xE0) == 0xC0 ? 2 : (*s & 0xF0) == 0xE0 ? 3 : (*s & 0xF8) == 0xF0 ? 4 : 0;
+        if (n == 0) return 0;
+        unsigned v = n == 1 ? *s : n == 2 ? (*s & 0x1Fu) : n == 3 ? (*s & 0x0Fu) : (*s & 0x07u);
+        for (int k = 1; k < n; k++) {
+            if ((s[k] & 0xC0) != 0x80) return 0;
+            v = (v << 6) | (s[k] & 0x3Fu);
+        }
+        unsigned min = n == 2 ? 0x80 : n == 3 ? 0x800 : n == 4 ? 0x10000 : 0;
+        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+        s += n;
+    }
+    return 1;
+}
+
+/* Random bytes: never a crash; words are non-empty valid UTF-8 with no
+ * ASCII capital, space or punctuation other than inside multi-byte text. */
+static void test_random_bytes(void **state) {
+    (void)state;
+    uint64_t x = 12345;
+    char buf[257];
+    for (int round = 0; round < 2000; round++) {
+        int len = (int)(x % 256);
+        for (int i = 0; i < len; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned char c = (unsigned char)(x >> 56);
+            buf[i] = c ? (char)c : 'a';
+        }
+        buf[len] = '\0';
+        semid_words w;
+        assert_int_equal(semid_tokenize(buf, &w), SEMID_OK);
+        for (int32_t k = 0; k < w.n; k++) {
+            const unsigned char *s = (const unsigned char *)w.words[k];
+            assert_true(s[0] != '\0');
+            assert_true(valid_utf8(s));
+            for (; *s; s++)
+                if (*s < 0x80) assert_true((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9'));
+        }
+        semid_words_free(&w);
+    }
+}
+
 static void test_stopwords(void **state) {
     (void)state;
     const char *yes[] = {"the", "of", "a", "and", "yourselves", "about", "with"};
@@ -92,6 +136,7 @@ int main(void) {
         cmocka_unit_test(test_apostrophes),
         cmocka_unit_test(test_latin1_and_utf8),
         cmocka_unit_test(test_invalid_utf8_dropped),
+        cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_stopwords),
         cmocka_unit_test(test_hash),
     };
