@@ -6,6 +6,7 @@
  *   bench_quant_ablate [--data X.npy] [--rec R.npy] [--n 3416] [--dim 256]
  *                      [--levels 2] [--k 256] [--epochs 100] [--threads 2]
  *                      [--methods rqkmeans,rqvae,rlfq,dict] [--seed 1234] [--prefix 1]
+ *                      [--lfq-temp 1] [--lfq-entropy 0.1]
  *
  * Without --data the vectors are synthetic, ML-1M sized: a mixture of 400
  * Gaussian components grouped around 32 broad centres with Zipf-like
@@ -93,6 +94,7 @@ int main(int argc, char **argv) {
     int64_t n = 3416, D = 256;
     int levels = 2, K = 256, epochs = 100, threads = 2, prefix = 1;
     uint64_t seed = 1234;
+    semid_rlfq_config lfq = semid_rlfq_defaults();
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--rec")) rec_path = argv[i + 1];
@@ -103,6 +105,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--methods")) methods = argv[i + 1];
+        else if (!strcmp(argv[i], "--lfq-temp")) lfq.entropy_temp = (float)atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--lfq-entropy")) lfq.entropy_weight = (float)atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--prefix")) prefix = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
         else {
@@ -136,6 +140,7 @@ int main(int argc, char **argv) {
         tc.seed = seed;
         tc.threads = threads;
         if (!strcmp(name, "rqvae") || !strcmp(name, "rlfq")) tc.iters = epochs;
+        if (!strcmp(name, "rlfq")) tc.method_config = &lfq;
         semid_tokenizer *tok;
         double t0 = semid_now();
         st = semid_tokenizer_fit(&X, &tc, &tok);
