@@ -8,6 +8,7 @@
  *
  *   bench_gen_decode [--threads 2] [--queries 512] [--layers 4] [--dim 128]
  *                    [--heads 4] [--words 5000] [--items 3416] [--beam 30] [--k 30]
+ *                    [--cache-mb MB]   (KV-cache memory per call, sets queries per chunk)
  *
  * Prints one line per case with the median of 3 runs and the peak memory. */
 #include <stdio.h>
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
     int n_head = arg_int(argc, argv, "--heads", 4), n_words = arg_int(argc, argv, "--words", 5000);
     int n_items = arg_int(argc, argv, "--items", 3416), beam = arg_int(argc, argv, "--beam", 30);
     int k = arg_int(argc, argv, "--k", 30), window = 20;
+    int cache_mb = arg_int(argc, argv, "--cache-mb", semid_beam_defaults().max_cache_mb);
     semid_set_threads(threads);
     semid_set_log_level(SEMID_LOG_WARN);
 
@@ -103,6 +105,7 @@ int main(int argc, char **argv) {
             o.beam_size = beam;
             o.k = k;
         }
+        o.max_cache_mb = cache_mb;
         double times[3];
         double hits = 0, invalid = 0;
         for (int rep = 0; rep < 3; rep++) {

@@ -14,7 +14,7 @@
 enum { PAR_MIN_WORK = 1 << 15 };
 
 semid_beam_options semid_beam_defaults(void) {
-    semid_beam_options o = {.beam_size = 30, .k = 10, .groups = 1, .diversity = 0.0f, .max_cache_mb = 512};
+    semid_beam_options o = {.beam_size = 30, .k = 10, .groups = 1, .diversity = 0.0f, .max_cache_mb = 32};
     return o;
 }
 

@@ -51,7 +51,8 @@ typedef struct semid_beam_options {
     int32_t k;           /* items returned per query (default 10) */
     int32_t groups;      /* diverse search: groups, dividing beam_size (default 1) */
     float diversity;     /* diverse search: Hamming penalty lambda (default 0) */
-    int32_t max_cache_mb; /* KV-cache memory per call; sets queries per chunk (default 512) */
+    int32_t max_cache_mb; /* KV-cache memory per call; sets queries per chunk (default 32:
+                             small chunks stay in cache and beat big GEMMs) */
 } semid_beam_options;
 
 semid_beam_options semid_beam_defaults(void);
