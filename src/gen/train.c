@@ -439,7 +439,8 @@ static semid_status end_of_epoch(trainer *t, int32_t epoch, double loss, double 
     if (rs >= 0 && rr >= 0) score = (rs + rr) / 2;
     else if (rs >= 0) score = rs;
     else if (rr >= 0) score = rr;
-    int improved = t->best_epoch == 0 || score > t->best_valid;
+    /* Without validation prompts every epoch counts as the best: the last is kept. */
+    int improved = t->best_epoch == 0 || score < 0 || score > t->best_valid;
     if (improved) {
         t->best_valid = score;
         t->best_epoch = epoch;
