@@ -91,14 +91,9 @@ static void test_init_deterministic_and_mask(void **state) {
 
 /* Every parameter's gradient (sampled) against central differences of the
  * loss, computed in float32 with a step of 1e-2 on a loss of order 1. */
-static void test_gradients_match_finite_differences(void **state) {
-    (void)state;
-    enum { B = 2, T = 7 };
-    semid_gpt *m = random_model(&tiny, 11);
-    int32_t in[B * T], tg[B * T];
-    random_tokens(in, B * T, tiny.vocab_size, 3);
-    random_tokens(tg, B * T, tiny.vocab_size, 4);
-    tg[0] = tg[3] = tg[9] = -1; /* ignored positions */
+/* Backward against central finite differences on every 7th parameter and
+ * a random third of the rest (covers each tensor); returns the gradient. */
+static float *check_finite_differences(semid_gpt *m, const int32_t *in, const int32_t *tg, int B, int T) {
     float loss;
     assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
     semid_gpt_zero_grad(m);
@@ -114,7 +109,6 @@ static void test_gradients_match_finite_differences(void **state) {
     double max_err = 0;
     int checked = 0;
     for (int64_t i = 0; i < n; i++) {
-        /* every 7th parameter plus a random third of the rest: covers each tensor */
         if (i % 7 != 0 && semid_rng_below(&r, 3) != 0) continue;
         float saved = p[i];
         float lp, lm;
@@ -132,11 +126,68 @@ static void test_gradients_match_finite_differences(void **state) {
     fprintf(stderr, "checked %d parameters, max scaled error %.3g\n", checked, max_err);
     assert_true(checked > n / 3);
     assert_true(max_err < 2e-2);
+    return grad;
+}
+
+static void test_gradients_match_finite_differences(void **state) {
+    (void)state;
+    enum { B = 2, T = 7 };
+    semid_gpt *m = random_model(&tiny, 11);
+    int32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, tiny.vocab_size, 3);
+    random_tokens(tg, B * T, tiny.vocab_size, 4);
+    tg[0] = tg[3] = tg[9] = -1; /* ignored positions */
+    float *grad = check_finite_differences(m, in, tg, B, T);
     /* backward accumulates */
+    float loss;
+    int64_t n;
+    semid_gpt_params(m, &n);
+    float *g = semid_gpt_grads(m, NULL);
     assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
     assert_int_equal(semid_gpt_backward(m), SEMID_OK);
     for (int64_t i = 0; i < n; i += 13) assert_float_equal(g[i], 2 * grad[i], 1e-5 + 1e-4 * fabsf(grad[i]));
     free(grad);
+    semid_gpt_free(m);
+}
+
+/* With an output range the loss is the cross-entropy of the softmax over
+ * that range alone (checked against the full logits), and its gradient
+ * passes finite differences. */
+static void test_output_range(void **state) {
+    (void)state;
+    enum { B = 2, T = 7, LO = 15, HI = 23 };
+    semid_gpt *m = random_model(&tiny, 12);
+    int32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, tiny.vocab_size, 6);
+    random_tokens(tg, B * T, HI - LO, 7);
+    for (int i = 0; i < B * T; i++) tg[i] += LO;
+    tg[2] = tg[8] = -1;
+    assert_int_equal(semid_gpt_set_output_range(m, 0, 24), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_set_output_range(m, LO, HI), SEMID_OK);
+    float loss;
+    assert_int_equal(semid_gpt_forward(m, in, NULL, B, T, &loss), SEMID_OK);
+    const float *all = semid_gpt_logits(m); /* (B, T, V): every position */
+    double expect = 0;
+    int count = 0;
+    for (int i = 0; i < B * T; i++) {
+        if (tg[i] < 0) continue;
+        const float *z = all + (int64_t)i * tiny.vocab_size;
+        double mx = z[LO], sum = 0;
+        for (int v = LO; v < HI; v++) mx = z[v] > mx ? z[v] : mx;
+        for (int v = LO; v < HI; v++) sum += exp(z[v] - mx);
+        expect += -(z[tg[i]] - mx - log(sum));
+        count++;
+    }
+    assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
+    assert_float_equal(loss, expect / count, 1e-5);
+    int64_t rows;
+    semid_gpt_logit_positions(m, &rows);
+    assert_int_equal(rows, count);
+    int32_t outside[B * T];
+    memcpy(outside, tg, sizeof outside);
+    outside[0] = 3; /* a text token: not a valid target in this range */
+    assert_int_equal(semid_gpt_forward(m, in, outside, B, T, &loss), SEMID_EINVAL);
+    free(check_finite_differences(m, in, tg, B, T));
     semid_gpt_free(m);
 }
 
@@ -388,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_rejects_bad_config),
         cmocka_unit_test(test_init_deterministic_and_mask),
         cmocka_unit_test(test_gradients_match_finite_differences),
+        cmocka_unit_test(test_output_range),
         cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_forward_validates_and_logits_rows),
         cmocka_unit_test(test_cache_matches_forward),

@@ -64,6 +64,8 @@ semid_status semid_gpt_alloc(const semid_gpt_config *cfg, semid_gpt **out) {
     semid_gpt *m = calloc(1, sizeof *m);
     if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for the model");
     m->cfg = *cfg;
+    m->out_lo = 0;
+    m->out_hi = cfg->vocab_size;
     semid_gpt_tensor_shape s[SEMID_GPT_NUM_TENSORS];
     semid_gpt_tensor_shapes(cfg, s);
     for (int i = 0; i < SEMID_GPT_NUM_TENSORS; i++) {
@@ -245,9 +247,9 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
         if (inputs[i] < 0 || inputs[i] >= V)
             return semid_fail(SEMID_EINVAL, "gpt forward: input token %d at position %lld is outside [0, %lld)",
                               inputs[i], (long long)i, (long long)V);
-        if (targets && (targets[i] < -1 || targets[i] >= V))
-            return semid_fail(SEMID_EINVAL, "gpt forward: target %d at position %lld is outside [-1, %lld)",
-                              targets[i], (long long)i, (long long)V);
+        if (targets && targets[i] != -1 && (targets[i] < m->out_lo || targets[i] >= m->out_hi))
+            return semid_fail(SEMID_EINVAL, "gpt forward: target %d at position %lld is outside the output range [%d, %d)",
+                              targets[i], (long long)i, m->out_lo, m->out_hi);
     }
     m->has_targets = 0;
     m->n_rows = 0;
@@ -282,11 +284,13 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
 
     /* Logits only where they are needed: every position without targets,
      * else only the positions that have one. */
+    /* With targets, the softmax runs over the output range only. */
+    int64_t lo = targets ? m->out_lo : 0, Vo = targets ? m->out_hi - m->out_lo : V;
     int64_t rows = 0;
     for (int64_t i = 0; i < N; i++) {
         if (targets && targets[i] < 0) continue;
         m->row_pos[rows] = i;
-        m->row_targets[rows] = targets ? targets[i] : -1;
+        m->row_targets[rows] = targets ? (int32_t)(targets[i] - lo) : -1;
         rows++;
     }
     SEMID_TRY(ensure_logits(m, rows > 0 ? rows : 1));
@@ -296,10 +300,12 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
         for (int64_t r = 0; r < rows; r++) memcpy(a->lnf_rows + r * C, a->lnf + m->row_pos[r] * C, (size_t)C * sizeof(float));
         logit_inp = a->lnf_rows;
     }
-    semid_tied_logits_forward(m->logits, logit_inp, p->wte, rows, C, V);
+    semid_tied_logits_forward(m->logits, logit_inp, p->wte + lo * C, rows, C, Vo);
     m->n_rows = rows;
+    m->logit_lo = lo;
+    m->logit_cols = Vo;
     if (targets) {
-        semid_softmax_xent_forward(a->losses, a->lse, m->logits, m->row_targets, rows, V);
+        semid_softmax_xent_forward(a->losses, a->lse, m->logits, m->row_targets, rows, Vo);
         double sum = 0.0;
         for (int64_t r = 0; r < rows; r++) sum += a->losses[r];
         if (loss) *loss = rows > 0 ? (float)(sum / (double)rows) : 0.0f;
@@ -312,6 +318,14 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
 
 const float *semid_gpt_logits(const semid_gpt *m) { return m->logits; }
 
+semid_status semid_gpt_set_output_range(semid_gpt *m, int32_t lo, int32_t hi) {
+    if (lo < 0 || hi > m->cfg.vocab_size || lo >= hi)
+        return semid_fail(SEMID_EINVAL, "gpt output range [%d, %d) is not within [0, %d)", lo, hi, m->cfg.vocab_size);
+    m->out_lo = lo;
+    m->out_hi = hi;
+    return SEMID_OK;
+}
+
 const int64_t *semid_gpt_logit_positions(const semid_gpt *m, int64_t *n_rows) {
     if (n_rows) *n_rows = m->n_rows;
     return m->row_pos;
@@ -323,7 +337,7 @@ semid_status semid_gpt_backward(semid_gpt *m) {
     if (!m->has_targets)
         return semid_fail(SEMID_EINVAL, "gpt backward: the last forward pass had no targets");
     const semid_gpt_config *cfg = &m->cfg;
-    int64_t B = m->B, T = m->T, N = B * T, V = cfg->vocab_size, C = cfg->d_model, L = cfg->n_layer,
+    int64_t B = m->B, T = m->T, N = B * T, C = cfg->d_model, L = cfg->n_layer,
             NH = cfg->n_head, rows = m->n_rows;
     semid_gpt_acts *a = &m->a;
     const semid_gpt_weights *p = &m->p;
@@ -332,10 +346,11 @@ semid_status semid_gpt_backward(semid_gpt *m) {
 
     memset(a->dres, 0, (size_t)N * fC);
     if (rows > 0) {
-        memset(m->dlogits, 0, (size_t)rows * (size_t)V * sizeof(float));
-        semid_softmax_xent_backward(m->dlogits, m->logits, a->lse, m->row_targets, 1.0f / (float)rows, rows, V);
+        int64_t lo = m->logit_lo, Vo = m->logit_cols;
+        memset(m->dlogits, 0, (size_t)rows * (size_t)Vo * sizeof(float));
+        semid_softmax_xent_backward(m->dlogits, m->logits, a->lse, m->row_targets, 1.0f / (float)rows, rows, Vo);
         memset(a->dlnf_rows, 0, (size_t)rows * fC);
-        semid_tied_logits_backward(a->dlnf_rows, g->wte, m->dlogits, a->lnf_rows, p->wte, rows, C, V);
+        semid_tied_logits_backward(a->dlnf_rows, g->wte + lo * C, m->dlogits, a->lnf_rows, p->wte + lo * C, rows, C, Vo);
         memset(a->dln, 0, (size_t)N * fC);
         for (int64_t r = 0; r < rows; r++) memcpy(a->dln + m->row_pos[r] * C, a->dlnf_rows + r * C, fC);
         semid_layernorm_backward(a->dres, g->lnfw, g->lnfb, a->dln, a->residual3 + (L - 1) * N * C, p->lnfw,

@@ -51,6 +51,14 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
  *   position b*T+t each row belongs to.
  * Valid until the next forward (backward leaves them intact). */
 const float *semid_gpt_logits(const semid_gpt *m);
+/* Restricts the training softmax (forward with targets) to tokens [lo, hi):
+ * every target must lie there, and the logits of such a forward have
+ * hi - lo columns (token lo first). The generative model's targets are
+ * always Semantic-ID tokens and decoding only ever scores those, so
+ * normalising over them alone is the same model as an output head over the
+ * ID tokens, at a fraction of the cost when the text vocabulary is large.
+ * The input embedding still covers the whole vocabulary. Default [0, V). */
+semid_status semid_gpt_set_output_range(semid_gpt *m, int32_t lo, int32_t hi);
 /* Rows of semid_gpt_logits and their flat positions b*T+t (n_rows of them). */
 const int64_t *semid_gpt_logit_positions(const semid_gpt *m, int64_t *n_rows);
 /* Number of parameters (the length of the params/grads/mask buffers). */

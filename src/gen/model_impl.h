@@ -103,6 +103,10 @@ struct semid_gpt {
     float *dlogits;       /* (n_rows, V) */
     int64_t cap_logit_rows;
     int has_targets;
+    /* Training softmax over tokens [out_lo, out_hi) only (default: all). */
+    int32_t out_lo, out_hi;
+    int64_t logit_lo;     /* first token of the last forward's logit columns */
+    int64_t logit_cols;   /* columns of the last forward's logits */
 };
 
 #endif
