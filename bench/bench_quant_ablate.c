@@ -6,7 +6,7 @@
  *   bench_quant_ablate [--data X.npy] [--rec R.npy] [--n 3416] [--dim 256]
  *                      [--levels 2] [--k 256] [--epochs 100] [--threads 2]
  *                      [--methods rqkmeans,rqvae,rlfq,dict] [--seed 1234] [--prefix 1]
- *                      [--lfq-temp 1] [--lfq-entropy 0.1]
+ *                      [--lfq-temp 1] [--lfq-entropy 1]
  *
  * Without --data the vectors are synthetic, ML-1M sized: a mixture of 400
  * Gaussian components grouped around 32 broad centres with Zipf-like

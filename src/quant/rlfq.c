@@ -21,7 +21,7 @@ semid_rlfq_config semid_rlfq_defaults(void) {
     c.n_hidden = 2;
     c.levels = 2;
     c.beta = 0.25f;
-    c.entropy_weight = 0.1f;
+    c.entropy_weight = 1.0f;
     c.entropy_temp = 1.0f;
     c.recon_weight = 1.0f;
     c.epochs = 100;
