@@ -120,7 +120,8 @@ semid_status semid_rlfq_read(semid_tok_reader *r, semid_rlfq **out);
 
 /* The tokenizer method "rlfq": codebook_size must be a power of two 2^b
  * (it sets bits); levels, seed, iters (= epochs), learning_rate and
- * batch_size override cfg->method_config (a semid_rlfq_config or NULL). */
+ * batch_size override cfg->method_config (a semid_rlfq_config or NULL).
+ * Encoding is greedy: cfg->beam is ignored. */
 extern const semid_tokenizer_method semid_method_rlfq;
 
 #endif

@@ -118,7 +118,8 @@ semid_status semid_rqvae_read(semid_tok_reader *r, semid_rqvae **out);
 
 /* The tokenizer method "rqvae": cfg->method_config may point to a
  * semid_rqvae_config; levels, codebook_size, seed, iters (= epochs),
- * learning_rate and batch_size of the tokenizer config override it. */
+ * learning_rate and batch_size of the tokenizer config override it.
+ * Encoding is greedy: cfg->beam is ignored. */
 extern const semid_tokenizer_method semid_method_rqvae;
 
 #endif
