@@ -1,6 +1,8 @@
 /* semid: the command-line tool. Dispatches to one subcommand per file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -31,7 +33,19 @@ static void print_help(void) {
     printf("  %-12s %s\n", "version", "print the version");
 }
 
+/* Idle OpenMP threads spin by default, and while they spin OpenBLAS's
+ * threads wait for a core: on a small or shared machine a run with 2
+ * threads was several times slower than with 1. libgomp reads its wait
+ * policy when it loads, so the tool sets it and starts itself again, once.
+ * An explicit OMP_WAIT_POLICY is respected. */
+static void prefer_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         if (argc >= 3 && strcmp(argv[1], "help") == 0) {
             for (int i = 0; i < N_COMMANDS; i++) {
