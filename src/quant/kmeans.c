@@ -37,8 +37,10 @@ static int64_t block_rows(int32_t K) {
     return b;
 }
 
-semid_status semid_kmeans_assign(const float *X, int64_t N, int32_t D, const float *C, int32_t K, int32_t *assign,
-                                 float *dist) {
+/* Assignment with the squared norms of the points given (xsq, N) or, when
+ * NULL, computed here; k-means passes them once for all its iterations. */
+static semid_status assign_impl(const float *X, int64_t N, int32_t D, const float *C, int32_t K, const float *xsq,
+                                int32_t *assign, float *dist) {
     int64_t bs = block_rows(K);
     if (bs > N) bs = N;
     float *csq = malloc(sizeof(float) * (size_t)K);
@@ -67,8 +69,8 @@ semid_status semid_kmeans_assign(const float *X, int64_t N, int32_t D, const flo
             }
             assign[b0 + i] = arg;
             if (dist) {
-                float xsq = semid_dot(Xb + i * D, Xb + i * D, D);
-                float d = xsq + best;
+                float xs = xsq ? xsq[b0 + i] : semid_dot(Xb + i * D, Xb + i * D, D);
+                float d = xs + best;
                 dist[b0 + i] = d > 0.0f ? d : 0.0f;
             }
         }
@@ -76,6 +78,11 @@ semid_status semid_kmeans_assign(const float *X, int64_t N, int32_t D, const flo
     free(csq);
     free(G);
     return SEMID_OK;
+}
+
+semid_status semid_kmeans_assign(const float *X, int64_t N, int32_t D, const float *C, int32_t K, int32_t *assign,
+                                 float *dist) {
+    return assign_impl(X, N, D, C, K, NULL, assign, dist);
 }
 
 semid_status semid_kmeans_objective(const float *X, int64_t N, int32_t D, const float *C, int32_t K,
@@ -263,7 +270,7 @@ semid_status semid_kmeans_fit(const float *X, int64_t N, int32_t D, int32_t K, c
     semid_status st = SEMID_OK;
     float *sample = NULL, *init_sample = NULL;
     int32_t *assign = NULL;
-    float *dist = NULL;
+    float *dist = NULL, *xsq = NULL;
     int64_t *order = NULL, *offsets = NULL, *idx = NULL;
     double *sums = NULL;
 
@@ -314,7 +321,9 @@ semid_status semid_kmeans_fit(const float *X, int64_t N, int32_t D, int32_t K, c
     order = malloc(sizeof(int64_t) * (size_t)n);
     offsets = malloc(sizeof(int64_t) * (size_t)(K + 1));
     sums = malloc(sizeof(double) * (size_t)K * (size_t)D);
-    if (!assign || !dist || !order || !offsets || !sums) goto oom;
+    xsq = malloc(sizeof(float) * (size_t)n);
+    if (!assign || !dist || !order || !offsets || !sums || !xsq) goto oom;
+    semid_row_sqnorms(xsq, T, n, D);
     if (stats) {
         stats->objective = calloc((size_t)cfg.niter + 1, sizeof(double));
         stats->seconds = calloc((size_t)cfg.niter + 1, sizeof(double));
@@ -325,7 +334,7 @@ semid_status semid_kmeans_fit(const float *X, int64_t N, int32_t D, int32_t K, c
     double prev = 0.0;
     int32_t it = 0;
     for (;; it++) {
-        st = semid_kmeans_assign(T, n, D, centroids, K, assign, dist);
+        st = assign_impl(T, n, D, centroids, K, xsq, assign, dist);
         if (st != SEMID_OK) goto done;
         double obj = 0.0;
         for (int64_t i = 0; i < n; i++) obj += dist[i];
@@ -351,6 +360,7 @@ done:
     free(init_sample);
     free(assign);
     free(dist);
+    free(xsq);
     free(order);
     free(offsets);
     free(idx);
