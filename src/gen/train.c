@@ -405,6 +405,9 @@ static semid_status setup(trainer *t) {
     semid_gpt_config mc = {.vocab_size = t->vocab.size, .max_seq_len = t->ex.max_seq_len, .n_layer = c->n_layer,
                            .n_head = c->n_head, .d_model = c->d_model};
     SEMID_TRY(semid_gpt_create(&mc, c->seed, &t->model));
+    /* Targets are always ID tokens and decoding scores only those: the
+     * training softmax runs over them alone (model.h). */
+    SEMID_TRY(semid_gpt_set_output_range(t->model, t->vocab.sid_base, t->vocab.sid_base + t->vocab.n_sid));
 
     int64_t ns = t->train.n_task[0], nr = t->train.n_task[1];
     t->n_epoch = ns + nr;
