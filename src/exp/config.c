@@ -64,6 +64,7 @@ static const key_spec KEYS[] = {
     {"model.lr", K_DOUBLE, F(model_lr), 0, 1e-9, 10},
     {"model.history", K_INT, F(model_history), 0, 1, 4096},
     {"model.beam", K_INT, F(beam), 0, 1, 10000},
+    {"model.valid_sample", K_INT, F(valid_sample), 0, 0, 1000000},
 };
 #undef F
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
@@ -92,23 +93,27 @@ static void set_defaults_common(exp_config *c) {
 semid_status exp_config_preset(exp_config *c, const char *preset) {
     set_defaults_common(c);
     if (strcmp(preset, "quick") == 0) {
+        /* A first look in minutes on 2 cores: one seed, small models. */
+        c->synth_items = 600;
+        c->synth_users = 1200;
         c->n_seeds = 1;
         c->seeds[0] = 1;
         c->embed_dim = 64;
         c->embed_epochs = 2;
         c->embed_batch = 256;
-        c->embed_lr = 2e-3;
+        c->embed_lr = 1e-2;
         c->enmf_dim = 64;
-        c->enmf_epochs = 30;
+        c->enmf_epochs = 20;
         c->sid_codebook = 64;
         c->model_layers = 2;
         c->model_dim = 64;
         c->model_heads = 4;
-        c->model_epochs = 4;
+        c->model_epochs = 3;
         c->model_batch = 64;
         c->model_lr = 3e-3;
         c->model_history = 20;
         c->beam = 30;
+        c->valid_sample = 100;
     } else if (strcmp(preset, "paper") == 0) {
         /* The paper's settings where they apply to from-scratch models:
          * 2 x 256 RQ-KMeans, bi-encoder batch 512 for 5 epochs, 5 seeds,
@@ -118,9 +123,9 @@ semid_status exp_config_preset(exp_config *c, const char *preset) {
         c->embed_dim = 128;
         c->embed_epochs = 5;
         c->embed_batch = 512;
-        c->embed_lr = 2e-3;
+        c->embed_lr = 1e-2;
         c->enmf_dim = 256;
-        c->enmf_epochs = 100;
+        c->enmf_epochs = 20;
         c->sid_codebook = 256;
         c->model_layers = 4;
         c->model_dim = 256;
@@ -130,6 +135,7 @@ semid_status exp_config_preset(exp_config *c, const char *preset) {
         c->model_lr = 2e-3;
         c->model_history = 50;
         c->beam = 30;
+        c->valid_sample = 500;
     } else {
         return semid_fail(SEMID_EINVAL, "unknown preset '%s' (expected quick or paper)", preset);
     }

@@ -52,6 +52,7 @@ typedef struct exp_config {
     double model_lr;
     int32_t model_history;    /* items of history in a rec prompt */
     int32_t beam;             /* constrained beam width at evaluation */
+    int32_t valid_sample;     /* validation prompts per task after each epoch */
 } exp_config;
 
 /* Fills `cfg` with a preset ("quick" or "paper"). */

@@ -145,6 +145,24 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
     return st;
 }
 
+static void text_cell(sbuf *b, const exp_metric *m) {
+    if (m->n == 0) sb_printf(b, " %12s", "-");
+    else sb_printf(b, " %12.4f", m->mean);
+}
+
+static void text_row(sbuf *b, const exp_row *row) {
+    sb_printf(b, "%-34s", row->label);
+    if (row->failed[0]) {
+        sb_printf(b, " failed: %s\n", row->failed);
+        return;
+    }
+    text_cell(b, &row->search_recall);
+    text_cell(b, &row->rec_recall);
+    text_cell(b, &row->rec_head);
+    text_cell(b, &row->rec_torso);
+    sb_printf(b, "\n");
+}
+
 char *exp_report_main_table_text(const exp_results *r) {
     sbuf b = {0};
     sb_printf(&b, "%-34s %12s %12s %12s %12s\n", "row", "search R@K", "rec R@K", "rec head", "rec torso");
@@ -152,15 +170,13 @@ char *exp_report_main_table_text(const exp_results *r) {
         for (int i = 0; i < r->n_rows; i++) {
             const exp_row *row = &r->rows[i];
             if ((int)row->table != t || t == EXP_TABLE_MOTIVATION) continue;
-            sb_printf(&b, "%-34s %12.4f %12.4f %12.4f %12.4f\n", row->label, row->search_recall.mean, row->rec_recall.mean,
-                      row->rec_head.mean, row->rec_torso.mean);
+            text_row(&b, row);
         }
     }
     for (int i = 0; i < r->n_rows; i++) {
         const exp_row *row = &r->rows[i];
         if (row->table != EXP_TABLE_REFERENCE) continue;
-        sb_printf(&b, "%-34s %12.4f %12.4f %12.4f %12.4f\n", row->label, row->search_recall.mean, row->rec_recall.mean,
-                  row->rec_head.mean, row->rec_torso.mean);
+        text_row(&b, row);
     }
     if (b.oom) {
         free(b.s);

@@ -113,9 +113,9 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     char stage[160], rel[192], desc[512];
     snprintf(stage, sizeof stage, "models/%s-s%lld", name, (long long)seed);
     snprintf(rel, sizeof rel, "%s/eval.json", stage);
-    snprintf(desc, sizeof desc, "gen v1|%d|%d|%d|%d|%d|%g|%d|%d|%d|%lld", cfg->model_layers, cfg->model_dim,
+    snprintf(desc, sizeof desc, "gen v2|%d|%d|%d|%d|%d|%g|%d|%d|%d|%d|%lld", cfg->model_layers, cfg->model_dim,
              cfg->model_heads, cfg->model_epochs, cfg->model_batch, cfg->model_lr, cfg->model_history, cfg->beam,
-             cfg->k, (long long)seed);
+             cfg->k, cfg->valid_sample, (long long)seed);
     exp_key key = exp_key_make(desc, sid_key);
     char *dir = semid_path_join(run_dir, stage);
     char *eval_path = semid_path_join(run_dir, rel);
@@ -139,6 +139,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.lr = (float)cfg->model_lr;
     tc.history_window = cfg->model_history;
     tc.seed = (uint64_t)seed;
+    tc.valid_sample = cfg->valid_sample;
     tc.verbose = 1;
     tc.resume = 1; /* a killed experiment continues the model it was training */
     semid_gen_train_report rep;
