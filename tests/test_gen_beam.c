@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gen/beam.h"
+#include "semid/semid.h"
 #include "gen/model.h"
 #include "quant/idtable.h"
 #include "quant/trie.h"
@@ -155,6 +156,38 @@ static void test_narrow_beam_distinct(void **state) {
     semid_beam_hits_free(&h);
 }
 
+/* Many queries decode to the same items and scores on 1 and on 2 threads
+ * (threads take whole chunks of queries, each with its own cache). */
+static void test_threads_agree(void **state) {
+    (void)state;
+    enum { NQ = 40 };
+    int32_t prompts[NQ][3];
+    semid_beam_query q[NQ];
+    for (int i = 0; i < NQ; i++) {
+        for (int t = 0; t < 3; t++) prompts[i][t] = (i * 7 + t * 3) % SID_BASE;
+        q[i] = (semid_beam_query){prompts[i], 1 + i % 3, NULL, 0};
+    }
+    semid_beam_space sp = {.sid_base = SID_BASE, .n_sid = table.n_tokens, .popularity = POP};
+    semid_beam_options o = semid_beam_defaults();
+    o.beam_size = 3;
+    o.k = 4;
+    semid_beam_hits h[2];
+    for (int t = 0; t < 2; t++) {
+        semid_set_threads(t + 1);
+        assert_int_equal(semid_beam_search(model, trie, &sp, q, NQ, &o, &h[t]), SEMID_OK);
+    }
+    semid_set_threads(2);
+    assert_memory_equal(h[0].items, h[1].items, NQ * o.k * sizeof(int32_t));
+    assert_memory_equal(h[0].scores, h[1].scores, NQ * o.k * sizeof(float));
+    assert_memory_equal(h[0].n_hits, h[1].n_hits, NQ * sizeof(int32_t));
+    /* the same prompt decodes the same wherever it sits in a chunk */
+    for (int i = 1; i < NQ; i++)
+        if (q[i].prompt_len == q[0].prompt_len && memcmp(prompts[i], prompts[0], sizeof prompts[0]) == 0)
+            for (int j = 0; j < o.k; j++) assert_int_equal(h[0].items[i * o.k + j], h[0].items[j]);
+    semid_beam_hits_free(&h[0]);
+    semid_beam_hits_free(&h[1]);
+}
+
 /* Diverse search with one group and no penalty, with a beam covering every
  * token pair, is exhaustive over all 12 pairs: its valid results equal brute
  * force and the 4 pairs naming no item are counted. */
@@ -259,6 +292,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constrained_equals_brute_force),
         cmocka_unit_test(test_narrow_beam_distinct),
+        cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_diverse_g1_exhaustive),
         cmocka_unit_test(test_diverse_g1_equals_plain_beam),
         cmocka_unit_test(test_bad_input),

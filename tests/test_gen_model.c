@@ -278,34 +278,45 @@ static void test_forward_validates_and_logits_rows(void **state) {
     semid_gpt_free(m);
 }
 
-/* Prefill a prompt, then step token by token (rows at different lengths,
- * with a gather in between): the logits equal the full forward's. */
+/* Prefill prompts of different lengths in one batch, attach rows to them,
+ * then step token by token (with a gather in between): the logits equal the
+ * full forward's. Rows 0 and 1 share one prompt, as beams do. */
 static void test_cache_matches_forward(void **state) {
     (void)state;
-    enum { R = 3, T = 9 };
+    enum { R = 3, T = 9, SUF = 3 };
     semid_gpt *m = random_model(&tiny, 21);
-    int64_t V = tiny.vocab_size;
+    int32_t V = tiny.vocab_size;
     int32_t seq[R][T];
-    for (int r = 0; r < R; r++) random_tokens(seq[r], T, (int32_t)V, 100 + r);
+    for (int r = 0; r < R; r++) random_tokens(seq[r], T, V, 100 + r);
+    memcpy(seq[1], seq[0], 4 * sizeof(int32_t)); /* row 1 continues row 0's 4-token prompt its own way */
     float *full = malloc((size_t)(R * T * V) * sizeof(float));
     assert_int_equal(semid_gpt_forward(m, &seq[0][0], NULL, R, T, NULL), SEMID_OK);
     memcpy(full, semid_gpt_logits(m), (size_t)(R * T * V) * sizeof(float));
 
     semid_gpt_cache *c;
-    assert_int_equal(semid_gpt_cache_create(m, R, &c), SEMID_OK);
+    assert_int_equal(semid_gpt_cache_create(m, 2, R, SUF, &c), SEMID_OK);
     float logits[R * 23];
-    int prompt[R] = {4, 2, 5}; /* rows start at different lengths */
-    for (int r = 0; r < R; r++) {
-        assert_int_equal(semid_gpt_cache_prefill(m, c, r, seq[r], prompt[r], logits), SEMID_OK);
-        assert_int_equal(semid_gpt_cache_length(c, r), prompt[r]);
-        for (int64_t v = 0; v < V; v++)
-            assert_float_equal(logits[v], full[(r * T + prompt[r] - 1) * V + v], 1e-4);
+    /* slot 1 = the first 4 tokens of rows 0 and 1, slot 0 = row 2's first 5 */
+    int32_t slots[2] = {1, 0}, lens[2] = {4, 5}, ptok[9];
+    memcpy(ptok, seq[0], 4 * sizeof(int32_t));
+    memcpy(ptok + 4, seq[2], 5 * sizeof(int32_t));
+    assert_int_equal(semid_gpt_cache_prefill(m, c, 2, slots, ptok, lens, 0, V, logits), SEMID_OK);
+    for (int64_t v = 0; v < V; v++) {
+        assert_float_equal(logits[v], full[(0 * T + 3) * V + v], 1e-4);
+        assert_float_equal(logits[V + v], full[(2 * T + 4) * V + v], 1e-4);
     }
+    int32_t zero = 0;
+    assert_int_equal(semid_gpt_cache_step(m, c, &zero, 1, 0, V, logits), SEMID_EINVAL); /* row 0 unattached */
+    int prompt[R] = {4, 4, 5};
+    assert_int_equal(semid_gpt_cache_attach(c, 0, 1), SEMID_OK);
+    assert_int_equal(semid_gpt_cache_attach(c, 1, 1), SEMID_OK);
+    assert_int_equal(semid_gpt_cache_attach(c, 2, 0), SEMID_OK);
+    assert_int_equal(semid_gpt_cache_length(c, 2), 5);
     double max_diff = 0;
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < 2; s++) {
         int32_t tok[R];
         for (int r = 0; r < R; r++) tok[r] = seq[r][prompt[r] + s];
-        assert_int_equal(semid_gpt_cache_step(m, c, tok, R, logits), SEMID_OK);
+        assert_int_equal(semid_gpt_cache_step(m, c, tok, R, 0, V, logits), SEMID_OK);
         for (int r = 0; r < R; r++)
             for (int64_t v = 0; v < V; v++) {
                 double d = fabs(logits[r * V + v] - full[(r * T + prompt[r] + s) * V + v]);
@@ -313,31 +324,28 @@ static void test_cache_matches_forward(void **state) {
             }
     }
     assert_true(max_diff < 1e-4);
-    /* a range of the vocabulary only */
-    float part[R * 5];
-    int32_t tok[R];
-    for (int r = 0; r < R; r++) tok[r] = seq[r][prompt[r] + 3];
+    assert_int_equal(semid_gpt_cache_length(c, 0), 6);
     /* gather: row 0 <- row 2, row 1 <- row 0, row 2 <- row 2 (a permutation with a duplicate) */
     int32_t src[R] = {2, 0, 2};
     assert_int_equal(semid_gpt_cache_gather(c, src, R), SEMID_OK);
-    assert_int_equal(semid_gpt_cache_length(c, 0), prompt[2] + 3);
-    assert_int_equal(semid_gpt_cache_length(c, 1), prompt[0] + 3);
-    int32_t tok2[R] = {tok[2], tok[0], tok[2]};
-    int old_row[R] = {2, 0, 2};
-    assert_int_equal(semid_gpt_cache_step_range(m, c, tok2, R, 10, 15, part), SEMID_OK);
-    for (int r = 0; r < R; r++) {
-        int o = old_row[r];
+    assert_int_equal(semid_gpt_cache_length(c, 0), 5 + 2);
+    assert_int_equal(semid_gpt_cache_length(c, 1), 4 + 2);
+    int32_t tok2[R] = {seq[2][7], seq[0][6], seq[2][7]};
+    int old_row[R] = {2, 0, 2}, next[R] = {7, 6, 7};
+    float part[R * 5];
+    assert_int_equal(semid_gpt_cache_step(m, c, tok2, R, 10, 15, part), SEMID_OK);
+    for (int r = 0; r < R; r++)
         for (int64_t v = 0; v < 5; v++)
-            assert_float_equal(part[r * 5 + v], full[(o * T + prompt[o] + 3) * V + 10 + v], 1e-4);
-    }
-    /* a full row refuses more tokens; reset empties it */
-    assert_int_equal(semid_gpt_cache_prefill(m, c, 0, seq[0], T, logits), SEMID_EINVAL);
-    semid_gpt_cache_reset(c, 0);
-    assert_int_equal(semid_gpt_cache_length(c, 0), 0);
-    assert_int_equal(semid_gpt_cache_prefill(m, c, 0, seq[1], T, logits), SEMID_OK);
-    for (int64_t v = 0; v < V; v++) assert_float_equal(logits[v], full[(1 * T + T - 1) * V + v], 1e-4);
-    int32_t bad = (int32_t)V;
-    assert_int_equal(semid_gpt_cache_step(m, c, &bad, 1, logits), SEMID_EINVAL);
+            assert_float_equal(part[r * 5 + v], full[(old_row[r] * T + next[r]) * V + 10 + v], 1e-4);
+    /* a full suffix refuses more tokens; bad prompts, slots and tokens are refused */
+    assert_int_equal(semid_gpt_cache_step(m, c, tok2, R, 0, V, logits), SEMID_EINVAL);
+    int32_t too_long = T + 1, two[2] = {0, 0}, lens2[2] = {1, 1}, slot2 = 2, bad = V;
+    assert_int_equal(semid_gpt_cache_prefill(m, c, 1, &zero, ptok, &too_long, 0, V, logits), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_cache_prefill(m, c, 2, two, ptok, lens2, 0, V, logits), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_cache_prefill(m, c, 1, &slot2, ptok, lens2, 0, V, logits), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_cache_prefill(m, c, 1, &zero, &bad, lens2, 0, V, logits), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_cache_attach(c, 3, 0), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_cache_attach(c, 0, 2), SEMID_EINVAL);
     semid_gpt_cache_free(c);
     free(full);
     semid_gpt_free(m);

@@ -46,6 +46,11 @@ void semid_set_log_level(semid_log_level level);
 /* Threads used by OpenMP loops and by BLAS (0 = all cores). */
 void semid_set_threads(int n);
 int semid_get_threads(void);
+/* For code that runs its own threads, each calling BLAS: puts BLAS on one
+ * thread and returns the previous count, for semid_blas_serial_end. The
+ * setting is process-wide. */
+int semid_blas_serial_begin(void);
+void semid_blas_serial_end(int prev);
 
 #ifdef __cplusplus
 }

@@ -12,3 +12,11 @@ void semid_set_threads(int n) {
 }
 
 int semid_get_threads(void) { return omp_get_max_threads(); }
+
+int semid_blas_serial_begin(void) {
+    int prev = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return prev;
+}
+
+void semid_blas_serial_end(int prev) { openblas_set_num_threads(prev); }

@@ -4,14 +4,11 @@
 #include "gen/beam.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
-
-/* Below this much work (rows x tokens) a loop runs on one thread: waking
- * threads costs more than it saves. */
-enum { PAR_MIN_WORK = 1 << 15 };
 
 semid_beam_options semid_beam_defaults(void) {
     semid_beam_options o = {.beam_size = 30, .k = 10, .groups = 1, .diversity = 0.0f, .max_cache_mb = 32};
@@ -161,6 +158,7 @@ typedef struct decoder {
     int64_t Qmax;         /* queries per chunk */
     int32_t R;            /* rows = Qmax * Bm */
     semid_gpt_cache *cache;
+    int32_t *ptok, *plen, *pslot; /* a chunk's prompts, concatenated, for one batched prefill */
     float *lp;            /* (R, S) log-probs after the last step */
     float *score, *nscore;    /* (R) */
     int32_t *node, *nnode;    /* (R) trie node, -1 = dead beam */
@@ -172,28 +170,20 @@ typedef struct decoder {
     int32_t *n_excl;          /* (Qmax) */
     int32_t max_excl;
     int32_t *counts;          /* diverse: (Qmax, S) tokens chosen at this level by earlier groups */
+    int32_t *order;           /* (Bm) a query's finished beams, best first */
 } decoder;
 
 static void decoder_free(decoder *d) {
     semid_gpt_cache_free(d->cache);
-    free(d->lp);
-    free(d->score);
-    free(d->nscore);
-    free(d->node);
-    free(d->nnode);
-    free(d->path);
-    free(d->npath);
-    free(d->src);
-    free(d->tok);
-    free(d->cands);
-    free(d->excl);
-    free(d->n_excl);
-    free(d->counts);
+    void *bufs[] = {d->ptok, d->plen,  d->pslot, d->lp,   d->score, d->nscore, d->node,  d->nnode,
+                    d->path, d->npath, d->src,   d->tok,  d->cands, d->excl,   d->n_excl, d->counts, d->order};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    memset(d, 0, sizeof *d);
 }
 
-static semid_status decoder_init(decoder *d, const semid_gpt *m, const semid_beam_space *sp, int32_t L,
-                                 const semid_beam_query *q, int64_t n, const semid_beam_options *o, int diverse) {
-    memset(d, 0, sizeof *d);
+/* Checks the options and queries before any work; *max_excl = the longest exclusion list. */
+static semid_status check_request(const semid_gpt *m, const semid_beam_space *sp, int32_t L, const semid_beam_query *q,
+                                  int64_t n, const semid_beam_options *o, int diverse, int32_t *max_excl) {
     const semid_gpt_config *cfg = semid_gpt_get_config(m);
     if (o->beam_size < 1 || o->k < 1 || o->max_cache_mb < 1)
         return semid_fail(SEMID_EINVAL, "beam search: beam_size, k and max_cache_mb must be >= 1");
@@ -204,7 +194,7 @@ static semid_status decoder_init(decoder *d, const semid_gpt *m, const semid_bea
         return semid_fail(SEMID_EINVAL, "beam search: ID tokens [%d, %d) are outside the model's vocabulary of %d",
                           sp->sid_base, sp->sid_base + sp->n_sid, cfg->vocab_size);
     if (L < 1) return semid_fail(SEMID_EINVAL, "beam search: IDs have no levels");
-    d->max_excl = 0;
+    *max_excl = 0;
     for (int64_t i = 0; i < n; i++) {
         if (q[i].prompt_len < 1 || (int64_t)q[i].prompt_len + L - 1 > cfg->max_seq_len)
             return semid_fail(SEMID_EINVAL, "beam search: query %lld: prompt of %d tokens does not fit the context of %d with %d ID levels",
@@ -213,21 +203,45 @@ static semid_status decoder_init(decoder *d, const semid_gpt *m, const semid_bea
             if (q[i].prompt[t] < 0 || q[i].prompt[t] >= cfg->vocab_size)
                 return semid_fail(SEMID_EINVAL, "beam search: query %lld: token %d is outside the vocabulary", (long long)i,
                                   q[i].prompt[t]);
-        if (q[i].n_exclude > d->max_excl) d->max_excl = q[i].n_exclude;
+        if (q[i].n_exclude > *max_excl) *max_excl = q[i].n_exclude;
     }
+    return SEMID_OK;
+}
+
+/* Queries per chunk: as many as fit max_cache_mb of decoding memory (the
+ * prompts' keys and values and the batched prefill's activations), at most
+ * CHUNK_MAX (bigger GEMMs stop paying once the rows leave the cache), and
+ * few enough that every thread gets work. */
+enum { CHUNK_MAX = 16 };
+
+static int64_t chunk_queries(const semid_gpt_config *cfg, const semid_beam_options *o, int64_t n, int threads) {
+    double C = cfg->d_model, T = cfg->max_seq_len;
+    double per_query = 4.0 * (2.0 * cfg->n_layer * T * C + T * (11.0 * C + cfg->n_head * T));
+    int64_t q = (int64_t)((double)o->max_cache_mb * 1048576.0 / per_query);
+    if (q < 1) q = 1;
+    if (q > CHUNK_MAX) q = CHUNK_MAX;
+    int64_t share = (n + threads - 1) / threads;
+    if (share >= 1 && q > share) q = share;
+    return q;
+}
+
+static semid_status decoder_alloc(decoder *d, const semid_gpt *m, const semid_beam_space *sp, int32_t L, int64_t Qmax,
+                                  int32_t beam_size, int32_t max_excl, int diverse) {
+    memset(d, 0, sizeof *d);
+    const semid_gpt_config *cfg = semid_gpt_get_config(m);
     d->m = m;
-    d->Bm = o->beam_size;
+    d->Bm = beam_size;
     d->L = L;
     d->S = sp->n_sid;
     d->sid_base = sp->sid_base;
-    /* Two K and two V buffers (the cache keeps a copy for gathers). */
-    double row_bytes = 4.0 * cfg->n_layer * (double)cfg->max_seq_len * cfg->d_model * sizeof(float) + d->S * 4.0;
-    int64_t q_fit = (int64_t)((double)o->max_cache_mb * 1048576.0 / (row_bytes * d->Bm));
-    if (q_fit < 1) q_fit = 1;
-    d->Qmax = n < q_fit ? (n > 0 ? n : 1) : q_fit;
+    d->max_excl = max_excl;
+    d->Qmax = Qmax;
     if (d->Qmax * d->Bm > INT32_MAX / 2) d->Qmax = (INT32_MAX / 2) / d->Bm;
     d->R = (int32_t)(d->Qmax * d->Bm);
-    size_t R = (size_t)d->R;
+    size_t R = (size_t)d->R, Q = (size_t)d->Qmax;
+    d->ptok = malloc(Q * (size_t)cfg->max_seq_len * sizeof *d->ptok);
+    d->plen = malloc(Q * sizeof *d->plen);
+    d->pslot = malloc(Q * sizeof *d->pslot);
     d->lp = malloc(R * (size_t)d->S * sizeof *d->lp);
     d->score = malloc(R * sizeof *d->score);
     d->nscore = malloc(R * sizeof *d->nscore);
@@ -238,27 +252,39 @@ static semid_status decoder_init(decoder *d, const semid_gpt *m, const semid_bea
     d->src = malloc(R * sizeof *d->src);
     d->tok = malloc(R * sizeof *d->tok);
     d->cands = malloc(R * sizeof *d->cands);
-    d->excl = malloc((size_t)d->Qmax * (size_t)(d->max_excl ? d->max_excl : 1) * sizeof *d->excl);
-    d->n_excl = malloc((size_t)d->Qmax * sizeof *d->n_excl);
-    if (diverse) d->counts = malloc((size_t)d->Qmax * (size_t)d->S * sizeof *d->counts);
-    if (!d->lp || !d->score || !d->nscore || !d->node || !d->nnode || !d->path || !d->npath || !d->src || !d->tok ||
-        !d->cands || !d->excl || !d->n_excl || (diverse && !d->counts)) {
+    d->excl = malloc(Q * (size_t)(max_excl ? max_excl : 1) * sizeof *d->excl);
+    d->n_excl = malloc(Q * sizeof *d->n_excl);
+    d->order = malloc((size_t)beam_size * sizeof *d->order);
+    if (diverse) d->counts = malloc(Q * (size_t)d->S * sizeof *d->counts);
+    if (!d->ptok || !d->plen || !d->pslot || !d->lp || !d->score || !d->nscore || !d->node || !d->nnode || !d->path ||
+        !d->npath || !d->src || !d->tok || !d->cands || !d->excl || !d->n_excl || !d->order || (diverse && !d->counts)) {
         decoder_free(d);
         return semid_fail(SEMID_ENOMEM, "beam search: out of memory for %d beams", d->R);
     }
-    semid_status st = semid_gpt_cache_create(m, d->R, &d->cache);
+    semid_status st = semid_gpt_cache_create(m, (int32_t)d->Qmax, d->R, L - 1, &d->cache);
     if (st != SEMID_OK) decoder_free(d);
     return st;
 }
 
-/* Resets the chunk's rows, prefills each prompt into its query's first row
- * (log-probs there) and sorts the exclusion lists. */
+/* Runs the chunk's prompts through the model in one batch, gives each query's
+ * first row the log-probs after its prompt, attaches all of a query's rows to
+ * its prompt and sorts the exclusion lists. */
 static semid_status decoder_prefill(decoder *d, const semid_beam_query *q, int64_t nq) {
-    for (int32_t r = 0; r < (int32_t)(nq * d->Bm); r++) semid_gpt_cache_reset(d->cache, r);
+    int64_t at = 0;
     for (int64_t i = 0; i < nq; i++) {
-        int32_t row = (int32_t)(i * d->Bm);
-        SEMID_TRY(semid_gpt_cache_prefill_range(d->m, d->cache, row, q[i].prompt, q[i].prompt_len, d->sid_base,
-                                                d->sid_base + d->S, d->lp + (int64_t)row * d->S));
+        memcpy(d->ptok + at, q[i].prompt, (size_t)q[i].prompt_len * sizeof *d->ptok);
+        at += q[i].prompt_len;
+        d->plen[i] = q[i].prompt_len;
+        d->pslot[i] = (int32_t)i;
+    }
+    SEMID_TRY(semid_gpt_cache_prefill(d->m, d->cache, (int32_t)nq, d->pslot, d->ptok, d->plen, d->sid_base,
+                                      d->sid_base + d->S, d->lp));
+    /* Logits came packed (nq, S); query i's belong in row i*Bm. Back to front, so nothing is overwritten early. */
+    for (int64_t i = nq - 1; i > 0; i--)
+        memmove(d->lp + i * d->Bm * d->S, d->lp + i * d->S, (size_t)d->S * sizeof *d->lp);
+    for (int64_t i = 0; i < nq; i++) {
+        log_softmax_row(d->lp + i * d->Bm * d->S, d->S);
+        for (int32_t b = 0; b < d->Bm; b++) SEMID_TRY(semid_gpt_cache_attach(d->cache, (int32_t)(i * d->Bm + b), (int32_t)i));
         int32_t *ex = d->excl + i * (d->max_excl ? d->max_excl : 1);
         int32_t ne = 0;
         for (int32_t j = 0; j < q[i].n_exclude; j++)
@@ -266,8 +292,6 @@ static semid_status decoder_prefill(decoder *d, const semid_beam_query *q, int64
         qsort(ex, (size_t)ne, sizeof *ex, cmp_i32);
         d->n_excl[i] = ne;
     }
-#pragma omp parallel for schedule(static) if (nq * d->S > PAR_MIN_WORK)
-    for (int64_t i = 0; i < nq; i++) log_softmax_row(d->lp + i * d->Bm * d->S, d->S);
     return SEMID_OK;
 }
 
@@ -276,8 +300,7 @@ static semid_status decoder_prefill(decoder *d, const semid_beam_query *q, int64
 static semid_status decoder_step(decoder *d, int64_t nq) {
     int32_t R = (int32_t)(nq * d->Bm);
     SEMID_TRY(semid_gpt_cache_gather(d->cache, d->src, R));
-    SEMID_TRY(semid_gpt_cache_step_range(d->m, d->cache, d->tok, R, d->sid_base, d->sid_base + d->S, d->lp));
-#pragma omp parallel for schedule(static) if ((int64_t)R * d->S > PAR_MIN_WORK)
+    SEMID_TRY(semid_gpt_cache_step(d->m, d->cache, d->tok, R, d->sid_base, d->sid_base + d->S, d->lp));
     for (int32_t r = 0; r < R; r++)
         if (d->node[r] != -1) log_softmax_row(d->lp + (int64_t)r * d->S, d->S);
     return SEMID_OK;
@@ -317,6 +340,82 @@ static void swap_state(decoder *d) {
     int32_t *p = d->path;
     d->path = d->npath;
     d->npath = p;
+}
+
+/* What a search does at each level and at the end; the driver below is shared. */
+typedef struct search_kind {
+    const semid_trie *trie;
+    const semid_idtable *table; /* diverse only */
+    int task;                   /* diverse only */
+    const semid_beam_options *o;
+    const int64_t *popularity;
+    int diverse;
+} search_kind;
+
+static void select_constrained(decoder *d, const semid_trie *trie, int64_t i, int32_t lev);
+static void select_diverse(decoder *d, const semid_idtable *t, int task, const semid_trie *trie, int32_t G, float lambda,
+                           int64_t i, int32_t lev);
+static void finish_query(decoder *d, const search_kind *kd, int64_t i, int64_t g, semid_beam_hits *out);
+
+/* Decodes queries [q0, q0 + nq) on the calling thread. */
+static semid_status decode_chunk(decoder *d, const search_kind *kd, const semid_beam_query *queries, int64_t q0,
+                                 int64_t nq, semid_beam_hits *out) {
+    SEMID_TRY(decoder_prefill(d, queries + q0, nq));
+    for (int32_t lev = 0; lev < d->L; lev++) {
+        if (lev > 0) SEMID_TRY(decoder_step(d, nq));
+        for (int64_t i = 0; i < nq; i++)
+            if (kd->diverse)
+                select_diverse(d, kd->table, kd->task, kd->trie, kd->o->groups, kd->o->diversity, i, lev);
+            else
+                select_constrained(d, kd->trie, i, lev);
+        swap_state(d);
+    }
+    for (int64_t i = 0; i < nq; i++) finish_query(d, kd, i, q0 + i, out);
+    return SEMID_OK;
+}
+
+/* Splits the queries into fixed chunks and decodes them on all threads, each
+ * thread with its own decoder and BLAS on one thread: a step of one chunk is
+ * too small to share between threads without them waiting on each other.
+ * Chunks are fixed by the request, not by the threads, so results are too. */
+static semid_status decode_all(const semid_gpt *m, const semid_beam_space *sp, int32_t L, const search_kind *kd,
+                               const semid_beam_query *queries, int64_t n, semid_beam_hits *out) {
+    const semid_beam_options *o = kd->o;
+    int32_t max_excl;
+    SEMID_TRY(check_request(m, sp, L, queries, n, o, kd->diverse, &max_excl));
+    SEMID_TRY(semid_beam_hits_alloc(out, n, o->k));
+    if (n == 0) return SEMID_OK;
+    int threads = semid_get_threads();
+    int64_t Qc = chunk_queries(semid_gpt_get_config(m), o, n, threads), n_chunks = (n + Qc - 1) / Qc;
+    if (threads > n_chunks) threads = (int)n_chunks;
+    semid_status st = SEMID_OK;
+    char err[512] = "";
+    int blas_prev = threads > 1 ? semid_blas_serial_begin() : 0;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        decoder d;
+        semid_status ls = decoder_alloc(&d, m, sp, L, Qc, o->beam_size, max_excl, kd->diverse);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            if (ls != SEMID_OK) continue;
+            int64_t q0 = c * Qc, nq = n - q0 < Qc ? n - q0 : Qc;
+            ls = decode_chunk(&d, kd, queries, q0, nq, out);
+        }
+        if (ls != SEMID_OK) {
+#pragma omp critical(semid_beam_error)
+            if (st == SEMID_OK) { /* errors are per thread: carry the message to the caller's */
+                st = ls;
+                snprintf(err, sizeof err, "%s", semid_last_error());
+            }
+        }
+        decoder_free(&d);
+    }
+    if (threads > 1) semid_blas_serial_end(blas_prev);
+    if (st != SEMID_OK) {
+        semid_beam_hits_free(out);
+        return semid_fail(st, "%s", err);
+    }
+    return SEMID_OK;
 }
 
 /* ---- constrained ---- */
@@ -389,34 +488,8 @@ semid_status semid_beam_search(const semid_gpt *m, const semid_trie *trie, const
                                const semid_beam_query *queries, int64_t n, const semid_beam_options *o,
                                semid_beam_hits *out) {
     memset(out, 0, sizeof *out);
-    decoder d;
-    SEMID_TRY(decoder_init(&d, m, space, semid_trie_depth(trie), queries, n, o, 0));
-    semid_status st = semid_beam_hits_alloc(out, n, o->k);
-    int32_t *order = malloc((size_t)d.Bm * sizeof *order);
-    if (st == SEMID_OK && !order) st = semid_fail(SEMID_ENOMEM, "beam search: out of memory");
-    for (int32_t b = 0; order && b < d.Bm; b++) order[b] = b;
-    for (int64_t q0 = 0; q0 < n && st == SEMID_OK; q0 += d.Qmax) {
-        int64_t nq = n - q0 < d.Qmax ? n - q0 : d.Qmax;
-        st = decoder_prefill(&d, queries + q0, nq);
-        for (int32_t lev = 0; lev < d.L && st == SEMID_OK; lev++) {
-            if (lev > 0) st = decoder_step(&d, nq);
-            if (st != SEMID_OK) break;
-#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
-            for (int64_t i = 0; i < nq; i++) select_constrained(&d, trie, i, lev);
-            swap_state(&d);
-        }
-        if (st != SEMID_OK) break;
-#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
-        for (int64_t i = 0; i < nq; i++) {
-            int64_t g = q0 + i;
-            collect(&d, trie, space->popularity, i, order, d.Bm, out->items + g * out->k, out->scores + g * out->k,
-                    out->k, &out->n_hits[g], NULL, 0);
-        }
-    }
-    free(order);
-    decoder_free(&d);
-    if (st != SEMID_OK) semid_beam_hits_free(out);
-    return st;
+    search_kind kd = {.trie = trie, .o = o, .popularity = space->popularity, .diverse = 0};
+    return decode_all(m, space, semid_trie_depth(trie), &kd, queries, n, out);
 }
 
 /* ---- diverse ---- */
@@ -463,43 +536,25 @@ semid_status semid_beam_search_diverse(const semid_gpt *m, const semid_idtable *
         return semid_fail(SEMID_EINVAL, "diverse beam search: unknown task %d", task);
     if (space->n_sid != table->n_tokens || semid_trie_depth(trie) != table->n_levels)
         return semid_fail(SEMID_EINVAL, "diverse beam search: the ID table, trie and token space disagree");
-    decoder d;
-    SEMID_TRY(decoder_init(&d, m, space, table->n_levels, queries, n, o, 1));
-    semid_status st = semid_beam_hits_alloc(out, n, o->k);
-    int32_t *order = malloc((size_t)d.Qmax * (size_t)d.Bm * sizeof *order);
-    if (st == SEMID_OK && !order) st = semid_fail(SEMID_ENOMEM, "diverse beam search: out of memory");
-    for (int64_t q0 = 0; q0 < n && st == SEMID_OK; q0 += d.Qmax) {
-        int64_t nq = n - q0 < d.Qmax ? n - q0 : d.Qmax;
-        st = decoder_prefill(&d, queries + q0, nq);
-        for (int32_t lev = 0; lev < d.L && st == SEMID_OK; lev++) {
-            if (lev > 0) st = decoder_step(&d, nq);
-            if (st != SEMID_OK) break;
-#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
-            for (int64_t i = 0; i < nq; i++) select_diverse(&d, table, task, trie, o->groups, o->diversity, i, lev);
-            swap_state(&d);
+    search_kind kd = {.trie = trie, .table = table, .task = task, .o = o, .popularity = space->popularity, .diverse = 1};
+    return decode_all(m, space, table->n_levels, &kd, queries, n, out);
+}
+
+/* Query i of the chunk (global index g): its items from the finished beams,
+ * best first. The constrained search keeps its beams in that order; the
+ * diverse one sorts all groups' beams (ties: lower beam) and counts live
+ * beams off the trie (node -2) as invalid. */
+static void finish_query(decoder *d, const search_kind *kd, int64_t i, int64_t g, semid_beam_hits *out) {
+    int32_t *order = d->order;
+    int32_t base = (int32_t)(i * d->Bm);
+    for (int32_t b = 0; b < d->Bm; b++) {
+        int32_t j = b;
+        while (kd->diverse && j > 0 && d->score[base + order[j - 1]] < d->score[base + b]) {
+            order[j] = order[j - 1];
+            j--;
         }
-        if (st != SEMID_OK) break;
-#pragma omp parallel for schedule(dynamic, 1) if (nq * d.Bm * d.S > PAR_MIN_WORK)
-        for (int64_t i = 0; i < nq; i++) {
-            /* Finished beams of all groups, best first (ties: lower beam). */
-            int32_t *ord = order + i * d.Bm;
-            int32_t base = (int32_t)(i * d.Bm);
-            for (int32_t b = 0; b < d.Bm; b++) {
-                int32_t x = b, j = b;
-                while (j > 0 && d.score[base + ord[j - 1]] < d.score[base + x]) {
-                    ord[j] = ord[j - 1];
-                    j--;
-                }
-                ord[j] = x;
-            }
-            /* collect counts live beams off the trie (node -2) as invalid. */
-            int64_t g = q0 + i;
-            collect(&d, trie, space->popularity, i, ord, d.Bm, out->items + g * out->k, out->scores + g * out->k, out->k,
-                    &out->n_hits[g], &out->n_invalid[g], 1);
-        }
+        order[j] = b;
     }
-    free(order);
-    decoder_free(&d);
-    if (st != SEMID_OK) semid_beam_hits_free(out);
-    return st;
+    collect(d, kd->trie, kd->popularity, i, order, d->Bm, out->items + g * out->k, out->scores + g * out->k, out->k,
+            &out->n_hits[g], kd->diverse ? &out->n_invalid[g] : NULL, kd->diverse);
 }

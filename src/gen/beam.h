@@ -32,10 +32,12 @@
  * skipped, as are repeats of an item and excluded items; the rest, best
  * first, are the results. Paper: 60 beams, 30 groups, diversity 0.25.
  *
- * Both run many queries at once: each query owns beam_size rows of a KV
- * cache, and each step runs all rows of a chunk of queries through the model
- * (its GEMMs and attention are multi-threaded); selection runs in parallel
- * over queries. Results do not depend on the thread count or chunking. */
+ * Both run many queries at once. Queries are cut into fixed chunks; a
+ * chunk's prompts run through the model as one batch, and its beams (rows
+ * of a KV cache that share their query's prompt) step together as GEMMs.
+ * Threads take whole chunks, each with its own cache and BLAS on one
+ * thread, so they never wait on each other within a step. Results do not
+ * depend on the thread count. */
 #ifndef SEMID_GEN_BEAM_H
 #define SEMID_GEN_BEAM_H
 
@@ -51,8 +53,8 @@ typedef struct semid_beam_options {
     int32_t k;           /* items returned per query (default 10) */
     int32_t groups;      /* diverse search: groups, dividing beam_size (default 1) */
     float diversity;     /* diverse search: Hamming penalty lambda (default 0) */
-    int32_t max_cache_mb; /* KV-cache memory per call; sets queries per chunk (default 32:
-                             small chunks stay in cache and beat big GEMMs) */
+    int32_t max_cache_mb; /* decoding memory per thread; bounds the queries per chunk
+                             (default 32; chunks hold at most 16 queries anyway) */
 } semid_beam_options;
 
 semid_beam_options semid_beam_defaults(void);

@@ -1,7 +1,8 @@
-/* Incremental decoding: each row keeps the keys and values of the tokens it
- * has seen, so a new token costs one pass over the layers for that token
- * only. The big products run as GEMMs over all rows of a step; attention runs
- * per (row, head) over that row's own cached positions. */
+/* Incremental decoding for beam search. A query's prompt is run once into a
+ * prompt slot; its beams are rows that attend to that slot's keys and values
+ * and keep only the few tokens they added themselves (the suffix). The big
+ * products run as GEMMs over all tokens of a call; attention runs per
+ * (token, head) over the token's prompt and, for a beam, its suffix. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,24 @@
 #include "gen/model.h"
 #include "gen/model_impl.h"
 
+/* Attention kernels work on BLOCK floats at a time, held in registers. */
+enum { BLOCK = 16 };
+
 struct semid_gpt_cache {
-    int32_t rows, tmax, L, C, NH;
-    int32_t *len;     /* (rows) tokens cached per row */
-    float *k, *v;     /* (L, rows, Tmax, C) */
-    float *save_k, *save_v; /* same shape, allocated at the first gather */
-    int32_t *save_len;
-    uint8_t *flags;         /* (rows) gather bookkeeping */
-    /* scratch for up to `cap` tokens in one call */
+    int32_t n_prompts, rows, smax, tmax, L, C, NH;
+    int32_t *prompt_len; /* (n_prompts) */
+    int32_t tpad;        /* Tmax rounded up to a whole BLOCK */
+    float *pk;           /* (L, n_prompts, C, tpad): keys transposed, so a query's scores
+                            against all positions are vector loops */
+    float *pv;           /* (L, n_prompts, Tmax, C) */
+    int32_t *slot;       /* (rows) prompt slot, -1 = unattached */
+    int32_t *slen;       /* (rows) suffix tokens */
+    float *sk, *sv;      /* (L, rows, smax, C) */
+    float *sk2, *sv2;    /* the same, written by a gather and then swapped in */
+    int32_t *slot2, *slen2;
+    /* per call: which token each entry is; entries of a prompt have row -1 */
     int64_t cap;
-    int32_t *ent_row, *ent_pos;
+    int32_t *ent_slot, *ent_row, *ent_pos, *out_idx;
     float *x;    /* (cap, C) residual stream */
     float *ln;   /* (cap, C) */
     float *qkv;  /* (cap, 3C) */
@@ -33,46 +42,50 @@ struct semid_gpt_cache {
 
 void semid_gpt_cache_free(semid_gpt_cache *c) {
     if (!c) return;
-    free(c->len);
-    free(c->k);
-    free(c->v);
-    free(c->save_k);
-    free(c->save_v);
-    free(c->save_len);
-    free(c->flags);
-    free(c->ent_row);
-    free(c->ent_pos);
-    free(c->x);
-    free(c->ln);
-    free(c->qkv);
-    free(c->atty);
-    free(c->tmp);
-    free(c->fch);
-    free(c->fchg);
-    free(c->att);
+    void *bufs[] = {c->prompt_len, c->pk,      c->pv,      c->slot, c->slen, c->sk,  c->sv,   c->sk2,
+                    c->sv2,        c->slot2,   c->slen2,   c->ent_slot, c->ent_row, c->ent_pos, c->out_idx, c->x,
+                    c->ln,         c->qkv,     c->atty,    c->tmp,  c->fch,  c->fchg, c->att};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(c);
 }
 
-semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t rows, semid_gpt_cache **out) {
+semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t n_prompts, int32_t rows, int32_t suffix_max,
+                                    semid_gpt_cache **out) {
     *out = NULL;
-    if (rows <= 0) return semid_fail(SEMID_EINVAL, "gpt cache: rows %d must be positive", rows);
+    const semid_gpt_config *cfg = &m->cfg;
+    if (n_prompts <= 0 || rows < 0 || suffix_max < 0 || suffix_max >= cfg->max_seq_len)
+        return semid_fail(SEMID_EINVAL, "gpt cache: %d prompts, %d rows, suffix %d (context %d) are not a valid shape",
+                          n_prompts, rows, suffix_max, cfg->max_seq_len);
     semid_gpt_cache *c = calloc(1, sizeof *c);
     if (!c) return semid_fail(SEMID_ENOMEM, "out of memory for a decoding cache");
-    const semid_gpt_config *cfg = &m->cfg;
+    c->n_prompts = n_prompts;
     c->rows = rows;
+    c->smax = suffix_max;
     c->tmax = cfg->max_seq_len;
     c->L = cfg->n_layer;
     c->C = cfg->d_model;
     c->NH = cfg->n_head;
-    c->cap = rows > c->tmax ? rows : c->tmax;
-    size_t kv = (size_t)c->L * (size_t)rows * (size_t)c->tmax * (size_t)c->C;
-    size_t cap = (size_t)c->cap, C = (size_t)c->C;
-    c->len = calloc((size_t)rows, sizeof(int32_t));
-    c->flags = calloc((size_t)rows, 1);
-    c->k = malloc(kv * sizeof(float));
-    c->v = malloc(kv * sizeof(float));
+    c->tpad = (c->tmax + BLOCK - 1) / BLOCK * BLOCK;
+    int64_t prompt_tokens = (int64_t)n_prompts * c->tmax;
+    c->cap = rows > prompt_tokens ? rows : prompt_tokens;
+    size_t L = (size_t)c->L, C = (size_t)c->C, cap = (size_t)c->cap;
+    size_t pkv = L * (size_t)prompt_tokens * C, skv = L * (size_t)rows * (size_t)suffix_max * C;
+    size_t r1 = rows > 0 ? (size_t)rows : 1, s1 = skv > 0 ? skv : 1;
+    c->prompt_len = calloc((size_t)n_prompts, sizeof(int32_t));
+    c->pk = calloc(L * (size_t)n_prompts * C * (size_t)c->tpad, sizeof(float)); /* padding is read, never used */
+    c->pv = malloc(pkv * sizeof(float));
+    c->slot = malloc(r1 * sizeof(int32_t));
+    c->slen = calloc(r1, sizeof(int32_t));
+    c->slot2 = malloc(r1 * sizeof(int32_t));
+    c->slen2 = malloc(r1 * sizeof(int32_t));
+    c->sk = malloc(s1 * sizeof(float));
+    c->sv = malloc(s1 * sizeof(float));
+    c->sk2 = malloc(s1 * sizeof(float));
+    c->sv2 = malloc(s1 * sizeof(float));
+    c->ent_slot = malloc(cap * sizeof(int32_t));
     c->ent_row = malloc(cap * sizeof(int32_t));
     c->ent_pos = malloc(cap * sizeof(int32_t));
+    c->out_idx = malloc(cap * sizeof(int32_t));
     c->x = malloc(cap * C * sizeof(float));
     c->ln = malloc(cap * C * sizeof(float));
     c->qkv = malloc(cap * 3 * C * sizeof(float));
@@ -81,36 +94,112 @@ semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t rows, semid_gpt_
     c->fch = malloc(cap * 4 * C * sizeof(float));
     c->fchg = malloc(cap * 4 * C * sizeof(float));
     c->att = malloc(cap * (size_t)c->NH * (size_t)c->tmax * sizeof(float));
-    if (!c->len || !c->flags || !c->k || !c->v || !c->ent_row || !c->ent_pos || !c->x || !c->ln || !c->qkv ||
-        !c->atty || !c->tmp || !c->fch || !c->fchg || !c->att) {
+    if (!c->prompt_len || !c->pk || !c->pv || !c->slot || !c->slen || !c->slot2 || !c->slen2 || !c->sk || !c->sv ||
+        !c->sk2 || !c->sv2 || !c->ent_slot || !c->ent_row || !c->ent_pos || !c->out_idx || !c->x || !c->ln ||
+        !c->qkv || !c->atty || !c->tmp || !c->fch || !c->fchg || !c->att) {
         semid_gpt_cache_free(c);
-        return semid_fail(SEMID_ENOMEM, "out of memory for a decoding cache of %d rows x %d positions", rows,
-                          cfg->max_seq_len);
+        return semid_fail(SEMID_ENOMEM, "out of memory for a decoding cache of %d prompts x %d positions and %d rows",
+                          n_prompts, cfg->max_seq_len, rows);
     }
+    for (int32_t r = 0; r < rows; r++) c->slot[r] = -1;
     *out = c;
     return SEMID_OK;
 }
 
-int32_t semid_gpt_cache_rows(const semid_gpt_cache *c) { return c->rows; }
-
-void semid_gpt_cache_reset(semid_gpt_cache *c, int32_t row) {
-    SEMID_ASSERT(row >= 0 && row < c->rows);
-    c->len[row] = 0;
-}
-
 int32_t semid_gpt_cache_length(const semid_gpt_cache *c, int32_t row) {
     SEMID_ASSERT(row >= 0 && row < c->rows);
-    return c->len[row];
+    return c->slot[row] < 0 ? 0 : c->prompt_len[c->slot[row]] + c->slen[row];
 }
 
-static float *cache_at(const semid_gpt_cache *c, float *base, int64_t l, int64_t row, int64_t pos) {
-    return base + ((l * c->rows + row) * c->tmax + pos) * c->C;
+static float *prompt_at(const semid_gpt_cache *c, float *base, int64_t l, int64_t slot, int64_t pos) {
+    return base + ((l * c->n_prompts + slot) * c->tmax + pos) * c->C;
 }
 
-/* Runs n entries (token at (row, position)) through the model, storing their
- * keys and values; entries see their row's cache up to their own position,
- * so several entries of one row (a prompt) attend causally. Writes logits
- * [lo, hi) for the last `n_out` entries into logits (n_out, hi - lo). */
+static float *prompt_keys(const semid_gpt_cache *c, int64_t l, int64_t slot) {
+    return c->pk + (l * c->n_prompts + slot) * c->C * c->tpad;
+}
+
+static float *suffix_at(const semid_gpt_cache *c, float *base, int64_t l, int64_t row, int64_t pos) {
+    return base + ((l * c->rows + row) * c->smax + pos) * c->C;
+}
+
+/* Stores entry i's key and value (in qkv) at layer l. */
+static void store_kv(const semid_gpt_cache *c, int64_t l, int64_t i) {
+    int64_t C = c->C;
+    int32_t row = c->ent_row[i], slot = c->ent_slot[i], pos = c->ent_pos[i];
+    const float *k = c->qkv + i * 3 * C + C, *v = c->qkv + i * 3 * C + 2 * C;
+    if (row < 0) {
+        float *kt = prompt_keys(c, l, slot);
+        for (int64_t j = 0; j < C; j++) kt[j * c->tpad + pos] = k[j];
+        memcpy(prompt_at(c, c->pv, l, slot, pos), v, (size_t)C * sizeof(float));
+    } else {
+        int32_t s = pos - c->prompt_len[slot];
+        memcpy(suffix_at(c, c->sk, l, row, s), k, (size_t)C * sizeof(float));
+        memcpy(suffix_at(c, c->sv, l, row, s), v, (size_t)C * sizeof(float));
+    }
+}
+
+/* One head of one entry: softmax(q . keys) . values over the entry's prompt
+ * positions (all of them for a beam, up to its own for a prompt token), then
+ * over a beam's suffix up to its own position. */
+static void attend(const semid_gpt_cache *c, int64_t l, int64_t i, int64_t h, float scale, float *a, float *o) {
+    int64_t C = c->C, hs = C / c->NH;
+    int32_t row = c->ent_row[i], slot = c->ent_slot[i], pos = c->ent_pos[i];
+    int32_t np = row < 0 ? pos + 1 : c->prompt_len[slot], ns = row < 0 ? 0 : pos - c->prompt_len[slot] + 1;
+    const float *q = c->qkv + i * 3 * C + h * hs;
+    const float *pkt = prompt_keys(c, l, slot) + h * hs * c->tpad, *pv = prompt_at(c, c->pv, l, slot, 0) + h * hs;
+    const float *sk = row < 0 ? NULL : suffix_at(c, c->sk, l, row, 0) + h * hs;
+    const float *sv = row < 0 ? NULL : suffix_at(c, c->sv, l, row, 0) + h * hs;
+    /* scores against the prompt, BLOCK positions at a time (padding included) */
+    for (int64_t t0 = 0; t0 < np; t0 += BLOCK) {
+        float acc[BLOCK] = {0};
+        for (int64_t j = 0; j < hs; j++) {
+            const float *kj = pkt + j * c->tpad + t0;
+            float qj = q[j];
+            for (int t = 0; t < BLOCK; t++) acc[t] = SEMID_MADD(qj, kj[t], acc[t]);
+        }
+        int64_t w = np - t0 < BLOCK ? np - t0 : BLOCK;
+        for (int64_t t = 0; t < w; t++) a[t0 + t] = acc[t];
+    }
+    for (int64_t t = np; t < np + ns; t++) {
+        const float *k = sk + (t - np) * C;
+        float s = 0.0f;
+        for (int64_t j = 0; j < hs; j++) s = SEMID_MADD(q[j], k[j], s);
+        a[t] = s;
+    }
+    float maxv = -INFINITY;
+    for (int64_t t = 0; t < np + ns; t++) {
+        a[t] *= scale;
+        if (a[t] > maxv) maxv = a[t];
+    }
+    float sum = 0.0f;
+    for (int64_t t = 0; t < np + ns; t++) {
+        a[t] = semid_fast_expf(a[t] - maxv);
+        sum += a[t];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t t = 0; t < np + ns; t++) a[t] *= inv;
+    /* weighted values, BLOCK channels at a time */
+    int64_t j0 = 0;
+    for (; j0 + BLOCK <= hs; j0 += BLOCK) {
+        float acc[BLOCK] = {0};
+        for (int64_t t = 0; t < np + ns; t++) {
+            const float *v = (t < np ? pv + t * C : sv + (t - np) * C) + j0;
+            float w = a[t];
+            for (int j = 0; j < BLOCK; j++) acc[j] = SEMID_MADD(w, v[j], acc[j]);
+        }
+        memcpy(o + j0, acc, sizeof acc);
+    }
+    for (int64_t j = j0; j < hs; j++) {
+        float acc = 0.0f;
+        for (int64_t t = 0; t < np + ns; t++) acc = SEMID_MADD(a[t], (t < np ? pv + t * C : sv + (t - np) * C)[j], acc);
+        o[j] = acc;
+    }
+}
+
+/* Runs n entries (set up in ent_*) through the model, storing their keys and
+ * values, and writes the logits [lo, hi) of the entries out_idx[0..n_out)
+ * into logits (n_out, hi - lo). */
 static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int64_t n, int64_t n_out,
                       int32_t lo, int32_t hi, float *logits) {
     const semid_gpt_weights *p = &m->p;
@@ -125,43 +214,11 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
     for (int64_t l = 0; l < L; l++) {
         semid_layernorm_forward(c->ln, NULL, NULL, c->x, p->ln1w + l * C, p->ln1b + l * C, n, C);
         semid_matmul_forward(c->qkv, c->ln, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, n, C, 3 * C);
-#pragma omp parallel for schedule(static) if (n * C >= SEMID_PAR_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) {
-            const float *q = c->qkv + i * 3 * C;
-            memcpy(cache_at(c, c->k, l, c->ent_row[i], c->ent_pos[i]), q + C, (size_t)C * sizeof(float));
-            memcpy(cache_at(c, c->v, l, c->ent_row[i], c->ent_pos[i]), q + 2 * C, (size_t)C * sizeof(float));
-        }
+        /* All keys first: a prompt's tokens attend to each other. */
+        for (int64_t i = 0; i < n; i++) store_kv(c, l, i);
 #pragma omp parallel for schedule(static) if (n * Tm * C >= SEMID_PAR_MIN_WORK)
-        for (int64_t ih = 0; ih < n * NH; ih++) {
-            int64_t i = ih / NH, h = ih % NH, row = c->ent_row[i], pos = c->ent_pos[i];
-            const float *q = c->qkv + i * 3 * C + h * hs;
-            const float *kbase = cache_at(c, c->k, l, row, 0) + h * hs;
-            const float *vbase = cache_at(c, c->v, l, row, 0) + h * hs;
-            float *a = c->att + ih * Tm;
-            float maxv = -INFINITY;
-            for (int64_t t = 0; t <= pos; t++) {
-                const float *k = kbase + t * C;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int64_t j = 0; j < hs; j++) s += q[j] * k[j];
-                s *= scale;
-                a[t] = s;
-                if (s > maxv) maxv = s;
-            }
-            float sum = 0.0f;
-            for (int64_t t = 0; t <= pos; t++) {
-                a[t] = semid_fast_expf(a[t] - maxv);
-                sum += a[t];
-            }
-            float inv = 1.0f / sum;
-            float *o = c->atty + i * C + h * hs;
-            for (int64_t j = 0; j < hs; j++) o[j] = 0.0f;
-            for (int64_t t = 0; t <= pos; t++) {
-                const float *v = vbase + t * C;
-                float w = a[t] * inv;
-                for (int64_t j = 0; j < hs; j++) o[j] += w * v[j];
-            }
-        }
+        for (int64_t ih = 0; ih < n * NH; ih++)
+            attend(c, l, ih / NH, ih % NH, scale, c->att + ih * Tm, c->atty + (ih / NH) * C + (ih % NH) * hs);
         semid_matmul_forward(c->tmp, c->atty, p->attprojw + l * C * C, p->attprojb + l * C, n, C, C);
         semid_residual_forward(c->x, c->x, c->tmp, n * C);
         semid_layernorm_forward(c->ln, NULL, NULL, c->x, p->ln2w + l * C, p->ln2b + l * C, n, C);
@@ -170,8 +227,10 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
         semid_matmul_forward(c->tmp, c->fchg, p->fcprojw + l * C * 4 * C, p->fcprojb + l * C, n, 4 * C, C);
         semid_residual_forward(c->x, c->x, c->tmp, n * C);
     }
-    const float *xo = c->x + (n - n_out) * C;
-    semid_layernorm_forward(c->ln, NULL, NULL, xo, p->lnfw, p->lnfb, n_out, C);
+    /* The output entries' states, packed, through the final norm and the tied projection. */
+    for (int64_t j = 0; j < n_out; j++)
+        memcpy(c->tmp + j * C, c->x + (int64_t)c->out_idx[j] * C, (size_t)C * sizeof(float));
+    semid_layernorm_forward(c->ln, NULL, NULL, c->tmp, p->lnfw, p->lnfb, n_out, C);
     semid_tied_logits_forward(logits, c->ln, p->wte + (int64_t)lo * C, n_out, C, hi - lo);
 }
 
@@ -189,57 +248,66 @@ static semid_status check_range(const semid_gpt *m, int32_t lo, int32_t hi) {
     return SEMID_OK;
 }
 
-semid_status semid_gpt_cache_prefill_range(const semid_gpt *m, semid_gpt_cache *c, int32_t row, const int32_t *tokens,
-                                           int32_t n, int32_t vocab_lo, int32_t vocab_hi, float *logits) {
-    if (row < 0 || row >= c->rows) return semid_fail(SEMID_EINVAL, "gpt prefill: row %d outside [0, %d)", row, c->rows);
-    if (n <= 0 || c->len[row] + n > c->tmax)
-        return semid_fail(SEMID_EINVAL, "gpt prefill: %d tokens after %d cached exceed the maximum length %d", n,
-                          c->len[row], c->tmax);
-    SEMID_TRY(check_tokens(m, tokens, n));
+semid_status semid_gpt_cache_prefill(const semid_gpt *m, semid_gpt_cache *c, int32_t n, const int32_t *slots,
+                                     const int32_t *tokens, const int32_t *lens, int32_t vocab_lo, int32_t vocab_hi,
+                                     float *logits) {
+    if (n <= 0 || n > c->n_prompts)
+        return semid_fail(SEMID_EINVAL, "gpt prefill: %d prompts, the cache has %d slots", n, c->n_prompts);
     SEMID_TRY(check_range(m, vocab_lo, vocab_hi));
-    for (int32_t i = 0; i < n; i++) {
-        c->ent_row[i] = row;
-        c->ent_pos[i] = c->len[row] + i;
+    int64_t total = 0;
+    for (int32_t j = 0; j < n; j++) {
+        if (slots[j] < 0 || slots[j] >= c->n_prompts)
+            return semid_fail(SEMID_EINVAL, "gpt prefill: slot %d outside [0, %d)", slots[j], c->n_prompts);
+        for (int32_t i = 0; i < j; i++)
+            if (slots[i] == slots[j]) return semid_fail(SEMID_EINVAL, "gpt prefill: slot %d given twice", slots[j]);
+        if (lens[j] <= 0 || lens[j] > c->tmax)
+            return semid_fail(SEMID_EINVAL, "gpt prefill: a prompt of %d tokens does not fit the maximum length %d",
+                              lens[j], c->tmax);
+        total += lens[j];
     }
-    cache_run(m, c, tokens, n, 1, vocab_lo, vocab_hi, logits);
-    c->len[row] += n;
+    SEMID_TRY(check_tokens(m, tokens, total));
+    int64_t e = 0;
+    for (int32_t j = 0; j < n; j++) {
+        c->prompt_len[slots[j]] = lens[j];
+        for (int32_t t = 0; t < lens[j]; t++, e++) {
+            c->ent_slot[e] = slots[j];
+            c->ent_row[e] = -1;
+            c->ent_pos[e] = t;
+        }
+        c->out_idx[j] = (int32_t)(e - 1);
+    }
+    cache_run(m, c, tokens, total, n, vocab_lo, vocab_hi, logits);
     return SEMID_OK;
 }
 
-semid_status semid_gpt_cache_prefill(const semid_gpt *m, semid_gpt_cache *c, int32_t row, const int32_t *tokens,
-                                     int32_t n, float *logits) {
-    return semid_gpt_cache_prefill_range(m, c, row, tokens, n, 0, m->cfg.vocab_size, logits);
+semid_status semid_gpt_cache_attach(semid_gpt_cache *c, int32_t row, int32_t slot) {
+    if (row < 0 || row >= c->rows || slot < 0 || slot >= c->n_prompts)
+        return semid_fail(SEMID_EINVAL, "gpt attach: row %d or slot %d out of range (%d rows, %d slots)", row, slot,
+                          c->rows, c->n_prompts);
+    c->slot[row] = slot;
+    c->slen[row] = 0;
+    return SEMID_OK;
 }
 
-semid_status semid_gpt_cache_step_range(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
-                                        int32_t vocab_lo, int32_t vocab_hi, float *logits) {
+semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
+                                  int32_t vocab_lo, int32_t vocab_hi, float *logits) {
     if (n_rows <= 0 || n_rows > c->rows)
         return semid_fail(SEMID_EINVAL, "gpt step: %d rows, the cache has %d", n_rows, c->rows);
     SEMID_TRY(check_tokens(m, tokens, n_rows));
     SEMID_TRY(check_range(m, vocab_lo, vocab_hi));
     for (int32_t r = 0; r < n_rows; r++) {
-        if (c->len[r] >= c->tmax)
-            return semid_fail(SEMID_EINVAL, "gpt step: row %d already holds the maximum length %d", r, c->tmax);
+        if (c->slot[r] < 0) return semid_fail(SEMID_EINVAL, "gpt step: row %d continues no prompt", r);
+        int32_t pos = c->prompt_len[c->slot[r]] + c->slen[r];
+        if (c->slen[r] >= c->smax || pos >= c->tmax)
+            return semid_fail(SEMID_EINVAL, "gpt step: row %d is full (%d tokens)", r, pos);
+        c->ent_slot[r] = c->slot[r];
         c->ent_row[r] = r;
-        c->ent_pos[r] = c->len[r];
+        c->ent_pos[r] = pos;
+        c->out_idx[r] = r;
     }
     cache_run(m, c, tokens, n_rows, n_rows, vocab_lo, vocab_hi, logits);
-    for (int32_t r = 0; r < n_rows; r++) c->len[r]++;
+    for (int32_t r = 0; r < n_rows; r++) c->slen[r]++;
     return SEMID_OK;
-}
-
-semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
-                                  float *logits) {
-    return semid_gpt_cache_step_range(m, c, tokens, n_rows, 0, m->cfg.vocab_size, logits);
-}
-
-static void copy_row(const semid_gpt_cache *c, float *dk, float *dv, const float *sk, const float *sv, int64_t dst,
-                     int64_t src, int64_t len) {
-    size_t bytes = (size_t)len * (size_t)c->C * sizeof(float);
-    for (int64_t l = 0; l < c->L; l++) {
-        memcpy(cache_at(c, dk, l, dst, 0), cache_at(c, (float *)sk, l, src, 0), bytes);
-        memcpy(cache_at(c, dv, l, dst, 0), cache_at(c, (float *)sv, l, src, 0), bytes);
-    }
 }
 
 semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int32_t n) {
@@ -247,42 +315,29 @@ semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int3
     for (int32_t i = 0; i < n; i++)
         if (src[i] < 0 || src[i] >= c->rows)
             return semid_fail(SEMID_EINVAL, "gpt gather: source row %d outside [0, %d)", src[i], c->rows);
-    if (!c->save_k) {
-        size_t kv = (size_t)c->L * (size_t)c->rows * (size_t)c->tmax * (size_t)c->C;
-        c->save_k = malloc(kv * sizeof(float));
-        c->save_v = malloc(kv * sizeof(float));
-        c->save_len = malloc((size_t)c->rows * sizeof(int32_t));
-        if (!c->save_k || !c->save_v || !c->save_len) {
-            free(c->save_k);
-            free(c->save_v);
-            free(c->save_len);
-            c->save_k = c->save_v = NULL;
-            c->save_len = NULL;
-            return semid_fail(SEMID_ENOMEM, "out of memory for reordering the decoding cache");
+    /* Write the new arrangement into the spare buffers, then swap: suffixes
+     * are a few tokens, so copying them all is cheap and needs no ordering. */
+    for (int32_t r = 0; r < c->rows; r++) {
+        int32_t s = r < n ? src[r] : r;
+        c->slot2[r] = c->slot[s];
+        c->slen2[r] = c->slen[s];
+        size_t bytes = (size_t)c->slen[s] * (size_t)c->C * sizeof(float);
+        for (int64_t l = 0; l < c->L && bytes > 0; l++) {
+            memcpy(suffix_at(c, c->sk2, l, r, 0), suffix_at(c, c->sk, l, s, 0), bytes);
+            memcpy(suffix_at(c, c->sv2, l, r, 0), suffix_at(c, c->sv, l, s, 0), bytes);
         }
     }
-    /* Rows that get overwritten but are also read elsewhere are saved first;
-     * rows that keep their content are not copied at all. */
-    memcpy(c->save_len, c->len, (size_t)c->rows * sizeof(int32_t));
-    /* flags: 1 = row gets overwritten, 2 = its old content must be saved */
-    uint8_t *flag = c->flags;
-    memset(flag, 0, (size_t)c->rows);
-    for (int32_t i = 0; i < n; i++)
-        if (src[i] != i) flag[i] |= 1;
-    for (int32_t i = 0; i < n; i++)
-        if (src[i] != i && (flag[src[i]] & 1)) flag[src[i]] |= 2;
-#pragma omp parallel for schedule(dynamic, 4) if (n >= 8)
-    for (int32_t r = 0; r < c->rows; r++)
-        if (flag[r] & 2) copy_row(c, c->save_k, c->save_v, c->k, c->v, r, r, c->save_len[r]);
-#pragma omp parallel for schedule(dynamic, 4) if (n >= 8)
-    for (int32_t i = 0; i < n; i++) {
-        int32_t s = src[i];
-        if (s == i) continue;
-        if (flag[s] & 2)
-            copy_row(c, c->k, c->v, c->save_k, c->save_v, i, s, c->save_len[s]);
-        else
-            copy_row(c, c->k, c->v, c->k, c->v, i, s, c->save_len[s]);
-    }
-    for (int32_t i = 0; i < n; i++) c->len[i] = c->save_len[src[i]];
+    float *t = c->sk;
+    c->sk = c->sk2;
+    c->sk2 = t;
+    t = c->sv;
+    c->sv = c->sv2;
+    c->sv2 = t;
+    int32_t *u = c->slot;
+    c->slot = c->slot2;
+    c->slot2 = u;
+    u = c->slen;
+    c->slen = c->slen2;
+    c->slen2 = u;
     return SEMID_OK;
 }

@@ -143,13 +143,7 @@ void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *do
     if (dbias) add_column_sums(dbias, dout, N, OC);
 }
 
-/* a*b + c, fused where the hardware has FMA (ISO C mode keeps the compiler
- * from contracting on its own; without FMA, fmaf would be a slow call). */
-#ifdef __FMA__
-#define MADD(a, b, c) fmaf((a), (b), (c))
-#else
-#define MADD(a, b, c) ((a) * (b) + (c))
-#endif
+#define MADD SEMID_MADD
 
 /* dst (hs, T) = the transpose of the hs columns at src of T rows of stride
  * `stride`: a head's keys or values laid out so that a query's scores against

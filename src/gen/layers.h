@@ -26,6 +26,14 @@
  * step). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
  * Taylor polynomial (error below 1.2e-7 relative) scaled by 2^n. Inputs are
  * clamped to [-87, 88], where the result stays a normal float. */
+/* a*b + c, fused where the hardware has FMA (ISO C mode keeps the compiler
+ * from contracting on its own; without FMA, fmaf would be a slow call). */
+#ifdef __FMA__
+#define SEMID_MADD(a, b, c) fmaf((a), (b), (c))
+#else
+#define SEMID_MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
 static inline float semid_fast_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */

@@ -69,37 +69,42 @@ void semid_gpt_zero_grad(semid_gpt *m);
  * if no position had a target, the loss is 0 and nothing is added. */
 semid_status semid_gpt_backward(semid_gpt *m);
 
-/* Incremental decoding with a key/value cache for up to `rows` sequences of
- * up to Tmax tokens each; each row has its own length. Memory:
- * 2 * L * rows * Tmax * C floats (twice that after the first gather).
+/* Incremental decoding with a key/value cache shaped for beam search: up to
+ * `n_prompts` prompts of up to Tmax tokens, and `rows` continuations (beams),
+ * each attached to one prompt and holding up to `suffix_max` tokens of its
+ * own. The beams of one query share their prompt's keys and values, so a
+ * prompt is computed and stored once, and reordering beams copies only
+ * their short suffixes. Memory: 2 * L * C * (n_prompts * Tmax + rows *
+ * suffix_max) floats, plus as much again for the suffixes' reordering.
  * The model must outlive the cache and not change while decoding. Logits
- * equal those of semid_gpt_forward at the same positions (to ~1e-5).
- * Rows are independent: the typical use is one query per group of rows
- * (prefill the prompt into one row, gather it into the beam's rows). */
+ * equal those of semid_gpt_forward at the same positions (to ~1e-5). Only
+ * the logits of tokens [vocab_lo, vocab_hi) are computed, written as
+ * (n, vocab_hi - vocab_lo): with a large text vocabulary and decoding over
+ * the Semantic-ID tokens this skips most of the output projection. */
 typedef struct semid_gpt_cache semid_gpt_cache;
-semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t rows, semid_gpt_cache **out);
+semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t n_prompts, int32_t rows, int32_t suffix_max,
+                                    semid_gpt_cache **out);
 void semid_gpt_cache_free(semid_gpt_cache *c);
-/* Empties row r. */
-void semid_gpt_cache_reset(semid_gpt_cache *c, int32_t row);
-int32_t semid_gpt_cache_length(const semid_gpt_cache *c, int32_t row);
-int32_t semid_gpt_cache_rows(const semid_gpt_cache *c);
-/* Appends n tokens to row `row` and writes the logits (V) after the last one.
- * EINVAL if the row would exceed Tmax or a token is outside [0, V). */
-semid_status semid_gpt_cache_prefill(const semid_gpt *m, semid_gpt_cache *c, int32_t row, const int32_t *tokens, int32_t n, float *logits);
+/* Runs n prompts through the model in one batch: prompt j (tokens lens[j],
+ * concatenated in `tokens`) replaces what slot slots[j] held; logits after
+ * each prompt's last token go to row j of `logits`. Rows attached to a
+ * replaced slot must be attached again. EINVAL for a slot out of range, a
+ * repeated slot, a prompt longer than Tmax or a token outside [0, V). */
+semid_status semid_gpt_cache_prefill(const semid_gpt *m, semid_gpt_cache *c, int32_t n, const int32_t *slots,
+                                     const int32_t *tokens, const int32_t *lens, int32_t vocab_lo, int32_t vocab_hi,
+                                     float *logits);
+/* Row `row` continues the prompt in `slot`, with an empty suffix. */
+semid_status semid_gpt_cache_attach(semid_gpt_cache *c, int32_t row, int32_t slot);
 /* Appends one token to each of rows 0..n_rows-1 (tokens[r]) and writes the
- * logits (n_rows, V). Rows may have different lengths. */
-semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows, float *logits);
-/* As prefill/step, but only the logits of tokens [vocab_lo, vocab_hi) are
- * computed, written as (rows, vocab_hi - vocab_lo): with a large text
- * vocabulary and constrained decoding over the Semantic-ID tokens this skips
- * most of the output projection. */
-semid_status semid_gpt_cache_prefill_range(const semid_gpt *m, semid_gpt_cache *c, int32_t row, const int32_t *tokens,
-                                           int32_t n, int32_t vocab_lo, int32_t vocab_hi, float *logits);
-semid_status semid_gpt_cache_step_range(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
-                                        int32_t vocab_lo, int32_t vocab_hi, float *logits);
+ * logits (n_rows, vocab_hi - vocab_lo). Rows may have different lengths;
+ * EINVAL for an unattached row or one whose suffix is full. */
+semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
+                                  int32_t vocab_lo, int32_t vocab_hi, float *logits);
 /* Row i becomes a copy of old row src[i], for i in 0..n-1 (beam reordering);
- * rows n..rows-1 are left as they are. Rows with src[i] == i cost nothing. */
+ * rows n..rows-1 are left as they are. */
 semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int32_t n);
+/* Tokens the row has seen (prompt + suffix); 0 when unattached. */
+int32_t semid_gpt_cache_length(const semid_gpt_cache *c, int32_t row);
 
 /* Checkpoint: safetensors file with the parameters (one tensor per named
  * weight) and, in its __metadata__, the config plus `extra_json` (e.g. the
