@@ -116,6 +116,13 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     free(after);
     exp_results_free(&r);
 
+    /* Another learning rate retrains the model over the old one's resume
+     * checkpoint, which belongs to other settings: no row fails. */
+    assert_int_equal(exp_config_apply_override(&cfg, "model.lr=0.002"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    for (int i = 0; i < r.n_rows; i++) assert_string_equal(r.rows[i].failed, "");
+    exp_results_free(&r);
+
     test_rm_rf(dir);
     free(dir), free(json_path), free(md), free(svg), free(marker);
 }

@@ -225,6 +225,33 @@ static void test_resume_is_exact(void **state) {
     free(b);
 }
 
+/* A step budget below the epochs' cuts the run, ends it like an epoch
+ * (validation, best model) and spans the schedule over it. */
+static void test_max_steps(void **state) {
+    (void)state;
+    char *dir = semid_path_join(tmpdir, "budget");
+    semid_gen_train_config c = tiny_config();
+    semid_gen_train_report full, cut;
+    char *ref = semid_path_join(tmpdir, "budget-ref");
+    assert_int_equal(semid_gen_train(&ds, &table, &c, ref, &full), SEMID_OK);
+    c.max_steps = full.total_steps / 2 + 1;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &cut), SEMID_OK);
+    assert_int_equal(cut.total_steps, c.max_steps);
+    assert_int_equal(cut.steps, c.max_steps);
+    assert_true(cut.best_epoch >= 1);
+    char *model = semid_path_join(dir, "model.safetensors");
+    assert_true(semid_path_exists(model));
+    /* a budget above the epochs' changes nothing */
+    c.max_steps = full.total_steps * 10;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &cut), SEMID_OK);
+    assert_int_equal(cut.total_steps, full.total_steps);
+    c.max_steps = -1;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &cut), SEMID_EINVAL);
+    free(model);
+    free(ref);
+    free(dir);
+}
+
 /* Popularity baseline: the k most popular training items outside the history. */
 static double popularity_recall(int32_t k) {
     int64_t *pop = calloc((size_t)ds.n_items, sizeof *pop);
@@ -314,6 +341,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_max_steps),
         cmocka_unit_test(test_end_to_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

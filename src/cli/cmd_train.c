@@ -24,6 +24,7 @@ int cmd_train(int argc, char **argv) {
         {"context", CLI_INT, &c.max_seq_len, "context length in tokens (0 = fit the history window)"},
         {"window", CLI_INT, &c.history_window, "history items in a recommendation prompt"},
         {"epochs", CLI_INT, &c.epochs, "training epochs"},
+        {"max-steps", CLI_INT64, &c.max_steps, "stop after this many steps (0 = epochs decide); the schedule spans them"},
         {"batch", CLI_INT, &c.batch_size, "sequences per batch"},
         {"lr", CLI_FLOAT, &c.lr, "peak learning rate"},
         {"weight-decay", CLI_FLOAT, &c.weight_decay, "AdamW weight decay"},

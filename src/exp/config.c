@@ -60,6 +60,7 @@ static const key_spec KEYS[] = {
     {"model.dim", K_INT, F(model_dim), 0, 8, 8192},
     {"model.heads", K_INT, F(model_heads), 0, 1, 128},
     {"model.epochs", K_INT, F(model_epochs), 0, 1, 10000},
+    {"model.max_steps", K_INT, F(model_max_steps), 0, 0, 1000000000},
     {"model.batch", K_INT, F(model_batch), 0, 1, 1000000},
     {"model.lr", K_DOUBLE, F(model_lr), 0, 1e-9, 10},
     {"model.history", K_INT, F(model_history), 0, 1, 4096},
@@ -109,6 +110,7 @@ semid_status exp_config_preset(exp_config *c, const char *preset) {
         c->model_dim = 64;
         c->model_heads = 4;
         c->model_epochs = 3;
+        c->model_max_steps = 1200; /* ~1 epoch of ML-1M: a big catalog stays within minutes */
         c->model_batch = 64;
         c->model_lr = 3e-3;
         c->model_history = 20;

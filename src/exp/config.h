@@ -48,6 +48,7 @@ typedef struct exp_config {
     int32_t model_dim;
     int32_t model_heads;
     int32_t model_epochs;
+    int32_t model_max_steps;  /* 0 = epochs decide; else a step budget per model */
     int32_t model_batch;
     double model_lr;
     int32_t model_history;    /* items of history in a rec prompt */

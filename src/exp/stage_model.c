@@ -113,8 +113,8 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     char stage[160], rel[192], desc[512];
     snprintf(stage, sizeof stage, "models/%s-s%lld", name, (long long)seed);
     snprintf(rel, sizeof rel, "%s/eval.json", stage);
-    snprintf(desc, sizeof desc, "gen v2|%d|%d|%d|%d|%d|%g|%d|%d|%d|%d|%lld", cfg->model_layers, cfg->model_dim,
-             cfg->model_heads, cfg->model_epochs, cfg->model_batch, cfg->model_lr, cfg->model_history, cfg->beam,
+    snprintf(desc, sizeof desc, "gen v3|%d|%d|%d|%d|%d|%d|%g|%d|%d|%d|%d|%lld", cfg->model_layers, cfg->model_dim,
+             cfg->model_heads, cfg->model_epochs, cfg->model_max_steps, cfg->model_batch, cfg->model_lr, cfg->model_history, cfg->beam,
              cfg->k, cfg->valid_sample, (long long)seed);
     exp_key key = exp_key_make(desc, sid_key);
     char *dir = semid_path_join(run_dir, stage);
@@ -135,13 +135,23 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.n_head = cfg->model_heads;
     tc.d_model = cfg->model_dim;
     tc.epochs = cfg->model_epochs;
+    tc.max_steps = cfg->model_max_steps;
     tc.batch_size = cfg->model_batch;
     tc.lr = (float)cfg->model_lr;
     tc.history_window = cfg->model_history;
     tc.seed = (uint64_t)seed;
     tc.valid_sample = cfg->valid_sample;
     tc.verbose = 1;
-    tc.resume = 1; /* a killed experiment continues the model it was training */
+    /* A killed experiment continues the model it was training; a model
+     * directory left by other settings starts afresh. */
+    char started[192];
+    snprintf(started, sizeof started, "%s.started", stage);
+    char *resume_path = semid_path_join(dir, "resume.safetensors");
+    tc.resume = resume_path && semid_path_exists(resume_path) && exp_stage_fresh(run_dir, started, &key);
+    free(resume_path);
+    st = semid_mkdirs(dir);
+    if (st == SEMID_OK) st = exp_stage_mark(run_dir, started, &key);
+    if (st != SEMID_OK) goto done;
     semid_gen_train_report rep;
     SEMID_INFO("model %s seed %lld: training", name, (long long)seed);
     st = semid_gen_train(ds, table, &tc, dir, &rep);

@@ -97,6 +97,7 @@ static semid_status check_config(const semid_gen_train_config *c) {
         return semid_fail(SEMID_EINVAL, "train: layers, heads and width must be positive, width (%d) a multiple of heads (%d)",
                           c->d_model, c->n_head);
     if (c->epochs < 1 || c->batch_size < 1) return semid_fail(SEMID_EINVAL, "train: epochs and batch must be >= 1");
+    if (c->max_steps < 0) return semid_fail(SEMID_EINVAL, "train: max_steps %lld must be >= 0", (long long)c->max_steps);
     if (!(c->lr > 0) || !(c->weight_decay >= 0) || !(c->clip_norm >= 0))
         return semid_fail(SEMID_EINVAL, "train: lr must be > 0, weight decay and clip >= 0");
     if (c->history_window < 1) return semid_fail(SEMID_EINVAL, "train: history window must be >= 1");
@@ -239,9 +240,9 @@ static semid_status write_train_json(trainer *t, int64_t step) {
 static void run_signature(const trainer *t, char *buf, size_t len) {
     const semid_gpt_config *mc = semid_gpt_get_config(t->model);
     snprintf(buf, len,
-             "V%d T%d L%d H%d C%d B%d E%d seqs%" PRId64 " epoch%" PRId64 " seed%" PRIu64 " lr%g wd%g clip%g share%g idt%016" PRIx64,
+             "V%d T%d L%d H%d C%d B%d E%d S%" PRId64 " seqs%" PRId64 " epoch%" PRId64 " seed%" PRIu64 " lr%g wd%g clip%g share%g idt%016" PRIx64,
              mc->vocab_size, mc->max_seq_len, mc->n_layer, mc->n_head, mc->d_model, t->cfg->batch_size, t->cfg->epochs,
-             t->train.n, t->n_epoch, t->cfg->seed, (double)t->cfg->lr, (double)t->cfg->weight_decay,
+             t->total_steps, t->train.n, t->n_epoch, t->cfg->seed, (double)t->cfg->lr, (double)t->cfg->weight_decay,
              (double)t->cfg->clip_norm, t->cfg->search_share, t->table->fingerprint);
 }
 
@@ -285,7 +286,7 @@ static semid_status load_resume(trainer *t, int64_t *step) {
     char *path = semid_path_join(t->out_dir, "resume.safetensors");
     if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
     if (!semid_path_exists(path)) {
-        SEMID_WARN("train: --resume: %s does not exist, starting from scratch", path);
+        SEMID_INFO("train: --resume: %s does not exist, starting from scratch", path);
         free(path);
         return SEMID_OK;
     }
@@ -414,6 +415,7 @@ static semid_status setup(trainer *t) {
     (void)nr;
     t->n_batches = (t->n_epoch + c->batch_size - 1) / c->batch_size;
     t->total_steps = t->n_batches * c->epochs;
+    if (c->max_steps > 0 && c->max_steps < t->total_steps) t->total_steps = c->max_steps;
     t->order = malloc((size_t)t->n_epoch * sizeof *t->order);
     if (!t->order) return semid_fail(SEMID_ENOMEM, "out of memory");
     t->order_epoch = -1;
@@ -528,7 +530,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
                      (double)semid_adamw_lr(&t.opt.cfg, step));
             semid_progress_update(&prog, step + 1, extra);
         }
-        int epoch_done = b == t.n_batches - 1;
+        int epoch_done = b == t.n_batches - 1 || step + 1 == t.total_steps;
         if (epoch_done) {
             last_epoch_loss = loss_sum / (double)loss_n;
             st = end_of_epoch(&t, (int32_t)(e + 1), last_epoch_loss, semid_now() - t_epoch);

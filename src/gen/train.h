@@ -47,6 +47,9 @@ typedef struct semid_gen_train_config {
     semid_gen_vocab_options vocab;
     /* optimisation */
     int32_t epochs;           /* 10 */
+    int64_t max_steps;        /* 0 = epochs decide; else at most this many steps: the
+                                 schedule spans them and the last one ends an epoch
+                                 (validation, best model), a budget for big datasets */
     int32_t batch_size;       /* 64 */
     float lr;                 /* 1e-3 */
     float weight_decay;       /* 0.01 */
