@@ -20,6 +20,7 @@ static const char *TINY[] = {
     "embeddings.enmf_epochs=3", "sid.codebook=8", "sid.strategies=content,search,rec,separate,prefix_share,multi",
     "sid.ablation=rqkmeans,rqvae", "model.layers=1", "model.dim=16", "model.heads=2", "model.epochs=1",
     "model.batch=32", "model.history=5", "model.beam=10", "k=10", "seeds=[1,2]", "threads=1",
+    "model.parallel=2", /* models train two at a time */
 };
 
 static void tiny_config(exp_config *cfg) {
@@ -60,6 +61,13 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     }
     assert_non_null(find_row(&r, EXP_TABLE_MOTIVATION, "content"));
     assert_non_null(find_row(&r, EXP_TABLE_ABLATION, "rqvae"));
+    /* the ablation's RQ-KMeans row is the multi-task row's models */
+    const exp_row *abl = find_row(&r, EXP_TABLE_ABLATION, "rqkmeans"), *multi = find_row(&r, EXP_TABLE_MAIN, "multi");
+    assert_non_null(abl);
+    assert_string_equal(abl->label, "RQ-KMeans");
+    assert_float_equal(abl->rec_recall.mean, multi->rec_recall.mean, 0);
+    assert_float_equal(abl->search_recall.mean, multi->search_recall.mean, 0);
+    assert_int_equal(abl->rec_recall.n, 2);
     const exp_row *pop = find_row(&r, EXP_TABLE_REFERENCE, "popularity");
     const exp_row *enmf = find_row(&r, EXP_TABLE_REFERENCE, "enmf");
     assert_non_null(pop);

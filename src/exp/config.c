@@ -61,6 +61,7 @@ static const key_spec KEYS[] = {
     {"model.heads", K_INT, F(model_heads), 0, 1, 128},
     {"model.epochs", K_INT, F(model_epochs), 0, 1, 10000},
     {"model.max_steps", K_INT, F(model_max_steps), 0, 0, 1000000000},
+    {"model.parallel", K_INT, F(model_parallel), 0, 0, 1024},
     {"model.batch", K_INT, F(model_batch), 0, 1, 1000000},
     {"model.lr", K_DOUBLE, F(model_lr), 0, 1e-9, 10},
     {"model.history", K_INT, F(model_history), 0, 1, 4096},

@@ -49,6 +49,7 @@ typedef struct exp_config {
     int32_t model_heads;
     int32_t model_epochs;
     int32_t model_max_steps;  /* 0 = epochs decide; else a step budget per model */
+    int32_t model_parallel;   /* models trained at once, one thread each (0 = one per thread) */
     int32_t model_batch;
     double model_lr;
     int32_t model_history;    /* items of history in a rec prompt */

@@ -112,31 +112,115 @@ static semid_status row_copy(const exp_row *src, exp_table table, exp_row *dst) 
     return SEMID_OK;
 }
 
-/* One generative row: the table of (strategy, tokenizer), then a model per seed. */
-static semid_status generative_row(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                   const exp_key *data_key, const char *strategy, const char *tokenizer,
-                                   exp_table table, const char *name, exp_row *row) {
-    row_init(row, table, name, 1);
+/* A generative row: the ID table of (strategy, tokenizer), then one model per seed. */
+typedef struct gen_row {
+    const char *strategy, *tokenizer;
+    exp_table table;
+    const char *name;
+    int also_main; /* task-specific rows are shown in the main table too */
+    exp_row row;
     semid_idtable ids;
     exp_key sid_key;
-    semid_status st = exp_stage_sid(cfg, run_dir, ds, data_key, strategy, tokenizer, &ids, &row->collision_rate, &sid_key);
-    if (st != SEMID_OK) {
-        row_fail(row, st);
-        return st;
-    }
-    char model_name[96];
-    snprintf(model_name, sizeof model_name, "%s-%s", strategy, tokenizer);
-    for (int s = 0; s < cfg->n_seeds && st == SEMID_OK; s++) {
-        exp_eval e;
-        st = exp_stage_generative(cfg, run_dir, ds, &sid_key, &ids, model_name, cfg->seeds[s], &e);
-        if (st == SEMID_OK) {
-            st = row_add_eval(row, &e);
-            exp_eval_free(&e);
+    int have_ids;
+    int same_as; /* index of an earlier row with the same models, or -1 */
+} gen_row;
+
+/* One model to train and evaluate. */
+typedef struct model_job {
+    gen_row *row;
+    int seed_index;
+    exp_eval eval;
+    semid_status st;
+    char error[256];
+} model_job;
+
+/* Models in parallel: each job on one thread (BLAS too). Small models keep
+ * one core busy far better than they share two, and the jobs are
+ * independent, so this is where an experiment's threads pay. */
+static int models_at_once(const exp_config *cfg, int n_jobs) {
+    int p = cfg->model_parallel > 0 ? cfg->model_parallel : semid_get_threads();
+    return p < n_jobs ? p : n_jobs;
+}
+
+static semid_status generative_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                    const exp_key *data_key, gen_row *rows, int n_rows) {
+    /* ID tables first (fast, and they share embeddings through the cache). */
+    int n_jobs = 0;
+    for (int i = 0; i < n_rows; i++) {
+        gen_row *g = &rows[i];
+        row_init(&g->row, g->table, g->name, 1);
+        semid_status st = exp_stage_sid(cfg, run_dir, ds, data_key, g->strategy, g->tokenizer, &g->ids,
+                                        &g->row.collision_rate, &g->sid_key);
+        if (st != SEMID_OK) row_fail(&g->row, st);
+        else {
+            g->have_ids = 1;
+            n_jobs += cfg->n_seeds;
         }
     }
-    semid_idtable_free(&ids);
-    if (st != SEMID_OK) row_fail(row, st);
-    row_finish(row);
+    model_job *jobs = calloc((size_t)(n_jobs > 0 ? n_jobs : 1), sizeof *jobs);
+    if (!jobs) {
+        for (int i = 0; i < n_rows; i++)
+            if (rows[i].have_ids) semid_idtable_free(&rows[i].ids);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    /* A row with the same (strategy, tokenizer) as an earlier one (the
+     * ablation's RQ-KMeans is the multi-task row) shares its models. */
+    int j = 0;
+    for (int i = 0; i < n_rows; i++) {
+        rows[i].same_as = -1;
+        for (int e = 0; e < i && rows[i].same_as < 0; e++)
+            if (rows[e].have_ids && strcmp(rows[e].strategy, rows[i].strategy) == 0 &&
+                strcmp(rows[e].tokenizer, rows[i].tokenizer) == 0)
+                rows[i].same_as = e;
+        for (int s = 0; rows[i].have_ids && rows[i].same_as < 0 && s < cfg->n_seeds; s++)
+            jobs[j++] = (model_job){.row = &rows[i], .seed_index = s};
+    }
+    n_jobs = j;
+    int par = models_at_once(cfg, n_jobs);
+    if (par > 1) SEMID_INFO("training %d models, %d at a time", n_jobs, par);
+    int blas_prev = par > 1 ? semid_blas_serial_begin() : 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(par > 1 ? par : 1) if (par > 1)
+    for (int k = 0; k < n_jobs; k++) {
+        model_job *m = &jobs[k];
+        char model_name[96];
+        snprintf(model_name, sizeof model_name, "%s-%s", m->row->strategy, m->row->tokenizer);
+        m->st = exp_stage_generative(cfg, run_dir, ds, &m->row->sid_key, &m->row->ids, model_name,
+                                     cfg->seeds[m->seed_index], par == 1, &m->eval);
+        if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
+    }
+    if (par > 1) semid_blas_serial_end(blas_prev);
+    /* Seeds are added in order, so rows do not depend on which job ended first. */
+    semid_status st = SEMID_OK;
+    for (int k = 0; k < n_jobs; k++) {
+        model_job *m = &jobs[k];
+        exp_row *row = &m->row->row;
+        if (row->failed[0]) {
+            exp_eval_free(&m->eval);
+            continue;
+        }
+        semid_status js = m->st;
+        if (js == SEMID_OK) {
+            js = row_add_eval(row, &m->eval);
+            exp_eval_free(&m->eval);
+        } else {
+            semid_fail(js, "%s", m->error);
+        }
+        if (js != SEMID_OK) row_fail(row, js);
+        if (js == SEMID_ENOMEM) st = js;
+    }
+    for (int i = 0; i < n_rows; i++) {
+        if (rows[i].have_ids) semid_idtable_free(&rows[i].ids);
+        if (!rows[i].row.failed[0] && rows[i].same_as < 0) row_finish(&rows[i].row);
+    }
+    for (int i = 0; i < n_rows && st == SEMID_OK; i++) {
+        if (rows[i].same_as < 0) continue;
+        exp_row *src = &rows[rows[i].same_as].row;
+        st = row_copy(src, rows[i].table, &rows[i].row);
+        /* the copy keeps its own name and label */
+        snprintf(rows[i].row.name, sizeof rows[i].row.name, "%s", rows[i].name);
+        snprintf(rows[i].row.label, sizeof rows[i].row.label, "%s", label_of(rows[i].name));
+    }
+    free(jobs);
     return st;
 }
 
@@ -173,26 +257,39 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         if (st != SEMID_OK) row_fail(&row, st);
         SEMID_TRY(add_row(res, &row));
     }
-    /* Strategy rows: task-specific ones appear in both tables 1 and 2. */
+    /* Generative rows: strategies (task-specific ones appear in tables 1
+     * and 2), then the tokenizer ablation on the multi-task embeddings. */
+    int n_gen = cfg->n_strategies + cfg->n_ablation;
+    gen_row *rows = calloc((size_t)(n_gen > 0 ? n_gen : 1), sizeof *rows);
+    if (!rows) return semid_fail(SEMID_ENOMEM, "out of memory");
     for (int i = 0; i < cfg->n_strategies; i++) {
         const char *s = cfg->strategies[i];
         int motivation = strcmp(s, "content") == 0 || strcmp(s, "search") == 0 || strcmp(s, "rec") == 0;
-        exp_row row;
-        generative_row(cfg, run_dir, ds, data_key, s, "rqkmeans", motivation ? EXP_TABLE_MOTIVATION : EXP_TABLE_MAIN, s, &row);
-        if (motivation && strcmp(s, "content") != 0) {
+        rows[i] = (gen_row){.strategy = s, .tokenizer = "rqkmeans", .name = s,
+                            .table = motivation ? EXP_TABLE_MOTIVATION : EXP_TABLE_MAIN,
+                            .also_main = motivation && strcmp(s, "content") != 0};
+    }
+    for (int i = 0; i < cfg->n_ablation; i++)
+        rows[cfg->n_strategies + i] =
+            (gen_row){.strategy = "multi", .tokenizer = cfg->ablation[i], .name = cfg->ablation[i], .table = EXP_TABLE_ABLATION};
+    semid_status st = generative_rows(cfg, run_dir, ds, data_key, rows, n_gen);
+    for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
+        if (rows[i].also_main) {
             exp_row copy;
-            SEMID_TRY(row_copy(&row, EXP_TABLE_MAIN, &copy));
-            SEMID_TRY(add_row(res, &copy));
+            st = row_copy(&rows[i].row, EXP_TABLE_MAIN, &copy);
+            if (st == SEMID_OK) st = add_row(res, &copy);
         }
-        SEMID_TRY(add_row(res, &row));
+        if (st == SEMID_OK) {
+            st = add_row(res, &rows[i].row);
+            rows[i].row.search_hits = rows[i].row.rec_hits = NULL; /* owned by res now */
+        }
     }
-    /* Tokenizer ablation on the multi-task embeddings. */
-    for (int i = 0; i < cfg->n_ablation; i++) {
-        exp_row row;
-        generative_row(cfg, run_dir, ds, data_key, "multi", cfg->ablation[i], EXP_TABLE_ABLATION, cfg->ablation[i], &row);
-        SEMID_TRY(add_row(res, &row));
+    for (int i = 0; i < n_gen; i++) {
+        free(rows[i].row.search_hits);
+        free(rows[i].row.rec_hits);
     }
-    return SEMID_OK;
+    free(rows);
+    return st;
 }
 
 static semid_status write_outputs(const char *run_dir, const exp_results *res) {

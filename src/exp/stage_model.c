@@ -108,7 +108,7 @@ static semid_status save_and_mark(const char *run_dir, const char *stage, const 
 
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
-                                  int64_t seed, exp_eval *out) {
+                                  int64_t seed, int progress, exp_eval *out) {
     memset(out, 0, sizeof *out);
     char stage[160], rel[192], desc[512];
     snprintf(stage, sizeof stage, "models/%s-s%lld", name, (long long)seed);
@@ -141,7 +141,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.history_window = cfg->model_history;
     tc.seed = (uint64_t)seed;
     tc.valid_sample = cfg->valid_sample;
-    tc.verbose = 1;
+    tc.verbose = progress;
     /* A killed experiment continues the model it was training; a model
      * directory left by other settings starts afresh. */
     char started[192];

@@ -44,10 +44,12 @@ semid_status exp_eval_save(const exp_eval *e, const char *path);
 semid_status exp_eval_load(const char *path, exp_eval *e);
 
 /* Trains the joint generative model on a table with one seed
- * (RUN/models/<name>-s<seed>/) and evaluates it on the test split. */
+ * (RUN/models/<name>-s<seed>/) and evaluates it on the test split; progress
+ * bars when `progress` (off when models train in parallel). Safe to call
+ * from several threads at once for different models. */
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
-                                  int64_t seed, exp_eval *out);
+                                  int64_t seed, int progress, exp_eval *out);
 
 /* Non-generative reference rows: "popularity", "dense_search" (the search
  * bi-encoder: query -> item by dot product; history mean for rec),
