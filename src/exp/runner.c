@@ -179,6 +179,9 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
     int par = models_at_once(cfg, n_jobs);
     if (par > 1) SEMID_INFO("training %d models, %d at a time", n_jobs, par);
     int blas_prev = par > 1 ? semid_blas_serial_begin() : 0;
+    semid_progress prog;
+    int done = 0;
+    if (par > 1) semid_progress_start(&prog, "models", n_jobs);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(par > 1 ? par : 1) if (par > 1)
     for (int k = 0; k < n_jobs; k++) {
         model_job *m = &jobs[k];
@@ -187,8 +190,15 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         m->st = exp_stage_generative(cfg, run_dir, ds, &m->row->sid_key, &m->row->ids, model_name,
                                      cfg->seeds[m->seed_index], par == 1, &m->eval);
         if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
+        if (par > 1) {
+#pragma omp critical(semid_models_progress)
+            semid_progress_update(&prog, ++done, NULL);
+        }
     }
-    if (par > 1) semid_blas_serial_end(blas_prev);
+    if (par > 1) {
+        semid_progress_finish(&prog, NULL);
+        semid_blas_serial_end(blas_prev);
+    }
     /* Seeds are added in order, so rows do not depend on which job ended first. */
     semid_status st = SEMID_OK;
     for (int k = 0; k < n_jobs; k++) {

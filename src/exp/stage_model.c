@@ -141,7 +141,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.history_window = cfg->model_history;
     tc.seed = (uint64_t)seed;
     tc.valid_sample = cfg->valid_sample;
-    tc.verbose = progress;
+    tc.verbose = progress ? 1 : 2;
     /* A killed experiment continues the model it was training; a model
      * directory left by other settings starts afresh. */
     char started[192];

@@ -437,6 +437,12 @@ static semid_status setup(trainer *t) {
     return SEMID_OK;
 }
 
+/* The last component of a directory path, naming a model in log lines. */
+static const char *dir_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
 static semid_status end_of_epoch(trainer *t, int32_t epoch, double loss, double seconds) {
     double rs = -1, rr = -1;
     if (t->cfg->valid_sample > 0) SEMID_TRY(validate(t, &rs, &rr));
@@ -454,7 +460,8 @@ static semid_status end_of_epoch(trainer *t, int32_t epoch, double loss, double 
         SEMID_TRY(save_model(t, "model.safetensors"));
     }
     if (t->cfg->verbose)
-        SEMID_INFO("train: epoch %d loss %.4f valid Recall@%d search %.4f rec %.4f%s", epoch, loss, t->cfg->valid_k, rs, rr,
+        SEMID_INFO("train%s%s: epoch %d loss %.4f valid Recall@%d search %.4f rec %.4f (%.0f s)%s", t->cfg->verbose == 2 ? " " : "",
+                   t->cfg->verbose == 2 ? dir_name(t->out_dir) : "", epoch, loss, t->cfg->valid_k, rs, rr, seconds,
                    improved ? " (best)" : "");
     cJSON *rec = cJSON_CreateObject();
     if (!rec || !cJSON_AddNumberToObject(rec, "epoch", epoch) || !cJSON_AddNumberToObject(rec, "loss", loss) ||
@@ -496,7 +503,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
                    (long long)n_params, (long long)t.train.n_task[0], (long long)t.train.n_task[1],
                    (long long)t.total_steps, cfg->batch_size, t.ex.max_seq_len, t.vocab.size);
     semid_progress prog;
-    if (cfg->verbose) semid_progress_start(&prog, "train", t.total_steps);
+    if (cfg->verbose == 1) semid_progress_start(&prog, "train", t.total_steps);
     int64_t end = t.total_steps;
     if (cfg->stop_after > 0 && cfg->stop_after < end) end = cfg->stop_after;
     double loss_sum = 0, last_epoch_loss = NAN, tokens = 0, t_train = 0, t_epoch = semid_now();
@@ -524,7 +531,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         t_train += semid_now() - ts;
         loss_sum += loss;
         loss_n++;
-        if (cfg->verbose) {
+        if (cfg->verbose == 1) {
             char extra[96];
             snprintf(extra, sizeof extra, "epoch %lld loss %.4f lr %.2e", (long long)e + 1, loss_sum / (double)loss_n,
                      (double)semid_adamw_lr(&t.opt.cfg, step));
@@ -543,7 +550,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         if (st == SEMID_OK && (epoch_done || periodic || last)) st = save_resume(&t, step + 1);
         if (st == SEMID_OK && (epoch_done || last)) st = write_train_json(&t, step + 1);
     }
-    if (cfg->verbose) semid_progress_finish(&prog, NULL);
+    if (cfg->verbose == 1) semid_progress_finish(&prog, NULL);
     /* A run stopped early (stop_after) before any epoch ended keeps no best model. */
     if (st == SEMID_OK && report) {
         report->steps = step;

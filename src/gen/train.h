@@ -67,7 +67,9 @@ typedef struct semid_gen_train_config {
     int resume;               /* continue from out_dir/resume.safetensors when present */
     int64_t stop_after;       /* stop after this many steps in all, as if killed after a
                                  resume checkpoint (tests); 0 = run to the end */
-    int verbose;              /* progress on stderr */
+    int verbose;              /* on stderr: 0 nothing, 1 a progress bar and a line per epoch,
+                                 2 the lines only, named by the model directory (models
+                                 trained side by side) */
 } semid_gen_train_config;
 
 semid_gen_train_config semid_gen_train_defaults(void);
