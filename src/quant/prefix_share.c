@@ -9,6 +9,7 @@
 #include "linalg/adamw.h"
 #include "linalg/vec.h"
 #include "quant/kmeans.h"
+#include "quant/qtrain.h"
 #include "quant/vq.h"
 
 enum { PSQ_VERSION = 1, ENCODE_BLOCK = 1024 };
@@ -436,92 +437,80 @@ static semid_status init_codebooks(semid_prefix_share *m, const semid_matrix *S,
     return st;
 }
 
-/* Resets dead codewords of one residual quantizer (L levels, K codes at
- * C_off) from the residuals of the last batch. */
-static int64_t reset_dead(semid_prefix_share *m, semid_adamw *opt, int64_t C_off, int L, int64_t K,
-                          const int64_t *counts, const float *resid, int64_t B, semid_rng *rng) {
-    int64_t d = m->cfg.latent_dim, n = 0;
-    for (int l = 0; l < L; l++) {
-        int64_t at = C_off + (int64_t)l * K * d;
-        n += semid_vq_reset_dead(m->params + at, counts + (int64_t)l * K, K, d, resid + (int64_t)l * B * d, B, rng,
-                                 opt->m + at, opt->v + at);
-    }
-    return n;
+/* The state of the shared training loop's callbacks. */
+typedef struct train_ctx {
+    semid_prefix_share *m;
+    const semid_matrix *S, *R;
+    int64_t *cnt_s, *cnt_t[2]; /* code uses this epoch: shared (Ls, Ks), per task (Lt, Kt) */
+    int64_t last_B;            /* rows of the last batch, whose residuals seed dead codes */
+    semid_prefix_share_report *rep;
+} train_ctx;
+
+static semid_status train_batch(void *ctx, const int64_t *rows, int64_t nb, double *loss) {
+    train_ctx *x = ctx;
+    semid_prefix_share *m = x->m;
+    const semid_prefix_share_config *c = &m->cfg;
+    semid_prefix_work *w = m->work;
+    gather(m, w, x->S, x->R, rows, 0, nb);
+    semid_prefix_share_terms t;
+    SEMID_TRY(batch_loss_grad(m, w, nb, true, &t));
+    semid_vq_count(x->cnt_s, w->codes_s, nb, c->shared_levels, c->shared_size);
+    for (int k = 0; k < 2; k++) semid_vq_count(x->cnt_t[k], w->codes_t[k], nb, c->task_levels, c->task_size);
+    x->last_B = nb;
+    *loss = t.total;
+    return SEMID_OK;
+}
+
+static void train_epoch_start(void *ctx) {
+    train_ctx *x = ctx;
+    const semid_prefix_share_config *c = &x->m->cfg;
+    memset(x->cnt_s, 0, sizeof(int64_t) * (size_t)(c->shared_levels * c->shared_size));
+    for (int t = 0; t < 2; t++) memset(x->cnt_t[t], 0, sizeof(int64_t) * (size_t)(c->task_levels * c->task_size));
+}
+
+static void train_epoch_end(void *ctx, semid_adamw *opt, semid_rng *rng) {
+    train_ctx *x = ctx;
+    semid_prefix_share *m = x->m;
+    const semid_prefix_share_config *c = &m->cfg;
+    if (!c->reset_dead) return;
+    semid_prefix_work *w = m->work;
+    int64_t d = c->latent_dim;
+    int64_t n = semid_rvq_reset_dead(m->params, m->cs_off, c->shared_levels, c->shared_size, d, x->cnt_s, w->resid_s,
+                                     x->last_B, rng, opt);
+    for (int t = 0; t < 2; t++)
+        n += semid_rvq_reset_dead(m->params, m->ct_off[t], c->task_levels, c->task_size, d, x->cnt_t[t],
+                                  w->resid_t[t], x->last_B, rng, opt);
+    if (x->rep) x->rep->dead_resets += n;
 }
 
 static semid_status train(semid_prefix_share *m, const semid_matrix *S, const semid_matrix *R,
                           semid_prefix_share_report *rep) {
     const semid_prefix_share_config *c = &m->cfg;
-    int64_t N = S->rows, Ls = c->shared_levels, Lt = c->task_levels;
-    int64_t B = c->batch_size < N ? c->batch_size : N;
+    int64_t N = S->rows;
     semid_rng rng;
     semid_rng_seed(&rng, c->seed ^ 0x9e3779b97f4a7c15ULL);
-    semid_adamw_config oc = semid_adamw_defaults();
-    oc.lr = c->lr;
-    oc.weight_decay = c->weight_decay;
-    oc.decay = SEMID_LR_COSINE;
-    oc.total_steps = ((N + B - 1) / B) * c->epochs;
-    semid_adamw opt;
-    SEMID_TRY(semid_adamw_init(&opt, &oc, m->n_params));
-    int64_t *perm = malloc(sizeof(int64_t) * (size_t)N);
-    int64_t *cnt_s = calloc((size_t)(Ls * c->shared_size), sizeof(int64_t));
-    int64_t *cnt_t[2] = {calloc((size_t)(Lt * c->task_size), sizeof(int64_t)),
-                         calloc((size_t)(Lt * c->task_size), sizeof(int64_t))};
-    semid_status st = (!perm || !cnt_s || !cnt_t[0] || !cnt_t[1])
+    train_ctx x = {.m = m, .S = S, .R = R, .rep = rep};
+    x.cnt_s = calloc((size_t)(c->shared_levels * c->shared_size), sizeof(int64_t));
+    for (int t = 0; t < 2; t++) x.cnt_t[t] = calloc((size_t)(c->task_levels * c->task_size), sizeof(int64_t));
+    semid_status st = (!x.cnt_s || !x.cnt_t[0] || !x.cnt_t[1])
                           ? semid_fail(SEMID_ENOMEM, "out of memory for prefix-share training")
-                          : ensure_work(m, B);
+                          : ensure_work(m, c->batch_size < N ? c->batch_size : N);
     if (st == SEMID_OK && c->kmeans_init) st = init_codebooks(m, S, R, &rng);
-    for (int64_t i = 0; i < N && perm; i++) perm[i] = i;
-    semid_progress prog;
-    if (c->verbose) semid_progress_start(&prog, "prefix-share epochs", c->epochs);
-    for (int32_t ep = 0; ep < c->epochs && st == SEMID_OK; ep++) {
-        semid_rng_shuffle_i64(&rng, perm, (size_t)N);
-        memset(cnt_s, 0, sizeof(int64_t) * (size_t)(Ls * c->shared_size));
-        for (int t = 0; t < 2; t++) memset(cnt_t[t], 0, sizeof(int64_t) * (size_t)(Lt * c->task_size));
-        double loss_sum = 0.0;
-        int64_t last_B = 0;
-        for (int64_t s0 = 0; s0 < N && st == SEMID_OK; s0 += B) {
-            int64_t nb = N - s0 < B ? N - s0 : B;
-            semid_prefix_work *w = m->work;
-            gather(m, w, S, R, perm + s0, 0, nb);
-            semid_prefix_share_terms t;
-            st = batch_loss_grad(m, w, nb, true, &t);
-            if (st == SEMID_OK && !isfinite(t.total))
-                st = semid_fail(SEMID_ENUMERIC, "prefix-share: loss became %g at epoch %d (try a lower learning rate)",
-                                t.total, ep + 1);
-            if (st != SEMID_OK) break;
-            semid_vq_count(cnt_s, w->codes_s, nb, (int)Ls, c->shared_size);
-            for (int k = 0; k < 2; k++) semid_vq_count(cnt_t[k], w->codes_t[k], nb, (int)Lt, c->task_size);
-            semid_adamw_step(&opt, m->params, m->grads, m->decay_mask);
-            loss_sum += t.total * (double)nb;
-            last_B = nb;
-        }
-        if (st != SEMID_OK) break;
-        double loss = loss_sum / (double)N;
-        if (rep && ep == 0) rep->loss_first = loss;
-        if (rep) {
-            rep->loss_last = loss;
-            rep->epochs_run = ep + 1;
-        }
-        if (c->reset_dead && ep + 1 < c->epochs) {
-            semid_prefix_work *w = m->work;
-            int64_t n = reset_dead(m, &opt, m->cs_off, (int)Ls, c->shared_size, cnt_s, w->resid_s, last_B, &rng);
-            for (int t = 0; t < 2; t++)
-                n += reset_dead(m, &opt, m->ct_off[t], (int)Lt, c->task_size, cnt_t[t], w->resid_t[t], last_B, &rng);
-            if (rep) rep->dead_resets += n;
-        }
-        if (c->verbose) {
-            char extra[64];
-            snprintf(extra, sizeof extra, "loss %.5f", loss);
-            semid_progress_update(&prog, ep + 1, extra);
-        }
+    semid_qtrain t = {.name = "prefix-share", .ctx = &x, .params = m->params, .grads = m->grads,
+                      .decay_mask = m->decay_mask, .n_params = m->n_params, .n_rows = N,
+                      .epochs = c->epochs, .batch_size = c->batch_size, .lr = c->lr,
+                      .weight_decay = c->weight_decay, .verbose = c->verbose, .batch = train_batch,
+                      .epoch_start = train_epoch_start, .epoch_end = train_epoch_end};
+    semid_qtrain_result r;
+    if (st == SEMID_OK) st = semid_qtrain_run(&t, &rng, &r);
+    if (st == SEMID_OK && rep) {
+        rep->loss_first = r.loss_first;
+        rep->loss_last = r.loss_last;
+        rep->epochs_run = r.epochs_run;
     }
-    if (c->verbose && st == SEMID_OK) semid_progress_finish(&prog, NULL);
-    semid_adamw_free(&opt);
-    free(perm);
-    free(cnt_s);
-    free(cnt_t[0]);
-    free(cnt_t[1]);
+    free(x.cnt_s);
+    free(x.cnt_t[0]);
+    free(x.cnt_t[1]);
     return st;
 }
 

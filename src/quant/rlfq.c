@@ -8,6 +8,7 @@
 #include "base/status.h"
 #include "linalg/adamw.h"
 #include "linalg/vec.h"
+#include "quant/qtrain.h"
 #include "quant/vq.h"
 
 enum { RLFQ_VERSION = 1, ENCODE_BLOCK = 1024 };
@@ -393,58 +394,41 @@ semid_status semid_rlfq_decode(const semid_rlfq *m, const int32_t *codes, int64_
     return SEMID_OK;
 }
 
+typedef struct train_ctx {
+    semid_rlfq *m;
+    const semid_matrix *X;
+} train_ctx;
+
+static semid_status train_batch(void *ctx, const int64_t *rows, int64_t nb, double *loss) {
+    train_ctx *x = ctx;
+    semid_rlfq *m = x->m;
+    semid_rlfq_work *w = m->work;
+    int64_t D = m->dim;
+    for (int64_t b = 0; b < nb; b++) memcpy(w->x + b * D, x->X->data + rows[b] * D, sizeof(float) * (size_t)D);
+    semid_rlfq_terms t;
+    SEMID_TRY(batch_loss_grad(m, w, nb, true, &t));
+    *loss = t.total;
+    return SEMID_OK;
+}
+
 static semid_status train(semid_rlfq *m, const semid_matrix *X, semid_rlfq_report *rep) {
     const semid_rlfq_config *c = &m->cfg;
-    int64_t N = X->rows, D = m->dim;
-    int64_t B = c->batch_size < N ? c->batch_size : N;
-    int64_t steps_per_epoch = (N + B - 1) / B;
     semid_rng rng;
     semid_rng_seed(&rng, c->seed ^ 0x1f9a7c3e5ULL);
-    semid_adamw_config oc = semid_adamw_defaults();
-    oc.lr = c->lr;
-    oc.weight_decay = c->weight_decay;
-    oc.decay = SEMID_LR_COSINE;
-    oc.total_steps = steps_per_epoch * c->epochs;
-    semid_adamw opt;
-    SEMID_TRY(semid_adamw_init(&opt, &oc, m->n_params));
-    int64_t *perm = malloc(sizeof(int64_t) * (size_t)N);
-    semid_status st = !perm ? semid_fail(SEMID_ENOMEM, "out of memory for RLFQ training") : ensure_work(m, B);
-    for (int64_t i = 0; i < N && perm; i++) perm[i] = i;
-    semid_progress prog;
-    if (c->verbose) semid_progress_start(&prog, "rlfq epochs", c->epochs);
-    for (int32_t ep = 0; ep < c->epochs && st == SEMID_OK; ep++) {
-        semid_rng_shuffle_i64(&rng, perm, (size_t)N);
-        double loss_sum = 0.0;
-        for (int64_t s = 0; s < N && st == SEMID_OK; s += B) {
-            int64_t nb = N - s < B ? N - s : B;
-            semid_rlfq_work *w = m->work;
-            for (int64_t b = 0; b < nb; b++)
-                memcpy(w->x + b * D, X->data + perm[s + b] * D, sizeof(float) * (size_t)D);
-            semid_rlfq_terms t;
-            st = batch_loss_grad(m, w, nb, true, &t);
-            if (st == SEMID_OK && !isfinite(t.total))
-                st = semid_fail(SEMID_ENUMERIC, "rlfq: loss became %g at epoch %d (try a lower learning rate)",
-                                t.total, ep + 1);
-            if (st != SEMID_OK) break;
-            semid_adamw_step(&opt, m->params, m->grads, m->decay_mask);
-            loss_sum += t.total * (double)nb;
-        }
-        double loss = loss_sum / (double)N;
-        if (rep && ep == 0) rep->loss_first = loss;
-        if (rep) {
-            rep->loss_last = loss;
-            rep->epochs_run = ep + 1;
-        }
-        if (c->verbose) {
-            char extra[64];
-            snprintf(extra, sizeof extra, "loss %.5f", loss);
-            semid_progress_update(&prog, ep + 1, extra);
-        }
+    SEMID_TRY(ensure_work(m, c->batch_size < X->rows ? c->batch_size : X->rows));
+    train_ctx x = {.m = m, .X = X};
+    semid_qtrain t = {.name = "rlfq", .ctx = &x, .params = m->params, .grads = m->grads,
+                      .decay_mask = m->decay_mask, .n_params = m->n_params, .n_rows = X->rows,
+                      .epochs = c->epochs, .batch_size = c->batch_size, .lr = c->lr,
+                      .weight_decay = c->weight_decay, .verbose = c->verbose, .batch = train_batch};
+    semid_qtrain_result r;
+    SEMID_TRY(semid_qtrain_run(&t, &rng, &r));
+    if (rep) {
+        rep->loss_first = r.loss_first;
+        rep->loss_last = r.loss_last;
+        rep->epochs_run = r.epochs_run;
     }
-    if (c->verbose && st == SEMID_OK) semid_progress_finish(&prog, NULL);
-    semid_adamw_free(&opt);
-    free(perm);
-    return st;
+    return SEMID_OK;
 }
 
 semid_status semid_rlfq_fit(const semid_matrix *X, const semid_rlfq_config *cfg, semid_rlfq **out,

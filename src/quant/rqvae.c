@@ -10,6 +10,7 @@
 #include "linalg/adamw.h"
 #include "linalg/vec.h"
 #include "quant/kmeans.h"
+#include "quant/qtrain.h"
 #include "quant/vq.h"
 
 enum { RQVAE_VERSION = 1, ENCODE_BLOCK = 1024 };
@@ -290,80 +291,66 @@ static semid_status init_codebooks(semid_rqvae *m, const semid_matrix *X, semid_
     return st;
 }
 
+/* The state of the shared training loop's callbacks. */
+typedef struct train_ctx {
+    semid_rqvae *m;
+    const semid_matrix *X;
+    int64_t *counts; /* (L, K) code uses this epoch */
+    int64_t last_B;  /* rows of the last batch, whose residuals seed dead codes */
+    semid_rqvae_report *rep;
+} train_ctx;
+
+static semid_status train_batch(void *ctx, const int64_t *rows, int64_t nb, double *loss) {
+    train_ctx *x = ctx;
+    semid_rqvae *m = x->m;
+    semid_rqvae_work *w = m->work;
+    int64_t D = m->dim;
+    for (int64_t b = 0; b < nb; b++) memcpy(w->x + b * D, x->X->data + rows[b] * D, sizeof(float) * (size_t)D);
+    semid_rqvae_terms t;
+    SEMID_TRY(batch_loss_grad(m, w, nb, true, &t));
+    semid_vq_count(x->counts, w->codes, nb, m->cfg.levels, m->cfg.codebook_size);
+    x->last_B = nb;
+    *loss = t.total;
+    return SEMID_OK;
+}
+
+static void train_epoch_start(void *ctx) {
+    train_ctx *x = ctx;
+    memset(x->counts, 0, sizeof(int64_t) * (size_t)(x->m->cfg.levels * x->m->cfg.codebook_size));
+}
+
+/* Residuals of the last batch, level by level, seed the dead codes. */
+static void train_epoch_end(void *ctx, semid_adamw *opt, semid_rng *rng) {
+    train_ctx *x = ctx;
+    semid_rqvae *m = x->m;
+    if (!m->cfg.reset_dead) return;
+    int64_t n = semid_rvq_reset_dead(m->params, m->cb_off, m->cfg.levels, m->cfg.codebook_size, m->cfg.latent_dim,
+                                     x->counts, m->work->resid, x->last_B, rng, opt);
+    if (x->rep) x->rep->dead_resets += n;
+}
+
 static semid_status train(semid_rqvae *m, const semid_matrix *X, semid_rqvae_report *rep) {
     const semid_rqvae_config *c = &m->cfg;
-    int64_t N = X->rows, D = m->dim, d = c->latent_dim, K = c->codebook_size;
-    int L = c->levels;
-    int64_t B = c->batch_size < N ? c->batch_size : N;
-    int64_t steps_per_epoch = (N + B - 1) / B;
+    int64_t B = c->batch_size < X->rows ? c->batch_size : X->rows;
     semid_rng rng;
     semid_rng_seed(&rng, c->seed ^ 0x5eed0f5a11ULL);
-
-    semid_adamw_config oc = semid_adamw_defaults();
-    oc.lr = c->lr;
-    oc.weight_decay = c->weight_decay;
-    oc.decay = SEMID_LR_COSINE;
-    oc.total_steps = steps_per_epoch * c->epochs;
-    semid_adamw opt;
-    SEMID_TRY(semid_adamw_init(&opt, &oc, m->n_params));
-    int64_t *perm = malloc(sizeof(int64_t) * (size_t)N);
-    int64_t *counts = calloc((size_t)(L * K), sizeof(int64_t));
-    semid_status st = (!perm || !counts) ? semid_fail(SEMID_ENOMEM, "out of memory for RQ-VAE training")
-                                         : ensure_work(m, B);
+    train_ctx x = {.m = m, .X = X, .rep = rep};
+    x.counts = calloc((size_t)(c->levels * c->codebook_size), sizeof(int64_t));
+    semid_status st = !x.counts ? semid_fail(SEMID_ENOMEM, "out of memory for RQ-VAE training") : ensure_work(m, B);
     if (st == SEMID_OK && c->kmeans_init) st = init_codebooks(m, X, &rng);
-    for (int64_t i = 0; i < N && perm; i++) perm[i] = i;
-    semid_progress prog;
-    if (c->verbose) semid_progress_start(&prog, "rqvae epochs", c->epochs);
-    for (int32_t ep = 0; ep < c->epochs && st == SEMID_OK; ep++) {
-        semid_rng_shuffle_i64(&rng, perm, (size_t)N);
-        memset(counts, 0, sizeof(int64_t) * (size_t)(L * K));
-        double loss_sum = 0.0;
-        int64_t last_B = 0;
-        for (int64_t s = 0; s < N && st == SEMID_OK; s += B) {
-            int64_t nb = N - s < B ? N - s : B;
-            semid_rqvae_work *w = m->work;
-            for (int64_t b = 0; b < nb; b++)
-                memcpy(w->x + b * D, X->data + perm[s + b] * D, sizeof(float) * (size_t)D);
-            semid_rqvae_terms t;
-            st = batch_loss_grad(m, w, nb, true, &t);
-            if (st != SEMID_OK) break;
-            if (!isfinite(t.total)) {
-                st = semid_fail(SEMID_ENUMERIC, "rqvae: loss became %g at epoch %d (try a lower learning rate)",
-                                t.total, ep + 1);
-                break;
-            }
-            semid_vq_count(counts, w->codes, nb, L, K);
-            semid_adamw_step(&opt, m->params, m->grads, m->decay_mask);
-            loss_sum += t.total * (double)nb;
-            last_B = nb;
-        }
-        if (st != SEMID_OK) break;
-        double loss = loss_sum / (double)N;
-        if (ep == 0 && rep) rep->loss_first = loss;
-        if (rep) {
-            rep->loss_last = loss;
-            rep->epochs_run = ep + 1;
-        }
-        if (c->reset_dead && ep + 1 < c->epochs) {
-            /* Residuals of the last batch, level by level, seed the dead codes. */
-            for (int l = 0; l < L; l++) {
-                int64_t at = m->cb_off + (int64_t)l * K * d;
-                int64_t n_reset = semid_vq_reset_dead(m->params + at, counts + (int64_t)l * K, K, d,
-                                                      m->work->resid + (int64_t)l * last_B * d, last_B, &rng,
-                                                      opt.m + at, opt.v + at);
-                if (rep) rep->dead_resets += n_reset;
-            }
-        }
-        if (c->verbose) {
-            char extra[64];
-            snprintf(extra, sizeof extra, "loss %.5f", loss);
-            semid_progress_update(&prog, ep + 1, extra);
-        }
+    semid_qtrain t = {.name = "rqvae", .ctx = &x, .params = m->params, .grads = m->grads,
+                      .decay_mask = m->decay_mask, .n_params = m->n_params, .n_rows = X->rows,
+                      .epochs = c->epochs, .batch_size = c->batch_size, .lr = c->lr,
+                      .weight_decay = c->weight_decay, .verbose = c->verbose, .batch = train_batch,
+                      .epoch_start = train_epoch_start, .epoch_end = train_epoch_end};
+    semid_qtrain_result r;
+    if (st == SEMID_OK) st = semid_qtrain_run(&t, &rng, &r);
+    if (st == SEMID_OK && rep) {
+        rep->loss_first = r.loss_first;
+        rep->loss_last = r.loss_last;
+        rep->epochs_run = r.epochs_run;
     }
-    if (c->verbose && st == SEMID_OK) semid_progress_finish(&prog, NULL);
-    semid_adamw_free(&opt);
-    free(perm);
-    free(counts);
+    free(x.counts);
     return st;
 }
 

@@ -215,3 +215,14 @@ semid_status semid_quant_load_file(const char *path, const char magic[8], void *
     *model = m;
     return st;
 }
+
+int64_t semid_rvq_reset_dead(float *params, int64_t off, int L, int64_t K, int64_t d, const int64_t *counts,
+                             const float *resid, int64_t B, semid_rng *rng, semid_adamw *opt) {
+    int64_t n = 0;
+    for (int l = 0; l < L; l++) {
+        int64_t at = off + (int64_t)l * K * d;
+        n += semid_vq_reset_dead(params + at, counts + (int64_t)l * K, K, d, resid + (int64_t)l * B * d, B, rng,
+                                 opt->m + at, opt->v + at);
+    }
+    return n;
+}

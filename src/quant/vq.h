@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "base/rng.h"
+#include "linalg/adamw.h"
 #include "quant/tokenizer.h"
 #include "semid/semid.h"
 
@@ -59,6 +60,11 @@ void semid_vq_count(int64_t *counts, const int32_t *codes, int64_t B, int L, int
  * Returns how many were reset. */
 int64_t semid_vq_reset_dead(float *C, const int64_t *counts, int64_t K, int64_t d, const float *pool, int64_t n,
                             semid_rng *rng, float *m, float *v);
+/* The same for every level of a residual quantizer whose (L, K, d) codebooks
+ * start at params + off: counts (L, K), the last batch's residuals resid
+ * (L, B, d) as the pool, and the moments of `opt` (over all params) zeroed. */
+int64_t semid_rvq_reset_dead(float *params, int64_t off, int L, int64_t K, int64_t d, const int64_t *counts,
+                             const float *resid, int64_t B, semid_rng *rng, semid_adamw *opt);
 
 
 
