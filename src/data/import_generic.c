@@ -13,45 +13,17 @@ static semid_status read_items(import_ctx *c, const char *path) {
     SEMID_TRY(import_table_open(c, &t, path, "\t", 0, false));
     int c_id;
     semid_status st = import_table_require(c, &t, "item_id", &c_id);
-    int c_title = import_find_column(t.header, t.n_cols, "title");
-    int c_year = import_find_column(t.header, t.n_cols, "year");
-    int c_genres = import_find_column(t.header, t.n_cols, "genres");
-    int c_desc = import_find_column(t.header, t.n_cols, "description");
-    int c_tags = import_find_column(t.header, t.n_cols, "tags");
-    char *f[IMPORT_MAX_COLS];
-    bool got = true;
-    while (st == SEMID_OK && (st = import_table_next(c, &t, f, &got)) == SEMID_OK && got) {
-        int64_t line = import_table_line(&t);
-        semid_item it = {.id = import_trim(f[c_id])};
-        if (c_title >= 0) it.title = import_trim(f[c_title]);
-        if (c_year >= 0) {
-            it.year = import_parse_year(c, line, f[c_year]);
-        } else if (it.title) {
-            import_split_title_year(it.title, &it.year);
-        }
-        if (c_desc >= 0) it.description = import_trim(f[c_desc]);
-        char *genres = import_normalize_list(c_genres >= 0 ? f[c_genres] : "", ",|");
-        char *tags = import_normalize_list(c_tags >= 0 ? f[c_tags] : "", ",|");
-        if (!genres || !tags) {
-            free(genres);
-            free(tags);
-            st = semid_fail(SEMID_ENOMEM, "out of memory");
-            break;
-        }
-        it.genres = genres;
-        it.tags = tags;
-        if (!*it.id) {
-            st = import_reject(c, line, "empty item id");
-        } else {
-            semid_status add = semid_builder_add_item(c->b, &it, NULL);
-            if (add != SEMID_OK) st = import_reject_status(c, line, add);
-        }
-        free(genres);
-        free(tags);
+    if (st != SEMID_OK) {
+        import_table_close(c, &t);
+        return st;
     }
-    import_table_close(c, &t);
-    if (st == SEMID_OK && semid_builder_n_items(c->b) == 0) st = semid_fail(SEMID_EPARSE, "%s: no items", path);
-    return st;
+    import_item_columns col = {.id = c_id,
+                               .title = import_find_column(t.header, t.n_cols, "title"),
+                               .year = import_find_column(t.header, t.n_cols, "year"),
+                               .genres = import_find_column(t.header, t.n_cols, "genres"),
+                               .description = import_find_column(t.header, t.n_cols, "description"),
+                               .tags = import_find_column(t.header, t.n_cols, "tags")};
+    return import_read_items(c, &t, &col, ",|", path);
 }
 
 static semid_status read_interactions(import_ctx *c, const char *path) {

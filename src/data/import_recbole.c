@@ -58,43 +58,17 @@ static semid_status read_items(import_ctx *c, const char *path) {
     static const char *const genre_cols[] = {"class", "genres", "genre", "categories", NULL};
     static const char *const descs[] = {"description", NULL};
     static const char *const tag_cols[] = {"tags", NULL};
-    int c_title = first_column(&t, titles), c_year = first_column(&t, years);
-    int c_genres = first_column(&t, genre_cols), c_desc = first_column(&t, descs), c_tags = first_column(&t, tag_cols);
-    char *f[IMPORT_MAX_COLS];
-    bool got = true;
-    while (st == SEMID_OK && (st = import_table_next(c, &t, f, &got)) == SEMID_OK && got) {
-        int64_t line = import_table_line(&t);
-        semid_item it = {.id = import_trim(f[c_id])};
-        if (c_title >= 0) it.title = import_trim(f[c_title]);
-        if (c_year >= 0) {
-            it.year = import_parse_year(c, line, f[c_year]);
-        } else if (it.title) {
-            import_split_title_year(it.title, &it.year);
-        }
-        if (c_desc >= 0) it.description = import_trim(f[c_desc]);
-        /* token_seq: space-separated (commas accepted too). */
-        char *genres = import_normalize_list(c_genres >= 0 ? f[c_genres] : "", " ,");
-        char *tags = import_normalize_list(c_tags >= 0 ? f[c_tags] : "", " ,");
-        if (!genres || !tags) {
-            free(genres);
-            free(tags);
-            st = semid_fail(SEMID_ENOMEM, "out of memory");
-            break;
-        }
-        it.genres = genres;
-        it.tags = tags;
-        if (!*it.id) {
-            st = import_reject(c, line, "empty item id");
-        } else {
-            semid_status add = semid_builder_add_item(c->b, &it, NULL);
-            if (add != SEMID_OK) st = import_reject_status(c, line, add);
-        }
-        free(genres);
-        free(tags);
+    if (st != SEMID_OK) {
+        import_table_close(c, &t);
+        return st;
     }
-    import_table_close(c, &t);
-    if (st == SEMID_OK && semid_builder_n_items(c->b) == 0) st = semid_fail(SEMID_EPARSE, "%s: no items", path);
-    return st;
+    import_item_columns col = {.id = c_id,
+                               .title = first_column(&t, titles),
+                               .year = first_column(&t, years),
+                               .genres = first_column(&t, genre_cols),
+                               .description = first_column(&t, descs),
+                               .tags = first_column(&t, tag_cols)};
+    return import_read_items(c, &t, &col, " ,", path); /* token_seq: space-separated, commas accepted too */
 }
 
 static semid_status read_inter(import_ctx *c, const char *path, bool create_items) {

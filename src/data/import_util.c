@@ -578,3 +578,42 @@ semid_status import_table_require(import_ctx *c, const import_table *t, const ch
         return semid_fail(SEMID_EPARSE, "%s:%lld: header has no column '%s'", c->path, (long long)t->header_line, name);
     return SEMID_OK;
 }
+
+semid_status import_read_items(import_ctx *c, import_table *t, const import_item_columns *col, const char *list_seps,
+                               const char *path) {
+    char *f[IMPORT_MAX_COLS];
+    bool got = true;
+    semid_status st = SEMID_OK;
+    while (st == SEMID_OK && (st = import_table_next(c, t, f, &got)) == SEMID_OK && got) {
+        int64_t line = import_table_line(t);
+        semid_item it = {.id = import_trim(f[col->id])};
+        if (col->title >= 0) it.title = import_trim(f[col->title]);
+        if (col->year >= 0) {
+            it.year = import_parse_year(c, line, f[col->year]);
+        } else if (it.title) {
+            import_split_title_year(it.title, &it.year);
+        }
+        if (col->description >= 0) it.description = import_trim(f[col->description]);
+        char *genres = import_normalize_list(col->genres >= 0 ? f[col->genres] : "", list_seps);
+        char *tags = import_normalize_list(col->tags >= 0 ? f[col->tags] : "", list_seps);
+        if (!genres || !tags) {
+            free(genres);
+            free(tags);
+            st = semid_fail(SEMID_ENOMEM, "out of memory");
+            break;
+        }
+        it.genres = genres;
+        it.tags = tags;
+        if (!*it.id) {
+            st = import_reject(c, line, "empty item id");
+        } else {
+            semid_status add = semid_builder_add_item(c->b, &it, NULL);
+            if (add != SEMID_OK) st = import_reject_status(c, line, add);
+        }
+        free(genres);
+        free(tags);
+    }
+    import_table_close(c, t);
+    if (st == SEMID_OK && semid_builder_n_items(c->b) == 0) st = semid_fail(SEMID_EPARSE, "%s: no items", path);
+    return st;
+}

@@ -123,6 +123,17 @@ int64_t import_table_line(const import_table *t);
  * error otherwise. */
 semid_status import_table_require(import_ctx *c, const import_table *t, const char *name, int *col);
 
+/* Columns of an item table (-1 = absent, except id). */
+typedef struct import_item_columns {
+    int id, title, year, genres, description, tags;
+} import_item_columns;
+/* Adds every row of an open item table to the builder: ids and texts
+ * trimmed, the year from its column or else from a "Title (1995)" title,
+ * genres and tags split on any of `list_seps` and normalised. Rejects rows
+ * with an empty id; fails when no item was read. Closes the table. */
+semid_status import_read_items(import_ctx *c, import_table *t, const import_item_columns *col, const char *list_seps,
+                               const char *path);
+
 /* The importers of each format (import_<format>.c): they fill c->b with
  * items and interactions. */
 semid_status import_generic(import_ctx *c, const char *dir);
