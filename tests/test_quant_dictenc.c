@@ -15,27 +15,8 @@
 #include "base/rng.h"
 #include "quant/dictenc.h"
 #include "quant/tokenizer.h"
+#include "support/quant/fixtures.h"
 #include "support/testutil.h"
-
-static char *tmpdir;
-
-static int setup(void **state) {
-    (void)state;
-    semid_set_log_level(SEMID_LOG_WARN);
-    tmpdir = test_make_tmpdir();
-    return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    test_rm_rf(tmpdir);
-    free(tmpdir);
-    return 0;
-}
-
-static void fill_normal(float *x, int64_t n, semid_rng *r) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)semid_rng_normal(r);
-}
 
 static double dotd(const float *a, const float *b, int64_t n) {
     double s = 0;
@@ -51,8 +32,8 @@ static void test_single_atom_brute_force(void **state) {
     semid_rng_seed(&r, 1);
     const int K = 7, D = 5, N = 40;
     float atoms[35], X[200];
-    fill_normal(atoms, 35, &r);
-    fill_normal(X, 200, &r);
+    test_fill_normal(atoms, 35, &r, 1.0);
+    test_fill_normal(X, 200, &r, 1.0);
     semid_dictenc *m;
     assert_int_equal(semid_dictenc_from_atoms(atoms, K, D, 1, 1, &m), SEMID_OK);
     semid_matrix M = {N, D, X};
@@ -82,7 +63,7 @@ static void test_pair_brute_force(void **state) {
     semid_rng_seed(&r, 2);
     const int K = 6, D = 6, N = 30;
     float Q[36], X[180];
-    fill_normal(Q, 36, &r);
+    test_fill_normal(Q, 36, &r, 1.0);
     for (int k = 0; k < K; k++) { /* Gram-Schmidt */
         for (int j = 0; j < k; j++) {
             double c = dotd(Q + k * D, Q + j * D, D);
@@ -91,7 +72,7 @@ static void test_pair_brute_force(void **state) {
         double n = sqrt(dotd(Q + k * D, Q + k * D, D));
         for (int t = 0; t < D; t++) Q[k * D + t] /= (float)n;
     }
-    fill_normal(X, 180, &r);
+    test_fill_normal(X, 180, &r, 1.0);
     semid_dictenc *m;
     assert_int_equal(semid_dictenc_from_atoms(Q, K, D, 2, 2, &m), SEMID_OK);
     semid_matrix M = {N, D, X};
@@ -125,7 +106,7 @@ static void test_learning(void **state) {
     semid_rng_seed(&r, 3);
     const int64_t N = 800, D = 24, T = 32;
     float *truth = malloc(sizeof(float) * (size_t)(T * D));
-    fill_normal(truth, T * D, &r);
+    test_fill_normal(truth, T * D, &r, 1.0);
     semid_matrix X;
     assert_int_equal(semid_matrix_alloc(&X, N, D), SEMID_OK);
     for (int64_t i = 0; i < N; i++)
@@ -164,7 +145,7 @@ static void test_learning(void **state) {
     assert_int_equal(semid_dictenc_fit(&X, &c, &again, NULL), SEMID_OK);
     semid_set_threads(2);
     assert_memory_equal(m->atoms, again->atoms, sizeof(float) * 32 * (size_t)D);
-    char *path = semid_path_join(tmpdir, "d.dict");
+    char *path = semid_path_join(test_tmp, "d.dict");
     assert_int_equal(semid_dictenc_save(m, path), SEMID_OK);
     semid_dictenc *back;
     assert_int_equal(semid_dictenc_load(path, &back), SEMID_OK);
@@ -190,7 +171,7 @@ static void test_bad_input(void **state) {
     semid_rng_seed(&r, 4);
     semid_matrix X;
     assert_int_equal(semid_matrix_alloc(&X, 20, 4), SEMID_OK);
-    fill_normal(X.data, 80, &r);
+    test_fill_normal(X.data, 80, &r, 1.0);
     semid_dictenc_config c = semid_dictenc_defaults();
     semid_dictenc *m;
     c.n_atoms = 21;
@@ -233,7 +214,7 @@ static void test_bad_input(void **state) {
         float out[8];
         int32_t cc[2] = {0, 1};
         assert_int_equal(semid_tokenizer_reconstruct(tok, cc, 1, 2, out), SEMID_EINVAL);
-        char *path = semid_path_join(tmpdir, "tok.bin");
+        char *path = semid_path_join(test_tmp, "tok.bin");
         assert_int_equal(semid_tokenizer_save(tok, path), SEMID_OK);
         semid_tokenizer *back;
         assert_int_equal(semid_tokenizer_load(path, &back), SEMID_OK);
@@ -255,5 +236,5 @@ int main(void) {
         cmocka_unit_test(test_learning),
         cmocka_unit_test(test_bad_input),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_tmp_setup, test_tmp_teardown);
 }

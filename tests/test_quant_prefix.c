@@ -15,27 +15,8 @@
 #include "base/rng.h"
 #include "quant/prefix_share.h"
 #include "quant/tokenizer.h"
+#include "support/quant/fixtures.h"
 #include "support/testutil.h"
-
-static char *tmpdir;
-
-static int setup(void **state) {
-    (void)state;
-    semid_set_log_level(SEMID_LOG_WARN);
-    tmpdir = test_make_tmpdir();
-    return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    test_rm_rf(tmpdir);
-    free(tmpdir);
-    return 0;
-}
-
-static void fill_normal(float *x, int64_t n, semid_rng *r, double sd) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(sd * semid_rng_normal(r));
-}
 
 /* N items in k clusters. Each task's vector = the cluster's centre in that
  * task's space + 0.35 * a task-specific fine offset (independent between
@@ -50,8 +31,8 @@ static void make_pair(int64_t N, int64_t Ds, int64_t Dr, int k, uint64_t seed, s
     for (int t = 0; t < 2; t++) {
         centre[t] = malloc(sizeof(float) * (size_t)(k * D[t]));
         fine[t] = malloc(sizeof(float) * (size_t)(6 * D[t]));
-        fill_normal(centre[t], k * D[t], &r, 1.0);
-        fill_normal(fine[t], 6 * D[t], &r, 0.35);
+        test_fill_normal(centre[t], k * D[t], &r, 1.0);
+        test_fill_normal(fine[t], 6 * D[t], &r, 0.35);
         assert_int_equal(semid_matrix_alloc(M[t], N, D[t]), SEMID_OK);
     }
     for (int64_t i = 0; i < N; i++) {
@@ -68,12 +49,6 @@ static void make_pair(int64_t N, int64_t Ds, int64_t Dr, int k, uint64_t seed, s
         free(centre[t]);
         free(fine[t]);
     }
-}
-
-static void assert_close(double analytic, double numeric, double tol, const char *what, int64_t i) {
-    double scale = fabs(analytic) + fabs(numeric) + 1e-3;
-    if (fabs(analytic - numeric) / scale > tol)
-        fail_msg("%s[%lld]: analytic %.6g vs numeric %.6g", what, (long long)i, analytic, numeric);
 }
 
 static semid_prefix_share_config small_config(void) {
@@ -112,7 +87,7 @@ static void check_range(semid_prefix_share *m, const semid_matrix *S, const semi
         semid_prefix_share_loss_grad(m, S, R, shared, task_in, NULL, NULL, &t);
         double lm = t.total;
         m->params[i] = keep;
-        assert_close(g[i], (lp - lm) / (2 * eps), 3e-2, what, i);
+        test_assert_derivative(g[i], (lp - lm) / (2 * eps), 3e-2, what, i);
     }
     free(g);
     free(shared);
@@ -189,7 +164,7 @@ static void test_training(void **state) {
     assert_float_equal(mse / (double)(N * 16), rep.recon_mse[0], 1e-5);
 
     /* Files. */
-    char *path = semid_path_join(tmpdir, "p.psq");
+    char *path = semid_path_join(test_tmp, "p.psq");
     assert_int_equal(semid_prefix_share_save(m, path), SEMID_OK);
     semid_prefix_share *back;
     assert_int_equal(semid_prefix_share_load(path, &back), SEMID_OK);
@@ -300,5 +275,5 @@ int main(void) {
         cmocka_unit_test(test_deterministic_and_hook),
         cmocka_unit_test(test_bad_input),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_tmp_setup, test_tmp_teardown);
 }

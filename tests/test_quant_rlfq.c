@@ -15,52 +15,8 @@
 #include "quant/rlfq.h"
 #include "quant/tokenizer.h"
 #include "quant/vq.h"
+#include "support/quant/fixtures.h"
 #include "support/testutil.h"
-
-static char *tmpdir;
-
-static int setup(void **state) {
-    (void)state;
-    semid_set_log_level(SEMID_LOG_WARN);
-    tmpdir = test_make_tmpdir();
-    return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    test_rm_rf(tmpdir);
-    free(tmpdir);
-    return 0;
-}
-
-static void fill_normal(float *x, int64_t n, semid_rng *r, double sd) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(sd * semid_rng_normal(r));
-}
-
-/* Two-scale clusters: x = coarse centre + 0.35 fine offset + small noise. */
-static semid_matrix clustered(int64_t N, int64_t D, int k1, int k2, uint64_t seed) {
-    semid_rng r;
-    semid_rng_seed(&r, seed);
-    float *c1 = malloc(sizeof(float) * (size_t)(k1 * D)), *c2 = malloc(sizeof(float) * (size_t)(k2 * D));
-    fill_normal(c1, k1 * D, &r, 1.0);
-    fill_normal(c2, k2 * D, &r, 0.35);
-    semid_matrix X;
-    assert_int_equal(semid_matrix_alloc(&X, N, D), SEMID_OK);
-    for (int64_t i = 0; i < N; i++) {
-        int64_t a = (int64_t)semid_rng_below(&r, (uint64_t)k1), b = (int64_t)semid_rng_below(&r, (uint64_t)k2);
-        for (int64_t j = 0; j < D; j++)
-            X.data[i * D + j] = c1[a * D + j] + c2[b * D + j] + (float)(0.05 * semid_rng_normal(&r));
-    }
-    free(c1);
-    free(c2);
-    return X;
-}
-
-static void assert_close(double analytic, double numeric, double tol, const char *what, int64_t i) {
-    double scale = fabs(analytic) + fabs(numeric) + 1e-3;
-    if (fabs(analytic - numeric) / scale > tol)
-        fail_msg("%s[%lld]: analytic %.6g vs numeric %.6g", what, (long long)i, analytic, numeric);
-}
 
 static void test_quantizer(void **state) {
     (void)state;
@@ -85,7 +41,7 @@ static void check_regulariser(int64_t B, int bits, int L) {
     float *z = malloc(sizeof(float) * (size_t)n), *resid = malloc(sizeof(float) * (size_t)(n * L));
     float *zq = malloc(sizeof(float) * (size_t)n), *dz = calloc((size_t)n, sizeof(float));
     int32_t *codes = malloc(sizeof(int32_t) * (size_t)(B * L));
-    fill_normal(z, n, &r, 0.8);
+    test_fill_normal(z, n, &r, 0.8);
     semid_rlfq_quantize(codes, resid, zq, z, B, bits, L, true);
     const float beta = 0.25f, ew = 0.5f, temp = 1.0f;
     double commit, ent;
@@ -101,7 +57,7 @@ static void check_regulariser(int64_t B, int bits, int L) {
         semid_rlfq_quantize(codes, resid, zq, z, B, bits, L, false);
         double lm = semid_rlfq_reg_backward(NULL, NULL, NULL, resid, codes, B, bits, L, beta, ew, temp);
         z[i] = keep;
-        assert_close(dz[i], (lp - lm) / (2 * eps), 2e-2, "regulariser dz", i);
+        test_assert_derivative(dz[i], (lp - lm) / (2 * eps), 2e-2, "regulariser dz", i);
     }
     free(z);
     free(resid);
@@ -149,7 +105,7 @@ static semid_rlfq_config small_config(void) {
 
 static void test_decoder_gradient(void **state) {
     (void)state;
-    semid_matrix X = clustered(10, 8, 3, 3, 5);
+    semid_matrix X = test_clustered(10, 8, 3, 3, 5);
     semid_rlfq_config c = small_config();
     c.bits = 3;
     c.act = SEMID_ACT_SILU;
@@ -170,7 +126,7 @@ static void test_decoder_gradient(void **state) {
         semid_rlfq_loss_grad(m, &X, codes, NULL, &t);
         double lm = t.total;
         m->params[i] = keep;
-        assert_close(g[i], (lp - lm) / (2 * eps), 2e-2, "decoder", i);
+        test_assert_derivative(g[i], (lp - lm) / (2 * eps), 2e-2, "decoder", i);
     }
     free(g);
     semid_rlfq_free(m);
@@ -179,7 +135,7 @@ static void test_decoder_gradient(void **state) {
 
 static void test_training_on_clusters(void **state) {
     (void)state;
-    semid_matrix X = clustered(1024, 24, 16, 12, 11);
+    semid_matrix X = test_clustered(1024, 24, 16, 12, 11);
     semid_rlfq_config c = small_config();
     c.levels = 1;
     semid_rlfq *m1, *m2;
@@ -195,7 +151,7 @@ static void test_training_on_clusters(void **state) {
     assert_true(r2.recon_mse < 0.9 * r1.recon_mse);
     assert_true(r2.used_share[0] >= 0.5);
 
-    char *path = semid_path_join(tmpdir, "m.rlfq");
+    char *path = semid_path_join(test_tmp, "m.rlfq");
     assert_int_equal(semid_rlfq_save(m2, path), SEMID_OK);
     semid_rlfq *back;
     assert_int_equal(semid_rlfq_load(path, &back), SEMID_OK);
@@ -228,7 +184,7 @@ static void test_training_on_clusters(void **state) {
 
 static void test_deterministic(void **state) {
     (void)state;
-    semid_matrix X = clustered(300, 12, 6, 4, 2);
+    semid_matrix X = test_clustered(300, 12, 6, 4, 2);
     semid_rlfq_config c = small_config();
     c.epochs = 5;
     semid_rlfq *a, *b, *other;
@@ -246,7 +202,7 @@ static void test_deterministic(void **state) {
 
 static void test_bad_input(void **state) {
     (void)state;
-    semid_matrix X = clustered(40, 6, 3, 3, 4);
+    semid_matrix X = test_clustered(40, 6, 3, 3, 4);
     semid_rlfq_config c = small_config();
     c.epochs = 1;
     semid_rlfq *m;
@@ -280,7 +236,7 @@ static void test_bad_input(void **state) {
 static void test_tokenizer_method(void **state) {
     (void)state;
     if (!semid_tokenizer_find_method("rlfq")) skip();
-    semid_matrix X = clustered(256, 12, 8, 4, 8);
+    semid_matrix X = test_clustered(256, 12, 8, 4, 8);
     semid_tokenizer_config tc = semid_tokenizer_defaults();
     tc.method = "rlfq";
     tc.codebook_size = 8;
@@ -293,7 +249,7 @@ static void test_tokenizer_method(void **state) {
     int32_t *codes = malloc(sizeof(int32_t) * 512), *again = malloc(sizeof(int32_t) * 512);
     assert_int_equal(semid_tokenizer_encode(tok, &X, codes), SEMID_OK);
     for (int i = 0; i < 512; i++) assert_true(codes[i] >= 0 && codes[i] < 8);
-    char *path = semid_path_join(tmpdir, "tok.bin");
+    char *path = semid_path_join(test_tmp, "tok.bin");
     assert_int_equal(semid_tokenizer_save(tok, path), SEMID_OK);
     semid_tokenizer *back;
     assert_int_equal(semid_tokenizer_load(path, &back), SEMID_OK);
@@ -318,5 +274,5 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_tokenizer_method),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_tmp_setup, test_tmp_teardown);
 }

@@ -17,56 +17,8 @@
 #include "quant/rqvae.h"
 #include "quant/tokenizer.h"
 #include "quant/vq.h"
+#include "support/quant/fixtures.h"
 #include "support/testutil.h"
-
-static char *tmpdir;
-
-static int setup(void **state) {
-    (void)state;
-    semid_set_log_level(SEMID_LOG_WARN);
-    tmpdir = test_make_tmpdir();
-    return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    test_rm_rf(tmpdir);
-    free(tmpdir);
-    return 0;
-}
-
-static void fill_normal(float *x, int64_t n, semid_rng *r, double sd) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(sd * semid_rng_normal(r));
-}
-
-/* Clustered vectors with two scales: N items, D dims, k1 coarse centres and
- * k2 fine offsets per item (x = coarse + 0.35 fine + small noise), so that a
- * second quantization level has something left to explain. */
-static semid_matrix clustered(int64_t N, int64_t D, int k1, int k2, uint64_t seed) {
-    semid_rng r;
-    semid_rng_seed(&r, seed);
-    float *c1 = malloc(sizeof(float) * (size_t)(k1 * D)), *c2 = malloc(sizeof(float) * (size_t)(k2 * D));
-    fill_normal(c1, k1 * D, &r, 1.0);
-    fill_normal(c2, k2 * D, &r, 0.35);
-    semid_matrix X;
-    assert_int_equal(semid_matrix_alloc(&X, N, D), SEMID_OK);
-    for (int64_t i = 0; i < N; i++) {
-        int64_t a = (int64_t)semid_rng_below(&r, (uint64_t)k1), b = (int64_t)semid_rng_below(&r, (uint64_t)k2);
-        for (int64_t j = 0; j < D; j++)
-            X.data[i * D + j] = c1[a * D + j] + c2[b * D + j] + (float)(0.05 * semid_rng_normal(&r));
-    }
-    free(c1);
-    free(c2);
-    return X;
-}
-
-/* Relative agreement of an analytic and a numeric derivative. */
-static void assert_close(double analytic, double numeric, double tol, const char *what, int64_t i) {
-    double scale = fabs(analytic) + fabs(numeric) + 1e-3;
-    if (fabs(analytic - numeric) / scale > tol) {
-        fail_msg("%s[%lld]: analytic %.6g vs numeric %.6g", what, (long long)i, analytic, numeric);
-    }
-}
 
 /* Loss = sum(out * weights) of an MLP, for finite differences. */
 static double mlp_loss(const semid_mlp *m, const float *p, semid_mlp_cache *c, const float *x, const float *wout,
@@ -88,8 +40,8 @@ static void check_mlp_grad(semid_act act) {
     semid_mlp_init(&m, p, &r);
     for (int64_t i = 0; i < off; i++) p[i] += (float)(0.1 * semid_rng_normal(&r)); /* non-zero biases */
     float x[30], dx[30] = {0}, wout[20];
-    fill_normal(x, 30, &r, 1.0);
-    fill_normal(wout, 20, &r, 1.0);
+    test_fill_normal(x, 30, &r, 1.0);
+    test_fill_normal(wout, 20, &r, 1.0);
     semid_mlp_cache c;
     assert_int_equal(semid_mlp_cache_alloc(&c, &m, B), SEMID_OK);
     mlp_loss(&m, p, &c, x, wout, B);
@@ -102,7 +54,7 @@ static void check_mlp_grad(semid_act act) {
         p[i] = keep - eps;
         double lm = mlp_loss(&m, p, &c, x, wout, B);
         p[i] = keep;
-        assert_close(g[i], (lp - lm) / (2 * eps), 2e-2, "mlp param", i);
+        test_assert_derivative(g[i], (lp - lm) / (2 * eps), 2e-2, "mlp param", i);
     }
     for (int64_t i = 0; i < 30; i++) {
         float keep = x[i];
@@ -111,7 +63,7 @@ static void check_mlp_grad(semid_act act) {
         x[i] = keep - eps;
         double lm = mlp_loss(&m, p, &c, x, wout, B);
         x[i] = keep;
-        assert_close(dx[i], (lp - lm) / (2 * eps), 2e-2, "mlp input", i);
+        test_assert_derivative(dx[i], (lp - lm) / (2 * eps), 2e-2, "mlp input", i);
     }
     /* Backward accumulates: a second pass doubles the gradients. */
     float g0 = g[3];
@@ -139,8 +91,8 @@ static void test_rvq_gradients(void **state) {
     const int L = 2;
     float z[24], C[40], resid[48], zq[24], dz[24] = {0}, dC[40] = {0};
     int32_t codes[12];
-    fill_normal(z, 24, &r, 1.0);
-    fill_normal(C, 40, &r, 1.0);
+    test_fill_normal(z, 24, &r, 1.0);
+    test_fill_normal(C, 40, &r, 1.0);
     assert_int_equal(semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, true), SEMID_OK);
     /* Level 0 picks the nearest codeword. */
     for (int64_t b = 0; b < B; b++) {
@@ -165,7 +117,7 @@ static void test_rvq_gradients(void **state) {
         semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, false);
         double lm = beta * semid_rvq_sqerr(resid, codes, C, B, L, K, d);
         z[i] = keep;
-        assert_close(dz[i], (lp - lm) / (2 * eps), 1e-2, "commitment dz", i);
+        test_assert_derivative(dz[i], (lp - lm) / (2 * eps), 1e-2, "commitment dz", i);
     }
     /* The last level's codebook changes no residual, so its finite
      * difference is exactly the codebook loss gradient. */
@@ -178,7 +130,7 @@ static void test_rvq_gradients(void **state) {
         semid_rvq_forward(codes, resid, zq, z, B, C, L, K, d, false);
         double lm = semid_rvq_sqerr(resid, codes, C, B, L, K, d);
         C[i] = keep;
-        assert_close(dC[i], (lp - lm) / (2 * eps), 1e-2, "codebook dC", i);
+        test_assert_derivative(dC[i], (lp - lm) / (2 * eps), 1e-2, "codebook dC", i);
     }
 }
 
@@ -197,7 +149,7 @@ static semid_rqvae_config small_config(void) {
 /* Decoder parameters get the exact gradient of the reconstruction loss. */
 static void test_decoder_gradient(void **state) {
     (void)state;
-    semid_matrix X = clustered(12, 10, 3, 3, 5);
+    semid_matrix X = test_clustered(12, 10, 3, 3, 5);
     semid_rqvae_config c = small_config();
     c.codebook_size = 4;
     c.act = SEMID_ACT_SILU;
@@ -220,7 +172,7 @@ static void test_decoder_gradient(void **state) {
         semid_rqvae_loss_grad(m, &X, codes, NULL, &t);
         double lm = t.total;
         m->params[i] = keep;
-        assert_close(g[i], (lp - lm) / (2 * eps), 2e-2, "decoder", i);
+        test_assert_derivative(g[i], (lp - lm) / (2 * eps), 2e-2, "decoder", i);
     }
     free(g);
     semid_rqvae_free(m);
@@ -229,7 +181,7 @@ static void test_decoder_gradient(void **state) {
 
 static void test_training_on_clusters(void **state) {
     (void)state;
-    semid_matrix X = clustered(1024, 24, 16, 12, 11);
+    semid_matrix X = test_clustered(1024, 24, 16, 12, 11);
     semid_rqvae_config c = small_config();
     c.levels = 1;
     semid_rqvae *m1, *m2;
@@ -248,7 +200,7 @@ static void test_training_on_clusters(void **state) {
 
     /* Cold start: items never seen in training (same clusters, drawn after
      * the training rows) are encoded and reconstructed about as well. */
-    semid_matrix more = clustered(2048, 24, 16, 12, 11);
+    semid_matrix more = test_clustered(2048, 24, 16, 12, 11);
     semid_matrix unseen = {1024, 24, more.data + 1024 * 24};
     int32_t *uc = malloc(sizeof(int32_t) * 2048);
     float *urec = malloc(sizeof(float) * 1024 * 24);
@@ -262,7 +214,7 @@ static void test_training_on_clusters(void **state) {
     semid_matrix_free(&more);
 
     /* Files: the loaded model encodes identically, also through decode. */
-    char *path = semid_path_join(tmpdir, "m.rqvae");
+    char *path = semid_path_join(test_tmp, "m.rqvae");
     assert_int_equal(semid_rqvae_save(m2, path), SEMID_OK);
     semid_rqvae *back;
     assert_int_equal(semid_rqvae_load(path, &back), SEMID_OK);
@@ -294,7 +246,7 @@ static void test_training_on_clusters(void **state) {
 
 static void test_deterministic(void **state) {
     (void)state;
-    semid_matrix X = clustered(300, 12, 6, 4, 2);
+    semid_matrix X = test_clustered(300, 12, 6, 4, 2);
     semid_rqvae_config c = small_config();
     c.epochs = 5;
     semid_rqvae *a, *b;
@@ -314,7 +266,7 @@ static void test_deterministic(void **state) {
 
 static void test_bad_input(void **state) {
     (void)state;
-    semid_matrix X = clustered(40, 6, 3, 3, 4);
+    semid_matrix X = test_clustered(40, 6, 3, 3, 4);
     semid_rqvae_config c = small_config();
     c.epochs = 1;
     semid_rqvae *m;
@@ -345,7 +297,7 @@ static void test_bad_input(void **state) {
 static void test_tokenizer_method(void **state) {
     (void)state;
     if (!semid_tokenizer_find_method("rqvae")) skip();
-    semid_matrix X = clustered(256, 12, 8, 4, 8);
+    semid_matrix X = test_clustered(256, 12, 8, 4, 8);
     semid_tokenizer_config tc = semid_tokenizer_defaults();
     tc.method = "rqvae";
     tc.codebook_size = 8;
@@ -358,7 +310,7 @@ static void test_tokenizer_method(void **state) {
     assert_int_equal(semid_tokenizer_level_size(tok, 1), 8);
     int32_t *codes = malloc(sizeof(int32_t) * 512);
     assert_int_equal(semid_tokenizer_encode(tok, &X, codes), SEMID_OK);
-    char *path = semid_path_join(tmpdir, "tok.bin");
+    char *path = semid_path_join(test_tmp, "tok.bin");
     assert_int_equal(semid_tokenizer_save(tok, path), SEMID_OK);
     semid_tokenizer *back;
     assert_int_equal(semid_tokenizer_load(path, &back), SEMID_OK);
@@ -383,5 +335,5 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_tokenizer_method),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_tmp_setup, test_tmp_teardown);
 }
