@@ -533,8 +533,9 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         loss_n++;
         if (cfg->verbose == 1) {
             char extra[96];
-            snprintf(extra, sizeof extra, "epoch %lld loss %.4f lr %.2e", (long long)e + 1, loss_sum / (double)loss_n,
-                     (double)semid_adamw_lr(&t.opt.cfg, step));
+            snprintf(extra, sizeof extra, "epoch %lld loss %.4f lr %.2e %.0f tokens/s", (long long)e + 1,
+                     loss_sum / (double)loss_n, (double)semid_adamw_lr(&t.opt.cfg, step),
+                     t_train > 0 ? tokens / t_train : 0.0);
             semid_progress_update(&prog, step + 1, extra);
         }
         int epoch_done = b == t.n_batches - 1 || step + 1 == t.total_steps;
