@@ -33,6 +33,8 @@ int cmd_train(int argc, char **argv) {
         {"decay", CLI_STRING, &decay, "learning-rate decay: cosine, linear or constant"},
         {"search-share", CLI_DOUBLE, &c.search_share, "share of search sequences per epoch (0 = as in the data)"},
         {"min-count", CLI_INT, &c.vocab.min_count, "keep query words seen at least this often"},
+        {"word-vectors", CLI_STRING, &c.word_vectors,
+         "start query-word embeddings from word vectors: a GloVe/word2vec file, or 'default' (the shipped subset)"},
         {"valid-sample", CLI_INT, &c.valid_sample, "validation prompts per task each epoch (0 = none)"},
         {"valid-k", CLI_INT, &c.valid_k, "validation Recall@K"},
         {"seed", CLI_INT, &seed, "random seed"},

@@ -49,6 +49,7 @@ typedef struct exp_config {
     int32_t model_heads;
     int32_t model_epochs;
     int32_t model_max_steps;  /* 0 = epochs decide; else a step budget per model */
+    char model_word_vectors[512]; /* "" = random word embeddings; a file or "default" (gen/word_init.h) */
     int32_t model_parallel;   /* models trained at once, one thread each (0 = one per thread) */
     int32_t model_batch;
     double model_lr;

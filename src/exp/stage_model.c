@@ -116,6 +116,11 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     snprintf(desc, sizeof desc, "gen v3|%d|%d|%d|%d|%d|%d|%g|%d|%d|%d|%d|%lld", cfg->model_layers, cfg->model_dim,
              cfg->model_heads, cfg->model_epochs, cfg->model_max_steps, cfg->model_batch, cfg->model_lr, cfg->model_history, cfg->beam,
              cfg->k, cfg->valid_sample, (long long)seed);
+    /* Word-vector initialisation joined later: without it, keys stay as they were. */
+    if (cfg->model_word_vectors[0]) {
+        size_t used = strlen(desc);
+        snprintf(desc + used, sizeof desc - used, "|wv=%s", cfg->model_word_vectors);
+    }
     exp_key key = exp_key_make(desc, sid_key);
     char *dir = semid_path_join(run_dir, stage);
     char *eval_path = semid_path_join(run_dir, rel);
@@ -136,6 +141,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.d_model = cfg->model_dim;
     tc.epochs = cfg->model_epochs;
     tc.max_steps = cfg->model_max_steps;
+    tc.word_vectors = cfg->model_word_vectors;
     tc.batch_size = cfg->model_batch;
     tc.lr = (float)cfg->model_lr;
     tc.history_window = cfg->model_history;

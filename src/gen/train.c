@@ -15,6 +15,7 @@
 #include "eval/metrics.h"
 #include "gen/generate.h"
 #include "gen/model.h"
+#include "gen/word_init.h"
 #include "io/safetensors.h"
 #include "quant/trie.h"
 
@@ -244,6 +245,9 @@ static void run_signature(const trainer *t, char *buf, size_t len) {
              mc->vocab_size, mc->max_seq_len, mc->n_layer, mc->n_head, mc->d_model, t->cfg->batch_size, t->cfg->epochs,
              t->total_steps, t->train.n, t->n_epoch, t->cfg->seed, (double)t->cfg->lr, (double)t->cfg->weight_decay,
              (double)t->cfg->clip_norm, t->cfg->search_share, t->table->fingerprint);
+    const char *wv = t->cfg->word_vectors;
+    size_t used = strlen(buf);
+    if (wv && *wv && used < len) snprintf(buf + used, len - used, " wv%s", wv);
 }
 
 static semid_status save_resume(trainer *t, int64_t step) {
@@ -348,6 +352,18 @@ static semid_status load_resume(trainer *t, int64_t *step) {
 
 /* ---- set-up ---- */
 
+static semid_status init_words(trainer *t) {
+    const char *path = t->cfg->word_vectors;
+    semid_wordvec wv;
+    SEMID_TRY(strcmp(path, "default") == 0 ? semid_wordvec_load_default(&wv) : semid_wordvec_load(path, 0, &wv));
+    int32_t found = 0;
+    semid_status st = semid_gen_init_word_embeddings(t->model, &t->vocab, &wv, t->cfg->seed, &found);
+    if (st == SEMID_OK && t->cfg->verbose)
+        SEMID_INFO("train: %d of %d query words start from word vectors (%s)", found, t->vocab.n_words, path);
+    semid_wordvec_free(&wv);
+    return st;
+}
+
 static semid_status setup(trainer *t) {
     const semid_gen_train_config *c = t->cfg;
     const semid_dataset *ds = t->ds;
@@ -409,6 +425,7 @@ static semid_status setup(trainer *t) {
     /* Targets are always ID tokens and decoding scores only those: the
      * training softmax runs over them alone (model.h). */
     SEMID_TRY(semid_gpt_set_output_range(t->model, t->vocab.sid_base, t->vocab.sid_base + t->vocab.n_sid));
+    if (c->word_vectors && *c->word_vectors) SEMID_TRY(init_words(t));
 
     int64_t ns = t->train.n_task[0], nr = t->train.n_task[1];
     t->n_epoch = ns + nr;

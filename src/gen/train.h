@@ -45,6 +45,9 @@ typedef struct semid_gen_train_config {
     double valid_query_share; /* 0.05, used when the dataset has no VALID queries */
     double search_share;      /* share of search sequences per epoch; 0 = as many as there are */
     semid_gen_vocab_options vocab;
+    const char *word_vectors; /* start query-word embeddings from these word vectors
+                                 (gen/word_init.h): a file, "default" for the shipped
+                                 GloVe subset; NULL or "" = random */
     /* optimisation */
     int32_t epochs;           /* 10 */
     int64_t max_steps;        /* 0 = epochs decide; else at most this many steps: the
