@@ -148,6 +148,9 @@ void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *do
 /* dst (hs, T) = the transpose of the hs columns at src of T rows of stride
  * `stride`: a head's keys or values laid out so that a query's scores against
  * all positions are a run of contiguous, vectorisable multiply-adds. */
+/* Attention loops hold this many floats of a result in registers. */
+enum { ATT_BLOCK = 16 };
+
 static void pack_transposed(float *restrict dst, const float *restrict src, int64_t stride, int64_t T, int64_t hs) {
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < hs; i++) dst[i * T + t] = src[t * stride + i];
@@ -169,10 +172,21 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
             float *restrict a = att + (bh * T + t) * T;
             int64_t n = t + 1;
             for (int64_t t2 = 0; t2 < T; t2++) a[t2] = 0.0f;
-            for (int64_t i = 0; i < hs; i++) {
+            /* scores BLOCK positions at a time in registers, then the rest */
+            int64_t t0 = 0;
+            for (; t0 + ATT_BLOCK <= n; t0 += ATT_BLOCK) {
+                float r[ATT_BLOCK] = {0};
+                for (int64_t i = 0; i < hs; i++) {
+                    float qi = q[i] * scale;
+                    const float *restrict kr = kt + i * T + t0;
+                    for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(qi, kr[u], r[u]);
+                }
+                memcpy(a + t0, r, sizeof r);
+            }
+            for (int64_t i = 0; i < hs && t0 < n; i++) {
                 float qi = q[i] * scale;
                 const float *restrict kr = kt + i * T;
-                for (int64_t t2 = 0; t2 < n; t2++) a[t2] = MADD(qi, kr[t2], a[t2]);
+                for (int64_t t2 = t0; t2 < n; t2++) a[t2] = MADD(qi, kr[t2], a[t2]);
             }
             float maxv = a[0];
 #pragma omp simd reduction(max : maxv)
@@ -186,11 +200,22 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
             }
             float inv = 1.0f / sum;
             for (int64_t t2 = 0; t2 < n; t2++) a[t2] *= inv;
-            for (int64_t i = 0; i < hs; i++) acc[i] = 0.0f;
-            for (int64_t t2 = 0; t2 < n; t2++) {
+            /* weighted values BLOCK channels at a time in registers, then the rest */
+            int64_t i0 = 0;
+            for (; i0 + ATT_BLOCK <= hs; i0 += ATT_BLOCK) {
+                float r[ATT_BLOCK] = {0};
+                for (int64_t t2 = 0; t2 < n; t2++) {
+                    const float *restrict v = base + t2 * C3 + 2 * C + h * hs + i0;
+                    float p = a[t2];
+                    for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(p, v[u], r[u]);
+                }
+                memcpy(acc + i0, r, sizeof r);
+            }
+            for (int64_t i = i0; i < hs; i++) acc[i] = 0.0f;
+            for (int64_t t2 = 0; t2 < n && i0 < hs; t2++) {
                 const float *restrict v = base + t2 * C3 + 2 * C + h * hs;
                 float p = a[t2];
-                for (int64_t i = 0; i < hs; i++) acc[i] = MADD(p, v[i], acc[i]);
+                for (int64_t i = i0; i < hs; i++) acc[i] = MADD(p, v[i], acc[i]);
             }
             memcpy(out + (b * T + t) * C + h * hs, acc, (size_t)hs * sizeof(float));
         }
@@ -219,12 +244,26 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
             const float *restrict d = dout + (b * T + t) * C + h * hs;
             int64_t n = t + 1;
             /* through out = att . v: datt = d . v^T, dv += att d */
-            for (int64_t t2 = 0; t2 < n; t2++) dpre[t2] = 0.0f;
-            for (int64_t i = 0; i < hs; i++) {
+            int64_t t0 = 0;
+            for (; t0 + ATT_BLOCK <= n; t0 += ATT_BLOCK) { /* datt in registers */
+                float r[ATT_BLOCK] = {0};
+                for (int64_t i = 0; i < hs; i++) {
+                    float di = d[i];
+                    const float *restrict vr = vt + i * T + t0;
+                    float *restrict dvr = dvt + i * T + t0;
+                    for (int u = 0; u < ATT_BLOCK; u++) {
+                        r[u] = MADD(di, vr[u], r[u]);
+                        dvr[u] = MADD(di, a[t0 + u], dvr[u]);
+                    }
+                }
+                memcpy(dpre + t0, r, sizeof r);
+            }
+            for (int64_t t2 = t0; t2 < n; t2++) dpre[t2] = 0.0f;
+            for (int64_t i = 0; i < hs && t0 < n; i++) {
                 float di = d[i];
                 const float *restrict vr = vt + i * T;
                 float *restrict dvr = dvt + i * T;
-                for (int64_t t2 = 0; t2 < n; t2++) {
+                for (int64_t t2 = t0; t2 < n; t2++) {
                     dpre[t2] = MADD(di, vr[t2], dpre[t2]);
                     dvr[t2] = MADD(di, a[t2], dvr[t2]);
                 }
@@ -235,11 +274,21 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
             for (int64_t t2 = 0; t2 < n; t2++) dot_ad += a[t2] * dpre[t2];
             for (int64_t t2 = 0; t2 < n; t2++) dpre[t2] = a[t2] * (dpre[t2] - dot_ad) * scale;
             const float *restrict q = base + t * C3 + h * hs;
-            for (int64_t i = 0; i < hs; i++) dq[i] = 0.0f;
-            for (int64_t t2 = 0; t2 < n; t2++) {
+            int64_t i0 = 0;
+            for (; i0 + ATT_BLOCK <= hs; i0 += ATT_BLOCK) { /* dq in registers */
+                float r[ATT_BLOCK] = {0};
+                for (int64_t t2 = 0; t2 < n; t2++) {
+                    const float *restrict k = base + t2 * C3 + C + h * hs + i0;
+                    float p = dpre[t2];
+                    for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(p, k[u], r[u]);
+                }
+                memcpy(dq + i0, r, sizeof r);
+            }
+            for (int64_t i = i0; i < hs; i++) dq[i] = 0.0f;
+            for (int64_t t2 = 0; t2 < n && i0 < hs; t2++) {
                 const float *restrict k = base + t2 * C3 + C + h * hs;
                 float p = dpre[t2];
-                for (int64_t i = 0; i < hs; i++) dq[i] = MADD(p, k[i], dq[i]);
+                for (int64_t i = i0; i < hs; i++) dq[i] = MADD(p, k[i], dq[i]);
             }
             float *dqo = dbase + t * C3 + h * hs;
             for (int64_t i = 0; i < hs; i++) dqo[i] += dq[i];
