@@ -15,6 +15,14 @@
 /* Attention kernels work on BLOCK floats at a time, held in registers. */
 enum { BLOCK = 16 };
 
+/* What each beam row holds of its own: the prompt it continues and its
+ * suffix's keys and values. */
+typedef struct beam_rows {
+    int32_t *slot; /* (rows) prompt slot, -1 = unattached */
+    int32_t *len;  /* (rows) suffix tokens */
+    float *k, *v;  /* (L, rows, smax, C) */
+} beam_rows;
+
 struct semid_gpt_cache {
     int32_t n_prompts, rows, smax, tmax, L, C, NH;
     int32_t *prompt_len; /* (n_prompts) */
@@ -22,11 +30,8 @@ struct semid_gpt_cache {
     float *pk;           /* (L, n_prompts, C, tpad): keys transposed, so a query's scores
                             against all positions are vector loops */
     float *pv;           /* (L, n_prompts, Tmax, C) */
-    int32_t *slot;       /* (rows) prompt slot, -1 = unattached */
-    int32_t *slen;       /* (rows) suffix tokens */
-    float *sk, *sv;      /* (L, rows, smax, C) */
-    float *sk2, *sv2;    /* the same, written by a gather and then swapped in */
-    int32_t *slot2, *slen2;
+    beam_rows cur;   /* the rows' state */
+    beam_rows spare; /* written by a gather, then swapped in */
     /* per call: which token each entry is; entries of a prompt have row -1 */
     int64_t cap;
     int32_t *ent_slot, *ent_row, *ent_pos, *out_idx;
@@ -42,9 +47,10 @@ struct semid_gpt_cache {
 
 void semid_gpt_cache_free(semid_gpt_cache *c) {
     if (!c) return;
-    void *bufs[] = {c->prompt_len, c->pk,      c->pv,      c->slot, c->slen, c->sk,  c->sv,   c->sk2,
-                    c->sv2,        c->slot2,   c->slen2,   c->ent_slot, c->ent_row, c->ent_pos, c->out_idx, c->x,
-                    c->ln,         c->qkv,     c->atty,    c->tmp,  c->fch,  c->fchg, c->att};
+    void *bufs[] = {c->prompt_len, c->pk,      c->pv,      c->cur.slot, c->cur.len, c->cur.k,  c->cur.v,
+                    c->spare.slot, c->spare.len, c->spare.k, c->spare.v, c->ent_slot, c->ent_row, c->ent_pos,
+                    c->out_idx,    c->x,       c->ln,      c->qkv,      c->atty,     c->tmp,    c->fch,
+                    c->fchg,       c->att};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(c);
 }
@@ -74,14 +80,14 @@ semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t n_prompts, int32
     c->prompt_len = calloc((size_t)n_prompts, sizeof(int32_t));
     c->pk = calloc(L * (size_t)n_prompts * C * (size_t)c->tpad, sizeof(float)); /* padding is read, never used */
     c->pv = malloc(pkv * sizeof(float));
-    c->slot = malloc(r1 * sizeof(int32_t));
-    c->slen = calloc(r1, sizeof(int32_t));
-    c->slot2 = malloc(r1 * sizeof(int32_t));
-    c->slen2 = malloc(r1 * sizeof(int32_t));
-    c->sk = malloc(s1 * sizeof(float));
-    c->sv = malloc(s1 * sizeof(float));
-    c->sk2 = malloc(s1 * sizeof(float));
-    c->sv2 = malloc(s1 * sizeof(float));
+    c->cur.slot = malloc(r1 * sizeof(int32_t));
+    c->cur.len = calloc(r1, sizeof(int32_t));
+    c->spare.slot = malloc(r1 * sizeof(int32_t));
+    c->spare.len = malloc(r1 * sizeof(int32_t));
+    c->cur.k = malloc(s1 * sizeof(float));
+    c->cur.v = malloc(s1 * sizeof(float));
+    c->spare.k = malloc(s1 * sizeof(float));
+    c->spare.v = malloc(s1 * sizeof(float));
     c->ent_slot = malloc(cap * sizeof(int32_t));
     c->ent_row = malloc(cap * sizeof(int32_t));
     c->ent_pos = malloc(cap * sizeof(int32_t));
@@ -94,21 +100,22 @@ semid_status semid_gpt_cache_create(const semid_gpt *m, int32_t n_prompts, int32
     c->fch = malloc(cap * 4 * C * sizeof(float));
     c->fchg = malloc(cap * 4 * C * sizeof(float));
     c->att = malloc(cap * (size_t)c->NH * (size_t)c->tmax * sizeof(float));
-    if (!c->prompt_len || !c->pk || !c->pv || !c->slot || !c->slen || !c->slot2 || !c->slen2 || !c->sk || !c->sv ||
-        !c->sk2 || !c->sv2 || !c->ent_slot || !c->ent_row || !c->ent_pos || !c->out_idx || !c->x || !c->ln ||
+    if (!c->prompt_len || !c->pk || !c->pv || !c->cur.slot || !c->cur.len || !c->spare.slot || !c->spare.len ||
+        !c->cur.k || !c->cur.v || !c->spare.k || !c->spare.v || !c->ent_slot || !c->ent_row || !c->ent_pos ||
+        !c->out_idx || !c->x || !c->ln ||
         !c->qkv || !c->atty || !c->tmp || !c->fch || !c->fchg || !c->att) {
         semid_gpt_cache_free(c);
         return semid_fail(SEMID_ENOMEM, "out of memory for a decoding cache of %d prompts x %d positions and %d rows",
                           n_prompts, cfg->max_seq_len, rows);
     }
-    for (int32_t r = 0; r < rows; r++) c->slot[r] = -1;
+    for (int32_t r = 0; r < rows; r++) c->cur.slot[r] = -1;
     *out = c;
     return SEMID_OK;
 }
 
 int32_t semid_gpt_cache_length(const semid_gpt_cache *c, int32_t row) {
     SEMID_ASSERT(row >= 0 && row < c->rows);
-    return c->slot[row] < 0 ? 0 : c->prompt_len[c->slot[row]] + c->slen[row];
+    return c->cur.slot[row] < 0 ? 0 : c->prompt_len[c->cur.slot[row]] + c->cur.len[row];
 }
 
 static float *prompt_at(const semid_gpt_cache *c, float *base, int64_t l, int64_t slot, int64_t pos) {
@@ -134,8 +141,8 @@ static void store_kv(const semid_gpt_cache *c, int64_t l, int64_t i) {
         memcpy(prompt_at(c, c->pv, l, slot, pos), v, (size_t)C * sizeof(float));
     } else {
         int32_t s = pos - c->prompt_len[slot];
-        memcpy(suffix_at(c, c->sk, l, row, s), k, (size_t)C * sizeof(float));
-        memcpy(suffix_at(c, c->sv, l, row, s), v, (size_t)C * sizeof(float));
+        memcpy(suffix_at(c, c->cur.k, l, row, s), k, (size_t)C * sizeof(float));
+        memcpy(suffix_at(c, c->cur.v, l, row, s), v, (size_t)C * sizeof(float));
     }
 }
 
@@ -148,8 +155,8 @@ static void attend(const semid_gpt_cache *c, int64_t l, int64_t i, int64_t h, fl
     int32_t np = row < 0 ? pos + 1 : c->prompt_len[slot], ns = row < 0 ? 0 : pos - c->prompt_len[slot] + 1;
     const float *q = c->qkv + i * 3 * C + h * hs;
     const float *pkt = prompt_keys(c, l, slot) + h * hs * c->tpad, *pv = prompt_at(c, c->pv, l, slot, 0) + h * hs;
-    const float *sk = row < 0 ? NULL : suffix_at(c, c->sk, l, row, 0) + h * hs;
-    const float *sv = row < 0 ? NULL : suffix_at(c, c->sv, l, row, 0) + h * hs;
+    const float *sk = row < 0 ? NULL : suffix_at(c, c->cur.k, l, row, 0) + h * hs;
+    const float *sv = row < 0 ? NULL : suffix_at(c, c->cur.v, l, row, 0) + h * hs;
     /* scores against the prompt, BLOCK positions at a time (padding included) */
     for (int64_t t0 = 0; t0 < np; t0 += BLOCK) {
         float acc[BLOCK] = {0};
@@ -284,8 +291,8 @@ semid_status semid_gpt_cache_attach(semid_gpt_cache *c, int32_t row, int32_t slo
     if (row < 0 || row >= c->rows || slot < 0 || slot >= c->n_prompts)
         return semid_fail(SEMID_EINVAL, "gpt attach: row %d or slot %d out of range (%d rows, %d slots)", row, slot,
                           c->rows, c->n_prompts);
-    c->slot[row] = slot;
-    c->slen[row] = 0;
+    c->cur.slot[row] = slot;
+    c->cur.len[row] = 0;
     return SEMID_OK;
 }
 
@@ -296,17 +303,17 @@ semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const 
     SEMID_TRY(check_tokens(m, tokens, n_rows));
     SEMID_TRY(check_range(m, vocab_lo, vocab_hi));
     for (int32_t r = 0; r < n_rows; r++) {
-        if (c->slot[r] < 0) return semid_fail(SEMID_EINVAL, "gpt step: row %d continues no prompt", r);
-        int32_t pos = c->prompt_len[c->slot[r]] + c->slen[r];
-        if (c->slen[r] >= c->smax || pos >= c->tmax)
+        if (c->cur.slot[r] < 0) return semid_fail(SEMID_EINVAL, "gpt step: row %d continues no prompt", r);
+        int32_t pos = c->prompt_len[c->cur.slot[r]] + c->cur.len[r];
+        if (c->cur.len[r] >= c->smax || pos >= c->tmax)
             return semid_fail(SEMID_EINVAL, "gpt step: row %d is full (%d tokens)", r, pos);
-        c->ent_slot[r] = c->slot[r];
+        c->ent_slot[r] = c->cur.slot[r];
         c->ent_row[r] = r;
         c->ent_pos[r] = pos;
         c->out_idx[r] = r;
     }
     cache_run(m, c, tokens, n_rows, n_rows, vocab_lo, vocab_hi, logits);
-    for (int32_t r = 0; r < n_rows; r++) c->slen[r]++;
+    for (int32_t r = 0; r < n_rows; r++) c->cur.len[r]++;
     return SEMID_OK;
 }
 
@@ -319,25 +326,16 @@ semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int3
      * are a few tokens, so copying them all is cheap and needs no ordering. */
     for (int32_t r = 0; r < c->rows; r++) {
         int32_t s = r < n ? src[r] : r;
-        c->slot2[r] = c->slot[s];
-        c->slen2[r] = c->slen[s];
-        size_t bytes = (size_t)c->slen[s] * (size_t)c->C * sizeof(float);
+        c->spare.slot[r] = c->cur.slot[s];
+        c->spare.len[r] = c->cur.len[s];
+        size_t bytes = (size_t)c->cur.len[s] * (size_t)c->C * sizeof(float);
         for (int64_t l = 0; l < c->L && bytes > 0; l++) {
-            memcpy(suffix_at(c, c->sk2, l, r, 0), suffix_at(c, c->sk, l, s, 0), bytes);
-            memcpy(suffix_at(c, c->sv2, l, r, 0), suffix_at(c, c->sv, l, s, 0), bytes);
+            memcpy(suffix_at(c, c->spare.k, l, r, 0), suffix_at(c, c->cur.k, l, s, 0), bytes);
+            memcpy(suffix_at(c, c->spare.v, l, r, 0), suffix_at(c, c->cur.v, l, s, 0), bytes);
         }
     }
-    float *t = c->sk;
-    c->sk = c->sk2;
-    c->sk2 = t;
-    t = c->sv;
-    c->sv = c->sv2;
-    c->sv2 = t;
-    int32_t *u = c->slot;
-    c->slot = c->slot2;
-    c->slot2 = u;
-    u = c->slen;
-    c->slen = c->slen2;
-    c->slen2 = u;
+    beam_rows t = c->cur;
+    c->cur = c->spare;
+    c->spare = t;
     return SEMID_OK;
 }
