@@ -18,8 +18,9 @@ static void test_presets_and_overrides(void **state) {
     assert_int_equal(exp_config_preset(&c, "quick"), SEMID_OK);
     assert_int_equal(c.n_seeds, 1);
     assert_int_equal(exp_config_preset(&c, "paper"), SEMID_OK);
-    assert_int_equal(c.n_seeds, 5);
+    assert_int_equal(c.n_seeds, 3);
     assert_int_equal(c.sid_codebook, 256);
+    assert_int_equal(c.model_max_steps, 1500);
     assert_int_equal(exp_config_preset(&c, "fast"), SEMID_EINVAL);
 
     assert_int_equal(exp_config_preset(&c, "quick"), SEMID_OK);
