@@ -4,7 +4,7 @@
 # the benchmarks compare against: numpy, PyTorch, FAISS)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcmocka-dev)
+packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev liblapacke-dev libcjson-dev libcmocka-dev libmicrohttpd-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-numpy python3-torch python3-faiss clang libclang-rt-14-dev)
 fi

@@ -43,14 +43,14 @@ typedef void (*semid_log_fn)(semid_log_level level, const char *msg, void *user)
 void semid_set_log_callback(semid_log_fn fn, void *user);
 void semid_set_log_level(semid_log_level level);
 
-/* Threads used by OpenMP loops and by BLAS (0 = all cores). */
+/* Threads for the library calls made from the calling thread (n <= 0: the
+ * default, OMP_NUM_THREADS or all cores). The setting belongs to the
+ * calling thread: library calls never change the process's OpenMP or BLAS
+ * thread counts, nor another thread's setting, so threads that decode or
+ * train at the same time each keep their own. Calls with a `threads` option
+ * use it for that call only. */
 void semid_set_threads(int n);
 int semid_get_threads(void);
-/* For code that runs its own threads, each calling BLAS: puts BLAS on one
- * thread and returns the previous count, for semid_blas_serial_end. The
- * setting is process-wide. */
-int semid_blas_serial_begin(void);
-void semid_blas_serial_end(int prev);
 
 #ifdef __cplusplus
 }

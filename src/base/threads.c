@@ -1,22 +1,26 @@
-#include <cblas.h>
+#include "base/threads.h"
+
 #include <omp.h>
 
-#include "semid/semid.h"
+/* 0 = not set on this thread: the default below. Thread-local, so a server
+ * thread decoding with 1 thread and a trainer with 2 never see each other's
+ * setting. */
+static _Thread_local int thread_setting;
 
-/* OpenMP loops and OpenBLAS's own pool both get the same count. Callers run
- * BLAS outside of OpenMP parallel regions, so the two never stack up. */
-void semid_set_threads(int n) {
-    if (n <= 0) n = omp_get_num_procs();
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+void semid_set_threads(int n) { thread_setting = n > 0 ? n : 0; }
+
+/* The default is what OpenMP would use (OMP_NUM_THREADS, else all cores),
+ * read, never written. */
+int semid_get_threads(void) {
+    if (thread_setting > 0) return thread_setting;
+    int n = omp_get_max_threads();
+    return n > 0 ? n : 1;
 }
 
-int semid_get_threads(void) { return omp_get_max_threads(); }
-
-int semid_blas_serial_begin(void) {
-    int prev = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+int semid_threads_push(int n) {
+    int prev = thread_setting;
+    if (n > 0) thread_setting = n;
     return prev;
 }
 
-void semid_blas_serial_end(int prev) { openblas_set_num_threads(prev); }
+void semid_threads_pop(int prev) { thread_setting = prev; }

@@ -1521,7 +1521,7 @@ semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *
     int failed = 0;
     semid_status first_error = SEMID_OK;
     char first_message[256] = "";
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(semid_get_threads())
     for (int32_t i = 0; i < ds->n_items; i++) {
         int stop;
 #pragma omp atomic read

@@ -170,7 +170,7 @@ semid_status semid_baseline_rec_history(const semid_dataset *ds, const semid_rec
     float *qv = calloc((size_t)((rq.n > 0 ? rq.n : 1) * d), sizeof *qv);
     semid_status st = qv ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK) {
-#pragma omp parallel for schedule(static) if (rq.n * d > (1 << 16))
+#pragma omp parallel for schedule(static) if (rq.n * d > (1 << 16)) num_threads(semid_get_threads())
         for (int64_t q = 0; q < rq.n; q++) {
             int64_t end = rq.hist_offsets[q + 1], begin = rq.hist_offsets[q];
             if (end - begin > opt->n_recent) begin = end - opt->n_recent;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "embed/content.h"
 
 semid_biencoder_config semid_biencoder_defaults(void) {
@@ -124,8 +125,7 @@ semid_status semid_biencoder_train_pairs(semid_text_encoder *enc, const semid_te
     const int32_t D = semid_text_encoder_get_config(enc)->dim_out;
     const int tasks = multitask ? 2 : 1;
     const int64_t steps_per_epoch = (n_pairs + B - 1) / B;
-    int old_threads = semid_get_threads();
-    if (cfg->threads > 0) semid_set_threads(cfg->threads);
+    int old_threads = semid_threads_push(cfg->threads);
 
     semid_adamw_config ac = semid_adamw_defaults();
     ac.lr = cfg->lr;
@@ -241,7 +241,7 @@ semid_status semid_biencoder_train_pairs(semid_text_encoder *enc, const semid_te
     if (stats && t_train > 0) stats->pairs_per_second = (double)pairs_seen / t_train;
     semid_text_encoder_opt_free(&opt);
     free(idx), free(bid), free(Y), free(dY), free(p_row), free(p_col), free(dS), free(perm), free(rperm);
-    if (cfg->threads > 0) semid_set_threads(old_threads);
+    semid_threads_pop(old_threads);
     return st;
 }
 

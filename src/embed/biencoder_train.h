@@ -53,7 +53,7 @@ typedef struct semid_biencoder_config {
     float rec_weight;                  /* 1 */
     int64_t max_rec_pairs;             /* 0 = all */
     uint64_t seed;                     /* 42 (shuffling; the encoder's init uses encoder.seed) */
-    int threads;                       /* 0 = leave semid_get_threads() as it is */
+    int threads;                       /* this call only (0 = the calling thread's semid_get_threads()) */
 } semid_biencoder_config;
 
 semid_biencoder_config semid_biencoder_defaults(void);

@@ -82,7 +82,7 @@ static int64_t embed_one(const semid_content_model *m, const char *text, float *
 static semid_status embed_all(const semid_content_model *m, const char *const *texts, int64_t n, float *X,
                               int64_t *n_empty) {
     int64_t empty = 0, failed = 0, first_empty = -1;
-#pragma omp parallel for reduction(+ : empty, failed) schedule(dynamic, 16)
+#pragma omp parallel for reduction(+ : empty, failed) schedule(dynamic, 16) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         int64_t k = embed_one(m, texts[i], X + i * m->wv->dim);
         if (k < 0) failed++;
@@ -138,7 +138,7 @@ static semid_status first_component(const float *X, int64_t n, int32_t D, float 
 }
 
 static void remove_component(float *X, int64_t n, int32_t D, const float *pc) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         float *x = X + i * D;
         semid_axpy(x, -semid_dot(x, pc, D), pc, D);

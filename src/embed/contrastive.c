@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "linalg/gemm.h"
+#include "semid/semid.h"
 
 semid_infonce_config semid_infonce_defaults(void) {
     semid_infonce_config c = {.temperature = 0.05f, .symmetric = 0};
@@ -25,7 +26,7 @@ float semid_infonce_forward(float *p_row, float *p_col, const float *A, const fl
     double loss_row = 0.0, loss_col = 0.0;
     if (symmetric) {
         /* Column softmax first, from the raw scores still in p_col. */
-#pragma omp parallel for reduction(+ : loss_col) schedule(static)
+#pragma omp parallel for reduction(+ : loss_col) schedule(static) num_threads(semid_get_threads())
         for (int32_t j = 0; j < B; j++) {
             float mx = -INFINITY;
             for (int32_t i = 0; i < B; i++)
@@ -42,7 +43,7 @@ float semid_infonce_forward(float *p_row, float *p_col, const float *A, const fl
             for (int32_t i = 0; i < B; i++) p_col[(int64_t)i * B + j] *= inv;
         }
     }
-#pragma omp parallel for reduction(+ : loss_row) schedule(static)
+#pragma omp parallel for reduction(+ : loss_row) schedule(static) num_threads(semid_get_threads())
     for (int32_t i = 0; i < B; i++) {
         float *row = p_row + (int64_t)i * B;
         float mx = -INFINITY;
@@ -69,7 +70,7 @@ void semid_infonce_backward(float *dA, float *dP, float *dS, const float *p_row,
     /* dS = d(loss)/dS / τ folded in: each direction's softmax minus the
      * one-hot target, scaled by weight / B (halved when symmetric). */
     float c = weight / ((float)B * cfg->temperature) * (symmetric ? 0.5f : 1.0f);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int32_t i = 0; i < B; i++) {
         for (int32_t j = 0; j < B; j++) {
             int64_t k = (int64_t)i * B + j;

@@ -105,7 +105,7 @@ semid_status semid_enmf_loss_grad(const semid_enmf *m, const semid_enmf_data *da
     double loss = c * loss_all;
 
     /* Observed entries: r̂, its loss and dL/dr̂, and the user-side gradient. */
-#pragma omp parallel for schedule(dynamic, 8) if (E * D > ENMF_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic, 8) if (E * D > ENMF_PARALLEL_MIN) num_threads(semid_get_threads())
     for (int32_t b = 0; b < n; b++) {
         int32_t u = users[b];
         const float *p = pb + b * D;
@@ -141,7 +141,7 @@ semid_status semid_enmf_loss_grad(const semid_enmf *m, const semid_enmf_data *da
             gh[i] += (float)(2.0 * c * s);
         }
         /* Back through dropout into P (users in a batch are distinct). */
-#pragma omp parallel for schedule(static) if (n * D > ENMF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (n * D > ENMF_PARALLEL_MIN) num_threads(semid_get_threads())
         for (int32_t b = 0; b < n; b++) {
             float *dst = gP + (int64_t)users[b] * D;
             const float *s = drop_scale ? drop_scale + b * D : NULL;
@@ -150,7 +150,7 @@ semid_status semid_enmf_loss_grad(const semid_enmf *m, const semid_enmf_data *da
         /* Observed entries into Q and h: split over dimensions so that each
          * thread owns its columns and every sum runs in entry order (the
          * result does not depend on the thread count). */
-        int nt = E * D > ENMF_PARALLEL_MIN ? omp_get_max_threads() : 1;
+        int nt = E * D > ENMF_PARALLEL_MIN ? semid_get_threads() : 1;
         if (nt > D) nt = (int)D;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int t = 0; t < nt; t++) {
@@ -245,7 +245,7 @@ semid_status semid_enmf_train(semid_enmf *m, const semid_enmf_config *cfg, const
             const int32_t *batch = perm + b0;
             if (cfg->dropout > 0) {
                 /* One stream per (epoch, user): the mask does not depend on threads. */
-#pragma omp parallel for schedule(static) if (nb * D > ENMF_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (nb * D > ENMF_PARALLEL_MIN) num_threads(semid_get_threads())
                 for (int32_t b = 0; b < nb; b++) {
                     semid_rng r = semid_rng_fork(&er, 1 + (uint64_t)batch[b]);
                     for (int64_t d = 0; d < D; d++)

@@ -103,7 +103,7 @@ semid_status semid_knn_topk(const float *queries, int64_t nq, const float *items
     for (int64_t q0 = 0; q0 < nq; q0 += block) {
         int64_t nb = nq - q0 < block ? nq - q0 : block;
         if (ni > 0) semid_sgemm(false, true, nb, ni, d, 1.0f, queries + q0 * d, d, items, d, 0.0f, scores, ni);
-#pragma omp parallel for schedule(dynamic, 16) if (nb * ni > (1 << 16))
+#pragma omp parallel for schedule(dynamic, 16) if (nb * ni > (1 << 16)) num_threads(semid_get_threads())
         for (int64_t b = 0; b < nb; b++) {
             int64_t q = q0 + b;
             float *row = scores + b * ni;

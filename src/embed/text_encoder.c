@@ -535,7 +535,7 @@ static semid_status forward_ws(const semid_text_encoder *enc, batch_ws *w, const
     w->O = O;
 
     /* Unit vectors: E row (if in the vocabulary) + mean of n-gram rows. */
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(semid_get_threads())
     for (int32_t i = 0; i < U; i++) {
         int32_t u = w->uniq[i];
         float *v = w->uvec + (int64_t)i * Din;
@@ -555,7 +555,7 @@ static semid_status forward_ws(const semid_text_encoder *enc, batch_ws *w, const
         }
     }
     /* Texts: mean of their units. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int32_t t = 0; t < B; t++) {
         float *h = w->h + (int64_t)t * Din;
         memset(h, 0, (size_t)Din * sizeof(float));
@@ -569,7 +569,7 @@ static semid_status forward_ws(const semid_text_encoder *enc, batch_ws *w, const
     }
     /* z = h Wᵀ + b; y = z / |z| (a text with no word stays zero). */
     semid_sgemm(false, true, B, Dout, Din, 1.0f, w->h, Din, enc->W, Din, 0.0f, w->z, Dout);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int32_t t = 0; t < B; t++) {
         float *z = w->z + (int64_t)t * Dout, *y = w->y + (int64_t)t * Dout;
         int empty = w->text_off[t + 1] == w->text_off[t];
@@ -604,7 +604,7 @@ semid_status semid_text_encoder_backward(semid_text_encoder *enc, const float *d
     const semid_text_feats *f = w->f;
 
     /* Through the normalisation: dz = (dy - y (y·dy)) / |z|. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int32_t t = 0; t < B; t++) {
         const float *y = w->y + (int64_t)t * Dout, *dy = dout + (int64_t)t * Dout;
         float *dz = w->dz + (int64_t)t * Dout;
@@ -636,7 +636,7 @@ semid_status semid_text_encoder_backward(semid_text_encoder *enc, const float *d
     w->u_off[0] = 0;
 
     /* du = Σ_texts dh / T; E rows get du directly (one unit per row). */
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(semid_get_threads())
     for (int32_t i = 0; i < U; i++) {
         float *du = w->du + (int64_t)i * Din;
         memset(du, 0, (size_t)Din * sizeof(float));
@@ -705,7 +705,7 @@ semid_status semid_text_encoder_backward(semid_text_encoder *enc, const float *d
     }
     for (int32_t s = nb; s > 0; s--) w->g_off[s] = w->g_off[s - 1];
     w->g_off[0] = 0;
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(semid_get_threads())
     for (int32_t s = 0; s < nb; s++) {
         float *g = enc->gN + (int64_t)w->g_bucket[s] * Din;
         for (int64_t k = w->g_off[s]; k < w->g_off[s + 1]; k++) {
@@ -793,12 +793,12 @@ float semid_text_encoder_step(semid_text_encoder *enc, semid_text_encoder_opt *o
     float norm = 0.0f, clip = 1.0f;
     if (a->cfg.clip_norm > 0.0f) {
         double sq = 0.0;
-#pragma omp parallel for reduction(+ : sq) schedule(static)
+#pragma omp parallel for reduction(+ : sq) schedule(static) num_threads(semid_get_threads())
         for (int32_t k = 0; k < enc->n_list_E; k++) {
             const float *g = enc->gE + (int64_t)enc->list_E[k] * Din;
             for (int32_t d = 0; d < Din; d++) sq += (double)g[d] * g[d];
         }
-#pragma omp parallel for reduction(+ : sq) schedule(static)
+#pragma omp parallel for reduction(+ : sq) schedule(static) num_threads(semid_get_threads())
         for (int32_t k = 0; k < enc->n_list_N; k++) {
             const float *g = enc->gN + (int64_t)enc->list_N[k] * Din;
             for (int32_t d = 0; d < Din; d++) sq += (double)g[d] * g[d];
@@ -812,7 +812,7 @@ float semid_text_encoder_step(semid_text_encoder *enc, semid_text_encoder_opt *o
     float bc1 = 1.0f - powf(a->cfg.beta1, (float)a->step);
     float bc2 = 1.0f - powf(a->cfg.beta2, (float)a->step);
     const float wd = a->cfg.weight_decay;
-#pragma omp parallel
+#pragma omp parallel num_threads(semid_get_threads())
     {
 #pragma omp for schedule(static) nowait
         for (int32_t k = 0; k < enc->n_list_E; k++)

@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "exp/stages.h"
 
 typedef struct row_names {
@@ -134,7 +135,8 @@ typedef struct model_job {
     char error[256];
 } model_job;
 
-/* Models in parallel: each job on one thread (BLAS too). Small models keep
+/* Models in parallel: each job on one thread (its loops and BLAS inside
+ * this team run on one thread each). Small models keep
  * one core busy far better than they share two, and the jobs are
  * independent, so this is where an experiment's threads pay. */
 static int models_at_once(const exp_config *cfg, int n_jobs) {
@@ -178,7 +180,6 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
     n_jobs = j;
     int par = models_at_once(cfg, n_jobs);
     if (par > 1) SEMID_INFO("training %d models, %d at a time", n_jobs, par);
-    int blas_prev = par > 1 ? semid_blas_serial_begin() : 0;
     semid_progress prog;
     int done = 0;
     if (par > 1) semid_progress_start(&prog, "models", n_jobs);
@@ -187,18 +188,17 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         model_job *m = &jobs[k];
         char model_name[96];
         snprintf(model_name, sizeof model_name, "%s-%s", m->row->strategy, m->row->tokenizer);
+        int saved = semid_threads_push(par > 1 ? 1 : 0);
         m->st = exp_stage_generative(cfg, run_dir, ds, &m->row->sid_key, &m->row->ids, model_name,
                                      cfg->seeds[m->seed_index], par == 1, &m->eval);
+        semid_threads_pop(saved);
         if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
         if (par > 1) {
 #pragma omp critical(semid_models_progress)
             semid_progress_update(&prog, ++done, NULL);
         }
     }
-    if (par > 1) {
-        semid_progress_finish(&prog, NULL);
-        semid_blas_serial_end(blas_prev);
-    }
+    if (par > 1) semid_progress_finish(&prog, NULL);
     /* Seeds are added in order, so rows do not depend on which job ended first. */
     semid_status st = SEMID_OK;
     for (int k = 0; k < n_jobs; k++) {
@@ -316,11 +316,10 @@ static semid_status write_outputs(const char *run_dir, const exp_results *res) {
     return st;
 }
 
-semid_status exp_run(const exp_config *cfg, const char *run_dir, exp_results *res) {
+static semid_status run_experiment(const exp_config *cfg, const char *run_dir, exp_results *res) {
     double t0 = semid_now();
     exp_results_init(res, cfg->k);
     SEMID_TRY(exp_config_validate(cfg, 0));
-    semid_set_threads(cfg->threads);
     SEMID_TRY(semid_mkdirs(run_dir));
     res->config_json = exp_config_to_json(cfg);
     if (!res->config_json) return semid_fail(SEMID_ENOMEM, "out of memory");
@@ -346,5 +345,12 @@ semid_status exp_run(const exp_config *cfg, const char *run_dir, exp_results *re
     if (st == SEMID_OK) st = exp_results_compare(res);
     res->seconds = semid_now() - t0;
     if (st == SEMID_OK) st = write_outputs(run_dir, res);
+    return st;
+}
+
+semid_status exp_run(const exp_config *cfg, const char *run_dir, exp_results *res) {
+    int saved_threads = semid_threads_push(cfg->threads);
+    semid_status st = run_experiment(cfg, run_dir, res);
+    semid_threads_pop(saved_threads);
     return st;
 }

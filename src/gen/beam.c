@@ -390,7 +390,6 @@ static semid_status decode_all(const semid_gpt *m, const semid_beam_space *sp, i
     if (threads > n_chunks) threads = (int)n_chunks;
     semid_status st = SEMID_OK;
     char err[512] = "";
-    int blas_prev = threads > 1 ? semid_blas_serial_begin() : 0;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         decoder d;
@@ -410,7 +409,6 @@ static semid_status decode_all(const semid_gpt *m, const semid_beam_space *sp, i
         }
         decoder_free(&d);
     }
-    if (threads > 1) semid_blas_serial_end(blas_prev);
     if (st != SEMID_OK) {
         semid_beam_hits_free(out);
         return semid_fail(st, "%s", err);

@@ -212,7 +212,7 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
     const semid_gpt_weights *p = &m->p;
     int64_t C = c->C, NH = c->NH, hs = C / NH, L = c->L, Tm = c->tmax;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static) if (n * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (n * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         const float *e = p->wte + (int64_t)tokens[i] * C, *ps = p->wpe + (int64_t)c->ent_pos[i] * C;
         float *x = c->x + i * C;
@@ -223,7 +223,7 @@ static void cache_run(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tok
         semid_matmul_forward(c->qkv, c->ln, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, n, C, 3 * C);
         /* All keys first: a prompt's tokens attend to each other. */
         for (int64_t i = 0; i < n; i++) store_kv(c, l, i);
-#pragma omp parallel for schedule(static) if (n * Tm * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (n * Tm * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
         for (int64_t ih = 0; ih < n * NH; ih++)
             attend(c, l, ih / NH, ih % NH, scale, c->att + ih * Tm, c->atty + (ih / NH) * C + (ih % NH) * hs);
         semid_matmul_forward(c->tmp, c->atty, p->attprojw + l * C * C, p->attprojb + l * C, n, C, C);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "linalg/gemm.h"
+#include "semid/semid.h"
 
 #define LN_EPS 1e-5f
 
@@ -27,7 +28,7 @@ static void thread_columns(int64_t C, int64_t *c0, int64_t *c1) {
 
 /* Column sums: out[j] += sum_r x[r*C + j]. */
 static void add_column_sums(float *out, const float *x, int64_t N, int64_t C) {
-#pragma omp parallel if (N * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel if (N * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     {
         int64_t c0, c1;
         thread_columns(C, &c0, &c1);
@@ -40,7 +41,7 @@ static void add_column_sums(float *out, const float *x, int64_t N, int64_t C) {
 
 void semid_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int64_t B, int64_t T,
                            int64_t C) {
-#pragma omp parallel for schedule(static) if (B * T * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (B * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t bt = 0; bt < B * T; bt++) {
         const float *e = wte + (int64_t)inp[bt] * C;
         const float *p = wpe + (bt % T) * C;
@@ -51,7 +52,7 @@ void semid_encoder_forward(float *out, const int32_t *inp, const float *wte, con
 
 void semid_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, int64_t B, int64_t T,
                             int64_t C) {
-#pragma omp parallel if (B * T * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel if (B * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     {
         int64_t c0, c1;
         thread_columns(C, &c0, &c1);
@@ -69,7 +70,7 @@ void semid_encoder_backward(float *dwte, float *dwpe, const float *dout, const i
 
 void semid_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                              int64_t N, int64_t C) {
-#pragma omp parallel for schedule(static) if (N * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (N * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t r = 0; r < N; r++) {
         const float *x = inp + r * C;
         float m = 0.0f;
@@ -93,7 +94,7 @@ void semid_layernorm_forward(float *out, float *mean, float *rstd, const float *
 
 void semid_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                               const float *mean, const float *rstd, int64_t N, int64_t C) {
-#pragma omp parallel for schedule(static) if (N * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (N * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t r = 0; r < N; r++) {
         const float *x = inp + r * C, *d = dout + r * C;
         float m = mean[r], s = rstd[r];
@@ -112,7 +113,7 @@ void semid_layernorm_backward(float *dinp, float *dw, float *db, const float *do
             di[i] += (w[i] * d[i] - dnorm_mean - norm * dnorm_norm_mean) * s;
         }
     }
-#pragma omp parallel if (N * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel if (N * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     {
         int64_t c0, c1;
         thread_columns(C, &c0, &c1);
@@ -130,7 +131,7 @@ void semid_layernorm_backward(float *dinp, float *dw, float *db, const float *do
 void semid_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int64_t N, int64_t C,
                           int64_t OC) {
     if (bias) {
-#pragma omp parallel for schedule(static) if (N * OC >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (N * OC >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
         for (int64_t r = 0; r < N; r++) memcpy(out + r * OC, bias, (size_t)OC * sizeof(float));
     }
     semid_sgemm(false, true, N, OC, C, 1.0f, inp, C, w, C, bias ? 1.0f : 0.0f, out, OC);
@@ -160,7 +161,7 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
                              int64_t NH) {
     int64_t hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH;
         const float *base = inp + b * T * C3;
@@ -226,7 +227,7 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
                               int64_t B, int64_t T, int64_t C, int64_t NH) {
     int64_t hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH;
         const float *base = inp + b * T * C3;
@@ -311,7 +312,7 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
 void semid_gelu_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (8 * n >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (8 * n >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_SCALE * (x + 0.044715f * x * x * x);
@@ -320,7 +321,7 @@ void semid_gelu_forward(float *out, const float *inp, int64_t n) {
 }
 
 void semid_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n) {
-#pragma omp parallel for schedule(static) if (8 * n >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (8 * n >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_SCALE * (x + 0.044715f * x * x * x);
@@ -332,12 +333,12 @@ void semid_gelu_backward(float *dinp, const float *inp, const float *dout, int64
 }
 
 void semid_residual_forward(float *out, const float *a, const float *b, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (n >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 void semid_residual_backward(float *da, float *db, const float *dout, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (n >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         da[i] += dout[i];
         db[i] += dout[i];
@@ -347,7 +348,7 @@ void semid_residual_backward(float *da, float *db, const float *dout, int64_t n)
 int64_t semid_softmax_xent_forward(float *losses, float *lse, const float *logits, const int32_t *targets, int64_t N,
                                    int64_t V) {
     int64_t count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : count) if (N * V >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) reduction(+ : count) if (N * V >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t r = 0; r < N; r++) {
         if (targets[r] < 0) {
             losses[r] = 0.0f;
@@ -371,7 +372,7 @@ int64_t semid_softmax_xent_forward(float *losses, float *lse, const float *logit
 
 void semid_softmax_xent_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
                                  float dloss, int64_t N, int64_t V) {
-#pragma omp parallel for schedule(static) if (N * V >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (N * V >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t r = 0; r < N; r++) {
         if (targets[r] < 0) continue;
         const float *l = logits + r * V;

@@ -296,7 +296,7 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
     SEMID_TRY(ensure_logits(m, rows > 0 ? rows : 1));
     const float *logit_inp = a->lnf;
     if (targets) {
-#pragma omp parallel for schedule(static) if (rows * C >= SEMID_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (rows * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
         for (int64_t r = 0; r < rows; r++) memcpy(a->lnf_rows + r * C, a->lnf + m->row_pos[r] * C, (size_t)C * sizeof(float));
         logit_inp = a->lnf_rows;
     }

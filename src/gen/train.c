@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "eval/metrics.h"
 #include "gen/generate.h"
 #include "gen/model.h"
@@ -495,8 +496,8 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
                              const char *out_dir, semid_gen_train_report *report) {
     if (report) memset(report, 0, sizeof *report);
     SEMID_TRY(check_config(cfg));
-    if (cfg->threads > 0) semid_set_threads(cfg->threads);
     SEMID_TRY(semid_mkdirs(out_dir));
+    int saved_threads = semid_threads_push(cfg->threads);
     trainer t = {.cfg = cfg, .ds = ds, .table = table, .out_dir = out_dir};
     double t0 = semid_now();
     semid_status st = setup(&t);
@@ -588,5 +589,6 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     free(inputs);
     free(targets);
     trainer_free(&t);
+    semid_threads_pop(saved_threads);
     return st;
 }

@@ -60,7 +60,7 @@ typedef struct semid_gen_train_config {
     int64_t warmup_steps;     /* -1 = 5% of all steps (at most 500) */
     semid_lr_decay decay;     /* SEMID_LR_COSINE */
     uint64_t seed;            /* 1 */
-    int32_t threads;          /* 0 = keep the current setting */
+    int32_t threads;          /* this call only (0 = the calling thread's semid_get_threads()) */
     /* validation */
     int32_t valid_sample;     /* prompts per task (500); 0 = no validation, keep the last */
     int32_t valid_k;          /* 10 */

@@ -53,7 +53,7 @@ float semid_adamw_lr(const semid_adamw_config *cfg, int64_t step) {
 float semid_adamw_step(semid_adamw *opt, float *params, float *grads, const uint8_t *decay_mask) {
     const semid_adamw_config *c = &opt->cfg;
     double sq = 0.0;
-#pragma omp parallel for reduction(+ : sq) schedule(static) if (opt->n >= ADAMW_PARALLEL_MIN)
+#pragma omp parallel for reduction(+ : sq) schedule(static) if (opt->n >= ADAMW_PARALLEL_MIN) num_threads(semid_get_threads())
     for (int64_t i = 0; i < opt->n; i++) sq += (double)grads[i] * grads[i];
     float norm = (float)sqrt(sq);
     float clip = 1.0f;
@@ -63,7 +63,7 @@ float semid_adamw_step(semid_adamw *opt, float *params, float *grads, const uint
     opt->step++;
     float bc1 = 1.0f - powf(c->beta1, (float)opt->step);
     float bc2 = 1.0f - powf(c->beta2, (float)opt->step);
-#pragma omp parallel for schedule(static) if (opt->n >= ADAMW_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (opt->n >= ADAMW_PARALLEL_MIN) num_threads(semid_get_threads())
     for (int64_t i = 0; i < opt->n; i++) {
         float g = grads[i] * clip;
         grads[i] = g;

@@ -2,7 +2,9 @@
  *   C (M x N) = alpha * op(A) * op(B) + beta * C,
  * op(A) is M x K (A stored K x M when trans_a), op(B) is K x N (B stored
  * N x K when trans_b); lda/ldb/ldc are row strides in elements.
- * Above a small size threshold this calls OpenBLAS; below it (and always
+ * Above a small size threshold this calls OpenBLAS (big products split
+ * over semid_get_threads() threads, each block one single-threaded BLAS
+ * call); below it (and always
  * in semid_sgemm_ref, kept as the reference the tests compare with) a
  * plain loop, which is faster than BLAS's setup for tiny products. */
 #ifndef SEMID_LINALG_GEMM_H

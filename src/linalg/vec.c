@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "semid/semid.h"
+
 float semid_dot(const float *a, const float *b, int64_t n) {
     float acc = 0.0f;
     for (int64_t i = 0; i < n; i++) acc += a[i] * b[i];
@@ -19,7 +21,7 @@ void semid_scale(float *x, float alpha, int64_t n) {
 float semid_norm2(const float *x, int64_t n) { return sqrtf(semid_dot(x, x, n)); }
 
 void semid_normalize_rows(float *X, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int64_t r = 0; r < rows; r++) {
         float *x = X + r * cols;
         float n = semid_norm2(x, cols);
@@ -34,6 +36,6 @@ int64_t semid_find_nonfinite(const float *x, int64_t n) {
 }
 
 void semid_row_sqnorms(float *out, const float *X, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int64_t r = 0; r < rows; r++) out[r] = semid_dot(X + r * cols, X + r * cols, cols);
 }

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "linalg/gemm.h"
 #include "linalg/vec.h"
 
@@ -55,7 +56,7 @@ static semid_status assign_impl(const float *X, int64_t N, int32_t D, const floa
         int64_t nb = N - b0 < bs ? N - b0 : bs;
         const float *Xb = X + b0 * D;
         semid_sgemm(false, true, nb, K, D, 1.0f, Xb, D, C, D, 0.0f, G, K);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
         for (int64_t i = 0; i < nb; i++) {
             const float *g = G + i * K;
             float best = INFINITY;
@@ -154,7 +155,7 @@ static semid_status init_plusplus(const float *X, int64_t N, int32_t D, int32_t 
     const int parallel = N * (int64_t)D >= ((int64_t)1 << 22);
     for (int32_t c = 0;; c++) {
         const float *cen = C + (int64_t)c * D;
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) if (parallel) num_threads(semid_get_threads())
         for (int64_t i = 0; i < N; i++) {
             double d = sqdist_f(X + i * D, cen, D);
             if (c == 0 || d < mind[i]) mind[i] = d;
@@ -186,7 +187,7 @@ static int32_t update_centroids(const float *X, int64_t N, int32_t D, int32_t K,
         free(fill);
     }
     /* Each cluster's sum in point order: independent of the thread count. */
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(semid_get_threads())
     for (int32_t j = 0; j < K; j++) {
         int64_t b = offsets[j], e = offsets[j + 1];
         if (b == e) continue;
@@ -260,8 +261,7 @@ semid_status semid_kmeans_fit(const float *X, int64_t N, int32_t D, int32_t K, c
         return semid_fail(SEMID_ENUMERIC, "k-means: row %lld has a non-finite value (column %lld)",
                           (long long)(bad / D), (long long)(bad % D));
 
-    int saved_threads = semid_get_threads();
-    if (cfg.threads > 0) semid_set_threads(cfg.threads);
+    int saved_threads = semid_threads_push(cfg.threads);
     double t0 = semid_now();
     semid_rng rng;
     semid_rng_seed(&rng, cfg.seed);
@@ -366,6 +366,6 @@ done:
     free(idx);
     free(sums);
     if (st != SEMID_OK && stats) semid_kmeans_stats_free(stats);
-    if (cfg.threads > 0) semid_set_threads(saved_threads);
+    semid_threads_pop(saved_threads);
     return st;
 }

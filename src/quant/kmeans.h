@@ -35,7 +35,7 @@ typedef struct semid_kmeans_config {
                                         (it is sequential in K; default 32); 0 = all */
     int32_t allow_fewer_points;      /* 0 (default): N < K is SEMID_EINVAL; 1: allowed,
                                         centroids are duplicated (see above) */
-    int32_t threads;                 /* 0 = keep the current OpenMP/BLAS setting */
+    int32_t threads;                 /* this call only (0 = the calling thread's semid_get_threads()) */
     int32_t verbose;                 /* 1 = objective per iteration at INFO */
 } semid_kmeans_config;
 

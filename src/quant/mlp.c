@@ -31,7 +31,7 @@ void semid_linear_forward(float *out, const float *inp, const float *w, const fl
                           int64_t I, int64_t O) {
     semid_sgemm(false, true, B, O, I, 1.0f, inp, I, w, I, 0.0f, out, O);
     if (!b) return;
-#pragma omp parallel for schedule(static) if (B * O >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (B * O >= PAR_MIN) num_threads(semid_get_threads())
     for (int64_t r = 0; r < B; r++)
         for (int64_t o = 0; o < O; o++) out[r * O + o] += b[o];
 }
@@ -43,7 +43,7 @@ void semid_linear_backward(float *dinp, float *dw, float *db, const float *dout,
     if (db) {
         /* Each thread owns a column; rows summed in order, so the result
          * does not depend on the thread count. */
-#pragma omp parallel for schedule(static) if (B * O >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (B * O >= PAR_MIN) num_threads(semid_get_threads())
         for (int64_t o = 0; o < O; o++) {
             double s = 0.0;
             for (int64_t r = 0; r < B; r++) s += dout[r * O + o];
@@ -55,7 +55,7 @@ void semid_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 void semid_act_forward(float *out, const float *inp, int64_t n, semid_act act) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
         switch (act) {
@@ -67,7 +67,7 @@ void semid_act_forward(float *out, const float *inp, int64_t n, semid_act act) {
 }
 
 void semid_act_backward(float *dinp, const float *dout, const float *inp, int64_t n, semid_act act) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i], d;
         switch (act) {

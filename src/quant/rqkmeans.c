@@ -45,7 +45,7 @@ static semid_rqkmeans *rq_alloc(int32_t L, int32_t K, int32_t D) {
 void semid_rqkmeans_reconstruct(const semid_rqkmeans *rq, const int32_t *codes, int64_t n, int32_t use_levels,
                                 float *out) {
     const int64_t D = rq->dim;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
     for (int64_t i = 0; i < n; i++) {
         float *o = out + i * D;
         memset(o, 0, sizeof(float) * (size_t)D);
@@ -109,7 +109,7 @@ static semid_status encode_levels(const semid_rqkmeans *rq, const float *X, int6
             int64_t nc = (int64_t)cb * K;
             int32_t nb_new = nc < beam ? (int32_t)nc : beam;
             semid_sgemm(false, true, nb * cb, K, D, 1.0f, res, D, C, D, 0.0f, G, K);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(semid_get_threads())
             for (int64_t i = 0; i < nb; i++) {
                 cand *top = scratch + i * beam; /* sorted best first, nb_new slots */
                 int32_t have = 0;

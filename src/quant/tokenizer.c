@@ -8,6 +8,7 @@
 
 #include "base/fileio.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "linalg/vec.h"
 
 #define TOK_MAGIC "SEMIDTOK"
@@ -91,10 +92,9 @@ semid_status semid_tokenizer_fit(const semid_matrix *X, const semid_tokenizer_co
     semid_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return semid_fail(SEMID_ENOMEM, "out of memory");
     t->m = m;
-    int saved = semid_get_threads();
-    if (cfg->threads > 0) semid_set_threads(cfg->threads);
+    int saved = semid_threads_push(cfg->threads);
     semid_status st = m->fit(X, cfg, &t->state);
-    if (cfg->threads > 0) semid_set_threads(saved);
+    semid_threads_pop(saved);
     if (st == SEMID_OK) st = compute_fingerprint(t);
     if (st != SEMID_OK) {
         semid_tokenizer_free(t);

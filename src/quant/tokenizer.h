@@ -48,7 +48,7 @@ typedef struct semid_tokenizer_config {
     int32_t iters;         /* k-means iterations per level (rqkmeans) or training
                               epochs (rqvae, rlfq); 0 = the method's default */
     uint64_t seed;         /* every random choice derives from it (default 1234) */
-    int32_t threads;       /* OpenMP/BLAS threads, 0 = keep the current setting */
+    int32_t threads;       /* this call only (0 = the calling thread's semid_get_threads()) */
     int32_t beam;          /* encoding beam width for residual methods, 1 = greedy
                               (default 1; the paper's FAISS RQ trains with a beam) */
     int32_t verbose;       /* 1 = progress at INFO on stderr */

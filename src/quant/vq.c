@@ -33,7 +33,7 @@ semid_status semid_rvq_forward(int32_t *codes, float *resid, float *zq, const fl
         }
         /* The next level's residual is this one minus the chosen codeword. */
         float *next = l + 1 < L ? resid + (int64_t)(l + 1) * B * d : NULL;
-#pragma omp parallel for schedule(static) if (B * d >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (B * d >= PAR_MIN) num_threads(semid_get_threads())
         for (int64_t b = 0; b < B; b++) {
             const float *e = Cl + (int64_t)codes[b * L + l] * d;
             for (int64_t j = 0; j < d; j++) {
@@ -68,7 +68,7 @@ void semid_rvq_backward(float *dz, float *dC, float w_codebook, float w_commit, 
     float scale = 2.0f / (float)(B * d);
     /* Every level's residual moves one-for-one with z. */
     if (w_commit != 0.0f) {
-#pragma omp parallel for schedule(static) if (B * d >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (B * d >= PAR_MIN) num_threads(semid_get_threads())
         for (int64_t b = 0; b < B; b++) {
             for (int l = 0; l < L; l++) {
                 const float *r = resid + (int64_t)l * B * d + b * d;
@@ -154,7 +154,7 @@ semid_status semid_quant_check_input(const float *X, int64_t rows, int64_t cols,
 double semid_quant_variance(const float *X, int64_t rows, int64_t cols) {
     if (rows < 1 || cols < 1) return 0.0;
     double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static) if (rows * cols >= PAR_MIN)
+#pragma omp parallel for reduction(+ : total) schedule(static) if (rows * cols >= PAR_MIN) num_threads(semid_get_threads())
     for (int64_t j = 0; j < cols; j++) {
         double s = 0.0, s2 = 0.0;
         for (int64_t i = 0; i < rows; i++) s += X[i * cols + j];
