@@ -40,6 +40,7 @@ int cmd_sid(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

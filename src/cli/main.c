@@ -21,6 +21,7 @@ static const command commands[] = {
     {"train", cmd_train, "train the joint generative model"},
     {"search", cmd_search, "search with a trained model"},
     {"recommend", cmd_recommend, "recommend from a user's history with a trained model"},
+    {"eval", cmd_eval, "Recall@K and NDCG@K of a trained model on a dataset's test split"},
     {"experiment", cmd_experiment, "run the paper's whole comparison and write a report"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
