@@ -41,6 +41,7 @@ int cmd_train(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"search", cmd_search, "search with a trained model"},
     {"recommend", cmd_recommend, "recommend from a user's history with a trained model"},
     {"eval", cmd_eval, "Recall@K and NDCG@K of a trained model on a dataset's test split"},
+    {"serve", cmd_serve, "serve a trained model over HTTP (JSON API and a page)"},
     {"experiment", cmd_experiment, "run the paper's whole comparison and write a report"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

@@ -47,7 +47,10 @@ semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset 
         char *line = NULL;
         if (o && cJSON_AddStringToObject(o, "id", ds->items[i].id) &&
             cJSON_AddStringToObject(o, "title", ds->items[i].title ? ds->items[i].title : "") &&
-            cJSON_AddNumberToObject(o, "popularity", (double)pop[i]))
+            cJSON_AddNumberToObject(o, "popularity", (double)pop[i]) &&
+            (ds->items[i].year <= 0 || cJSON_AddNumberToObject(o, "year", ds->items[i].year)) &&
+            (!ds->items[i].genres || !ds->items[i].genres[0] ||
+             cJSON_AddStringToObject(o, "genres", ds->items[i].genres)))
             line = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (!line) st = semid_fail(SEMID_ENOMEM, "out of memory");
@@ -95,9 +98,12 @@ void semid_gen_bundle_free(semid_gen_bundle *b) {
     for (int32_t i = 0; i < b->n_items; i++) {
         if (b->item_ids) free(b->item_ids[i]);
         if (b->titles) free(b->titles[i]);
+        if (b->genres) free(b->genres[i]);
     }
     free(b->item_ids);
     free(b->titles);
+    free(b->genres);
+    free(b->years);
     free(b->popularity);
     if (b->index) semid_id_index_free(b->index);
     free(b);
@@ -144,7 +150,10 @@ static semid_status load_items(const char *path, semid_gen_bundle *b) {
     b->item_ids = calloc((size_t)n, sizeof *b->item_ids);
     b->titles = calloc((size_t)n, sizeof *b->titles);
     b->popularity = calloc((size_t)n, sizeof *b->popularity);
-    if (!b->item_ids || !b->titles || !b->popularity) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    b->years = calloc((size_t)n, sizeof *b->years);
+    b->genres = calloc((size_t)n, sizeof *b->genres);
+    if (!b->item_ids || !b->titles || !b->popularity || !b->years || !b->genres)
+        st = semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK) st = semid_id_index_create(&b->index, n);
     b->n_items = n;
     semid_lines it;
@@ -162,14 +171,20 @@ static semid_status load_items(const char *path, semid_gen_bundle *b) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
         const cJSON *ti = cJSON_GetObjectItemCaseSensitive(o, "title");
         const cJSON *po = cJSON_GetObjectItemCaseSensitive(o, "popularity");
-        if (!cJSON_IsString(id) || !cJSON_IsString(ti) || !cJSON_IsNumber(po) || po->valuedouble < 0) {
+        const cJSON *yr = cJSON_GetObjectItemCaseSensitive(o, "year"); /* optional, as genres */
+        const cJSON *ge = cJSON_GetObjectItemCaseSensitive(o, "genres");
+        if (!cJSON_IsString(id) || !cJSON_IsString(ti) || !cJSON_IsNumber(po) || po->valuedouble < 0 ||
+            (yr && (!cJSON_IsNumber(yr) || yr->valuedouble < 0 || yr->valuedouble > 9999)) ||
+            (ge && !cJSON_IsString(ge))) {
             st = semid_fail(SEMID_EPARSE, "%s:%lld: expected {\"id\", \"title\", \"popularity\"}", path,
                             (long long)it.line_no);
         } else {
             b->item_ids[i] = semid_strdup(id->valuestring);
             b->titles[i] = semid_strdup(ti->valuestring);
             b->popularity[i] = (int64_t)po->valuedouble;
-            if (!b->item_ids[i] || !b->titles[i]) st = semid_fail(SEMID_ENOMEM, "out of memory");
+            b->years[i] = yr ? (int32_t)yr->valuedouble : 0;
+            b->genres[i] = semid_strdup(ge ? ge->valuestring : "");
+            if (!b->item_ids[i] || !b->titles[i] || !b->genres[i]) st = semid_fail(SEMID_ENOMEM, "out of memory");
             int32_t existing = -1;
             if (st == SEMID_OK) st = semid_id_index_put(b->index, id->valuestring, i, &existing);
             if (st == SEMID_OK && existing >= 0)

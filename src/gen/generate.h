@@ -50,6 +50,8 @@ typedef struct semid_gen_bundle {
     char **item_ids;               /* (n_items) original ids */
     char **titles;                 /* (n_items) */
     int64_t *popularity;           /* (n_items) training interactions */
+    int32_t *years;                /* (n_items) 0 = unknown */
+    char **genres;                 /* (n_items) comma-separated, "" if none */
     struct semid_id_index *index;  /* item id -> index */
 } semid_gen_bundle;
 
