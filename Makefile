@@ -1,12 +1,13 @@
 # Convenience entry points; the build itself is CMake (build/<type>).
 #   make demo    install missing packages, build, run the demo on built-in data
 #   make check   install missing packages, build, run the test suite
-#                (Release, then AddressSanitizer + UBSan)
+#                (Release, then AddressSanitizer + UBSan, then the server's
+#                concurrency test under ThreadSanitizer)
 #   make bench   build the benchmarks (bench/README.md says how to run them)
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 
-.PHONY: all deps release debug asan demo check test test-asan bench fuzz install clean
+.PHONY: all deps release debug asan tsan demo check test test-asan test-tsan bench fuzz install clean
 
 all: release
 
@@ -25,6 +26,13 @@ asan: deps
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSEMID_SANITIZE=ON >/dev/null
 	cmake --build build/asan -j $(JOBS)
 
+# ThreadSanitizer: the server's concurrency test (requests from many
+# connections, coalesced decodes, reloads), one OpenMP thread per decode
+# (libgomp is not instrumented: its own hand-offs would be reported).
+tsan: deps
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEMID_TSAN=ON -DSEMID_NATIVE=OFF >/dev/null
+	cmake --build build/tsan -j $(JOBS) --target semid_cli test_serve_http
+
 demo: release
 	./build/release/semid demo
 
@@ -34,7 +42,10 @@ test: release
 test-asan: asan
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
-check: test test-asan
+test-tsan: tsan
+	cd build/tsan && OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./test_serve_http
+
+check: test test-asan test-tsan
 
 bench: deps
 	scripts/install-deps.sh --bench

@@ -476,6 +476,8 @@ semid_status semid_server_start(const semid_serve_config *cfg, semid_server **ou
 
 int semid_server_port(const semid_server *s) { return s->port; }
 
+int semid_server_in_flight(semid_server *s) { return atomic_load(&s->in_flight); }
+
 void semid_server_model_version(semid_server *s, char *buf, unsigned long cap) {
     semid_serve_model *m = semid_serve_slot_acquire(&s->slot);
     snprintf(buf, cap, "%s", m ? m->version : "");

@@ -33,6 +33,8 @@ semid_status semid_server_start(const semid_serve_config *cfg, semid_server **ou
 int semid_server_port(const semid_server *s);
 /* The current model's version string (copied into buf). */
 void semid_server_model_version(semid_server *s, char *buf, unsigned long cap);
+/* Requests being answered now. */
+int semid_server_in_flight(semid_server *s);
 /* Loads the bundle again from its directory and swaps it in; on failure the
  * old one keeps serving and the error is returned. */
 semid_status semid_server_reload(semid_server *s);
