@@ -11,7 +11,12 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +51,10 @@ static int teardown(void **state) {
     return 0;
 }
 
-static semid_server *start(double wait_ms, int max_batch) {
+static semid_server *start_with(double wait_ms, int max_batch, int max_connections, int timeout_s) {
     semid_serve_config cfg = semid_serve_defaults();
+    cfg.max_connections = max_connections;
+    cfg.timeout_s = timeout_s;
     cfg.model_dir = model_dir;
     cfg.port = 0;
     cfg.threads = 1;
@@ -60,6 +67,8 @@ static semid_server *start(double wait_ms, int max_batch) {
     assert_true(semid_server_port(s) > 0);
     return s;
 }
+
+static semid_server *start(double wait_ms, int max_batch) { return start_with(wait_ms, max_batch, 256, 30); }
 
 static cJSON *post_json(int port, const char *path, const char *body, int want_status) {
     http_reply r = http_request(port, "POST", path, body, strlen(body));
@@ -380,11 +389,55 @@ static void test_stop_drains(void **state) {
     assert_int_equal(c.status, 200);
 }
 
+static int connect_loopback(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* 1 if the server closed fd within `seconds` (read gives 0 or an error). */
+static int closed_within(int fd, int seconds) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, seconds * 1000) <= 0) return 0;
+    char c;
+    return read(fd, &c, 1) <= 0;
+}
+
+/* A client that sends half a request and stalls is cut off after the
+ * timeout; connections past the limit are refused (closed at once) while
+ * the others hold, and a slot frees when one closes. */
+static void test_stalled_clients_and_connection_limit(void **state) {
+    (void)state;
+    semid_server *s = start_with(0, 64, 3, 1);
+    int port = semid_server_port(s);
+    int stalled = connect_loopback(port);
+    assert_int_equal(write(stalled, "POST /v1/search HTTP/1.1\r\nHost: x\r\n", 35), 35);
+    assert_true(closed_within(stalled, 4));
+    close(stalled);
+    int held[3];
+    for (int i = 0; i < 3; i++) held[i] = connect_loopback(port);
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* let the server accept them */
+    int extra = connect_loopback(port);
+    assert_true(closed_within(extra, 2));
+    close(extra);
+    close(held[0]);
+    nanosleep(&pause, NULL);
+    http_reply r = http_request(port, "GET", "/healthz", NULL, 0);
+    assert_int_equal(r.status, 200);
+    http_reply_free(&r);
+    for (int i = 1; i < 3; i++) close(held[i]);
+    assert_int_equal(semid_server_stop(s, 5), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers_match_decoder),   cmocka_unit_test(test_concurrent_coalesced_with_reloads),
         cmocka_unit_test(test_client_mistakes),         cmocka_unit_test(test_items_and_page),
         cmocka_unit_test(test_personalised_search),     cmocka_unit_test(test_stop_drains),
+        cmocka_unit_test(test_stalled_clients_and_connection_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
