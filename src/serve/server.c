@@ -425,6 +425,18 @@ static semid_status check_config(const semid_serve_config *cfg) {
     return SEMID_OK;
 }
 
+/* Stops what runs (the daemon first: no request may reach the batcher
+ * after it stops) and frees the server. */
+static void server_free(semid_server *s) {
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    if (s->batcher) semid_serve_batcher_stop(s->batcher);
+    semid_serve_slot_destroy(&s->slot);
+    semid_serve_metrics_free(s->metrics);
+    pthread_mutex_destroy(&s->reload_mu);
+    free(s->model_dir);
+    free(s);
+}
+
 semid_status semid_server_start(const semid_serve_config *cfg, semid_server **out) {
     *out = NULL;
     SEMID_TRY(check_config(cfg));
@@ -462,12 +474,7 @@ semid_status semid_server_start(const semid_serve_config *cfg, semid_server **ou
         s->port = info ? info->port : cfg->port;
     }
     if (st != SEMID_OK) {
-        if (s->batcher) semid_serve_batcher_stop(s->batcher);
-        semid_serve_slot_destroy(&s->slot);
-        semid_serve_metrics_free(s->metrics);
-        pthread_mutex_destroy(&s->reload_mu);
-        free(s->model_dir);
-        free(s);
+        server_free(s);
         return st;
     }
     *out = s;
@@ -507,12 +514,6 @@ int semid_server_stop(semid_server *s, double drain_s) {
         nanosleep(&pause, NULL);
     }
     int left = atomic_load(&s->in_flight);
-    MHD_stop_daemon(s->daemon);
-    semid_serve_batcher_stop(s->batcher);
-    semid_serve_slot_destroy(&s->slot);
-    semid_serve_metrics_free(s->metrics);
-    pthread_mutex_destroy(&s->reload_mu);
-    free(s->model_dir);
-    free(s);
+    server_free(s);
     return left;
 }
