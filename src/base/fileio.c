@@ -84,21 +84,139 @@ semid_status semid_read_file(const char *path, char **data, size_t *len) {
     return SEMID_OK;
 }
 
+/* The descriptor a path names when it is one of the process's own streams
+ * (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), else -1. */
+static int stream_fd(const char *path) {
+    if (strcmp(path, "/dev/stdout") == 0) return STDOUT_FILENO;
+    if (strcmp(path, "/dev/stderr") == 0) return STDERR_FILENO;
+    const char *prefixes[] = {"/dev/fd/", "/proc/self/fd/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(path, prefixes[i], n) != 0 || path[n] < '0' || path[n] > '9') continue;
+        char *end;
+        long fd = strtol(path + n, &end, 10);
+        if (*end == '\0' && fd >= 0 && fd < 1 << 20) return (int)fd;
+    }
+    return -1;
+}
+
+/* The target of the symlink `link`: its text, joined to the link's directory
+ * when relative. NULL with errno set on failure. */
+static char *link_target(const char *link) {
+    size_t cap = 256;
+    for (;;) {
+        char *buf = malloc(cap);
+        if (!buf) return NULL;
+        ssize_t n = readlink(link, buf, cap);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            if (buf[0] == '/') return buf;
+            const char *slash = strrchr(link, '/');
+            if (!slash) return buf;
+            size_t dl = (size_t)(slash - link) + 1, tl = (size_t)n + 1;
+            char *joined = malloc(dl + tl);
+            if (joined) {
+                memcpy(joined, link, dl);
+                memcpy(joined + dl, buf, tl);
+            }
+            free(buf);
+            if (!joined) errno = ENOMEM;
+            return joined;
+        }
+        free(buf);
+        cap *= 2;
+    }
+}
+
+/* Where a save to `path` goes: follows symlinks (up to 40, as the kernel)
+ * to a path that is not one, or does not exist (a dangling link's target),
+ * or is one of the process's streams (*fd >= 0). *st gets its lstat, or
+ * st_mode 0 when it does not exist. */
+static semid_status resolve_target(const char *path, char **out, int *fd, struct stat *st) {
+    *out = NULL;
+    *fd = -1;
+    char *cur = semid_strdup(path);
+    if (!cur) return semid_fail(SEMID_ENOMEM, "out of memory");
+    int err = ELOOP; /* unless something fails first */
+    for (int depth = 0; depth < 40; depth++) {
+        if ((*fd = stream_fd(cur)) >= 0) {
+            *out = cur;
+            return SEMID_OK;
+        }
+        if (lstat(cur, st) != 0) {
+            if (errno != ENOENT) {
+                err = errno;
+                break;
+            }
+            memset(st, 0, sizeof *st);
+            *out = cur;
+            return SEMID_OK;
+        }
+        if (!S_ISLNK(st->st_mode)) {
+            *out = cur;
+            return SEMID_OK;
+        }
+        char *next = link_target(cur);
+        if (!next) {
+            err = errno;
+            break;
+        }
+        free(cur);
+        cur = next;
+    }
+    semid_status s = semid_fail(err == ENOMEM ? SEMID_ENOMEM : SEMID_EIO, "cannot write %s: %s", path,
+                                strerror(err));
+    free(cur);
+    return s;
+}
+
 semid_status semid_atomic_open(semid_atomic_file *f, const char *path) {
     memset(f, 0, sizeof *f);
-    f->path = semid_strdup(path);
-    size_t n = strlen(path) + 32;
-    f->tmp_path = malloc(n);
-    if (!f->path || !f->tmp_path) {
+    if (!path[0]) return semid_fail(SEMID_EINVAL, "cannot write to an empty path");
+    int sfd;
+    struct stat st;
+    SEMID_TRY(resolve_target(path, &f->path, &sfd, &st));
+    int fd = -1;
+    if (sfd >= 0) {
+        /* Our own stream: write to a duplicate of it, after what printf has
+         * buffered, so the bytes go where the shell sent them. */
+        if (sfd == STDOUT_FILENO) fflush(stdout);
+        if (sfd == STDERR_FILENO) fflush(stderr);
+        f->direct = 1;
+        fd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
+    } else if (S_ISDIR(st.st_mode)) {
+        semid_status s = semid_fail(SEMID_EIO, "cannot write %s: %s", f->path, strerror(EISDIR));
         semid_atomic_abort(f);
-        return semid_fail(SEMID_ENOMEM, "out of memory");
+        return s;
+    } else if (st.st_mode != 0 && !S_ISREG(st.st_mode)) {
+        /* A FIFO, /dev/null, a device: written in place, never replaced. */
+        f->direct = 1;
+        fd = open(f->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    } else {
+        size_t n = strlen(f->path) + 32;
+        f->tmp_path = malloc(n);
+        if (!f->tmp_path) {
+            semid_atomic_abort(f);
+            return semid_fail(SEMID_ENOMEM, "out of memory");
+        }
+        snprintf(f->tmp_path, n, "%s.tmp.%ld", f->path, (long)getpid());
+        fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        /* A replaced file keeps its permissions (best effort). */
+        if (fd >= 0 && st.st_mode != 0) (void)fchmod(fd, st.st_mode & 07777);
     }
-    snprintf(f->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-    f->fp = fopen(f->tmp_path, "wb");
+    if (fd >= 0) {
+        f->fp = fdopen(fd, "wb");
+        if (!f->fp) close(fd);
+    }
     if (!f->fp) {
-        semid_status st = semid_fail(SEMID_EIO, "cannot write %s: %s", f->tmp_path, strerror(errno));
+        semid_status s = semid_fail(SEMID_EIO, "cannot write %s: %s", f->tmp_path ? f->tmp_path : f->path,
+                                    strerror(errno));
         semid_atomic_abort(f);
-        return st;
+        return s;
     }
     return SEMID_OK;
 }
@@ -107,6 +225,14 @@ semid_status semid_atomic_write(semid_atomic_file *f, const void *data, size_t l
     if (len && fwrite(data, 1, len, f->fp) != len)
         return semid_fail(SEMID_EIO, "cannot write %s: %s", f->path, strerror(errno));
     return SEMID_OK;
+}
+
+void semid_sync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
 }
 
 static void sync_parent_dir(const char *path) {
@@ -119,27 +245,27 @@ static void sync_parent_dir(const char *path) {
     } else {
         strcpy(dir, ".");
     }
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    semid_sync_dir(dir);
     free(dir);
 }
 
 semid_status semid_atomic_commit(semid_atomic_file *f) {
     semid_status st = SEMID_OK;
-    if (ferror(f->fp) || fflush(f->fp) != 0 || fsync(fileno(f->fp)) != 0) {
+    errno = 0;
+    /* A FIFO, a device or a pipe cannot be synced: flushed only. */
+    if (ferror(f->fp) || fflush(f->fp) != 0 || (!f->direct && fsync(fileno(f->fp)) != 0)) {
         st = semid_fail(SEMID_EIO, "cannot write %s: %s", f->path, strerror(errno ? errno : EIO));
     }
     if (fclose(f->fp) != 0 && st == SEMID_OK) {
         st = semid_fail(SEMID_EIO, "cannot write %s: %s", f->path, strerror(errno));
     }
     f->fp = NULL;
-    if (st == SEMID_OK && rename(f->tmp_path, f->path) != 0) {
-        st = semid_fail(SEMID_EIO, "cannot rename %s to %s: %s", f->tmp_path, f->path, strerror(errno));
+    if (!f->direct) {
+        if (st == SEMID_OK && rename(f->tmp_path, f->path) != 0) {
+            st = semid_fail(SEMID_EIO, "cannot rename %s to %s: %s", f->tmp_path, f->path, strerror(errno));
+        }
+        if (st == SEMID_OK) sync_parent_dir(f->path);
     }
-    if (st == SEMID_OK) sync_parent_dir(f->path);
     semid_atomic_abort(f);
     return st;
 }
@@ -154,6 +280,7 @@ void semid_atomic_abort(semid_atomic_file *f) {
     free(f->path);
     f->tmp_path = NULL;
     f->path = NULL;
+    f->direct = 0;
 }
 
 semid_status semid_write_file_atomic(const char *path, const void *data, size_t len) {

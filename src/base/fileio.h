@@ -1,6 +1,21 @@
 /* Checked file I/O: whole-file reads, atomic writes (temp file, fflush,
  * fsync, fclose, rename, fsync of the directory, as Redis saves), directory
- * creation and a line iterator that counts lines for error messages. */
+ * creation and a line iterator that counts lines for error messages.
+ *
+ * What a save does to what is at its path:
+ *   - a regular file, or nothing: written to PATH.tmp.<pid> beside it and
+ *     renamed over it (atomic; a replaced file keeps its permissions);
+ *   - a symlink: followed (chains too, a dangling link to the file it
+ *     names); the target is replaced as above and the link stays a link;
+ *   - /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N: written to that
+ *     descriptor (a duplicate of it, after flushing stdout or stderr), so
+ *     the bytes land where the shell sent them, in order with printf;
+ *   - any other existing non-regular file (a FIFO, /dev/null, a device):
+ *     opened and written in place, never replaced, not synced (opening a
+ *     FIFO waits for a reader, as a shell redirection does);
+ *   - a directory: an error.
+ * Only the first kind is atomic: a failed write to a FIFO or a device may
+ * have sent part of the data. */
 #ifndef SEMID_BASE_FILEIO_H
 #define SEMID_BASE_FILEIO_H
 
@@ -13,11 +28,14 @@
 
 typedef struct semid_atomic_file {
     FILE *fp;        /* write through this, or with semid_atomic_write */
-    char *path;      /* final path */
-    char *tmp_path;  /* path.tmp.<pid> beside it */
+    char *path;      /* final path (symlinks followed) */
+    char *tmp_path;  /* path.tmp.<pid> beside it; NULL when written in place */
+    int direct;      /* 1: written in place (a FIFO, a device, stdout): no rename */
 } semid_atomic_file;
 
-/* Opens a temp file beside `path`. Nothing appears at `path` until commit. */
+/* Opens a temp file beside `path` (its target, for a symlink). Nothing
+ * appears at `path` until commit. A FIFO, a device or stdout is opened
+ * directly instead (see above). */
 semid_status semid_atomic_open(semid_atomic_file *f, const char *path);
 semid_status semid_atomic_write(semid_atomic_file *f, const void *data, size_t len);
 /* Flushes, syncs and renames into place; on any failure removes the temp
@@ -26,8 +44,11 @@ semid_status semid_atomic_commit(semid_atomic_file *f);
 /* Drops the temp file (safe after a failed commit or on a zeroed struct). */
 void semid_atomic_abort(semid_atomic_file *f);
 
-/* Writes `len` bytes atomically. */
+/* Writes `len` bytes atomically (in place for a FIFO, a device or stdout). */
 semid_status semid_write_file_atomic(const char *path, const void *data, size_t len);
+/* fsyncs a directory, so that renames and removals in it are durable
+ * (best effort: errors are ignored, as on file systems that refuse it). */
+void semid_sync_dir(const char *dir);
 
 /* Reads a whole file; *data is NUL-terminated (not counted in *len).
  * Caller frees. */

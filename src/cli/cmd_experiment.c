@@ -37,13 +37,14 @@ int cli_run_experiment(exp_config *cfg, const char *out_dir) {
 
 int cmd_experiment(int argc, char **argv) {
     const char *preset = "quick", *config = NULL, *dataset = NULL, *out = "runs/experiment";
-    int threads = -1;
+    int threads = -1, wait = 0;
     cli_option opts[] = {
         {"preset", CLI_STRING, &preset, "quick (minutes) or paper (the paper's settings)"},
         {"config", CLI_STRING, &config, "a JSON configuration applied over the preset"},
         {"dataset", CLI_STRING, &dataset, "synthetic, a saved dataset, or a directory to import"},
         {"out", CLI_STRING, &out, "run directory (cache, results, report)"},
         {"threads", CLI_INT, &threads, "threads (0 = all cores; default: the configuration's)"},
+        {"wait", CLI_FLAG, &wait, "if another run holds --out, wait for it to finish (default: fail, naming its pid)"},
     };
     const char *overrides[64];
     int n_over = 0;
@@ -68,6 +69,7 @@ int cmd_experiment(int argc, char **argv) {
     }
     for (int i = 0; st == SEMID_OK && i < n_over; i++) st = exp_config_apply_override(&cfg, overrides[i]);
     if (st == SEMID_OK && threads >= 0) cfg.threads = threads;
+    cfg.wait = wait;
     if (st == SEMID_OK) st = exp_config_validate(&cfg, 0);
     if (st != SEMID_OK) {
         cli_report(st);

@@ -12,7 +12,7 @@
 int cmd_train(int argc, char **argv) {
     semid_gen_train_config c = semid_gen_train_defaults();
     const char *dataset = NULL, *sids = NULL, *out = NULL, *decay = "cosine";
-    int seed = (int)c.seed, resume = 0, quiet = 0;
+    int seed = (int)c.seed, resume = 0, quiet = 0, wait = 0;
     int64_t warmup = c.warmup_steps;
     cli_option opts[] = {
         {"dataset", CLI_STRING, &dataset, "dataset file (.sdd, from semid data)"},
@@ -41,6 +41,7 @@ int cmd_train(int argc, char **argv) {
         {"threads", CLI_INT, &c.threads, "threads (0 = all cores)"},
         {"checkpoint-every", CLI_INT64, &c.checkpoint_every, "steps between resume checkpoints (0 = each epoch)"},
         {"resume", CLI_FLAG, &resume, "continue from OUT/resume.safetensors"},
+        {"wait", CLI_FLAG, &wait, "if another run holds OUT, wait for it to finish (default: fail, naming its pid)"},
         {"quiet", CLI_FLAG, &quiet, "no progress output"},
     };
     const char *pos[1];
@@ -66,6 +67,7 @@ int cmd_train(int argc, char **argv) {
     c.seed = (uint64_t)seed;
     c.warmup_steps = warmup;
     c.resume = resume;
+    c.wait = wait;
     c.verbose = !quiet;
 
     semid_dataset ds = {0};

@@ -1,4 +1,5 @@
 /* semid: the command-line tool. Dispatches to one subcommand per file. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,22 @@ static void prefer_passive_openmp(char **argv) {
     execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
 }
 
-int main(int argc, char **argv) {
-    prefer_passive_openmp(argv);
+/* A command's output that never reached its file (a full disk, a closed
+ * pipe with SIGPIPE ignored) must not end in exit status 0: stdout is
+ * flushed and closed here and any error reported. */
+static int finish_stdout(int rc) {
+    int err = 0;
+    errno = 0;
+    if (fflush(stdout) != 0) err = errno ? errno : EIO;
+    else if (ferror(stdout)) err = EIO; /* an earlier write failed; its errno is gone */
+    errno = 0;
+    if (fclose(stdout) != 0 && !err) err = errno ? errno : EIO;
+    if (!err) return rc;
+    fprintf(stderr, "semid: error: writing the output failed: %s\n", strerror(err));
+    return rc != CLI_EXIT_OK ? rc : CLI_EXIT_ERROR;
+}
+
+static int run(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         if (argc >= 3 && strcmp(argv[1], "help") == 0) {
             for (int i = 0; i < N_COMMANDS; i++) {
@@ -68,4 +83,9 @@ int main(int argc, char **argv) {
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "semid: error: unknown command '%s' (see semid help)\n", argv[1]);
     return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
+    return finish_stdout(run(argc, argv));
 }

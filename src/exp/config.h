@@ -56,6 +56,10 @@ typedef struct exp_config {
     int32_t model_history;    /* items of history in a rec prompt */
     int32_t beam;             /* constrained beam width at evaluation */
     int32_t valid_sample;     /* validation prompts per task after each epoch */
+
+    /* how to run, not what: no configuration key, not in results.json */
+    int32_t wait;             /* the run directory is locked by another run:
+                                 0 = fail naming its pid, 1 = wait for it */
 } exp_config;
 
 /* Fills `cfg` with a preset ("quick" or "paper"). */

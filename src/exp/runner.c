@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dirlock.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -349,8 +350,16 @@ static semid_status run_experiment(const exp_config *cfg, const char *run_dir, e
 }
 
 semid_status exp_run(const exp_config *cfg, const char *run_dir, exp_results *res) {
+    exp_results_init(res, cfg->k);
+    /* One experiment at a time in a run directory: two with other settings
+     * would mix their stages and results. */
+    SEMID_TRY(exp_config_validate(cfg, 0));
+    SEMID_TRY(semid_mkdirs(run_dir));
+    semid_dirlock lock;
+    SEMID_TRY(semid_dirlock_acquire(&lock, run_dir, cfg->wait));
     int saved_threads = semid_threads_push(cfg->threads);
     semid_status st = run_experiment(cfg, run_dir, res);
     semid_threads_pop(saved_threads);
+    semid_dirlock_release(&lock);
     return st;
 }

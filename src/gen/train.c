@@ -1,13 +1,17 @@
 #include "gen/train.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "base/dirlock.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/rng.h"
@@ -22,6 +26,13 @@
 
 enum { RESUME_VERSION = 1 };
 static const uint64_t ORDER_STREAM = 0x0de5u, VALID_STREAM = 0x5a11du;
+
+/* The bundle of a run in progress is built in OUT/.staging and moved into
+ * OUT, a file at a time in this order, when the run is complete;
+ * .staging/COMPLETE marks a staged bundle whose files are all final. */
+static const char STAGING[] = ".staging", COMPLETE[] = "COMPLETE", RESUME_FILE[] = "resume.safetensors";
+static const char *const BUNDLE_FILES[] = {"idtable.sid", "items.jsonl", "model.safetensors", "train.json"};
+enum { N_BUNDLE_FILES = sizeof BUNDLE_FILES / sizeof BUNDLE_FILES[0] };
 
 semid_gen_train_config semid_gen_train_defaults(void) {
     semid_gen_train_config c = {0};
@@ -57,6 +68,7 @@ typedef struct trainer {
     const semid_dataset *ds;
     const semid_idtable *table;
     const char *out_dir;
+    const char *stage_dir; /* out_dir/.staging: the bundle being built */
     semid_gen_example_options ex;
     semid_gen_vocab vocab;
     uint8_t *role;
@@ -196,7 +208,7 @@ static semid_status validate(trainer *t, double *rs, double *rr) {
 /* ---- files ---- */
 
 static semid_status save_model(trainer *t, const char *name) {
-    char *path = semid_path_join(t->out_dir, name);
+    char *path = semid_path_join(t->stage_dir, name);
     if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
     semid_status st = semid_gpt_save(t->model, path, t->meta_json);
     free(path);
@@ -229,7 +241,7 @@ static semid_status write_train_json(trainer *t, int64_t step) {
     if (h) cJSON_AddItemToObject(o, "history", h);
     char *text = st == SEMID_OK ? cJSON_Print(o) : NULL;
     if (st == SEMID_OK && !text) st = semid_fail(SEMID_ENOMEM, "out of memory");
-    char *path = semid_path_join(t->out_dir, "train.json");
+    char *path = semid_path_join(t->stage_dir, "train.json");
     if (st == SEMID_OK && !path) st = semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK) st = semid_write_file_atomic(path, text, strlen(text));
     free(path);
@@ -279,16 +291,17 @@ static semid_status save_resume(trainer *t, int64_t step) {
     if (!text) return semid_fail(SEMID_ENOMEM, "out of memory");
     const char *keys[1] = {"semid_gen_resume"};
     const char *vals[1] = {text};
-    char *path = semid_path_join(t->out_dir, "resume.safetensors");
+    char *path = semid_path_join(t->out_dir, RESUME_FILE);
     semid_status st = path ? semid_safetensors_write(path, tens, 3, keys, vals, 1) : semid_fail(SEMID_ENOMEM, "out of memory");
     free(path);
     free(text);
     return st;
 }
 
-static semid_status load_resume(trainer *t, int64_t *step) {
+static semid_status load_resume(trainer *t, int64_t *step, int *found) {
     *step = 0;
-    char *path = semid_path_join(t->out_dir, "resume.safetensors");
+    *found = 0;
+    char *path = semid_path_join(t->out_dir, RESUME_FILE);
     if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
     if (!semid_path_exists(path)) {
         SEMID_INFO("train: --resume: %s does not exist, starting from scratch", path);
@@ -343,12 +356,120 @@ static semid_status load_resume(trainer *t, int64_t *step) {
         } else {
             cJSON_Delete(h);
         }
+        *found = 1;
         if (t->cfg->verbose) SEMID_INFO("train: resumed from %s at step %lld", path, (long long)*step);
     }
     cJSON_Delete(o);
     semid_safetensors_free(&f);
     free(path);
     return st;
+}
+
+/* ---- the staged bundle ---- */
+
+/* Removes a directory and the files in it (ours: it holds no directories). */
+static semid_status remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? SEMID_OK : semid_fail(SEMID_EIO, "cannot read %s: %s", dir, strerror(errno));
+    semid_status st = SEMID_OK;
+    for (struct dirent *e; st == SEMID_OK && (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char *path = semid_path_join(dir, e->d_name);
+        if (!path) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        else if (unlink(path) != 0 && errno != ENOENT)
+            st = semid_fail(SEMID_EIO, "cannot remove %s: %s", path, strerror(errno));
+        free(path);
+    }
+    closedir(d);
+    if (st == SEMID_OK && rmdir(dir) != 0 && errno != ENOENT)
+        st = semid_fail(SEMID_EIO, "cannot remove %s: %s", dir, strerror(errno));
+    return st;
+}
+
+/* Moves the staged files into out_dir (those already moved are skipped),
+ * then drops the staging directory. */
+static semid_status finish_swap(const char *out_dir, const char *stage) {
+    semid_status st = SEMID_OK;
+    for (int i = 0; i < N_BUNDLE_FILES && st == SEMID_OK; i++) {
+        char *from = semid_path_join(stage, BUNDLE_FILES[i]), *to = semid_path_join(out_dir, BUNDLE_FILES[i]);
+        if (!from || !to) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        else if (rename(from, to) != 0 && errno != ENOENT)
+            st = semid_fail(SEMID_EIO, "cannot move %s to %s: %s", from, to, strerror(errno));
+        free(from);
+        free(to);
+    }
+    if (st != SEMID_OK) return st;
+    semid_sync_dir(out_dir);
+    return remove_dir(stage);
+}
+
+/* Marks the staged bundle complete, then moves it in. A loader that opens
+ * the directory during the few renames sees either whole bundle, or the
+ * new ID table with the old model, which it refuses (the model records the
+ * table's fingerprint); a crash among them is finished by the next run. */
+static semid_status swap_in(const char *out_dir, const char *stage) {
+    char *marker = semid_path_join(stage, COMPLETE);
+    semid_status st = marker ? semid_write_file_atomic(marker, "", 0) : semid_fail(SEMID_ENOMEM, "out of memory");
+    free(marker);
+    return st == SEMID_OK ? finish_swap(out_dir, stage) : st;
+}
+
+/* A swap cut short by a crash is finished before anything else. */
+static semid_status finish_interrupted_swap(const char *out_dir, const char *stage) {
+    char *marker = semid_path_join(stage, COMPLETE);
+    if (!marker) return semid_fail(SEMID_ENOMEM, "out of memory");
+    int pending = semid_path_exists(marker);
+    free(marker);
+    if (!pending) return SEMID_OK;
+    SEMID_INFO("train: %s: finishing the swap of a bundle completed by an earlier run", out_dir);
+    return finish_swap(out_dir, stage);
+}
+
+static semid_status copy_file(const char *from, const char *to) {
+    char *data;
+    size_t len;
+    SEMID_TRY(semid_read_file(from, &data, &len));
+    semid_status st = semid_write_file_atomic(to, data, len);
+    free(data);
+    return st;
+}
+
+/* Makes the staging directory ready for the run: a fresh run starts it
+ * empty (and drops the checkpoint of whichever run was there: its partial
+ * model goes with the staging directory); a resumed one keeps it. *done is
+ * set when a resumed run was already complete and moved in. */
+static semid_status prepare_staging(trainer *t, int resumed, int64_t step, int *done) {
+    *done = 0;
+    if (!resumed) {
+        char *ck = semid_path_join(t->out_dir, RESUME_FILE);
+        if (!ck) return semid_fail(SEMID_ENOMEM, "out of memory");
+        int gone = unlink(ck) == 0 || errno == ENOENT;
+        semid_status st = gone ? SEMID_OK : semid_fail(SEMID_EIO, "cannot remove %s: %s", ck, strerror(errno));
+        free(ck);
+        SEMID_TRY(st);
+        SEMID_TRY(remove_dir(t->stage_dir));
+    } else if (step >= t->total_steps && !semid_path_exists(t->stage_dir)) {
+        *done = 1;
+        return SEMID_OK;
+    }
+    SEMID_TRY(semid_mkdirs(t->stage_dir));
+    if (resumed && step < t->total_steps && t->best_epoch > 0) {
+        /* A checkpoint of a run made before bundles were staged: its best
+         * model so far is the directory's own. */
+        char *staged = semid_path_join(t->stage_dir, "model.safetensors");
+        char *own = semid_path_join(t->out_dir, "model.safetensors");
+        semid_status st = staged && own ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+        if (st == SEMID_OK && !semid_path_exists(staged)) {
+            st = semid_path_exists(own) ? copy_file(own, staged)
+                                        : semid_fail(SEMID_ENOTFOUND, "train: --resume: the best model of the interrupted run "
+                                                                      "(%s) is missing: start afresh without --resume",
+                                                     staged);
+        }
+        free(staged);
+        free(own);
+        SEMID_TRY(st);
+    }
+    return SEMID_OK;
 }
 
 /* ---- set-up ---- */
@@ -497,14 +618,28 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     if (report) memset(report, 0, sizeof *report);
     SEMID_TRY(check_config(cfg));
     SEMID_TRY(semid_mkdirs(out_dir));
+    char *stage_dir = semid_path_join(out_dir, STAGING);
+    if (!stage_dir) return semid_fail(SEMID_ENOMEM, "out of memory");
+    /* One run at a time in a directory. */
+    semid_dirlock lock;
+    semid_status st = semid_dirlock_acquire(&lock, out_dir, cfg->wait);
+    if (st == SEMID_OK) st = finish_interrupted_swap(out_dir, stage_dir);
+    if (st != SEMID_OK) {
+        semid_dirlock_release(&lock);
+        free(stage_dir);
+        return st;
+    }
     int saved_threads = semid_threads_push(cfg->threads);
-    trainer t = {.cfg = cfg, .ds = ds, .table = table, .out_dir = out_dir};
+    trainer t = {.cfg = cfg, .ds = ds, .table = table, .out_dir = out_dir, .stage_dir = stage_dir};
     double t0 = semid_now();
-    semid_status st = setup(&t);
+    st = setup(&t);
     int64_t step = 0;
-    if (st == SEMID_OK && cfg->resume) st = load_resume(&t, &step);
-    /* Only now (a refused resume must leave the bundle as it was). */
-    if (st == SEMID_OK) st = semid_gen_bundle_write_static(out_dir, ds, table);
+    int resumed = 0, done = 0;
+    if (st == SEMID_OK && cfg->resume) st = load_resume(&t, &step, &resumed);
+    /* Only now (a refused resume must leave the directory as it was). The
+     * directory's bundle stays as it is until this run is complete. */
+    if (st == SEMID_OK) st = prepare_staging(&t, resumed, step, &done);
+    if (st == SEMID_OK && !done) st = semid_gen_bundle_write_static(stage_dir, ds, table);
     int32_t *inputs = NULL, *targets = NULL;
     if (st == SEMID_OK) {
         size_t cells = (size_t)cfg->batch_size * (size_t)(t.train.max_len > 0 ? t.train.max_len : 1);
@@ -570,7 +705,13 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         if (st == SEMID_OK && (epoch_done || last)) st = write_train_json(&t, step + 1);
     }
     if (cfg->verbose == 1) semid_progress_finish(&prog, NULL);
-    /* A run stopped early (stop_after) before any epoch ended keeps no best model. */
+    /* Complete: the staged bundle replaces the directory's (train.json
+     * again for a run resumed at its end, whose crash may have cut it). A
+     * run stopped early (stop_after, as if killed) leaves it staged. */
+    if (st == SEMID_OK && !done && step >= t.total_steps) {
+        if (step == start_step) st = write_train_json(&t, step);
+        if (st == SEMID_OK) st = swap_in(out_dir, stage_dir);
+    }
     if (st == SEMID_OK && report) {
         report->steps = step;
         report->total_steps = t.total_steps;
@@ -590,5 +731,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     free(targets);
     trainer_free(&t);
     semid_threads_pop(saved_threads);
+    semid_dirlock_release(&lock);
+    free(stage_dir);
     return st;
 }

@@ -21,7 +21,18 @@
  *   resume.safetensors  the latest state for --resume: parameters, both
  *                       AdamW moments, step, best score (one atomic file)
  * Resuming continues to exactly the parameters an uninterrupted run gives
- * (same threads): data order and schedule are functions of the step. */
+ * (same threads): data order and schedule are functions of the step.
+ *
+ * Retraining never harms the bundle already there: a run builds its bundle
+ * (the first four files) in out_dir/.staging, and moves it in, a rename per
+ * file, only when complete (.staging/COMPLETE marks a finished staging
+ * directory, so a crash among the renames is finished by the next run).
+ * Until then the old bundle loads as before; a run killed or failing
+ * midway leaves it untouched, and its own best model so far in .staging,
+ * where --resume finds it (a fresh run clears .staging and the previous
+ * resume.safetensors). One run at a time: the trainer holds an advisory
+ * lock on out_dir (base/dirlock.h) and a second one is refused, naming the
+ * holder's pid, or waits (cfg.wait). */
 #ifndef SEMID_GEN_TRAIN_H
 #define SEMID_GEN_TRAIN_H
 
@@ -70,6 +81,8 @@ typedef struct semid_gen_train_config {
     int resume;               /* continue from out_dir/resume.safetensors when present */
     int64_t stop_after;       /* stop after this many steps in all, as if killed after a
                                  resume checkpoint (tests); 0 = run to the end */
+    int wait;                 /* out_dir is locked by another run (base/dirlock.h):
+                                 0 = fail at once naming its pid, 1 = wait for it */
     int verbose;              /* on stderr: 0 nothing, 1 a progress bar and a line per epoch,
                                  2 the lines only, named by the model directory (models
                                  trained side by side) */
