@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages semid needs to build and test, when missing.
+# Installs the Debian packages semid needs to build and test, when missing
+# (numpy and pytest for the Python binding's tests, for /usr/bin/python3).
 # Usage: scripts/install-deps.sh [--bench]   (--bench adds the Python peers
-# the benchmarks compare against: numpy, PyTorch, FAISS)
+# the benchmarks compare against: PyTorch, FAISS)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev liblapacke-dev libcjson-dev libcmocka-dev libmicrohttpd-dev)
+packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev liblapacke-dev libcjson-dev libcmocka-dev libmicrohttpd-dev python3-numpy python3-pytest)
+# Headless Chromium: tests/test_serve_page.c renders the page of semid serve in it.
+packages+=(chromium)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-numpy python3-torch python3-faiss clang libclang-rt-14-dev)
+  packages+=(python3-torch python3-faiss clang libclang-rt-14-dev)
 fi
 
 missing=()
