@@ -1,7 +1,9 @@
 #include <errno.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -28,27 +30,44 @@ static void print_usage(const char *usage, const cli_option *opts, int n_opts) {
     printf("  %-26s %s\n", "--help", "show this help");
 }
 
+/* Integers must fit the destination (int or int64_t) and numbers must be
+ * finite in the destination's precision. */
 static int parse_value(const cli_option *o, const char *val) {
     char *end = NULL;
     errno = 0;
     switch (o->type) {
     case CLI_STRING: *(const char **)o->dest = val; return 0;
     case CLI_INT: {
-        long v = strtol(val, &end, 10);
-        if (errno || *end || end == val || v < -2147483647L || v > 2147483647L) break;
+        long long v = strtoll(val, &end, 10);
+        if (end == val || *end) break;
+        if (errno == ERANGE || v < INT32_MIN || v > INT32_MAX) {
+            fprintf(stderr, "semid: error: --%s: %s does not fit in an integer of 32 bits (%d..%d)\n", o->name, val,
+                    INT32_MIN, INT32_MAX);
+            return -1;
+        }
         *(int *)o->dest = (int)v;
         return 0;
     }
     case CLI_INT64: {
         long long v = strtoll(val, &end, 10);
-        if (errno || *end || end == val) break;
+        if (end == val || *end) break;
+        if (errno == ERANGE) {
+            fprintf(stderr, "semid: error: --%s: %s does not fit in an integer of 64 bits\n", o->name, val);
+            return -1;
+        }
         *(int64_t *)o->dest = v;
         return 0;
     }
     case CLI_FLOAT:
     case CLI_DOUBLE: {
         double v = strtod(val, &end);
-        if (errno || *end || end == val || v != v) break;
+        if (end == val || *end || v != v) break;
+        double limit = o->type == CLI_FLOAT ? (double)FLT_MAX : DBL_MAX;
+        if ((errno == ERANGE && (v > 1.0 || v < -1.0)) || !(v >= -limit && v <= limit)) {
+            fprintf(stderr, "semid: error: --%s: %s does not fit in a %s number (at most %g in size)\n", o->name, val,
+                    o->type == CLI_FLOAT ? "single-precision" : "double-precision", limit);
+            return -1;
+        }
         if (o->type == CLI_FLOAT) *(float *)o->dest = (float)v;
         else *(double *)o->dest = v;
         return 0;
@@ -103,6 +122,33 @@ int cli_parse(int argc, char **argv, int first, const cli_option *opts, int n_op
         if (parse_value(o, val) != 0) return -1;
     }
     return 0;
+}
+
+int cli_check_ranges(const cli_option *opts, int n_opts, const cli_range *ranges, int n_ranges) {
+    for (int r = 0; r < n_ranges; r++) {
+        const cli_option *o = NULL;
+        for (int i = 0; i < n_opts && !o; i++)
+            if (strcmp(opts[i].name, ranges[r].name) == 0) o = &opts[i];
+        if (!o) continue;
+        double v;
+        switch (o->type) {
+        case CLI_INT: v = *(const int *)o->dest; break;
+        case CLI_INT64: v = (double)*(const int64_t *)o->dest; break;
+        case CLI_FLOAT: v = *(const float *)o->dest; break;
+        case CLI_DOUBLE: v = *(const double *)o->dest; break;
+        default: continue;
+        }
+        if (v >= ranges[r].min && v <= ranges[r].max) continue;
+        fprintf(stderr, "semid: error: --%s: %.15g is out of range: it must be in %.15g..%.15g\n", o->name, v,
+                ranges[r].min, ranges[r].max);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t cli_physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? (int64_t)pages * page : 0;
 }
 
 int cli_report(semid_status st) {

@@ -26,6 +26,20 @@ typedef struct cli_option {
 int cli_parse(int argc, char **argv, int first, const cli_option *opts, int n_opts, const char *usage,
               const char **positional, int max_positional, int *n_positional);
 
+/* The accepted range of a numeric option, inclusive. */
+typedef struct cli_range {
+    const char *name; /* the option's name, as in cli_option */
+    double min, max;
+} cli_range;
+
+/* After cli_parse: checks each ranged option's value (given or default),
+ * printing "semid: error: --NAME: V is out of range: it must be in MIN..MAX"
+ * for the first that is outside. Returns 0 when all are in range, else -1. */
+int cli_check_ranges(const cli_option *opts, int n_opts, const cli_range *ranges, int n_ranges);
+
+/* The machine's physical memory in bytes (0 if unknown). */
+int64_t cli_physical_memory(void);
+
 /* Prints "semid: error: <last error>" to stderr and returns CLI_EXIT_ERROR. */
 int cli_report(semid_status st);
 

@@ -8,6 +8,7 @@
 
 #include "base/fileio.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "cli/cli_gen.h"
 #include "text/tokenize.h"
 
@@ -26,7 +27,8 @@ static int gen_options(cli_gen_args *a, cli_option *opts, int parts) {
         {"model", CLI_STRING, &a->model, "model directory (from semid train)"},
         {"k", CLI_INT, &a->k, "results"},
         {"beam", CLI_INT, &a->beam, "beam width (at least k is used)"},
-        {"diverse", CLI_FLAG, &a->diverse, "the paper's diverse beam search (60 beams, 30 groups, penalty 0.25)"},
+        {"diverse", CLI_FLAG, &a->diverse,
+         "the paper's diverse beam search (60 beams, 30 groups, penalty 0.25; at most 60 results)"},
         {"threads", CLI_INT, &a->threads, "threads (0 = all cores)"},
     };
     const cli_option history[] = {
@@ -45,10 +47,6 @@ static int gen_options(cli_gen_args *a, cli_option *opts, int parts) {
 static int check_args(const cli_gen_args *a, const char *command) {
     if (!a->model) {
         fprintf(stderr, "semid: error: %s needs --model (see --help)\n", command);
-        return CLI_EXIT_USAGE;
-    }
-    if (a->k < 1 || a->k > 1000 || a->beam < 1 || a->threads < 0) {
-        fprintf(stderr, "semid: error: --k must be in 1..1000, --beam >= 1 and --threads >= 0\n");
         return CLI_EXIT_USAGE;
     }
     if (a->keep && a->exclude) {
@@ -70,6 +68,8 @@ int cli_gen_parse(int argc, char **argv, cli_gen_args *a, int parts, const cli_o
     memcpy(opts + n, extra, (size_t)n_extra * sizeof *extra);
     int r = cli_parse(argc, argv, 1, opts, n + n_extra, usage, pos, max_pos, n_pos);
     if (r != 0) return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"k", 1, CLI_GEN_MAX_K}, {"beam", 1, CLI_GEN_MAX_BEAM}, {"threads", 0, semid_threads_limit()}};
+    if (cli_check_ranges(opts, n + n_extra, ranges, 3) != 0) return CLI_EXIT_USAGE;
     r = check_args(a, command);
     return r == CLI_EXIT_OK ? -1 : r;
 }
@@ -79,8 +79,16 @@ semid_status cli_gen_load(const cli_gen_args *a, semid_gen_bundle **out) {
     return semid_gen_bundle_load(a->model, out);
 }
 
+void cli_gen_note_diverse_cap(const cli_gen_args *a, const semid_gen_decode_options *o) {
+    if (a->diverse && a->k > o->beam.beam_size)
+        fprintf(stderr, "semid: note: --diverse decodes %d beams (the paper's setting), so at most %d results come back, "
+                        "not the %d of --k; drop --diverse for more\n",
+                o->beam.beam_size, o->beam.beam_size, a->k);
+}
+
 semid_gen_decode_options cli_gen_decode_options(const cli_gen_args *a) {
     semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.diverse = a->diverse;
     if (a->diverse) o.beam = semid_beam_paper_diverse(a->k);
     else {
         o.beam.k = a->k;
@@ -105,6 +113,32 @@ void cli_gen_print_hits(const semid_gen_bundle *b, const semid_beam_hits *h, int
     printf("rank\titem_id\tscore\ttitle\n");
     print_rows(b, h, q, NULL);
     if (h->n_invalid[q] > 0) fprintf(stderr, "semid: note: %d beams named no item\n", h->n_invalid[q]);
+}
+
+/* Whether recommendation leaves the history's items out with options o. */
+static int excludes_history(const semid_gen_bundle *b, const semid_gen_decode_options *o) {
+    return o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
+}
+
+void cli_gen_note_empty(const semid_gen_bundle *b, const semid_gen_decode_options *o, int task, const int32_t *history,
+                        int64_t n_history) {
+    if (task == SEMID_TASK_REC && excludes_history(b, o)) {
+        uint8_t *seen = calloc((size_t)(b->n_items > 0 ? b->n_items : 1), 1);
+        int64_t distinct = 0;
+        for (int64_t i = 0; seen && i < n_history; i++)
+            if (history[i] >= 0 && history[i] < b->n_items && !seen[history[i]]++) distinct++;
+        free(seen);
+        if (distinct == b->n_items)
+            fprintf(stderr, "semid: note: no results: the history holds every item of the catalog (%d items) and "
+                            "recommendations leave the history's items out; give --keep-history to rank them\n",
+                    b->n_items);
+        else
+            fprintf(stderr, "semid: note: no results: every item the beams reached is in the history, and "
+                            "recommendations leave the history's items out; give --keep-history or a larger --beam\n");
+        return;
+    }
+    fprintf(stderr, "semid: note: no results: no beam ended on an item of the catalog%s\n",
+            o->diverse ? " (diverse search is not constrained to real IDs; try without --diverse)" : "; try a larger --beam");
 }
 
 semid_status cli_gen_print_json(const semid_gen_bundle *b, const semid_beam_hits *h, int64_t q, int task,
@@ -391,6 +425,7 @@ typedef struct batch_notes {
     int64_t unknown, first_unknown_line; /* search: queries with no known word */
     int64_t long_hist;                   /* rec: histories longer than the window */
     int64_t invalid;                     /* beams that named no item */
+    int64_t empty, first_empty_line;     /* records with no result */
 } batch_notes;
 
 static semid_status write_record(const semid_gen_bundle *b, const cli_batch *c, const semid_beam_hits *h, int64_t j,
@@ -439,6 +474,7 @@ semid_status cli_batch_run(const semid_gen_bundle *b, const cli_batch *c, const 
         st = decode_chunk(b, c, start, m, o, &h, &notes);
         for (int64_t j = 0; j < m && st == SEMID_OK; j++) {
             notes.invalid += h.n_invalid[j];
+            if (h.n_hits[j] == 0 && !notes.empty++) notes.first_empty_line = c->line_no[start + j];
             st = write_record(b, c, &h, j, start + j, json);
         }
         semid_beam_hits_free(&h);
@@ -455,6 +491,14 @@ semid_status cli_batch_run(const semid_gen_bundle *b, const cli_batch *c, const 
                         "items of each\n",
                 (long long)notes.long_hist, (long long)c->n, semid_gen_effective_window(&b->ex, b->table.n_levels));
     if (notes.invalid > 0) fprintf(stderr, "semid: note: %lld beams named no item\n", (long long)notes.invalid);
+    if (notes.empty > 0)
+        fprintf(stderr, "semid: note: %lld of %lld %s have no results (first: %s:%lld)%s\n", (long long)notes.empty,
+                (long long)c->n, c->task == SEMID_TASK_SEARCH ? "queries" : "histories", name,
+                (long long)notes.first_empty_line,
+                c->task == SEMID_TASK_REC && excludes_history(b, o)
+                    ? ": every item their beams reached is in their history, and recommendations leave the history's "
+                      "items out (give --keep-history to rank them)"
+                    : ": no beam ended on an item of the catalog");
     return SEMID_OK;
 }
 
@@ -462,6 +506,7 @@ int cli_gen_run(const cli_gen_args *a, int task, const char *batch_path, cli_gen
     semid_gen_bundle *b = NULL;
     semid_status st = cli_gen_load(a, &b);
     semid_gen_decode_options o = cli_gen_decode_options(a);
+    if (st == SEMID_OK) cli_gen_note_diverse_cap(a, &o);
     int json = strcmp(a->format, "json") == 0;
     if (st == SEMID_OK && !batch_path) st = single(b, &o, json, ctx);
     else if (st == SEMID_OK) {

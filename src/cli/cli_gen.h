@@ -17,6 +17,10 @@ typedef struct cli_gen_args {
     int k, beam, diverse, threads, keep, exclude;
 } cli_gen_args;
 
+/* Bounds of --k and --beam (the library refuses a decode whose memory
+ * estimate exceeds its limit, whatever the beam). */
+enum { CLI_GEN_MAX_K = 1000, CLI_GEN_MAX_BEAM = 10000 };
+
 /* Optional parts of the shared options. */
 enum { CLI_GEN_HISTORY = 1, CLI_GEN_FORMAT = 2 };
 
@@ -25,7 +29,8 @@ cli_gen_args cli_gen_args_default(int k);
 /* cli_parse with the shared options (model, k, beam, diverse, threads;
  * keep-history and exclude-history with CLI_GEN_HISTORY; format with
  * CLI_GEN_FORMAT) followed by `extra` (at most 16), then checks them (--k
- * in 1..1000, --beam >= 1, --format tsv or json, not both history flags,
+ * in 1..CLI_GEN_MAX_K, --beam in 1..CLI_GEN_MAX_BEAM, --threads in
+ * 0..semid_threads_limit(), --format tsv or json, not both history flags,
  * --model given). Returns -1 to go on, else the exit code to return (help
  * shown, or a usage error reported). */
 int cli_gen_parse(int argc, char **argv, cli_gen_args *a, int parts, const cli_option *extra, int n_extra,
@@ -34,6 +39,16 @@ int cli_gen_parse(int argc, char **argv, cli_gen_args *a, int parts, const cli_o
 semid_status cli_gen_load(const cli_gen_args *a, semid_gen_bundle **out);
 /* --k, --beam, --diverse and the history flags as decode options. */
 semid_gen_decode_options cli_gen_decode_options(const cli_gen_args *a);
+
+/* A note on stderr when --diverse caps the results below --k (the diverse
+ * search decodes a fixed 60 beams). */
+void cli_gen_note_diverse_cap(const cli_gen_args *a, const semid_gen_decode_options *o);
+
+/* A note on stderr for a query or history with no result, naming the cause
+ * (for a recommendation that leaves out its history: a history that holds
+ * every item, or every item the beams reached). */
+void cli_gen_note_empty(const semid_gen_bundle *b, const semid_gen_decode_options *o, int task, const int32_t *history,
+                        int64_t n_history);
 
 /* Prints "rank<TAB>item_id<TAB>score<TAB>title" lines for query q of hits
  * (a header line first). */

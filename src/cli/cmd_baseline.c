@@ -13,6 +13,7 @@
 
 #include "base/fileio.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "embed/baseline.h"
@@ -181,6 +182,10 @@ int cmd_baseline(int argc, char **argv) {
                        "[--embeddings ITEMS.npy] [--k 30] [--json OUT.json]",
                        pos, 0, &npos);
     if (rc != 0) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"k", 1, 100000}, {"recent", 1, 1000000}, {"head-fraction", 1e-9, 1},
+                                {"threads", 0, semid_threads_limit()}};
+    if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, (int)(sizeof ranges / sizeof ranges[0])) != 0)
+        return CLI_EXIT_USAGE;
     if (!a.dataset || !a.method) {
         fprintf(stderr, "semid: error: baseline needs --dataset and --method (see --help)\n");
         return CLI_EXIT_USAGE;

@@ -56,6 +56,8 @@ static int cmd_import(int argc, char **argv) {
     int r = cli_parse(argc, argv, 1, opts, (int)(sizeof opts / sizeof opts[0]),
                       "usage: semid data import [options] <path>", pos, 1, &npos);
     if (r != 0) return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"user-core", 0, 1000000}, {"item-core", 0, 1000000}};
+    if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, 2) != 0) return CLI_EXIT_USAGE;
     if (npos != 1) {
         fprintf(stderr, "semid: error: data import needs the dataset path (see --help)\n");
         return CLI_EXIT_USAGE;

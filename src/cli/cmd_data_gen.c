@@ -35,6 +35,24 @@ static void print_samples(const semid_dataset *ds, int n_items) {
     }
 }
 
+/* The synthetic catalog's memory, estimated before generating it: each
+ * interaction is an item and a time (12 bytes) kept twice while the dataset
+ * is built, each item a few hundred bytes of text and each query about 64.
+ * Refuses (naming the estimate) above half the physical memory. */
+static int synth_memory_check(const semid_synth_config *c) {
+    double per_user = c->mean_history > c->min_history ? c->mean_history : c->min_history;
+    double most = c->max_history > c->min_history ? c->max_history : c->min_history;
+    double inter = (double)c->n_users * (per_user < most ? per_user : most);
+    double bytes = inter * 24.0 + (double)c->n_users * 64.0 + (double)c->n_items * (512.0 + 64.0 * c->queries_per_item);
+    int64_t phys = cli_physical_memory();
+    double limit = phys > 0 ? (double)phys / 2 : 4.0 * (1 << 30);
+    if (bytes <= limit) return 0;
+    fprintf(stderr, "semid: error: --users %d x --history %g (%.3g interactions) and --items %d need about %.1f GB, over "
+                    "the limit of %.1f GB (half the physical memory)\n",
+            c->n_users, c->mean_history, inter, c->n_items, bytes / 1e9, limit / 1e9);
+    return -1;
+}
+
 int cmd_data_synth(int argc, char **argv) {
     semid_synth_config cfg;
     semid_synth_config_default(&cfg);
@@ -62,6 +80,12 @@ int cmd_data_synth(int argc, char **argv) {
                        NULL, 0, &np);
     if (rc > 0) return CLI_EXIT_OK;
     if (rc < 0) return CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"items", 1, 10000000},   {"users", 1, 100000000},      {"history", 1, 10000},
+                                {"min-history", 1, 10000}, {"topics", 1, 10000},         {"queries-per-item", 0, 1000},
+                                {"queries-train", 0, 1000}, {"queries-valid", 0, 1000}, {"samples", 0, 1000000}};
+    if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, (int)(sizeof ranges / sizeof ranges[0])) != 0)
+        return CLI_EXIT_USAGE;
+    if (synth_memory_check(&cfg) != 0) return CLI_EXIT_ERROR;
     if (!out) {
         fprintf(stderr, "semid: error: data synth needs --out FILE\n");
         return CLI_EXIT_USAGE;
@@ -119,6 +143,10 @@ int cmd_data_queries(int argc, char **argv) {
                        pos, 1, &np);
     if (rc > 0) return CLI_EXIT_OK;
     if (rc < 0) return CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"per-item", 0, 1000}, {"train", 0, 1000}, {"valid", 0, 1000}, {"keywords", 1, 1000},
+                                {"samples", 0, 1000000}};
+    if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, (int)(sizeof ranges / sizeof ranges[0])) != 0)
+        return CLI_EXIT_USAGE;
     if (np != 1) {
         fprintf(stderr, "semid: error: data queries needs one DATASET argument\n");
         return CLI_EXIT_USAGE;

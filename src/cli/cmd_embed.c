@@ -10,6 +10,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "embed/biencoder_train.h"
@@ -209,6 +210,11 @@ int cmd_embed(int argc, char **argv) {
                        "       semid embed --import V.npy --ids IDS.txt --dataset DS.sdd --out DIR [--name N]",
                        pos, 0, &npos);
     if (rc != 0) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"dim", 0, 8192},       {"epochs", -1, 10000},     {"lr", 0, 10},
+                                {"batch", 0, 1000000},  {"threads", 0, semid_threads_limit()},
+                                {"neg-weight", 0, 1000}, {"dropout", 0, 0.99},     {"weight-decay", 0, 10}};
+    if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, (int)(sizeof ranges / sizeof ranges[0])) != 0)
+        return CLI_EXIT_USAGE;
     if (!a.dataset || !a.out || (!a.method && !a.import_path)) {
         fprintf(stderr, "semid: error: embed needs --dataset, --out and --method (or --import) (see --help)\n");
         return CLI_EXIT_USAGE;

@@ -105,6 +105,7 @@ int cmd_eval(int argc, char **argv) {
     semid_status st = semid_dataset_load(dataset, &ds);
     if (st == SEMID_OK) st = cli_gen_load(&a, &b);
     semid_gen_decode_options o = cli_gen_decode_options(&a);
+    if (st == SEMID_OK) cli_gen_note_diverse_cap(&a, &o);
     if (st == SEMID_OK) st = semid_gen_evaluate(b, &ds, which, &o, &search, &rec);
     cJSON *root = st == SEMID_OK ? cJSON_CreateObject() : NULL;
     if (st == SEMID_OK) {

@@ -53,6 +53,7 @@ static semid_status recommend_one(const semid_gen_bundle *b, const semid_gen_dec
     } else if (st == SEMID_OK) {
         cli_gen_print_hits(b, &h, 0);
     }
+    if (st == SEMID_OK && h.n_hits[0] == 0) cli_gen_note_empty(b, o, SEMID_TASK_REC, items, n);
     semid_beam_hits_free(&h);
     free(items);
     return st;

@@ -52,6 +52,7 @@ static semid_status search_one(const semid_gen_bundle *b, const semid_gen_decode
                             "hashed unknown-word buckets and may be poor\n");
         if (json) st = cli_gen_print_json(b, &h, 0, SEMID_TASK_SEARCH, NULL, "query", cJSON_CreateString(query));
         else cli_gen_print_hits(b, &h, 0);
+        if (st == SEMID_OK && h.n_hits[0] == 0) cli_gen_note_empty(b, o, SEMID_TASK_SEARCH, NULL, 0);
     }
     semid_beam_hits_free(&h);
     return st;
@@ -64,14 +65,20 @@ int cmd_search(int argc, char **argv) {
         {"queries", CLI_STRING, &queries,
          "file of queries, one a line: TSV (ID<TAB>QUERY or QUERY) or JSONL ({\"id\", \"query\"}); - = stdin"},
     };
-    const char *pos[64];
+    /* The query's words may be given unquoted: any number of them. */
+    const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos);
+    if (!pos) return cli_report(semid_fail(SEMID_ENOMEM, "out of memory"));
     int n_pos = 0;
     int r = cli_gen_parse(argc, argv, &a, CLI_GEN_FORMAT, extra, 1,
                           "usage: semid search --model MODEL_DIR [--k 10] \"query text\"\n"
                           "       semid search --model MODEL_DIR --queries FILE|- [--format tsv|json]",
-                          pos, 64, &n_pos, "search");
-    if (r >= 0) return r;
+                          pos, argc, &n_pos, "search");
+    if (r >= 0) {
+        free(pos);
+        return r;
+    }
     if (queries && n_pos > 0) {
+        free(pos);
         fprintf(stderr, "semid: error: give a query or --queries FILE, not both\n");
         return CLI_EXIT_USAGE;
     }
@@ -79,6 +86,8 @@ int cmd_search(int argc, char **argv) {
     char *query = NULL;
     if (!queries) {
         semid_status st = join_query(pos, n_pos, &query, &q.n_words);
+        free(pos);
+        pos = NULL;
         if (st != SEMID_OK) return cli_report(st);
         if (q.n_words == 0) {
             free(query);
@@ -87,6 +96,7 @@ int cmd_search(int argc, char **argv) {
         }
         q.text = query;
     }
+    free(pos);
     r = cli_gen_run(&a, SEMID_TASK_SEARCH, queries, search_one, &q);
     free(query);
     return r;

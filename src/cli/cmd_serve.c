@@ -2,6 +2,7 @@
  * (docs/serve.md, serve/server.h). The process's signals are the CLI's
  * business: SIGHUP reloads the bundle, SIGTERM and SIGINT drain the
  * requests in flight and exit 0. */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +60,12 @@ int cmd_serve(int argc, char **argv) {
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A decode's buffers are tens of MB: above glibc's mmap threshold each
+     * batch would map and unmap them, and at 64 connections page faults
+     * took more time than the decode (492 against 1,401 searches/s). Kept
+     * in the heap, they are reused from one batch to the next. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
 
     semid_server *srv;
     semid_status st = semid_server_start(&cfg, &srv);

@@ -17,6 +17,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "embed/embed_io.h"
@@ -187,6 +188,10 @@ static int sid_build(int argc, char **argv) {
                        "usage: semid sid build (--embeddings E.npy | --search S.npy --rec R.npy) --out sid.json [options]",
                        pos, 0, &npos);
     if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"levels", 1, 64},  {"codebook", 1, 1 << 24}, {"beam", 1, 4096},
+                                {"iters", 0, 100000}, {"threads", 0, semid_threads_limit()}};
+    if (cli_check_ranges(opts, sizeof opts / sizeof opts[0], ranges, sizeof ranges / sizeof ranges[0]) != 0)
+        return CLI_EXIT_USAGE;
     if (!strategy) strategy = (search || rec) && !embeddings ? "separate" : "search";
     semid_strategy_kind kind = SEMID_STRATEGY_SINGLE;
     semid_status st = semid_strategy_kind_of(strategy, &kind);
@@ -374,6 +379,8 @@ static int sid_encode(int argc, char **argv) {
                        "usage: semid sid encode --tokenizer tok.bin --embeddings new.npy [--table sid.json] [--out F]", pos, 0,
                        &npos);
     if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"threads", 0, semid_threads_limit()}};
+    if (cli_check_ranges(opts, sizeof opts / sizeof opts[0], ranges, 1) != 0) return CLI_EXIT_USAGE;
     if (!tok_path || !embeddings) {
         fprintf(stderr, "semid: error: sid encode needs --tokenizer and --embeddings\n");
         return CLI_EXIT_USAGE;

@@ -132,6 +132,29 @@ semid_status import_read_text(import_ctx *c, const char *path, bool latin1_fallb
         free(buf);
         return semid_fail(SEMID_EPARSE, "%s: empty file", path);
     }
+    /* Lines that end in CR alone (classic Mac) would read as one line: each
+     * CR is taken as a line break, and the cause is named. */
+    if (!memchr(buf, '\n', n) && memchr(buf, '\r', n)) {
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] == '\r') buf[i] = '\n';
+        SEMID_WARN("%s: lines end in a carriage return (CR) alone, not LF or CR LF (an old Mac text file): reading "
+                   "each CR as a line break",
+                   path);
+    }
+    /* A last line without its newline may have been cut off by a copy that
+     * stopped early (a timestamp 978300765 cut to 978300 still parses). */
+    if (buf[n - 1] != '\n') {
+        int64_t line = 1;
+        size_t start = 0;
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] == '\n') {
+                line++;
+                start = i + 1;
+            }
+        SEMID_WARN("%s:%lld: the last line has no final newline: if the file was cut off, its last values are "
+                   "incomplete (the line ends '%.*s')",
+                   path, (long long)line, (int)(n - start < 40 ? n - start : 40), buf + n - (n - start < 40 ? n - start : 40));
+    }
     if (latin1_fallback && !import_utf8_valid(buf, n)) {
         SEMID_INFO("%s is not valid UTF-8: reading it as Latin-1", path);
         size_t m;

@@ -16,6 +16,7 @@
 #ifdef __AVX__
 #include <immintrin.h>
 #endif
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,8 +581,15 @@ static semid_status forward_ws(const semid_text_encoder *enc, batch_ws *w, const
         }
         float nrm = (float)sqrt(sq);
         w->znorm[t] = nrm;
-        float inv = nrm > 0.0f ? 1.0f / nrm : 0.0f;
-        for (int32_t d = 0; d < Dout; d++) y[d] = z[d] * inv;
+        if (nrm >= FLT_MIN) {
+            float inv = 1.0f / nrm;
+            for (int32_t d = 0; d < Dout; d++) y[d] = z[d] * inv;
+        } else {
+            /* |z| below the normal floats (or 0): 1 / |z| would overflow to
+             * Inf in float, so divide in double (a zero row stays zero). */
+            double root = sqrt(sq);
+            for (int32_t d = 0; d < Dout; d++) y[d] = root > 0 ? (float)((double)z[d] / root) : 0.0f;
+        }
     }
     if (out) memcpy(out, w->y, (size_t)B * Dout * sizeof(float));
     return SEMID_OK;
@@ -848,6 +856,12 @@ semid_status semid_text_encoder_encode(const semid_text_encoder *enc, const char
     }
     free(idx);
     ws_free(&w);
+    /* Finite parameters can still overflow (a loaded file's, far from any
+     * trained model's): a NaN or Inf row is an error, not a result. */
+    for (int64_t i = 0; st == SEMID_OK && i < n * enc->cfg.dim_out; i++)
+        if (!isfinite(out->data[i]))
+            st = semid_fail(SEMID_ENUMERIC, "text encoder: text %lld encodes to a non-finite value (parameters too large?)",
+                            (long long)(i / enc->cfg.dim_out));
     if (st != SEMID_OK) semid_matrix_free(out);
     return st;
 }
@@ -946,7 +960,10 @@ done:
 
 static int json_int(const cJSON *j, const char *key, int32_t *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int32_t)v->valuedouble) return 0;
+    /* range first: the cast of a double out of int32 range is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= INT32_MIN && v->valuedouble <= INT32_MAX) ||
+        v->valuedouble != (double)(int32_t)v->valuedouble)
+        return 0;
     *out = (int32_t)v->valuedouble;
     return 1;
 }
@@ -1019,6 +1036,21 @@ semid_status semid_text_encoder_load(const char *path, semid_text_encoder **out)
     c.init_std = (float)istd->valuedouble;
     if ((st = check_config(&c)) != SEMID_OK) {
         semid_fail_context(st, "%s", path);
+        goto done;
+    }
+    /* The sizes against the bytes present, before allocating for them: the
+     * parameters fill the file after the header, and each vocabulary word
+     * takes at least 2 bytes of the vocabulary string. */
+    uint64_t n_params = (uint64_t)V * (uint64_t)c.dim_word + (uint64_t)c.n_buckets * (uint64_t)c.dim_word +
+                        (uint64_t)c.dim_out * (uint64_t)c.dim_word + (uint64_t)c.dim_out;
+    if (n_params > (len - 8 - hlen) / sizeof(float) || n_params * sizeof(float) != len - 8 - hlen) {
+        st = semid_fail(SEMID_EFORMAT, "%s: %zu bytes, but its sizes (vocabulary %d, width %d, buckets %d, output %d) need %llu",
+                        path, len, V, c.dim_word, c.n_buckets, c.dim_out,
+                        (unsigned long long)(8 + hlen + n_params * sizeof(float)));
+        goto done;
+    }
+    if ((uint64_t)V > strlen(voc_s->valuestring) / 2) {
+        st = semid_fail(SEMID_EFORMAT, "%s: the vocabulary has fewer than %d words", path, V);
         goto done;
     }
     enc = calloc(1, sizeof(*enc));

@@ -26,6 +26,69 @@ exp_key exp_key_combine(const exp_key *a, const exp_key *b) {
     return key_from_u64(h);
 }
 
+/* Digest of "<tag>|<selected settings as JSON>|<extra>" and the upstream key. */
+static semid_status key_from_config(const exp_config *cfg, const char *tag, const char *const *include,
+                                    const char *const *exclude, const char *extra, const exp_key *upstream,
+                                    exp_key *key) {
+    char *json = include ? exp_config_select_json(cfg, include, exclude) : NULL;
+    if (include && !json) return semid_fail(SEMID_ENOMEM, "out of memory");
+    size_t n = strlen(tag) + (json ? strlen(json) : 0) + strlen(extra) + 3;
+    char *desc = malloc(n);
+    if (!desc) {
+        free(json);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    snprintf(desc, n, "%s|%s|%s", tag, json ? json : "", extra);
+    *key = exp_key_make(desc, upstream);
+    free(desc);
+    free(json);
+    return SEMID_OK;
+}
+
+semid_status exp_key_dataset(const exp_config *cfg, exp_key *key) {
+    static const char *const include[] = {"dataset", "dataset_format", "synthetic", "queries", NULL};
+    return key_from_config(cfg, "data v2", include, NULL, "", NULL, key);
+}
+
+semid_status exp_key_embedding(const exp_config *cfg, const exp_key *upstream, const char *method, exp_key *key) {
+    static const char *const embeddings[] = {"embeddings", NULL};
+    static const char *const content[] = {"embeddings.glove", NULL};
+    /* ENMF reads no text; the bi-encoders read no ENMF setting. */
+    static const char *const not_enmf[] = {"embeddings.glove", "embeddings.dim", "embeddings.epochs",
+                                           "embeddings.batch", "embeddings.lr", NULL};
+    static const char *const not_biencoder[] = {"embeddings.enmf_dim", "embeddings.enmf_epochs", NULL};
+    char extra[96];
+    snprintf(extra, sizeof extra, "%s|seed=%lld", method, (long long)cfg->seeds[0]);
+    if (strcmp(method, "fused_concat") == 0 || strcmp(method, "fused_svd") == 0)
+        return key_from_config(cfg, "emb v2", NULL, NULL, method, upstream, key); /* all in the upstream keys */
+    if (strcmp(method, "content") == 0) return key_from_config(cfg, "emb v2", content, NULL, method, upstream, key);
+    if (strcmp(method, "rec") == 0) return key_from_config(cfg, "emb v2", embeddings, not_enmf, extra, upstream, key);
+    if (strcmp(method, "search") == 0 || strcmp(method, "multi") == 0)
+        return key_from_config(cfg, "emb v2", embeddings, not_biencoder, extra, upstream, key);
+    return semid_fail(SEMID_EINVAL, "unknown embedding method '%s'", method);
+}
+
+semid_status exp_key_sid(const exp_config *cfg, const exp_key *upstream, const char *strategy, const char *tokenizer,
+                         exp_key *key) {
+    static const char *const include[] = {"sid", NULL};
+    static const char *const exclude[] = {"sid.strategies", "sid.ablation", NULL}; /* what to run, not how */
+    char extra[96];
+    snprintf(extra, sizeof extra, "%s|%s", strategy, tokenizer);
+    return key_from_config(cfg, "sid v2", include, exclude, extra, upstream, key);
+}
+
+semid_status exp_key_model(const exp_config *cfg, const exp_key *sid_key, int64_t seed, exp_key *key) {
+    static const char *const include[] = {"model", "k", NULL};
+    char extra[48];
+    snprintf(extra, sizeof extra, "seed=%lld", (long long)seed);
+    return key_from_config(cfg, "gen v4", include, NULL, extra, sid_key, key);
+}
+
+semid_status exp_key_reference(const exp_config *cfg, const exp_key *upstream, const char *name, exp_key *key) {
+    static const char *const include[] = {"k", "head_fraction", NULL};
+    return key_from_config(cfg, "ref v2", include, NULL, name, upstream, key);
+}
+
 static char *marker_path(const char *run_dir, const char *stage) {
     size_t n = strlen(run_dir) + strlen(stage) + 16;
     char *p = malloc(n);

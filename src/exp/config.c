@@ -6,12 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/status.h"
+#include "base/threads.h"
+#include "gen/examples.h"
 
 static const char *const STRATEGIES[] = {"content", "search", "rec", "separate", "prefix_share",
                                          "fused_concat", "fused_svd", "multi"};
 static const char *const TOKENIZERS[] = {"rqkmeans", "rqvae", "rlfq", "dict"};
+
+/* Seeds are exact integers in a JSON number (a double). */
+#define EXP_MAX_SEED 9007199254740991.0
 
 static int in_list(const char *name, const char *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -188,8 +194,10 @@ static semid_status set_value(exp_config *c, const key_spec *k, const cJSON *v, 
             return semid_fail(SEMID_EINVAL, "%s: key 'seeds' needs 1 to %d seeds, got %d", origin, EXP_MAX_SEEDS, n);
         for (int i = 0; i < n; i++) {
             const cJSON *e = cJSON_GetArrayItem(v, i);
-            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0)
-                return semid_fail(SEMID_EINVAL, "%s: key 'seeds' entry %d must be a non-negative integer", origin, i);
+            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || !(e->valuedouble >= 0) ||
+                e->valuedouble > EXP_MAX_SEED)
+                return semid_fail(SEMID_EINVAL, "%s: key 'seeds' entry %d must be an integer in 0..%.0f", origin, i,
+                                  EXP_MAX_SEED);
             c->seeds[i] = (int64_t)e->valuedouble;
         }
         c->n_seeds = n;
@@ -284,6 +292,40 @@ semid_status exp_config_apply_override(exp_config *c, const char *assignment) {
     return st;
 }
 
+/* What the machine and the model can do: threads within the thread bound,
+ * a history window whose context fits the model, and a generative model and
+ * synthetic catalog whose memory fits half the physical memory (estimated
+ * before any of them is built). */
+static semid_status validate_machine(const exp_config *c) {
+    int tmax = semid_threads_limit();
+    if (c->threads > tmax)
+        return semid_fail(SEMID_EINVAL, "key 'threads' (%d) is out of range for this machine: it must be in 0..%d (%d per core)",
+                          c->threads, tmax, SEMID_THREADS_PER_CORE);
+    if (c->model_parallel > tmax)
+        return semid_fail(SEMID_EINVAL, "key 'model.parallel' (%d) is out of range for this machine: it must be in 0..%d",
+                          c->model_parallel, tmax);
+    int32_t levels = c->sid_levels + (c->sid_disambiguate ? 1 : 0);
+    SEMID_TRY(semid_gen_example_check(c->model_history, 0, levels > 0 ? levels : 1));
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    double limit = pages > 0 && page > 0 ? (double)pages * (double)page / 2 : 4.0 * (1 << 30);
+    /* Parameters (a 64k-token vocabulary at most), each with its gradient and
+     * two AdamW moments, for every model trained at once. */
+    double d = c->model_dim, per_model = 16.0 * (12.0 * c->model_layers * d * d + 65536.0 * d);
+    double models = c->model_parallel > 0 ? c->model_parallel : 1;
+    if (per_model * models > limit)
+        return semid_fail(SEMID_EINVAL,
+                          "keys 'model.layers' (%d) and 'model.dim' (%d) make models of about %.1f GB each (%g at "
+                          "once), over the limit of %.1f GB (half the physical memory)",
+                          c->model_layers, c->model_dim, per_model / 1e9, models, limit / 1e9);
+    double synth = (double)c->synth_users * 200.0 * 24.0 + (double)c->synth_items * (512.0 + 64.0 * c->queries_per_item);
+    if (strcmp(c->dataset, "synthetic") == 0 && synth > limit)
+        return semid_fail(SEMID_EINVAL,
+                          "keys 'synthetic.users' (%d) and 'synthetic.items' (%d) make a catalog of about %.1f GB, over "
+                          "the limit of %.1f GB (half the physical memory)",
+                          c->synth_users, c->synth_items, synth / 1e9, limit / 1e9);
+    return SEMID_OK;
+}
+
 semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
     if (c->queries_train >= c->queries_per_item)
         return semid_fail(SEMID_EINVAL, "key 'queries.train' (%d) must be smaller than 'queries.per_item' (%d)",
@@ -299,34 +341,63 @@ semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
         return semid_fail(SEMID_EINVAL, "key 'k' (%d) is larger than the catalog (%lld items)", c->k, (long long)n_items);
     if (c->beam < c->k)
         return semid_fail(SEMID_EINVAL, "key 'model.beam' (%d) must be at least 'k' (%d) to rank k items", c->beam, c->k);
-    return SEMID_OK;
+    return validate_machine(c);
 }
 
-char *exp_config_to_json(const exp_config *c) {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "preset", c->preset);
+int exp_config_key_count(void) { return N_KEYS; }
+
+const char *exp_config_key_name(int i) { return i >= 0 && i < N_KEYS ? KEYS[i].name : NULL; }
+
+/* Keys that say how to run, not what: they change no figure (beyond
+ * floating-point summation order) and no stage's cache key. */
+static const char *const EXECUTION_KEYS[] = {"threads", "model.parallel"};
+
+int exp_config_key_is_execution(const char *name) {
+    return in_list(name, EXECUTION_KEYS, sizeof EXECUTION_KEYS / sizeof *EXECUTION_KEYS);
+}
+
+static cJSON *key_value_json(const exp_config *c, const key_spec *k) {
+    const char *base = (const char *)c + k->offset;
+    cJSON *v = NULL;
+    switch (k->type) {
+    case K_INT: v = cJSON_CreateNumber(*(const int32_t *)base); break;
+    case K_DOUBLE: v = cJSON_CreateNumber(*(const double *)base); break;
+    case K_STRING: v = cJSON_CreateString(base); break;
+    case K_SEEDS:
+        v = cJSON_CreateArray();
+        for (int s = 0; s < c->n_seeds; s++) cJSON_AddItemToArray(v, cJSON_CreateNumber((double)c->seeds[s]));
+        break;
+    case K_STRATEGIES:
+        v = cJSON_CreateArray();
+        for (int s = 0; s < c->n_strategies; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->strategies[s]));
+        break;
+    case K_TOKENIZERS:
+        v = cJSON_CreateArray();
+        for (int s = 0; s < c->n_ablation; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->ablation[s]));
+        break;
+    }
+    return v;
+}
+
+/* "model" selects "model" and every "model.*" key. */
+static int selected_by(const char *name, const char *const *list) {
+    for (; *list; list++) {
+        size_t n = strlen(*list);
+        if (strncmp(name, *list, n) == 0 && (name[n] == '\0' || name[n] == '.')) return 1;
+    }
+    return 0;
+}
+
+/* Adds the keys to `root` in table order, dotted names nested:
+ * "model.layers" -> {"model": {"layers": ...}}. NULL include = every key. */
+static void config_tree(cJSON *root, const exp_config *c, const char *const *include, const char *const *exclude,
+                        int skip_execution) {
     for (int i = 0; i < N_KEYS; i++) {
         const key_spec *k = &KEYS[i];
-        const char *base = (const char *)c + k->offset;
-        cJSON *v = NULL;
-        switch (k->type) {
-        case K_INT: v = cJSON_CreateNumber(*(const int32_t *)base); break;
-        case K_DOUBLE: v = cJSON_CreateNumber(*(const double *)base); break;
-        case K_STRING: v = cJSON_CreateString(base); break;
-        case K_SEEDS:
-            v = cJSON_CreateArray();
-            for (int s = 0; s < c->n_seeds; s++) cJSON_AddItemToArray(v, cJSON_CreateNumber((double)c->seeds[s]));
-            break;
-        case K_STRATEGIES:
-            v = cJSON_CreateArray();
-            for (int s = 0; s < c->n_strategies; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->strategies[s]));
-            break;
-        case K_TOKENIZERS:
-            v = cJSON_CreateArray();
-            for (int s = 0; s < c->n_ablation; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->ablation[s]));
-            break;
-        }
-        /* Nest dotted names: "model.layers" -> {"model": {"layers": ...}}. */
+        if (include && !selected_by(k->name, include)) continue;
+        if (exclude && selected_by(k->name, exclude)) continue;
+        if (skip_execution && exp_config_key_is_execution(k->name)) continue;
+        cJSON *v = key_value_json(c, k);
         const char *dot = strchr(k->name, '.');
         if (dot) {
             char group[64];
@@ -338,6 +409,21 @@ char *exp_config_to_json(const exp_config *c) {
             cJSON_AddItemToObject(root, k->name, v);
         }
     }
+}
+
+char *exp_config_select_json(const exp_config *c, const char *const *include, const char *const *exclude) {
+    cJSON *root = cJSON_CreateObject();
+    if (root) config_tree(root, c, include, exclude, 1);
+    char *out = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return out;
+}
+
+char *exp_config_to_json(const exp_config *c) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    cJSON_AddStringToObject(root, "preset", c->preset);
+    config_tree(root, c, NULL, NULL, 0);
     char *out = cJSON_Print(root);
     cJSON_Delete(root);
     return out;

@@ -74,6 +74,19 @@ semid_status exp_config_validate(const exp_config *cfg, int64_t n_items);
 /* The whole config as JSON (caller frees), as recorded in results.json. */
 char *exp_config_to_json(const exp_config *cfg);
 
+/* The configuration keys (dotted names), in table order: i in 0..count-1. */
+int exp_config_key_count(void);
+const char *exp_config_key_name(int i);
+/* 1 for keys that say how to run, not what ("threads", "model.parallel"). */
+int exp_config_key_is_execution(const char *name);
+/* Compact JSON of the keys that `include` selects (NULL-terminated names;
+ * a group name such as "model" selects every "model.*" key; NULL = all)
+ * less those `exclude` selects and the execution keys, nested and in table
+ * order as in exp_config_to_json. A stage's cache key is a digest of this
+ * (exp/cache.h), so a new key in a stage's group is in its key at once.
+ * Caller frees; NULL when out of memory. */
+char *exp_config_select_json(const exp_config *cfg, const char *const *include, const char *const *exclude);
+
 /* Known strategy and tokenizer names. */
 int exp_is_strategy(const char *name);
 int exp_is_tokenizer(const char *name);

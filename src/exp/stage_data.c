@@ -57,10 +57,7 @@ static semid_status make_dataset(const exp_config *cfg, semid_dataset *ds) {
 
 semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid_dataset *ds, exp_key *key) {
     memset(ds, 0, sizeof *ds);
-    char desc[1024];
-    snprintf(desc, sizeof desc, "data v1|%s|%s|%d|%d|%d|%d", cfg->dataset, cfg->dataset_format, cfg->synth_items,
-             cfg->synth_users, cfg->queries_per_item, cfg->queries_train);
-    *key = exp_key_make(desc, NULL);
+    SEMID_TRY(exp_key_dataset(cfg, key));
     char *path = semid_path_join(run_dir, "dataset.sdd");
     if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
     semid_status st;

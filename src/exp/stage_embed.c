@@ -95,7 +95,7 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
     memset(out, 0, sizeof *out);
     int fused = strcmp(method, "fused_concat") == 0 || strcmp(method, "fused_svd") == 0;
     semid_matrix search = {0}, rec = {0};
-    char desc[1024];
+    semid_status st;
     if (fused) {
         exp_key ks, kr;
         SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, "search", &search, &ks));
@@ -105,27 +105,21 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
             return s;
         }
         exp_key both = exp_key_combine(&ks, &kr);
-        snprintf(desc, sizeof desc, "emb v1|%s", method);
-        *key = exp_key_make(desc, &both);
-    } else if (strcmp(method, "rec") == 0) {
-        snprintf(desc, sizeof desc, "emb v1|rec|%d|%d|%lld", cfg->enmf_dim, cfg->enmf_epochs, (long long)cfg->seeds[0]);
-        *key = exp_key_make(desc, data_key);
-    } else if (strcmp(method, "content") == 0) {
-        snprintf(desc, sizeof desc, "emb v1|content|%s", cfg->glove);
-        *key = exp_key_make(desc, data_key);
-    } else if (strcmp(method, "search") == 0 || strcmp(method, "multi") == 0) {
-        snprintf(desc, sizeof desc, "emb v1|%s|%d|%d|%d|%g|%lld|%s", method, cfg->embed_dim, cfg->embed_epochs,
-                 cfg->embed_batch, cfg->embed_lr, (long long)cfg->seeds[0], cfg->glove);
-        *key = exp_key_make(desc, data_key);
+        st = exp_key_embedding(cfg, &both, method, key);
     } else {
-        return semid_fail(SEMID_EINVAL, "unknown embedding method '%s'", method);
+        st = exp_key_embedding(cfg, data_key, method, key);
+    }
+    if (st != SEMID_OK) {
+        semid_matrix_free(&search);
+        semid_matrix_free(&rec);
+        return st;
     }
 
     char stage[64];
     snprintf(stage, sizeof stage, "emb/%s", method);
     char *dir = semid_path_join(run_dir, "emb");
     char *path = emb_path(run_dir, method, ".npy");
-    semid_status st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK && exp_stage_fresh(run_dir, stage, key) && semid_npy_read(path, out) == SEMID_OK &&
         out->rows == ds->n_items) {
         SEMID_INFO("embeddings %s: reusing %s", method, path);

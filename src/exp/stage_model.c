@@ -110,18 +110,11 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
                                   int64_t seed, int progress, exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char stage[160], rel[192], desc[512];
+    char stage[160], rel[192];
     snprintf(stage, sizeof stage, "models/%s-s%lld", name, (long long)seed);
     snprintf(rel, sizeof rel, "%s/eval.json", stage);
-    snprintf(desc, sizeof desc, "gen v3|%d|%d|%d|%d|%d|%d|%g|%d|%d|%d|%d|%lld", cfg->model_layers, cfg->model_dim,
-             cfg->model_heads, cfg->model_epochs, cfg->model_max_steps, cfg->model_batch, cfg->model_lr, cfg->model_history, cfg->beam,
-             cfg->k, cfg->valid_sample, (long long)seed);
-    /* Word-vector initialisation joined later: without it, keys stay as they were. */
-    if (cfg->model_word_vectors[0]) {
-        size_t used = strlen(desc);
-        snprintf(desc + used, sizeof desc - used, "|wv=%s", cfg->model_word_vectors);
-    }
-    exp_key key = exp_key_make(desc, sid_key);
+    exp_key key;
+    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &key));
     char *dir = semid_path_join(run_dir, stage);
     char *eval_path = semid_path_join(run_dir, rel);
     if (!dir || !eval_path) {
@@ -215,11 +208,15 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
     semid_matrix items = {0};
     exp_key key = *data_key;
     if (method) SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &key));
-    char stage[96], rel[128], desc[256];
+    char stage[96], rel[128];
     snprintf(stage, sizeof stage, "ref/%s", name);
     snprintf(rel, sizeof rel, "%s.json", stage);
-    snprintf(desc, sizeof desc, "ref v1|%s|%d|%g", name, cfg->k, cfg->head_fraction);
-    key = exp_key_make(desc, &key);
+    exp_key upstream = key;
+    semid_status kst = exp_key_reference(cfg, &upstream, name, &key);
+    if (kst != SEMID_OK) {
+        semid_matrix_free(&items);
+        return kst;
+    }
     char *dir = semid_path_join(run_dir, "ref");
     char *path = semid_path_join(run_dir, rel);
     semid_status st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");

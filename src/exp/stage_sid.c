@@ -43,12 +43,10 @@ static semid_status load_inputs(const exp_config *cfg, const char *run_dir, cons
         sid_inputs_free(in);
         return st;
     }
-    char desc[512];
-    snprintf(desc, sizeof desc, "sid v1|%s|%s|%d|%d|%d", strategy, tokenizer, cfg->sid_levels, cfg->sid_codebook,
-             cfg->sid_disambiguate);
     exp_key both = exp_key_combine(&k1, &k2);
-    *key = exp_key_make(desc, &both);
-    return SEMID_OK;
+    st = exp_key_sid(cfg, &both, strategy, tokenizer, key);
+    if (st != SEMID_OK) sid_inputs_free(in);
+    return st;
 }
 
 static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, const sid_inputs *in,

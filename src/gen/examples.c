@@ -11,6 +11,28 @@ semid_gen_example_options semid_gen_example_defaults(void) {
     return o;
 }
 
+semid_status semid_gen_example_check(int32_t history_window, int32_t max_seq_len, int32_t n_levels) {
+    if (history_window < 1 || history_window > SEMID_GEN_MAX_WINDOW)
+        return semid_fail(SEMID_EINVAL, "history window %d is out of range: it must be in 1..%d items", history_window,
+                          SEMID_GEN_MAX_WINDOW);
+    if (max_seq_len < 0 || max_seq_len > SEMID_GEN_MAX_CONTEXT)
+        return semid_fail(SEMID_EINVAL, "context length %d is out of range: it must be in 0..%d tokens (0 = fit the window)",
+                          max_seq_len, SEMID_GEN_MAX_CONTEXT);
+    if (n_levels < 1 || n_levels > 64)
+        return semid_fail(SEMID_EINVAL, "IDs of %d tokens: the ID table allows 1..64", n_levels);
+    int64_t need = ((int64_t)history_window + 1) * n_levels + 1;
+    if (max_seq_len == 0 && need > SEMID_GEN_MAX_CONTEXT)
+        return semid_fail(SEMID_EINVAL,
+                          "history window %d with IDs of %d tokens needs a context of %lld tokens, over the bound of %d: "
+                          "use a window of at most %d",
+                          history_window, n_levels, (long long)need, SEMID_GEN_MAX_CONTEXT,
+                          (SEMID_GEN_MAX_CONTEXT - 1) / n_levels - 1);
+    if (max_seq_len > 0 && max_seq_len < 2 * n_levels)
+        return semid_fail(SEMID_EINVAL, "context length %d is too short for IDs of %d tokens (at least %d)", max_seq_len,
+                          n_levels, 2 * n_levels);
+    return SEMID_OK;
+}
+
 int32_t semid_gen_effective_window(const semid_gen_example_options *o, int32_t n_levels) {
     int32_t w = o->history_window;
     int32_t fit = o->max_seq_len / (n_levels > 0 ? n_levels : 1) - 1;
@@ -143,6 +165,7 @@ semid_status semid_gen_examples_train(const semid_dataset *ds, const semid_idtab
     int32_t L = t->n_levels;
     int32_t Tmax = o->max_seq_len;
     if (Tmax < 2 * L) return semid_fail(SEMID_EINVAL, "examples: max_seq_len %d is too short for IDs of %d tokens", Tmax, L);
+    SEMID_TRY(semid_gen_example_check(o->history_window, Tmax, L));
     int32_t *tok = malloc((size_t)(Tmax + 1) * sizeof *tok);
     uint8_t *tgt = malloc((size_t)(Tmax + 1));
     semid_status st = (tok && tgt) ? SEMID_OK : semid_fail(SEMID_ENOMEM, "examples: out of memory");
@@ -201,6 +224,8 @@ semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtabl
     if (split != SEMID_SPLIT_VALID && split != SEMID_SPLIT_TEST)
         return semid_fail(SEMID_EINVAL, "examples: evaluation split must be VALID or TEST");
     int32_t Tmax = o->max_seq_len;
+    if (Tmax < 1) return semid_fail(SEMID_EINVAL, "examples: max_seq_len %d must be >= 1", Tmax);
+    SEMID_TRY(semid_gen_example_check(o->history_window, Tmax, t->n_levels > 0 ? t->n_levels : 1));
     int32_t *tok = malloc((size_t)(Tmax + 1) * sizeof *tok);
     int32_t *hist = NULL;
     int64_t hist_cap = 0;

@@ -39,6 +39,18 @@ typedef struct semid_gen_example_options {
 
 semid_gen_example_options semid_gen_example_defaults(void);
 
+/* Bounds of the options: a history window of 1..SEMID_GEN_MAX_WINDOW items
+ * and a context of at most SEMID_GEN_MAX_CONTEXT tokens (the model's own
+ * bound), 0 = fit the window. */
+enum { SEMID_GEN_MAX_WINDOW = 4096, SEMID_GEN_MAX_CONTEXT = 1 << 16 };
+
+/* Checks a training configuration's history window and context length
+ * (max_seq_len 0 = sized to fit the window) for IDs of n_levels tokens:
+ * each in range, and the context a window needs ((window + 1) x n_levels + 1
+ * tokens, computed without overflow) within SEMID_GEN_MAX_CONTEXT when the
+ * context is sized from it. SEMID_EINVAL naming the option and its bound. */
+semid_status semid_gen_example_check(int32_t history_window, int32_t max_seq_len, int32_t n_levels);
+
 /* The history window that fits the context: min(history_window, Tmax/L - 1), >= 1. */
 int32_t semid_gen_effective_window(const semid_gen_example_options *o, int32_t n_levels);
 

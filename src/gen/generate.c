@@ -1,11 +1,14 @@
 #include "gen/generate.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
 #include "base/status.h"
+#include "base/threads.h"
 #include "data/id_index.h"
 
 enum { BUNDLE_META_VERSION = 1 };
@@ -251,9 +254,93 @@ static semid_beam_space bundle_space(const semid_gen_bundle *b) {
     return sp;
 }
 
+/* ---- decoding memory ----
+ * What the beam search (gen/beam.c, gen/kv_cache.c) allocates for n queries:
+ * each thread decodes chunks of Q queries with R = Q x beam rows, holding
+ * the chunk's prompt keys and values (layers x Q x T x C, twice), the beams'
+ * suffix keys and values (layers x R x (levels - 1) x C, four buffers), per-
+ * row activations (15 C + heads x T floats for max(R, Q x T) rows) and
+ * log-probabilities (R x ID tokens); the results are n x k. Sizes in
+ * doubles, so no product overflows however large the request. */
+
+/* Queries per chunk, as beam.c picks them. */
+static double chunk_queries(const semid_gpt_config *cfg, const semid_beam_options *o, int64_t n, int threads) {
+    double C = cfg->d_model, T = cfg->max_seq_len;
+    double per_query = 4.0 * (2.0 * cfg->n_layer * T * C + T * (11.0 * C + cfg->n_head * T));
+    double q = floor((double)o->max_cache_mb * 1048576.0 / per_query);
+    if (q < 1) q = 1;
+    if (q > 16) q = 16;
+    double share = ceil((double)n / threads);
+    if (share >= 1 && q > share) q = share;
+    return q;
+}
+
+double semid_gen_decode_memory(const semid_gpt_config *cfg, int32_t n_sid, int32_t n_levels, int64_t n,
+                               const semid_beam_options *o, int diverse, int32_t max_exclude, int threads) {
+    if (n <= 0) return 0;
+    if (threads < 1) threads = 1;
+    double Q = chunk_queries(cfg, o, n, threads), chunks = ceil((double)n / Q);
+    double used = threads < chunks ? threads : chunks;
+    double B = o->beam_size > 0 ? o->beam_size : 1, R = Q * B, L = n_levels > 0 ? n_levels : 1;
+    double C = cfg->d_model, T = cfg->max_seq_len, NL = cfg->n_layer, NH = cfg->n_head, S = n_sid;
+    double tpad = ceil(T / 16.0) * 16.0, cap = R > Q * T ? R : Q * T;
+    double decoder = 4.0 * (Q * T + 2 * Q + R * S + 6 * R + 2 * R * L + 4 * R + Q * (max_exclude > 0 ? max_exclude : 1) + B +
+                            (diverse ? Q * S : 0));
+    double cache = 4.0 * (NL * Q * C * tpad + NL * Q * T * C + 4 * NL * R * (L - 1) * C + 4 * R + 4 * cap +
+                          cap * (15 * C + NH * T));
+    double results = (double)n * (8.0 * o->k + 8.0) + (double)n * (4.0 * T + 32.0);
+    return used * (decoder + cache) + results;
+}
+
+int64_t semid_gen_decode_memory_limit(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return SEMID_GEN_DECODE_FALLBACK_LIMIT;
+    return (int64_t)pages * page / 2;
+}
+
+/* Bytes with a unit, for messages. */
+static const char *human_bytes(double b, char *buf, size_t size) {
+    if (b >= 1e12) snprintf(buf, size, "%.1f TB", b / 1e12);
+    else if (b >= 1e9) snprintf(buf, size, "%.1f GB", b / 1e9);
+    else snprintf(buf, size, "%.0f MB", b / 1e6 < 1 ? 1 : b / 1e6);
+    return buf;
+}
+
+semid_status semid_gen_check_decode(const semid_gpt *m, int32_t n_sid, int32_t n_levels, int64_t n,
+                                    const semid_gen_decode_options *o, int32_t max_exclude) {
+    const semid_beam_options *bo = &o->beam;
+    if (n < 0) return semid_fail(SEMID_EINVAL, "decode: %lld queries", (long long)n);
+    if (bo->k < 1 || bo->k > SEMID_GEN_MAX_K)
+        return semid_fail(SEMID_EINVAL, "decode: k = %d is out of range (1..%d)", bo->k, SEMID_GEN_MAX_K);
+    if (bo->beam_size < 1 || bo->beam_size > SEMID_GEN_MAX_BEAM)
+        return semid_fail(SEMID_EINVAL, "decode: beam = %d is out of range (1..%d)", bo->beam_size, SEMID_GEN_MAX_BEAM);
+    if (bo->max_cache_mb < 1 || bo->max_cache_mb > SEMID_GEN_MAX_CACHE_MB)
+        return semid_fail(SEMID_EINVAL, "decode: max_cache_mb = %d is out of range (1..%d)", bo->max_cache_mb,
+                          SEMID_GEN_MAX_CACHE_MB);
+    const semid_gpt_config *cfg = semid_gpt_get_config(m);
+    int threads = semid_get_threads();
+    double need = semid_gen_decode_memory(cfg, n_sid, n_levels, n, bo, o->diverse, max_exclude, threads);
+    int64_t limit = semid_gen_decode_memory_limit();
+    if (need > (double)limit) {
+        char a[32], b[32];
+        return semid_fail(SEMID_ENOMEM,
+                          "decode: %lld %s with beam %d and k %d on %d thread%s need about %s (model width %d, %d "
+                          "layers, context %d, %d ID tokens), over the limit of %s (half the physical memory): use "
+                          "a smaller beam, fewer threads or fewer queries at a time",
+                          (long long)n, n == 1 ? "query" : "queries", bo->beam_size, bo->k, threads,
+                          threads == 1 ? "" : "s", human_bytes(need, a, sizeof a), cfg->d_model, cfg->n_layer,
+                          cfg->max_seq_len, n_sid, human_bytes((double)limit, b, sizeof b));
+    }
+    return SEMID_OK;
+}
+
 static semid_status decode(const semid_gpt *m, const semid_idtable *t, semid_trie *const trie[2],
                            const semid_beam_space *space, int task, const semid_beam_query *q, int64_t n,
                            const semid_gen_decode_options *o, semid_beam_hits *out) {
+    int32_t max_excl = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (q[i].n_exclude > max_excl) max_excl = q[i].n_exclude;
+    SEMID_TRY(semid_gen_check_decode(m, space->n_sid, t->n_levels, n, o, max_excl));
     if (o->diverse) return semid_beam_search_diverse(m, t, task, trie[task], space, q, n, &o->beam, out);
     return semid_beam_search(m, trie[task], space, q, n, &o->beam, out);
 }
@@ -261,6 +348,7 @@ static semid_status decode(const semid_gpt *m, const semid_idtable *t, semid_tri
 semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *queries, int64_t n,
                               const semid_gen_decode_options *o, semid_beam_hits *out, int32_t *n_unknown) {
     memset(out, 0, sizeof *out);
+    SEMID_TRY(semid_gen_check_decode(b->model, b->vocab.n_sid, b->table.n_levels, n, o, 0));
     int32_t T = b->ex.max_seq_len;
     int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok);
     semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
@@ -286,6 +374,11 @@ semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const
                 return semid_fail(SEMID_EINVAL, "history %lld: item index %d is not in the catalog of %d items",
                                   (long long)i, histories[i][j], b->n_items);
     int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
+    int64_t max_len = 0;
+    for (int64_t i = 0; excl && i < n; i++)
+        if (lengths[i] > max_len) max_len = lengths[i];
+    SEMID_TRY(semid_gen_check_decode(b->model, b->vocab.n_sid, b->table.n_levels, n, o,
+                                     (int32_t)(max_len < INT32_MAX ? max_len : INT32_MAX)));
     int32_t T = b->ex.max_seq_len;
     int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok);
     semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
@@ -310,6 +403,12 @@ semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, s
                                    int64_t n, const semid_gen_decode_options *o, int exclude_history,
                                    semid_beam_hits *out) {
     memset(out, 0, sizeof *out);
+    int32_t max_excl = 0;
+    for (int64_t j = 0; exclude_history && j < n; j++) {
+        const semid_gen_seq *s = &seqs->seq[idx ? idx[j] : j];
+        if (s->task == SEMID_TASK_REC && s->n_excl > max_excl) max_excl = s->n_excl;
+    }
+    SEMID_TRY(semid_gen_check_decode(m, space->n_sid, t->n_levels, n, o, max_excl));
     SEMID_TRY(semid_beam_hits_alloc(out, n, o->beam.k));
     semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
     int64_t *pos = malloc((size_t)(n > 0 ? n : 1) * sizeof *pos);

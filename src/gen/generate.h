@@ -72,6 +72,32 @@ typedef struct semid_gen_decode_options {
 
 semid_gen_decode_options semid_gen_decode_defaults(void);
 
+/* ---- bounds of a decode ----
+ * Every decode entry point (search, recommend, decode_seqs, evaluate) checks
+ * its options and estimates the memory the beam search will take before any
+ * of it is allocated, and refuses (SEMID_ENOMEM, naming the estimate and the
+ * limit) a request over semid_gen_decode_memory_limit(): half the machine's
+ * physical memory. */
+enum {
+    SEMID_GEN_MAX_BEAM = 1 << 16,     /* beam_size at most */
+    SEMID_GEN_MAX_K = 1 << 16,        /* k at most */
+    SEMID_GEN_MAX_CACHE_MB = 1 << 16  /* beam.max_cache_mb at most */
+};
+#define SEMID_GEN_DECODE_FALLBACK_LIMIT ((int64_t)4 << 30) /* when the physical memory is unknown */
+
+/* Estimated peak bytes of decoding n queries (beam.c's buffers and KV
+ * caches on `threads` threads, and the results), in a double so that no
+ * request overflows it. n_sid = ID tokens, max_exclude = longest exclusion
+ * list. */
+double semid_gen_decode_memory(const semid_gpt_config *cfg, int32_t n_sid, int32_t n_levels, int64_t n,
+                               const semid_beam_options *o, int diverse, int32_t max_exclude, int threads);
+/* Half the physical memory (SEMID_GEN_DECODE_FALLBACK_LIMIT if unknown). */
+int64_t semid_gen_decode_memory_limit(void);
+/* Checks k, beam and max_cache_mb against their bounds and the estimate
+ * (on semid_get_threads() threads) against the limit. */
+semid_status semid_gen_check_decode(const semid_gpt *m, int32_t n_sid, int32_t n_levels, int64_t n,
+                                    const semid_gen_decode_options *o, int32_t max_exclude);
+
 /* Searches n queries; out is allocated (semid_beam_hits_free). n_unknown
  * (n entries, may be NULL) gets the number of unknown words per query. */
 semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *queries, int64_t n,

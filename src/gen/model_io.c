@@ -187,6 +187,24 @@ semid_status semid_gpt_load(const char *path, semid_gpt **out, char **extra_json
                         format ? format : "none", CHECKPOINT_FORMAT);
     semid_gpt_config cfg;
     if (rc == SEMID_OK) rc = parse_config(path, semid_safetensors_meta(&st, "config"), &cfg);
+    /* The config's parameters against the floats the file holds, before
+     * allocating for them (and their gradients). */
+    if (rc == SEMID_OK) {
+        semid_gpt_tensor_shape shapes[SEMID_GPT_NUM_TENSORS];
+        semid_gpt_tensor_shapes(&cfg, shapes);
+        double need = 0, have = 0;
+        for (int i = 0; i < SEMID_GPT_NUM_TENSORS; i++) {
+            double n = 1;
+            for (int d = 0; d < shapes[i].ndim; d++) n *= (double)shapes[i].dims[d];
+            need += n;
+        }
+        for (int64_t i = 0; i < st.n_tensors; i++) have += (double)st.tensors[i].numel;
+        if (need > have)
+            rc = semid_fail(SEMID_EFORMAT,
+                            "%s: the config (vocab_size %d, max_seq_len %d, n_layer %d, d_model %d) needs %.0f "
+                            "parameters but the file holds %.0f",
+                            path, cfg.vocab_size, cfg.max_seq_len, cfg.n_layer, cfg.d_model, need, have);
+    }
     semid_gpt *m = NULL;
     if (rc == SEMID_OK) {
         rc = semid_gpt_alloc(&cfg, &m);

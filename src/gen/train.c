@@ -498,6 +498,7 @@ static semid_status setup(trainer *t) {
                 return semid_fail(SEMID_EINVAL, "train: item %d is '%s' in the ID table but '%s' in the dataset", i,
                                   tb->item_ids[i], ds->items[i].id);
     int32_t L = tb->n_levels;
+    SEMID_TRY(semid_gen_example_check(c->history_window, c->max_seq_len, L)); /* before (window + 1) * L */
     t->ex = semid_gen_example_defaults();
     t->ex.history_window = c->history_window;
     t->ex.valid_query_share = c->valid_query_share;

@@ -1,6 +1,8 @@
 #include "io/npy.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +11,15 @@
 #include "base/status.h"
 
 semid_status semid_matrix_alloc(semid_matrix *m, int64_t rows, int64_t cols) {
+    m->rows = m->cols = 0;
+    m->data = NULL;
+    size_t n, bytes;
+    if (rows < 0 || cols < 0 || __builtin_mul_overflow((uint64_t)rows, (uint64_t)cols, &n) ||
+        __builtin_mul_overflow(n, sizeof(float), &bytes) || bytes > (size_t)INT64_MAX)
+        return semid_fail(SEMID_EINVAL, "a %lld x %lld matrix is not a valid size (negative, or over 2^63 bytes)",
+                          (long long)rows, (long long)cols);
     m->rows = rows;
     m->cols = cols;
-    size_t n = (size_t)(rows * cols);
     m->data = calloc(n ? n : 1, sizeof(float));
     if (!m->data) return semid_fail(SEMID_ENOMEM, "out of memory for a %lld x %lld matrix", (long long)rows, (long long)cols);
     return SEMID_OK;
@@ -73,8 +81,11 @@ static semid_status parse_header(const char *path, const unsigned char *buf, siz
         while (*p == ' ' || *p == ',') p++;
         if (*p == ')') break;
         char *end;
+        errno = 0;
         long long v = strtoll(p, &end, 10);
         if (end == p || v < 0) return semid_fail(SEMID_EFORMAT, "%s: bad shape in .npy header", path);
+        if (errno == ERANGE || v > INT32_MAX)
+            return semid_fail(SEMID_EFORMAT, "%s: shape entry %.20s is over 2^31-1, more than semid handles", path, p);
         if (h->ndim >= 2) return semid_fail(SEMID_EFORMAT, "%s: expected a 1-D or 2-D array, got more dimensions", path);
         h->shape[h->ndim++] = v;
         p = end;
@@ -110,7 +121,9 @@ semid_status semid_npy_read(const char *path, semid_matrix *out) {
         free(buf);
         return semid_fail(SEMID_EFORMAT, "%s: dtype %s not supported; expected float32 (<f4) or float64 (<f8)", path, h.dtype);
     }
-    size_t need = (size_t)rows * (size_t)cols * width;
+    /* rows and cols are below 2^31 (parse_header); the bytes may not fit. */
+    size_t need;
+    if (__builtin_mul_overflow((size_t)rows * (size_t)cols, width, &need)) need = SIZE_MAX;
     if (len - h.data_offset < need) {
         free(buf);
         return semid_fail(SEMID_EFORMAT, "%s: truncated: shape (%lld, %lld) needs %zu data bytes, file has %zu", path,
@@ -188,10 +201,12 @@ semid_status semid_npy_read_i32(const char *path, int32_t **data, int64_t *rows,
     }
     *rows = h.shape[0];
     *cols = shape_cols(&h);
-    size_t count = (size_t)(*rows) * (size_t)(*cols);
-    if (len - h.data_offset < count * width) {
+    size_t count = (size_t)(*rows) * (size_t)(*cols), need; /* each below 2^31 (parse_header) */
+    if (__builtin_mul_overflow(count, width, &need)) need = SIZE_MAX;
+    if (len - h.data_offset < need) {
         free(buf);
-        return semid_fail(SEMID_EFORMAT, "%s: truncated data", path);
+        return semid_fail(SEMID_EFORMAT, "%s: truncated: shape (%lld, %lld) needs %zu data bytes, file has %zu", path,
+                          (long long)*rows, (long long)*cols, need, len - h.data_offset);
     }
     int32_t *out = malloc((count ? count : 1) * sizeof(int32_t));
     if (!out) {
@@ -258,6 +273,10 @@ semid_status semid_idlist_read(const char *path, char ***ids_out, int64_t *n_out
         if (ll == 0) {
             if (it.cur >= it.end) break; /* trailing newline */
             st = semid_fail(SEMID_EPARSE, "%s:%lld: empty id", path, (long long)it.line_no);
+            break;
+        }
+        if (memchr(line, '\0', ll)) {
+            st = semid_fail(SEMID_EPARSE, "%s:%lld: NUL byte in an id", path, (long long)it.line_no);
             break;
         }
         if (n == cap) {

@@ -168,6 +168,8 @@ static semid_status parse_header(semid_safetensors *st, const cJSON *root, const
             cJSON_ArrayForEach(kv, item) {
                 if (!cJSON_IsString(kv))
                     return semid_fail(SEMID_EFORMAT, "%s: metadata value of '%s' is not a string", path, kv->string);
+                if (semid_safetensors_meta(st, kv->string))
+                    return semid_fail(SEMID_EFORMAT, "%s: metadata key '%s' appears twice", path, kv->string);
                 /* metadata objects are small; grow the arrays one by one */
                 char **k = realloc(st->meta_keys, (size_t)(st->n_meta + 1) * sizeof(char *));
                 if (k) st->meta_keys = k;

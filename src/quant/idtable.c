@@ -388,9 +388,16 @@ semid_status semid_idtable_save(const semid_idtable *t, const char *path) {
     return st;
 }
 
+/* A JSON number that is an int32 (checked before the cast, which is
+ * undefined out of range). */
+static int is_int32(const cJSON *j) {
+    return cJSON_IsNumber(j) && j->valuedouble >= INT32_MIN && j->valuedouble <= INT32_MAX &&
+           j->valuedouble == (double)(int32_t)j->valuedouble;
+}
+
 static semid_status get_int(const cJSON *root, const char *key, const char *path, int32_t *v) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int32_t)j->valuedouble)
+    if (!is_int32(j))
         return semid_fail(SEMID_EFORMAT, "%s: \"%s\" is missing or not an integer", path, key);
     *v = (int32_t)j->valuedouble;
     return SEMID_OK;
@@ -402,7 +409,7 @@ static semid_status get_ints(const cJSON *arr, int32_t *dst, int64_t n, const ch
     int64_t i = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, arr) {
-        if (!cJSON_IsNumber(e) || e->valuedouble != (double)(int32_t)e->valuedouble)
+        if (!is_int32(e))
             return semid_fail(SEMID_EFORMAT, "%s: \"%s\"[%lld] is not an integer", path, what, (long long)i);
         dst[i++] = (int32_t)e->valuedouble;
     }
@@ -449,12 +456,33 @@ semid_status semid_idtable_load(const char *path, semid_idtable *out) {
         st = semid_fail(SEMID_EFORMAT, "%s: \"strategy\", \"method\" and \"fingerprint\" must be strings", path);
         goto done;
     }
+    /* The counts against what the file holds, before allocating for them:
+     * every code takes at least 2 bytes of text ("0,"), and the codes come
+     * as n_tasks arrays of n_items rows. */
+    int64_t nl = (int64_t)n_tasks * n_levels;
+    if ((uint64_t)nl * (uint64_t)n_items > len / 2) {
+        st = semid_fail(SEMID_EFORMAT, "%s: %d items x %lld codes do not fit in the file's %zu bytes (truncated or damaged?)",
+                        path, n_items, (long long)nl, len);
+        goto done;
+    }
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "codes");
+    if (!cJSON_IsArray(jc) || cJSON_GetArraySize(jc) != n_tasks) {
+        st = semid_fail(SEMID_EFORMAT, "%s: \"codes\" must hold %d arrays (one per task)", path, n_tasks);
+        goto done;
+    }
+    for (int32_t ti = 0; ti < n_tasks; ti++) {
+        const cJSON *rows = cJSON_GetArrayItem(jc, ti);
+        if (!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) != n_items) {
+            st = semid_fail(SEMID_EFORMAT, "%s: codes of task %d must have %d rows, the file has %d", path, ti, n_items,
+                            cJSON_IsArray(rows) ? cJSON_GetArraySize(rows) : 0);
+            goto done;
+        }
+    }
     t.n_items = n_items;
     t.n_tasks = n_tasks;
     t.n_levels = n_levels;
     t.n_tokens = n_tokens;
     t.disambiguated = cJSON_IsTrue(jd);
-    int64_t nl = (int64_t)n_tasks * n_levels;
     t.strategy = semid_strdup(js->valuestring);
     t.method = semid_strdup(jm->valuestring);
     t.level_size = malloc(sizeof(int32_t) * (size_t)nl);
@@ -469,17 +497,8 @@ semid_status semid_idtable_load(const char *path, semid_idtable *out) {
     if ((st = get_ints(cJSON_GetObjectItemCaseSensitive(root, "token_offset"), t.token_offset, nl, path,
                        "token_offset")))
         goto done;
-    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "codes");
-    if (!cJSON_IsArray(jc) || cJSON_GetArraySize(jc) != n_tasks) {
-        st = semid_fail(SEMID_EFORMAT, "%s: \"codes\" must hold %d arrays (one per task)", path, n_tasks);
-        goto done;
-    }
     for (int32_t ti = 0; ti < n_tasks; ti++) {
         const cJSON *rows = cJSON_GetArrayItem(jc, ti);
-        if (!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) != n_items) {
-            st = semid_fail(SEMID_EFORMAT, "%s: codes of task %d must have %d rows", path, ti, n_items);
-            goto done;
-        }
         int32_t i = 0;
         const cJSON *row;
         cJSON_ArrayForEach(row, rows) {

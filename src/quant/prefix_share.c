@@ -140,27 +140,22 @@ static semid_status check_config(const semid_prefix_share_config *c) {
     return SEMID_OK;
 }
 
-semid_status semid_prefix_share_create(int64_t Ds, int64_t Dr, const semid_prefix_share_config *cfg,
-                                       semid_prefix_share **out) {
-    *out = NULL;
+/* The parameter layout of a model of input widths Ds and Dr (no
+ * allocation): m->cfg, dim, enc, dec, proj, the codebook offsets and
+ * n_params. */
+static semid_status layout(semid_prefix_share *m, int64_t Ds, int64_t Dr, const semid_prefix_share_config *cfg) {
     SEMID_TRY(check_config(cfg));
     if (Ds < 1 || Dr < 1)
         return semid_fail(SEMID_EINVAL, "prefix-share: widths must be >= 1 (search %lld, rec %lld)", (long long)Ds,
                           (long long)Dr);
-    semid_prefix_share *m = calloc(1, sizeof *m);
-    if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for a prefix-share quantizer");
     m->cfg = *cfg;
     m->dim[0] = Ds;
     m->dim[1] = Dr;
     int64_t off = 0, d = cfg->latent_dim;
-    semid_status st = semid_mlp_layout(&m->enc, Ds + Dr, cfg->hidden_dim, cfg->n_hidden, d, cfg->act, &off);
-    for (int t = 0; t < 2 && st == SEMID_OK; t++) {
-        st = semid_mlp_layout(&m->dec[t], d, cfg->hidden_dim, cfg->n_hidden, m->dim[t], cfg->act, &off);
-        if (st == SEMID_OK) st = semid_mlp_layout(&m->proj[t], d, 0, 0, d, SEMID_ACT_NONE, &off);
-    }
-    if (st != SEMID_OK) {
-        free(m);
-        return st;
+    SEMID_TRY(semid_mlp_layout(&m->enc, Ds + Dr, cfg->hidden_dim, cfg->n_hidden, d, cfg->act, &off));
+    for (int t = 0; t < 2; t++) {
+        SEMID_TRY(semid_mlp_layout(&m->dec[t], d, cfg->hidden_dim, cfg->n_hidden, m->dim[t], cfg->act, &off));
+        SEMID_TRY(semid_mlp_layout(&m->proj[t], d, 0, 0, d, SEMID_ACT_NONE, &off));
     }
     m->cs_off = off;
     off += (int64_t)cfg->shared_levels * cfg->shared_size * d;
@@ -169,6 +164,18 @@ semid_status semid_prefix_share_create(int64_t Ds, int64_t Dr, const semid_prefi
         off += (int64_t)cfg->task_levels * cfg->task_size * d;
     }
     m->n_params = off;
+    return SEMID_OK;
+}
+
+semid_status semid_prefix_share_create(int64_t Ds, int64_t Dr, const semid_prefix_share_config *cfg,
+                                       semid_prefix_share **out) {
+    *out = NULL;
+    semid_prefix_share shape = {0};
+    SEMID_TRY(layout(&shape, Ds, Dr, cfg));
+    semid_prefix_share *m = calloc(1, sizeof *m);
+    if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for a prefix-share quantizer");
+    *m = shape;
+    int64_t off = m->n_params, d = cfg->latent_dim;
     m->params = calloc((size_t)off, sizeof(float));
     m->grads = calloc((size_t)off, sizeof(float));
     m->decay_mask = calloc((size_t)off, 1);
@@ -626,6 +633,14 @@ static semid_status psq_read(semid_tok_reader *r, void **out) {
     c.beta = f[0];
     c.codebook_weight = f[1];
     c.recon_weight = f[2];
+    /* The sizes' parameters against the bytes left (a u32 count, then the
+     * floats), before allocating for them. */
+    semid_prefix_share shape = {0};
+    if (layout(&shape, (int64_t)v[1], (int64_t)v[2], &c) != SEMID_OK)
+        return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
+    if (r->left < 4 || (uint64_t)shape.n_params > (r->left - 4) / sizeof(float))
+        return semid_fail(SEMID_EFORMAT, "%s: prefix-share sizes imply %lld parameters (%lld bytes) but %zu bytes are left",
+                          r->path, (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
     semid_prefix_share *m;
     if (semid_prefix_share_create((int64_t)v[1], (int64_t)v[2], &c, &m) != SEMID_OK)
         return semid_fail_context(SEMID_EFORMAT, "%s", r->path);

@@ -91,22 +91,28 @@ static semid_status check_config(const semid_rlfq_config *c) {
     return SEMID_OK;
 }
 
-semid_status semid_rlfq_create(int64_t D, const semid_rlfq_config *cfg, semid_rlfq **out) {
-    *out = NULL;
+/* The parameter layout of a model of input width D (no allocation):
+ * m->cfg, dim, enc, dec and n_params. */
+static semid_status layout(semid_rlfq *m, int64_t D, const semid_rlfq_config *cfg) {
     SEMID_TRY(check_config(cfg));
     if (D < 1) return semid_fail(SEMID_EINVAL, "rlfq: input width must be >= 1, got %lld", (long long)D);
-    semid_rlfq *m = calloc(1, sizeof *m);
-    if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for an RLFQ model");
     m->cfg = *cfg;
     m->dim = D;
     int64_t off = 0;
-    semid_status st = semid_mlp_layout(&m->enc, D, cfg->hidden_dim, cfg->n_hidden, cfg->bits, cfg->act, &off);
-    if (st == SEMID_OK) st = semid_mlp_layout(&m->dec, cfg->bits, cfg->hidden_dim, cfg->n_hidden, D, cfg->act, &off);
-    if (st != SEMID_OK) {
-        free(m);
-        return st;
-    }
+    SEMID_TRY(semid_mlp_layout(&m->enc, D, cfg->hidden_dim, cfg->n_hidden, cfg->bits, cfg->act, &off));
+    SEMID_TRY(semid_mlp_layout(&m->dec, cfg->bits, cfg->hidden_dim, cfg->n_hidden, D, cfg->act, &off));
     m->n_params = off;
+    return SEMID_OK;
+}
+
+semid_status semid_rlfq_create(int64_t D, const semid_rlfq_config *cfg, semid_rlfq **out) {
+    *out = NULL;
+    semid_rlfq shape = {0};
+    SEMID_TRY(layout(&shape, D, cfg));
+    semid_rlfq *m = calloc(1, sizeof *m);
+    if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for an RLFQ model");
+    *m = shape;
+    int64_t off = m->n_params;
     m->params = calloc((size_t)off, sizeof(float));
     m->grads = calloc((size_t)off, sizeof(float));
     m->decay_mask = calloc((size_t)off, 1);
@@ -520,6 +526,13 @@ semid_status semid_rlfq_read(semid_tok_reader *r, semid_rlfq **out) {
     c.entropy_weight = f[1];
     c.entropy_temp = f[2];
     c.recon_weight = f[3];
+    /* The sizes' parameters against the bytes left (a u32 count, then the
+     * floats), before allocating for them. */
+    semid_rlfq shape = {0};
+    if (layout(&shape, (int64_t)v[1], &c) != SEMID_OK) return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
+    if (r->left < 4 || (uint64_t)shape.n_params > (r->left - 4) / sizeof(float))
+        return semid_fail(SEMID_EFORMAT, "%s: rlfq sizes imply %lld parameters (%lld bytes) but %zu bytes are left", r->path,
+                          (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
     semid_rlfq *m;
     if (semid_rlfq_create((int64_t)v[1], &c, &m) != SEMID_OK)
         return semid_fail_context(SEMID_EFORMAT, "%s", r->path);

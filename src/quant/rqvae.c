@@ -97,24 +97,29 @@ static semid_status check_config(const semid_rqvae_config *c) {
     return SEMID_OK;
 }
 
-semid_status semid_rqvae_create(int64_t D, const semid_rqvae_config *cfg, semid_rqvae **out) {
-    *out = NULL;
+/* The parameter layout of a model of input width D (no allocation):
+ * m->cfg, dim, enc, dec, cb_off and n_params. */
+static semid_status layout(semid_rqvae *m, int64_t D, const semid_rqvae_config *cfg) {
     SEMID_TRY(check_config(cfg));
     if (D < 1) return semid_fail(SEMID_EINVAL, "rqvae: input width must be >= 1, got %lld", (long long)D);
-    semid_rqvae *m = calloc(1, sizeof *m);
-    if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for an RQ-VAE");
     m->cfg = *cfg;
     m->dim = D;
     int64_t off = 0, d = cfg->latent_dim;
-    semid_status st = semid_mlp_layout(&m->enc, D, cfg->hidden_dim, cfg->n_hidden, d, cfg->act, &off);
-    if (st == SEMID_OK) st = semid_mlp_layout(&m->dec, d, cfg->hidden_dim, cfg->n_hidden, D, cfg->act, &off);
-    if (st != SEMID_OK) {
-        free(m);
-        return st;
-    }
+    SEMID_TRY(semid_mlp_layout(&m->enc, D, cfg->hidden_dim, cfg->n_hidden, d, cfg->act, &off));
+    SEMID_TRY(semid_mlp_layout(&m->dec, d, cfg->hidden_dim, cfg->n_hidden, D, cfg->act, &off));
     m->cb_off = off;
-    off += (int64_t)cfg->levels * cfg->codebook_size * d;
-    m->n_params = off;
+    m->n_params = off + (int64_t)cfg->levels * cfg->codebook_size * d;
+    return SEMID_OK;
+}
+
+semid_status semid_rqvae_create(int64_t D, const semid_rqvae_config *cfg, semid_rqvae **out) {
+    *out = NULL;
+    semid_rqvae shape = {0};
+    SEMID_TRY(layout(&shape, D, cfg));
+    semid_rqvae *m = calloc(1, sizeof *m);
+    if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for an RQ-VAE");
+    *m = shape;
+    int64_t off = m->n_params, d = cfg->latent_dim;
     m->params = calloc((size_t)off, sizeof(float));
     m->grads = calloc((size_t)off, sizeof(float));
     m->decay_mask = calloc((size_t)off, 1);
@@ -446,6 +451,13 @@ semid_status semid_rqvae_read(semid_tok_reader *r, semid_rqvae **out) {
     c.beta = f[0];
     c.codebook_weight = f[1];
     c.recon_weight = f[2];
+    /* The sizes' parameters against the bytes left (a u32 count, then the
+     * floats), before allocating for them. */
+    semid_rqvae shape = {0};
+    if (layout(&shape, (int64_t)v[1], &c) != SEMID_OK) return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
+    if (r->left < 4 || (uint64_t)shape.n_params > (r->left - 4) / sizeof(float))
+        return semid_fail(SEMID_EFORMAT, "%s: rqvae sizes imply %lld parameters (%lld bytes) but %zu bytes are left", r->path,
+                          (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
     semid_rqvae *m;
     semid_status st = semid_rqvae_create((int64_t)v[1], &c, &m);
     if (st != SEMID_OK) return semid_fail_context(SEMID_EFORMAT, "%s", r->path);

@@ -150,9 +150,14 @@ static semid_status load_text(const char *path, char *data, size_t len, int64_t 
         if (dim <= 0) return semid_fail(SEMID_EPARSE, "%s:%lld: a word with no values", path, (long long)it.line_no);
     }
 
-    /* Capacity: the lines left in the file bound the number of words. */
-    int64_t cap = 1;
+    /* Capacity: the lines left in the file bound the number of words, and so
+     * do its bytes: a word and its dim values take at least 2 x dim + 1. */
+    int64_t cap = 1; /* the line in hand, then every line after it (the last may lack its newline) */
     for (const char *p = it.cur; p < it.end; p++) cap += (*p == '\n');
+    if (it.cur < it.end && it.end[-1] != '\n') cap++;
+    size_t left = line ? (size_t)(it.end - line) : 0;
+    int64_t by_bytes = (int64_t)(left / (size_t)(2 * dim + 1)) + 1;
+    if (cap > by_bytes) cap = by_bytes;
     if (max_words > 0 && cap > max_words) cap = max_words;
     SEMID_TRY(table_alloc(out, cap, (int32_t)dim));
 
@@ -215,6 +220,11 @@ static semid_status load_compact(const char *path, const unsigned char *data, si
     if (enc != WV_ENC_INT8) return semid_fail(SEMID_EFORMAT, "%s: unsupported encoding %u", path, enc);
     if (dim == 0 || dim > 100000 || n > INT32_MAX) return semid_fail(SEMID_EFORMAT, "%s: bad sizes %u x %u", path, n, dim);
     int64_t keep = (max_words > 0 && max_words < n) ? max_words : n;
+    /* A record is at least a length byte, one byte of word, a scale and dim
+     * bytes: the count must fit the bytes left before it is allocated. */
+    if ((uint64_t)keep > (len - 24) / (6 + (uint64_t)dim))
+        return semid_fail(SEMID_EFORMAT, "%s: %lld words of width %u do not fit in the file's %zu bytes (truncated?)", path,
+                          (long long)keep, dim, len);
     SEMID_TRY(table_alloc(out, keep, (int32_t)dim));
     size_t pos = 24;
     semid_status st = SEMID_OK;
@@ -233,8 +243,9 @@ static semid_status load_compact(const char *path, const unsigned char *data, si
         float scale;
         memcpy(&scale, data + pos, 4);
         pos += 4;
-        if (!isfinite(scale)) {
-            st = semid_fail(SEMID_ENUMERIC, "%s: non-finite scale at record %lld", path, (long long)i);
+        if (!isfinite(scale * 128.0f)) { /* values are scale x int8: a scale near FLT_MAX overflows */
+            st = semid_fail(SEMID_ENUMERIC, "%s: scale %g at record %lld is not finite or too large", path, (double)scale,
+                            (long long)i);
             break;
         }
         float *row = out->vectors + (int64_t)out->n_words * dim;
@@ -243,6 +254,7 @@ static semid_status load_compact(const char *path, const unsigned char *data, si
         int added;
         st = table_add(out, word, wlen, &added);
     }
+    if (st == SEMID_OK && out->n_words == 0) st = semid_fail(SEMID_EFORMAT, "%s: no word vectors in the file", path);
     if (st != SEMID_OK) semid_wordvec_free(out);
     return st;
 }
@@ -291,7 +303,8 @@ semid_status semid_wordvec_save_compact(const semid_wordvec *wv, const char *pat
         const float *row = wv->vectors + (int64_t)i * wv->dim;
         float amax = 0.0f;
         for (int32_t d = 0; d < wv->dim; d++) amax = fmaxf(amax, fabsf(row[d]));
-        float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+        float scale = amax / 127.0f;
+        if (!(scale > 0.0f)) scale = 1.0f; /* a zero row, or one so small that the scale underflows */
         memcpy(buf + pos, &scale, 4);
         pos += 4;
         for (int32_t d = 0; d < wv->dim; d++) {
