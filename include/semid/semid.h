@@ -73,7 +73,8 @@ SEMID_API void semid_set_log_level(semid_log_level level);
  * calling thread: library calls never change the process's OpenMP or BLAS
  * thread counts, nor another thread's setting, so threads that decode or
  * train at the same time each keep their own. Calls with a `threads` option
- * use it for that call only. */
+ * use it for that call only. A count above 4 per core (at most 1024) is
+ * lowered to that limit. */
 SEMID_API void semid_set_threads(int n);
 SEMID_API int semid_get_threads(void);
 
