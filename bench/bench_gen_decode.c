@@ -9,11 +9,20 @@
  *   bench_gen_decode [--threads 2] [--queries 512] [--layers 4] [--dim 128]
  *                    [--heads 4] [--words 5000] [--items 3416] [--beam 30] [--k 30]
  *                    [--cache-mb MB]   (KV-cache memory per call, sets queries per chunk)
+ *                    [--cases 1111]    (which of the four cases to run: trie search, trie rec,
+ *                                       diverse search, diverse rec)
+ *                    [--reps 3]
+ *                    [--dump PREFIX]   (writes each case's items and scores to PREFIX.<case>,
+ *                                       to compare two builds' results)
  *
- * Prints one line per case with the median of 3 runs and the peak memory. */
+ * Prints one line per case with the median of --reps runs (queries per
+ * second of wall time, and per CPU second of this process: the per-core cost,
+ * which a busy shared machine disturbs less) and the peak memory. Figures,
+ * before and after the packed decoding kernels: bench/README.md, "Decoding". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/log.h"
 #include "base/rng.h"
@@ -35,6 +44,20 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static const char *arg_str(int argc, char **argv, const char *name) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return NULL;
+}
+
+/* CPU seconds (user + system) this process has used: a per-core cost that a
+ * busy machine disturbs less than wall time. */
+static double cpu_seconds(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
+
 static void die(semid_status st) {
     fprintf(stderr, "bench_gen_decode: %s\n", semid_last_error());
     exit(st == SEMID_OK ? 0 : 1);
@@ -48,6 +71,10 @@ int main(int argc, char **argv) {
     int n_items = arg_int(argc, argv, "--items", 3416), beam = arg_int(argc, argv, "--beam", 30);
     int k = arg_int(argc, argv, "--k", 30), window = 20;
     int cache_mb = arg_int(argc, argv, "--cache-mb", semid_beam_defaults().max_cache_mb);
+    int cases = arg_int(argc, argv, "--cases", 1111), reps = arg_int(argc, argv, "--reps", 3);
+    if (reps < 1) reps = 1;
+    if (reps > 99) reps = 99;
+    const char *dump = arg_str(argc, argv, "--dump");
     semid_set_threads(threads);
     semid_set_log_level(SEMID_LOG_WARN);
 
@@ -99,6 +126,9 @@ int main(int argc, char **argv) {
            n_layer, d_model, n_head, cfg.vocab_size, Tm, n_items, t.n_levels, threads, nq);
 
     for (int c = 0; c < 4; c++) {
+        int pow10 = 1;
+        for (int u = 0; u < 3 - c; u++) pow10 *= 10;
+        if ((cases / pow10) % 10 == 0) continue;
         int diverse = c >= 2, rec = c % 2;
         semid_beam_options o = diverse ? semid_beam_paper_diverse(k) : semid_beam_defaults();
         if (!diverse) {
@@ -106,26 +136,39 @@ int main(int argc, char **argv) {
             o.k = k;
         }
         o.max_cache_mb = cache_mb;
-        double times[3];
+        double times[99], cpu[99];
         double hits = 0, invalid = 0;
-        for (int rep = 0; rep < 3; rep++) {
+        for (int rep = 0; rep < reps; rep++) {
             semid_beam_hits h;
-            double t0 = semid_now();
+            double t0 = semid_now(), c0 = cpu_seconds();
             st = diverse ? semid_beam_search_diverse(m, &t, rec ? SEMID_TASK_REC : SEMID_TASK_SEARCH, trie, &sp, rec ? qr : qs, nq, &o, &h)
                          : semid_beam_search(m, trie, &sp, rec ? qr : qs, nq, &o, &h);
             times[rep] = semid_now() - t0;
+            cpu[rep] = cpu_seconds() - c0;
             if (st != SEMID_OK) die(st);
             hits = invalid = 0;
             for (int i = 0; i < nq; i++) {
                 hits += h.n_hits[i];
                 invalid += h.n_invalid[i];
             }
+            if (dump && rep == 0) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s.%d", dump, c);
+                FILE *f = fopen(path, "wb");
+                if (!f || fwrite(h.items, sizeof *h.items, (size_t)nq * (size_t)k, f) != (size_t)nq * (size_t)k ||
+                    fwrite(h.scores, sizeof *h.scores, (size_t)nq * (size_t)k, f) != (size_t)nq * (size_t)k) {
+                    fprintf(stderr, "bench_gen_decode: cannot write %s\n", path);
+                    exit(1);
+                }
+                fclose(f);
+            }
             semid_beam_hits_free(&h);
         }
-        qsort(times, 3, sizeof *times, cmp_double);
-        printf("%-9s %-6s beam %2d%s top-%d: %8.0f queries/s (median of 3, %.3f s for %d), %.1f items/query%s",
+        qsort(times, (size_t)reps, sizeof *times, cmp_double);
+        qsort(cpu, (size_t)reps, sizeof *cpu, cmp_double);
+        printf("%-9s %-6s beam %2d%s top-%d: %8.0f queries/s (median of %d, %.3f s for %d; %.0f per CPU second), %.1f items/query%s",
                diverse ? "diverse" : "trie", rec ? "rec" : "search", o.beam_size, diverse ? " (30 groups, 0.25)" : "", k,
-               nq / times[1], times[1], nq, hits / nq, diverse ? "" : "\n");
+               nq / times[reps / 2], reps, times[reps / 2], nq, nq / cpu[reps / 2], hits / nq, diverse ? "" : "\n");
         if (diverse) printf(", %.1f invalid beams/query\n", invalid / nq);
     }
     printf("peak memory: %.1f MB\n", (double)semid_peak_rss_bytes() / 1048576.0);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "gen/layers.h"
 
 semid_beam_options semid_beam_defaults(void) {
     semid_beam_options o = {.beam_size = 30, .k = 10, .groups = 1, .diversity = 0.0f, .max_cache_mb = 32};
@@ -54,15 +55,6 @@ void semid_beam_hits_free(semid_beam_hits *h) {
 }
 
 /* ---- small helpers ---- */
-
-static void log_softmax_row(float *row, int32_t S) {
-    float mx = row[0];
-    for (int32_t j = 1; j < S; j++) mx = row[j] > mx ? row[j] : mx;
-    double sum = 0;
-    for (int32_t j = 0; j < S; j++) sum += exp((double)(row[j] - mx));
-    float lse = mx + (float)log(sum);
-    for (int32_t j = 0; j < S; j++) row[j] -= lse;
-}
 
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -159,7 +151,8 @@ typedef struct decoder {
     int32_t R;            /* rows = Qmax * Bm */
     semid_gpt_cache *cache;
     int32_t *ptok, *plen, *pslot; /* a chunk's prompts, concatenated, for one batched prefill */
-    float *lp;            /* (R, S) log-probs after the last step */
+    float *lp;            /* (R, S) logits after the last step (after the prefill: (Q, S), query i's in row i) */
+    float *lse;           /* (R) their log-sum-exp: a log-prob is lp - lse */
     float *score, *nscore;    /* (R) */
     int32_t *node, *nnode;    /* (R) trie node, -1 = dead beam */
     int32_t *path, *npath;    /* (R, L) table-local tokens chosen so far */
@@ -175,7 +168,7 @@ typedef struct decoder {
 
 static void decoder_free(decoder *d) {
     semid_gpt_cache_free(d->cache);
-    void *bufs[] = {d->ptok, d->plen,  d->pslot, d->lp,   d->score, d->nscore, d->node,  d->nnode,
+    void *bufs[] = {d->ptok, d->plen,  d->pslot, d->lp,   d->lse, d->score, d->nscore, d->node,  d->nnode,
                     d->path, d->npath, d->src,   d->tok,  d->cands, d->excl,   d->n_excl, d->counts, d->order};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     memset(d, 0, sizeof *d);
@@ -210,8 +203,8 @@ static semid_status check_request(const semid_gpt *m, const semid_beam_space *sp
 
 /* Queries per chunk: as many as fit max_cache_mb of decoding memory (the
  * prompts' keys and values and the batched prefill's activations), at most
- * CHUNK_MAX (bigger GEMMs stop paying once the rows leave the cache), and
- * few enough that every thread gets work. */
+ * CHUNK_MAX (the packed kernels gain nothing from taller products, and 4 to
+ * 32 measured the same), and few enough that every thread gets work. */
 enum { CHUNK_MAX = 16 };
 
 static int64_t chunk_queries(const semid_gpt_config *cfg, const semid_beam_options *o, int64_t n, int threads) {
@@ -243,6 +236,7 @@ static semid_status decoder_alloc(decoder *d, const semid_gpt *m, const semid_be
     d->plen = malloc(Q * sizeof *d->plen);
     d->pslot = malloc(Q * sizeof *d->pslot);
     d->lp = malloc(R * (size_t)d->S * sizeof *d->lp);
+    d->lse = malloc(R * sizeof *d->lse);
     d->score = malloc(R * sizeof *d->score);
     d->nscore = malloc(R * sizeof *d->nscore);
     d->node = malloc(R * sizeof *d->node);
@@ -256,12 +250,13 @@ static semid_status decoder_alloc(decoder *d, const semid_gpt *m, const semid_be
     d->n_excl = malloc(Q * sizeof *d->n_excl);
     d->order = malloc((size_t)beam_size * sizeof *d->order);
     if (diverse) d->counts = malloc(Q * (size_t)d->S * sizeof *d->counts);
-    if (!d->ptok || !d->plen || !d->pslot || !d->lp || !d->score || !d->nscore || !d->node || !d->nnode || !d->path ||
+    if (!d->ptok || !d->plen || !d->pslot || !d->lp || !d->lse || !d->score || !d->nscore || !d->node || !d->nnode || !d->path ||
         !d->npath || !d->src || !d->tok || !d->cands || !d->excl || !d->n_excl || !d->order || (diverse && !d->counts)) {
         decoder_free(d);
         return semid_fail(SEMID_ENOMEM, "beam search: out of memory for %d beams", d->R);
     }
-    semid_status st = semid_gpt_cache_create(m, (int32_t)d->Qmax, d->R, L - 1, &d->cache);
+    /* levels 1 .. L-1 step; the last one only scores, so L - 2 suffix tokens are kept */
+    semid_status st = semid_gpt_cache_create(m, (int32_t)d->Qmax, d->R, L > 1 ? L - 2 : 0, &d->cache);
     if (st != SEMID_OK) decoder_free(d);
     return st;
 }
@@ -279,11 +274,9 @@ static semid_status decoder_prefill(decoder *d, const semid_beam_query *q, int64
     }
     SEMID_TRY(semid_gpt_cache_prefill(d->m, d->cache, (int32_t)nq, d->pslot, d->ptok, d->plen, d->sid_base,
                                       d->sid_base + d->S, d->lp));
-    /* Logits came packed (nq, S); query i's belong in row i*Bm. Back to front, so nothing is overwritten early. */
-    for (int64_t i = nq - 1; i > 0; i--)
-        memmove(d->lp + i * d->Bm * d->S, d->lp + i * d->S, (size_t)d->S * sizeof *d->lp);
+    /* Logits came packed (nq, S): query i's stay in row i (level 0 reads them there). */
     for (int64_t i = 0; i < nq; i++) {
-        log_softmax_row(d->lp + i * d->Bm * d->S, d->S);
+        d->lse[i] = semid_logsumexp(d->lp + i * d->S, d->S);
         for (int32_t b = 0; b < d->Bm; b++) SEMID_TRY(semid_gpt_cache_attach(d->cache, (int32_t)(i * d->Bm + b), (int32_t)i));
         int32_t *ex = d->excl + i * (d->max_excl ? d->max_excl : 1);
         int32_t ne = 0;
@@ -295,14 +288,18 @@ static semid_status decoder_prefill(decoder *d, const semid_beam_query *q, int64
     return SEMID_OK;
 }
 
-/* Copies each beam's parent row and steps every row with its last token;
+/* Copies each beam's parent row and steps every row with its last token
+ * (at the last level only scores: no later step reads its keys and values);
  * log-probs of dead beams are not needed. */
-static semid_status decoder_step(decoder *d, int64_t nq) {
+static semid_status decoder_step(decoder *d, int64_t nq, int last) {
     int32_t R = (int32_t)(nq * d->Bm);
     SEMID_TRY(semid_gpt_cache_gather(d->cache, d->src, R));
-    SEMID_TRY(semid_gpt_cache_step(d->m, d->cache, d->tok, R, d->sid_base, d->sid_base + d->S, d->lp));
+    if (last)
+        SEMID_TRY(semid_gpt_cache_score(d->m, d->cache, d->tok, R, d->sid_base, d->sid_base + d->S, d->lp));
+    else
+        SEMID_TRY(semid_gpt_cache_step(d->m, d->cache, d->tok, R, d->sid_base, d->sid_base + d->S, d->lp));
     for (int32_t r = 0; r < R; r++)
-        if (d->node[r] != -1) log_softmax_row(d->lp + (int64_t)r * d->S, d->S);
+        if (d->node[r] != -1) d->lse[r] = semid_logsumexp(d->lp + (int64_t)r * d->S, d->S);
     return SEMID_OK;
 }
 
@@ -362,7 +359,7 @@ static semid_status decode_chunk(decoder *d, const search_kind *kd, const semid_
                                  int64_t nq, semid_beam_hits *out) {
     SEMID_TRY(decoder_prefill(d, queries + q0, nq));
     for (int32_t lev = 0; lev < d->L; lev++) {
-        if (lev > 0) SEMID_TRY(decoder_step(d, nq));
+        if (lev > 0) SEMID_TRY(decoder_step(d, nq, lev == d->L - 1));
         for (int64_t i = 0; i < nq; i++)
             if (kd->diverse)
                 select_diverse(d, kd->table, kd->task, kd->trie, kd->o->groups, kd->o->diversity, i, lev);
@@ -374,10 +371,11 @@ static semid_status decode_chunk(decoder *d, const search_kind *kd, const semid_
     return SEMID_OK;
 }
 
-/* Splits the queries into fixed chunks and decodes them on all threads, each
- * thread with its own decoder and BLAS on one thread: a step of one chunk is
- * too small to share between threads without them waiting on each other.
- * Chunks are fixed by the request, not by the threads, so results are too. */
+/* Splits the queries into chunks and decodes them on all threads, each
+ * thread with its own decoder and its products on that thread alone: a step
+ * of one chunk is too small to share between threads without them waiting
+ * on each other. Each row is computed from its own query alone, so results
+ * do not depend on how the queries were cut. */
 static semid_status decode_all(const semid_gpt *m, const semid_beam_space *sp, int32_t L, const search_kind *kd,
                                const semid_beam_query *queries, int64_t n, semid_beam_hits *out) {
     const semid_beam_options *o = kd->o;
@@ -430,11 +428,12 @@ static void select_constrained(decoder *d, const semid_trie *trie, int64_t i, in
         int32_t nd = lev == 0 ? 0 : d->node[pr];
         if (nd < 0) continue;
         float s0 = lev == 0 ? 0.0f : d->score[pr];
-        const float *lp = d->lp + (int64_t)pr * d->S;
+        int64_t lr = lev == 0 ? i : pr; /* the row of its logits */
+        const float *lp = d->lp + lr * d->S, lse = d->lse[lr];
         const int32_t *toks, *kids;
         int32_t nk = semid_trie_children(trie, nd, &toks, &kids);
         for (int32_t c = 0; c < nk; c++) {
-            cand x = {s0 + lp[toks[c]], lev == 0 ? -1 : p, toks[c], kids[c]};
+            cand x = {s0 + (lp[toks[c]] - lse), lev == 0 ? -1 : p, toks[c], kids[c]};
             if (h.n == h.cap && !better(&x, &h.heap[0])) continue;
             if (last && ne > 0) {
                 const int32_t *items;
@@ -506,9 +505,10 @@ static void select_diverse(decoder *d, const semid_idtable *t, int task, const s
             int32_t pr = base + p;
             if (lev > 0 && d->node[pr] == -1) continue;
             float s0 = lev == 0 ? 0.0f : d->score[pr];
-            const float *lp = d->lp + (int64_t)pr * d->S;
+            int64_t lr = lev == 0 ? i : pr; /* the row of its logits */
+            const float *lp = d->lp + lr * d->S, lse = d->lse[lr];
             for (int32_t tk = lo; tk < lo + size; tk++) {
-                cand x = {s0 + lp[tk] - lambda * (float)count[tk], lev == 0 ? -1 : p, tk, 0};
+                cand x = {s0 + (lp[tk] - lse) - lambda * (float)count[tk], lev == 0 ? -1 : p, tk, 0};
                 topk_push(&h, x);
             }
         }

@@ -32,12 +32,16 @@
  * skipped, as are repeats of an item and excluded items; the rest, best
  * first, are the results. Paper: 60 beams, 30 groups, diversity 0.25.
  *
- * Both run many queries at once. Queries are cut into fixed chunks; a
- * chunk's prompts run through the model as one batch, and its beams (rows
- * of a KV cache that share their query's prompt) step together as GEMMs.
- * Threads take whole chunks, each with its own cache and BLAS on one
- * thread, so they never wait on each other within a step. Results do not
- * depend on the thread count. */
+ * Both run many queries at once. Queries are cut into chunks; a chunk's
+ * prompts run through the model as one batch, and its beams (rows of a KV
+ * cache that share their query's prompt, and their suffixes without
+ * copies) step together: the products as register-tiled kernels over
+ * weights packed once per call (semid_linear_packed_forward), attention
+ * for groups of a query's beams at once. The last level only scores
+ * (semid_gpt_cache_score): no step follows it, so nothing is stored.
+ * Threads take whole chunks, each with its own cache, so they never wait on
+ * each other within a step. A row's numbers depend on its own query alone,
+ * so results do not depend on the thread count. */
 #ifndef SEMID_GEN_BEAM_H
 #define SEMID_GEN_BEAM_H
 

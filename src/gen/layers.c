@@ -311,13 +311,14 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
+static inline float gelu1(float x) {
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + fast_tanhf(u));
+}
+
 void semid_gelu_forward(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static) if (8 * n >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        out[i] = 0.5f * x * (1.0f + fast_tanhf(u));
-    }
+    for (int64_t i = 0; i < n; i++) out[i] = gelu1(inp[i]);
 }
 
 void semid_gelu_backward(float *dinp, const float *inp, const float *dout, int64_t n) {
@@ -391,4 +392,203 @@ void semid_tied_logits_backward(float *dinp, float *dwte, const float *dlogits, 
                                 int64_t N, int64_t C, int64_t V) {
     semid_sgemm(false, false, N, C, V, 1.0f, dlogits, V, wte, C, 1.0f, dinp, C);
     semid_sgemm(true, false, V, C, N, 1.0f, dlogits, V, inp, C, 1.0f, dwte, C);
+}
+
+/* ---- forward-only kernels for inference ---- */
+
+#if defined(__AVX512F__) && defined(__FMA__)
+#define SEMID_LAYERS_AVX512 1
+#endif
+
+/* Products with fewer multiply-adds than this run on the calling thread. */
+#define LINEAR_PAR_MIN_WORK (1 << 21)
+
+#ifdef SEMID_LAYERS_AVX512
+/* Rows of one register tile. */
+enum { LIN_MR = 8 };
+/* Input floats of one block of rows (32 KB): a block meets each panel once. */
+#define LIN_BLOCK_FLOATS 8192
+
+int64_t semid_linear_packed_size(int64_t C, int64_t OC) {
+    return (OC + SEMID_PANEL - 1) / SEMID_PANEL * SEMID_PANEL * C;
+}
+
+void semid_linear_pack(float *packed, const float *w, int64_t C, int64_t OC) {
+    int64_t np = (OC + SEMID_PANEL - 1) / SEMID_PANEL;
+    enum { KT = 16 }; /* a tile of KT inputs x SEMID_PANEL outputs at a time: short runs both ways */
+    for (int64_t p = 0; p < np; p++) {
+        float *dst = packed + p * C * SEMID_PANEL;
+        int64_t width = OC - p * SEMID_PANEL < SEMID_PANEL ? OC - p * SEMID_PANEL : SEMID_PANEL;
+        for (int64_t k0 = 0; k0 < C; k0 += KT) {
+            int64_t kn = C - k0 < KT ? C - k0 : KT;
+            for (int64_t j = 0; j < SEMID_PANEL; j++) {
+                const float *src = w + (p * SEMID_PANEL + j) * C + k0;
+                float *d = dst + k0 * SEMID_PANEL + j;
+                if (j < width)
+                    for (int64_t k = 0; k < kn; k++) d[k * SEMID_PANEL] = src[k];
+                else
+                    for (int64_t k = 0; k < kn; k++) d[k * SEMID_PANEL] = 0.0f;
+            }
+        }
+    }
+}
+
+/* gelu1 (fast_tanhf) on 16 lanes, the same operations in the same order. */
+static inline __m512 gelu16(__m512 x) {
+    __m512 c = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x), x), x);
+    __m512 u = _mm512_mul_ps(_mm512_set1_ps(GELU_SCALE), _mm512_add_ps(x, c));
+    const __m512 sign = _mm512_set1_ps(-0.0f), one = _mm512_set1_ps(1.0f);
+    __m512 e = semid_fast_expf16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _mm512_andnot_ps(sign, u)));
+    __m512 th = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+    th = _mm512_or_ps(_mm512_andnot_ps(sign, th), _mm512_and_ps(sign, u));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(one, th));
+}
+
+/* One tile: rows [0, mr) of a (stride lda) times one packed panel bp; the
+ * outputs under masks m0 (the panel's first 16) and m1 (its last 16). mr is
+ * a constant at every call, so the accumulators live in registers. */
+static inline __attribute__((always_inline)) void lin_tile(const int mr, float *out, int64_t ldo, const float *a,
+                                                           int64_t lda, const float *bp, const float *bias, int64_t K,
+                                                           semid_linear_epilogue epi, __mmask16 m0, __mmask16 m1) {
+    __m512 acc0[LIN_MR], acc1[LIN_MR];
+    for (int r = 0; r < mr; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m512 b0 = _mm512_loadu_ps(bp + k * SEMID_PANEL), b1 = _mm512_loadu_ps(bp + k * SEMID_PANEL + 16);
+        for (int r = 0; r < mr; r++) {
+            __m512 x = _mm512_set1_ps(a[r * lda + k]);
+            acc0[r] = _mm512_fmadd_ps(x, b0, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(x, b1, acc1[r]);
+        }
+    }
+    __m512 bb0 = _mm512_setzero_ps(), bb1 = _mm512_setzero_ps();
+    if (bias) {
+        bb0 = _mm512_maskz_loadu_ps(m0, bias);
+        bb1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    }
+    for (int r = 0; r < mr; r++) {
+        __m512 t0 = acc0[r], t1 = acc1[r];
+        if (bias) {
+            t0 = _mm512_add_ps(t0, bb0);
+            t1 = _mm512_add_ps(t1, bb1);
+        }
+        float *o = out + r * ldo;
+        if (epi == SEMID_LINEAR_GELU) {
+            t0 = gelu16(t0);
+            t1 = gelu16(t1);
+        } else if (epi == SEMID_LINEAR_ADD) {
+            t0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), t0);
+            t1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), t1);
+        }
+        _mm512_mask_storeu_ps(o, m0, t0);
+        _mm512_mask_storeu_ps(o + 16, m1, t1);
+    }
+}
+
+/* Rows [r0, r0 + nr) against every panel: for each panel, its tiles of
+ * LIN_MR rows, so that a panel is fetched once per block of rows. */
+static void linear_rows(float *out, int64_t ldo, const float *inp, int64_t ldi, const float *packed, const float *bias,
+                        int64_t r0, int64_t nr, int64_t C, int64_t OC, semid_linear_epilogue epi) {
+    int64_t np = (OC + SEMID_PANEL - 1) / SEMID_PANEL;
+    for (int64_t p = 0; p < np; p++) {
+        const float *bp = packed + p * C * SEMID_PANEL, *bs = bias ? bias + p * SEMID_PANEL : NULL;
+        int64_t width = OC - p * SEMID_PANEL < SEMID_PANEL ? OC - p * SEMID_PANEL : SEMID_PANEL;
+        __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
+        __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
+        for (int64_t b = r0; b < r0 + nr; b += LIN_MR) {
+            int mr = r0 + nr - b < LIN_MR ? (int)(r0 + nr - b) : LIN_MR;
+            const float *a = inp + b * ldi;
+            float *o = out + b * ldo + p * SEMID_PANEL;
+            switch (mr) {
+            case 8: lin_tile(8, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            case 7: lin_tile(7, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            case 6: lin_tile(6, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            case 5: lin_tile(5, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            case 4: lin_tile(4, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            case 3: lin_tile(3, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            case 2: lin_tile(2, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            default: lin_tile(1, o, ldo, a, ldi, bp, bs, C, epi, m0, m1); break;
+            }
+        }
+    }
+}
+
+void semid_linear_packed_forward(float *out, int64_t ld_out, const float *inp, int64_t ld_inp, const float *packed,
+                                 const float *bias, int64_t N, int64_t C, int64_t OC, semid_linear_epilogue epi) {
+    if (N <= 0 || OC <= 0) return;
+    /* rows per block: about LIN_BLOCK_FLOATS of input, whole tiles, 1 to 8 tiles */
+    int64_t rb = LIN_BLOCK_FLOATS / (C > 0 ? C : 1) / LIN_MR * LIN_MR;
+    if (rb < LIN_MR) rb = LIN_MR;
+    if (rb > 8 * LIN_MR) rb = 8 * LIN_MR;
+    int64_t blocks = (N + rb - 1) / rb;
+    int threads = 1;
+    if (!omp_in_parallel() && N * C * OC >= LINEAR_PAR_MIN_WORK) {
+        threads = semid_get_threads();
+        if (threads > blocks) threads = (int)blocks;
+    }
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t r0 = b * rb;
+        linear_rows(out, ld_out, inp, ld_inp, packed, bias, r0, N - r0 < rb ? N - r0 : rb, C, OC, epi);
+    }
+}
+
+#else /* without AVX-512: the weight as stored, the product through semid_sgemm (OpenBLAS) */
+
+int64_t semid_linear_packed_size(int64_t C, int64_t OC) { return OC * C; }
+
+void semid_linear_pack(float *packed, const float *w, int64_t C, int64_t OC) {
+    memcpy(packed, w, (size_t)(OC * C) * sizeof(float));
+}
+
+void semid_linear_packed_forward(float *out, int64_t ld_out, const float *inp, int64_t ld_inp, const float *packed,
+                                 const float *bias, int64_t N, int64_t C, int64_t OC, semid_linear_epilogue epi) {
+    if (N <= 0 || OC <= 0) return;
+    /* out = bias (SET, GELU) or out + bias (ADD), then += inp * w^T, then GELU in place */
+    for (int64_t r = 0; r < N; r++) {
+        float *o = out + r * ld_out;
+        if (epi == SEMID_LINEAR_ADD) {
+            if (bias)
+                for (int64_t j = 0; j < OC; j++) o[j] += bias[j];
+        } else if (bias) {
+            memcpy(o, bias, (size_t)OC * sizeof(float));
+        } else {
+            memset(o, 0, (size_t)OC * sizeof(float));
+        }
+    }
+    semid_sgemm(false, true, N, OC, C, 1.0f, inp, ld_inp, packed, C, 1.0f, out, ld_out);
+    if (epi == SEMID_LINEAR_GELU && ld_out == OC)
+        semid_gelu_forward(out, out, N * OC);
+    else if (epi == SEMID_LINEAR_GELU)
+        for (int64_t r = 0; r < N; r++) semid_gelu_forward(out + r * ld_out, out + r * ld_out, OC);
+}
+#endif
+
+float semid_logsumexp(const float *x, int64_t n) {
+#ifdef SEMID_LAYERS_AVX512
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+    __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+    if (i < n) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail, x + i));
+    float mx = _mm512_reduce_max_ps(vmax);
+    __m512 vm = _mm512_set1_ps(mx);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 e = semid_fast_expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    if (i < n) {
+        __m512 e = _mm512_maskz_mov_ps(tail, semid_fast_expf16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + i), vm)));
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+#else
+    float mx = x[0];
+    for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += semid_fast_expf(x[i] - mx);
+#endif
+    return mx + (float)log(sum);
 }

@@ -53,6 +53,28 @@ static inline float semid_fast_expf(float x) {
     return p * scale;
 }
 
+#if defined(__AVX512F__) && defined(__FMA__)
+#include <immintrin.h>
+/* semid_fast_expf on 16 lanes: the same operations in the same order (the
+ * build does not contract a*b+c), so each lane gets the same bits. */
+static inline __m512 semid_fast_expf16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), magic), magic);
+    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693145751953125f)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(1.428606765330187045e-6f)));
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+#endif
+
 /* out (B,T,C) = wte[inp[b,t]] + wpe[t]. Tokens must be in [0, V). */
 void semid_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int64_t B, int64_t T,
                            int64_t C);
@@ -114,5 +136,40 @@ void semid_softmax_xent_backward(float *dlogits, const float *logits, const floa
 void semid_tied_logits_forward(float *logits, const float *inp, const float *wte, int64_t N, int64_t C, int64_t V);
 void semid_tied_logits_backward(float *dinp, float *dwte, const float *dlogits, const float *inp, const float *wte,
                                 int64_t N, int64_t C, int64_t V);
+
+/* ---- Forward-only kernels for inference (the decoder's KV-cache path) ----
+ *
+ * Packed linear layers. A weight w (OC, C), stored as torch.nn.Linear, is
+ * packed once (semid_linear_pack, into semid_linear_packed_size floats);
+ * semid_linear_packed_forward then computes
+ *     t = inp[r,:] . w[o,:] + bias[o]   (no bias when bias is NULL)
+ * and writes, by `epi`:
+ *     SEMID_LINEAR_SET:  out = t
+ *     SEMID_LINEAR_GELU: out = gelu(t)    (bit for bit semid_gelu_forward of t)
+ *     SEMID_LINEAR_ADD:  out = out + t    (a residual added in place)
+ * With AVX-512 (and FMA) the pack is panels of SEMID_PANEL outputs (for each
+ * input k in order, the weights of 32 outputs, zeros past OC) and rows run
+ * as register tiles of 8 rows x 32 outputs: each t is the sum over k in
+ * order, one fused multiply-add each, then + bias, so a row's result depends
+ * on nothing but that row (not N, the tiling or the threads). Without
+ * AVX-512 the pack is the weight as stored and the product goes through
+ * semid_sgemm, as semid_matmul_forward (ADD then adds the bias to out
+ * before the product, a different rounding of the same sum). Rows are split over
+ * semid_get_threads() threads when called outside a parallel region and the
+ * product is big. Strides ld_out and ld_inp are in floats; out must not
+ * overlap inp. */
+#define SEMID_PANEL 32
+
+typedef enum semid_linear_epilogue { SEMID_LINEAR_SET, SEMID_LINEAR_GELU, SEMID_LINEAR_ADD } semid_linear_epilogue;
+
+/* Floats of a packed (OC, C) weight. */
+int64_t semid_linear_packed_size(int64_t C, int64_t OC);
+void semid_linear_pack(float *packed, const float *w, int64_t C, int64_t OC);
+void semid_linear_packed_forward(float *out, int64_t ld_out, const float *inp, int64_t ld_inp, const float *packed,
+                                 const float *bias, int64_t N, int64_t C, int64_t OC, semid_linear_epilogue epi);
+
+/* log(sum_i exp(x[i])) over n >= 1 values: the maximum plus the log of the
+ * sum of semid_fast_expf(x[i] - max), summed in double. */
+float semid_logsumexp(const float *x, int64_t n);
 
 #endif

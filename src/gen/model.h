@@ -73,11 +73,13 @@ semid_status semid_gpt_backward(semid_gpt *m);
  * `n_prompts` prompts of up to Tmax tokens, and `rows` continuations (beams),
  * each attached to one prompt and holding up to `suffix_max` tokens of its
  * own. The beams of one query share their prompt's keys and values, so a
- * prompt is computed and stored once, and reordering beams copies only
- * their short suffixes. Memory: 2 * L * C * (n_prompts * Tmax + rows *
- * suffix_max) floats, plus as much again for the suffixes' reordering.
- * The model must outlive the cache and not change while decoding. Logits
- * equal those of semid_gpt_forward at the same positions (to ~1e-5). Only
+ * prompt is computed and stored once, and reordering beams copies no keys
+ * or values (rows share their suffixes' entries). Memory: 2 * L * C *
+ * (n_prompts * Tmax + rows * suffix_max) floats, plus a copy of the weight
+ * matrices packed for the forward-only kernels (12 * L * C^2 floats and the
+ * output range's rows of wte) made at creation: the model must outlive the
+ * cache and not change while it exists. Logits equal those of
+ * semid_gpt_forward at the same positions (to ~1e-5). Only
  * the logits of tokens [vocab_lo, vocab_hi) are computed, written as
  * (n, vocab_hi - vocab_lo): with a large text vocabulary and decoding over
  * the Semantic-ID tokens this skips most of the output projection. */
@@ -100,6 +102,12 @@ semid_status semid_gpt_cache_attach(semid_gpt_cache *c, int32_t row, int32_t slo
  * EINVAL for an unattached row or one whose suffix is full. */
 semid_status semid_gpt_cache_step(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
                                   int32_t vocab_lo, int32_t vocab_hi, float *logits);
+/* As semid_gpt_cache_step, but the rows do not keep the tokens: the logits
+ * after each row's token, with nothing stored and the rows left as they
+ * were (a last step, whose keys and values no later step reads). A full
+ * suffix is no obstacle, only the context length. */
+semid_status semid_gpt_cache_score(const semid_gpt *m, semid_gpt_cache *c, const int32_t *tokens, int32_t n_rows,
+                                   int32_t vocab_lo, int32_t vocab_hi, float *logits);
 /* Row i becomes a copy of old row src[i], for i in 0..n-1 (beam reordering);
  * rows n..rows-1 are left as they are. */
 semid_status semid_gpt_cache_gather(semid_gpt_cache *c, const int32_t *src, int32_t n);
