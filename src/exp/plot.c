@@ -28,6 +28,7 @@
 #include "base/fileio.h"
 #include "base/status.h"
 #include "exp/results.h"
+#include "exp/sbuf.h"
 
 enum { W = 760, H = 560, ML = 70, MR = 34, MT = 40, MB = 96 };
 #define LABEL_FS 11.0   /* point labels, px */
@@ -35,45 +36,13 @@ enum { W = 760, H = 560, ML = 70, MR = 34, MT = 40, MB = 96 };
 #define MARKER_R 5.0
 #define OFF_SCALE 2.0   /* a reference beyond this multiple of the generative range is off scale */
 
-/* A growable string. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *g = realloc(b->s, cap);
-        if (!g) {
-            b->oom = 1;
-            return;
-        }
-        b->s = g;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void sb_escaped(sbuf *b, const char *in) {
+static void sb_escaped(exp_sbuf *b, const char *in) {
     for (; *in; in++) {
-        if (*in == '<') sb_printf(b, "&lt;");
-        else if (*in == '>') sb_printf(b, "&gt;");
-        else if (*in == '&') sb_printf(b, "&amp;");
-        else if (*in == '"') sb_printf(b, "&quot;");
-        else sb_printf(b, "%c", *in);
+        if (*in == '<') exp_sb_printf(b, "&lt;");
+        else if (*in == '>') exp_sb_printf(b, "&gt;");
+        else if (*in == '&') exp_sb_printf(b, "&amp;");
+        else if (*in == '"') exp_sb_printf(b, "&quot;");
+        else exp_sb_printf(b, "%c", *in);
     }
 }
 
@@ -322,8 +291,8 @@ done:
     free(solid.b), free(lines.b), free(order), free(crowd);
 }
 
-static void diamond(sbuf *b, double x, double y, double r, const char *cls, const char *stroke) {
-    sb_printf(b, "<path class=\"%s\" d=\"M%.1f,%.1f L%.1f,%.1f L%.1f,%.1f L%.1f,%.1f Z\" fill=\"white\" stroke=\"%s\" stroke-width=\"1.6\"",
+static void diamond(exp_sbuf *b, double x, double y, double r, const char *cls, const char *stroke) {
+    exp_sb_printf(b, "<path class=\"%s\" d=\"M%.1f,%.1f L%.1f,%.1f L%.1f,%.1f L%.1f,%.1f Z\" fill=\"white\" stroke=\"%s\" stroke-width=\"1.6\"",
               cls, x, y - r, x + r, y, x, y + r, x - r, y, stroke);
 }
 
@@ -394,42 +363,42 @@ semid_status exp_plot_write_svg(const exp_results *r, const char *path) {
     box frame = {ML + 2, MT + 2, pw - 4, ph - 4};
     place_labels(pts, n, front, n_front, frame);
 
-    sbuf b = {0};
-    sb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+    exp_sbuf b = {0};
+    exp_sb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                   "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
-    sb_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
-    sb_printf(&b, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">Search vs recommendation Recall@%d per "
+    exp_sb_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
+    exp_sb_printf(&b, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">Search vs recommendation Recall@%d per "
                   "Semantic-ID strategy</text>\n", W / 2, r->k);
     /* grid and ticks */
     for (int t = 0; t <= ax.n; t++) {
         double px = ML + pw * (double)t / ax.n;
-        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e4e4e4\"/>\n", px, MT, px, MT + ph);
-        sb_printf(&b, "<text class=\"tick-x\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.*f</text>\n", px, MT + ph + 18,
+        exp_sb_printf(&b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e4e4e4\"/>\n", px, MT, px, MT + ph);
+        exp_sb_printf(&b, "<text class=\"tick-x\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.*f</text>\n", px, MT + ph + 18,
                   ax.decimals, t * ax.step);
     }
     for (int t = 0; t <= ay.n; t++) {
         double py = MT + ph - ph * (double)t / ay.n;
-        sb_printf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", ML, py, ML + pw, py);
-        sb_printf(&b, "<text class=\"tick-y\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", ML - 6, py + 4,
+        exp_sb_printf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", ML, py, ML + pw, py);
+        exp_sb_printf(&b, "<text class=\"tick-y\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", ML - 6, py + 4,
                   ay.decimals, t * ay.step);
     }
-    sb_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333\"/>\n", ML, MT, pw, ph);
-    sb_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">search Recall@%d</text>\n", ML + pw / 2, MT + ph + 40, r->k);
-    sb_printf(&b, "<text x=\"18\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 18 %d)\">recommendation "
+    exp_sb_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333\"/>\n", ML, MT, pw, ph);
+    exp_sb_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">search Recall@%d</text>\n", ML + pw / 2, MT + ph + 40, r->k);
+    exp_sb_printf(&b, "<text x=\"18\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 18 %d)\">recommendation "
                   "Recall@%d</text>\n", MT + ph / 2, MT + ph / 2, r->k);
 
     if (n_front > 1) {
-        sb_printf(&b, "<polyline class=\"front\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\" "
+        exp_sb_printf(&b, "<polyline class=\"front\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\" "
                       "stroke-dasharray=\"5,3\" points=\"");
-        for (int f = 0; f < n_front; f++) sb_printf(&b, "%.1f,%.1f ", pts[front[f]].px, pts[front[f]].py);
-        sb_printf(&b, "\"/>\n");
+        for (int f = 0; f < n_front; f++) exp_sb_printf(&b, "%.1f,%.1f ", pts[front[f]].px, pts[front[f]].py);
+        exp_sb_printf(&b, "\"/>\n");
     }
     /* leader lines under the markers */
     for (int i = 0; i < n; i++) {
         if (!pts[i].leader) continue;
         double lx, ly;
         nearest_on_box((box){pts[i].bx, pts[i].by, pts[i].bw, pts[i].bh}, pts[i].px, pts[i].py, &lx, &ly);
-        sb_printf(&b, "<line class=\"leader\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#777\" "
+        exp_sb_printf(&b, "<line class=\"leader\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#777\" "
                       "stroke-width=\"1\"/>\n", pts[i].px, pts[i].py, lx, ly);
     }
     for (int i = 0; i < n; i++) {
@@ -438,40 +407,40 @@ semid_status exp_plot_write_svg(const exp_results *r, const char *path) {
             double ux = p->off_x ? 1 : 0, uy = p->off_y ? -1 : 0;
             double tx = p->px + 17 * ux, ty = p->py + 17 * uy; /* the tip */
             double bx = p->px + 9 * ux, by = p->py + 9 * uy;   /* the base's middle */
-            sb_printf(&b, "<path class=\"off-scale\" d=\"M%.1f,%.1f L%.1f,%.1f L%.1f,%.1f Z\" fill=\"#555\"/>\n",
+            exp_sb_printf(&b, "<path class=\"off-scale\" d=\"M%.1f,%.1f L%.1f,%.1f L%.1f,%.1f Z\" fill=\"#555\"/>\n",
                       bx + 5 * uy, by - 5 * ux, tx, ty, bx - 5 * uy, by + 5 * ux);
         }
         if (p->reference) {
             diamond(&b, p->px, p->py, MARKER_R + 1.5, "ref", "#555");
-            sb_printf(&b, "><title>");
+            exp_sb_printf(&b, "><title>");
         } else {
-            sb_printf(&b, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\"><title>",
+            exp_sb_printf(&b, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\"><title>",
                       p->front ? "gen front" : "gen", p->px, p->py, MARKER_R, p->front ? "#d62728" : "#1f77b4");
         }
         sb_escaped(&b, p->label);
-        if (p->rec_only) sb_printf(&b, ": rec %.4f</title>", p->y);
-        else sb_printf(&b, ": search %.4f, rec %.4f</title>", p->x, p->y);
-        sb_printf(&b, p->reference ? "</path>\n" : "</circle>\n");
+        if (p->rec_only) exp_sb_printf(&b, ": rec %.4f</title>", p->y);
+        else exp_sb_printf(&b, ": search %.4f, rec %.4f</title>", p->x, p->y);
+        exp_sb_printf(&b, p->reference ? "</path>\n" : "</circle>\n");
     }
     for (int i = 0; i < n; i++) {
         const point *p = &pts[i];
-        sb_printf(&b, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\"%s>", p->bx, p->by + 0.8 * p->bh,
+        exp_sb_printf(&b, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\"%s>", p->bx, p->by + 0.8 * p->bh,
                   LABEL_FS, p->reference ? " fill=\"#444\"" : "");
         sb_escaped(&b, p->text);
-        sb_printf(&b, "</text>\n");
+        exp_sb_printf(&b, "</text>\n");
     }
     /* legend, under the axis title */
     double ly = H - 20;
-    sb_printf(&b, "<g class=\"legend\">\n");
-    sb_printf(&b, "<circle cx=\"%d\" cy=\"%.1f\" r=\"5\" fill=\"#1f77b4\"/><text x=\"%d\" y=\"%.1f\">generative row</text>\n",
+    exp_sb_printf(&b, "<g class=\"legend\">\n");
+    exp_sb_printf(&b, "<circle cx=\"%d\" cy=\"%.1f\" r=\"5\" fill=\"#1f77b4\"/><text x=\"%d\" y=\"%.1f\">generative row</text>\n",
               ML + 6, ly, ML + 16, ly + 4);
-    sb_printf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#d62728\" stroke-width=\"1.5\" "
+    exp_sb_printf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#d62728\" stroke-width=\"1.5\" "
                   "stroke-dasharray=\"5,3\"/><circle cx=\"%d\" cy=\"%.1f\" r=\"5\" fill=\"#d62728\"/>"
                   "<text x=\"%d\" y=\"%.1f\">Pareto front (no row better on both)</text>\n",
               ML + 140, ly, ML + 172, ly, ML + 156, ly, ML + 180, ly + 4);
     diamond(&b, ML + 420, ly, MARKER_R + 1.5, "legend-ref", "#555");
-    sb_printf(&b, "/><text x=\"%d\" y=\"%.1f\">non-generative reference</text>\n", ML + 432, ly + 4);
-    sb_printf(&b, "</g>\n</svg>\n");
+    exp_sb_printf(&b, "/><text x=\"%d\" y=\"%.1f\">non-generative reference</text>\n", ML + 432, ly + 4);
+    exp_sb_printf(&b, "</g>\n</svg>\n");
     free(pts);
     free(front);
     if (b.oom) {

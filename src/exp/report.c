@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "base/status.h"
 #include "exp/results.h"
+#include "exp/sbuf.h"
 
 /* Published figures (search Recall@30, rec Recall@30) on the paper's
  * MovieLens-25M subset, as far as DESIGN.md records them; NAN = not given. */
@@ -33,68 +34,36 @@ static const paper_figure *paper_lookup(exp_table t, const char *name) {
     return NULL;
 }
 
-/* A growable string. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *g = realloc(b->s, cap);
-        if (!g) {
-            b->oom = 1;
-            return;
-        }
-        b->s = g;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void cell(sbuf *b, const exp_metric *m, int best, double p) {
+static void cell(exp_sbuf *b, const exp_metric *m, int best, double p) {
     if (m->n == 0) {
-        sb_printf(b, " – |");
+        exp_sb_printf(b, " – |");
         return;
     }
     const char *mark = (!best && !isnan(p) && p >= 0 && p < 0.05) ? "†" : "";
-    if (m->n > 1) sb_printf(b, " %s%.4f ± %.4f%s%s |", best ? "**" : "", m->mean, m->sd, best ? "**" : "", mark);
-    else sb_printf(b, " %s%.4f%s%s |", best ? "**" : "", m->mean, best ? "**" : "", mark);
+    if (m->n > 1) exp_sb_printf(b, " %s%.4f ± %.4f%s%s |", best ? "**" : "", m->mean, m->sd, best ? "**" : "", mark);
+    else exp_sb_printf(b, " %s%.4f%s%s |", best ? "**" : "", m->mean, best ? "**" : "", mark);
 }
 
-static void paper_cell(sbuf *b, double v) {
-    if (isnan(v)) sb_printf(b, " – |");
-    else sb_printf(b, " %.3f |", v);
+static void paper_cell(exp_sbuf *b, double v) {
+    if (isnan(v)) exp_sb_printf(b, " – |");
+    else exp_sb_printf(b, " %.3f |", v);
 }
 
-static void write_table(sbuf *b, const exp_results *r, exp_table table, const char *title, const char *first_col) {
+static void write_table(exp_sbuf *b, const exp_results *r, exp_table table, const char *title, const char *first_col) {
     int any = 0;
     for (int i = 0; i < r->n_rows; i++) any |= r->rows[i].table == table;
     if (!any) return;
-    sb_printf(b, "\n## %s\n\n", title);
-    sb_printf(b, "| %s | Search R@%d | Rec R@%d | Rec Head R@%d | Rec Torso R@%d | Search NDCG@%d | Rec NDCG@%d | invalid IDs | paper search | paper rec |\n",
+    exp_sb_printf(b, "\n## %s\n\n", title);
+    exp_sb_printf(b, "| %s | Search R@%d | Rec R@%d | Rec Head R@%d | Rec Torso R@%d | Search NDCG@%d | Rec NDCG@%d | invalid IDs | paper search | paper rec |\n",
               first_col, r->k, r->k, r->k, r->k, r->k, r->k);
-    sb_printf(b, "|---|---|---|---|---|---|---|---|---|---|\n");
+    exp_sb_printf(b, "|---|---|---|---|---|---|---|---|---|---|\n");
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < r->n_rows; i++) {
             const exp_row *row = &r->rows[i];
             if (pass == 0 ? row->table != table : row->table != EXP_TABLE_REFERENCE) continue;
-            sb_printf(b, "| %s%s |", row->label, pass ? " (reference)" : "");
+            exp_sb_printf(b, "| %s%s |", row->label, pass ? " (reference)" : "");
             if (row->failed[0]) {
-                sb_printf(b, " failed: %s | | | | | | | | |\n", row->failed);
+                exp_sb_printf(b, " failed: %s | | | | | | | | |\n", row->failed);
                 continue;
             }
             int own = row->table == table;
@@ -105,23 +74,23 @@ static void write_table(sbuf *b, const exp_results *r, exp_table table, const ch
             cell(b, &row->search_ndcg, 0, NAN);
             cell(b, &row->rec_ndcg, 0, NAN);
             if (row->generative) cell(b, &row->invalid_share, 0, NAN);
-            else sb_printf(b, " – |");
+            else exp_sb_printf(b, " – |");
             const paper_figure *pf = pass == 0 ? paper_lookup(table, row->name) : NULL;
             paper_cell(b, pf ? pf->search : NAN);
             paper_cell(b, pf ? pf->rec : NAN);
-            sb_printf(b, "\n");
+            exp_sb_printf(b, "\n");
         }
     }
 }
 
 semid_status exp_report_write_markdown(const exp_results *r, const char *path, const char *plot_name) {
-    sbuf b = {0};
-    sb_printf(&b, "# semid experiment report\n\n");
-    sb_printf(&b, "Dataset: %s. Recall@%d and NDCG@%d; search: every test query's source item; recommendation: "
+    exp_sbuf b = {0};
+    exp_sb_printf(&b, "# semid experiment report\n\n");
+    exp_sb_printf(&b, "Dataset: %s. Recall@%d and NDCG@%d; search: every test query's source item; recommendation: "
                   "every user's last item (chronological leave-last-out), split into Head (top items by training "
                   "popularity) and Torso. Total time %.0f s.\n\n",
               r->dataset_summary, r->k, r->k, r->seconds);
-    sb_printf(&b, "Figures are means over seeds (± sample standard deviation when there are several). In each table the "
+    exp_sb_printf(&b, "Figures are means over seeds (± sample standard deviation when there are several). In each table the "
                   "best row of a column is in bold; † marks a row whose per-example hits differ from the best row's by "
                   "a paired two-sided t-test with p < 0.05 after Bonferroni correction over the rows compared. Reference "
                   "rows are non-generative (dense retrieval and popularity) and are shown in every table. \"paper\" "
@@ -131,11 +100,11 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
     write_table(&b, r, EXP_TABLE_MAIN, "Table 2: strategies for joint search and recommendation", "strategy");
     write_table(&b, r, EXP_TABLE_ABLATION, "Table 3: tokenizer ablation (multi-task embeddings)", "tokenizer");
     if (plot_name)
-        sb_printf(&b, "\n## Figure 1: the trade-off\n\n![search against recommendation Recall@%d](%s)\n\n"
+        exp_sb_printf(&b, "\n## Figure 1: the trade-off\n\n![search against recommendation Recall@%d](%s)\n\n"
                       "Each point is one generative row; the line joins the Pareto front (no other row is better on "
                       "both tasks).\n",
                   r->k, plot_name);
-    if (r->config_json) sb_printf(&b, "\n## Configuration\n\n```json\n%s\n```\n", r->config_json);
+    if (r->config_json) exp_sb_printf(&b, "\n## Configuration\n\n```json\n%s\n```\n", r->config_json);
     if (b.oom) {
         free(b.s);
         return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
@@ -145,27 +114,27 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
     return st;
 }
 
-static void text_cell(sbuf *b, const exp_metric *m) {
-    if (m->n == 0) sb_printf(b, " %12s", "-");
-    else sb_printf(b, " %12.4f", m->mean);
+static void text_cell(exp_sbuf *b, const exp_metric *m) {
+    if (m->n == 0) exp_sb_printf(b, " %12s", "-");
+    else exp_sb_printf(b, " %12.4f", m->mean);
 }
 
-static void text_row(sbuf *b, const exp_row *row) {
-    sb_printf(b, "%-34s", row->label);
+static void text_row(exp_sbuf *b, const exp_row *row) {
+    exp_sb_printf(b, "%-34s", row->label);
     if (row->failed[0]) {
-        sb_printf(b, " failed: %s\n", row->failed);
+        exp_sb_printf(b, " failed: %s\n", row->failed);
         return;
     }
     text_cell(b, &row->search_recall);
     text_cell(b, &row->rec_recall);
     text_cell(b, &row->rec_head);
     text_cell(b, &row->rec_torso);
-    sb_printf(b, "\n");
+    exp_sb_printf(b, "\n");
 }
 
 char *exp_report_main_table_text(const exp_results *r) {
-    sbuf b = {0};
-    sb_printf(&b, "%-34s %12s %12s %12s %12s\n", "row", "search R@K", "rec R@K", "rec head", "rec torso");
+    exp_sbuf b = {0};
+    exp_sb_printf(&b, "%-34s %12s %12s %12s %12s\n", "row", "search R@K", "rec R@K", "rec head", "rec torso");
     for (int t = EXP_TABLE_MOTIVATION; t <= EXP_TABLE_ABLATION; t += 1) {
         for (int i = 0; i < r->n_rows; i++) {
             const exp_row *row = &r->rows[i];
