@@ -27,36 +27,8 @@
 #include "quant/rlfq.h"
 #include "quant/rqvae.h"
 #include "quant/tokenizer.h"
+#include "fuzz_workdir.h"
 #include "semid/semid.h"
-
-static char workdir[256];
-
-/* dir/name, in a static buffer per call site's slot. */
-static const char *path_of(const char *name, char *buf, size_t size) {
-    snprintf(buf, size, "%s/%s", workdir, name);
-    return buf;
-}
-
-static void write_file(const char *path, const uint8_t *data, size_t len) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) abort();
-    if (len && fwrite(data, 1, len, fp) != len) abort();
-    if (fclose(fp) != 0) abort();
-}
-
-static void remove_workdir(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", workdir);
-}
-
-static void init_workdir(void) {
-    semid_set_log_level(SEMID_LOG_QUIET);
-    semid_set_threads(1);
-    snprintf(workdir, sizeof workdir, "/tmp/semid-fuzz-XXXXXX");
-    if (!mkdtemp(workdir)) abort();
-    atexit(remove_workdir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
