@@ -272,6 +272,17 @@ static void test_fast_exp(void **state) {
     assert_float_equal(semid_fast_expf(0), 1, 0);
     assert_true(semid_fast_expf(-1000.0f) < 1e-37f && semid_fast_expf(-1000.0f) >= 0);
     assert_true(isfinite(semid_fast_expf(1000.0f)));
+    /* A NaN (a diverged logit) must come out as NaN, not as some finite value. */
+    assert_true(isnan(semid_fast_expf(NAN)));
+#if defined(__AVX512F__) && defined(__FMA__)
+    float in[16], out[16];
+    for (int i = 0; i < 16; i++) in[i] = i == 5 ? NAN : -0.5f * (float)i;
+    _mm512_storeu_ps(out, semid_fast_expf16(_mm512_loadu_ps(in)));
+    for (int i = 0; i < 16; i++) {
+        if (i == 5) assert_true(isnan(out[i]));
+        else assert_true(out[i] == semid_fast_expf(in[i])); /* same bits as the scalar */
+    }
+#endif
 }
 
 static int setup(void **state) {

@@ -13,6 +13,7 @@
 #ifndef SEMID_GEN_LAYERS_H
 #define SEMID_GEN_LAYERS_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -35,6 +36,7 @@
 #endif
 
 static inline float semid_fast_expf(float x) {
+    if (isnan(x)) return x; /* NaN stays NaN (and (int32_t)NaN below would be undefined) */
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float n = (x * 1.44269504088896341f + magic) - magic;
@@ -58,7 +60,9 @@ static inline float semid_fast_expf(float x) {
 /* semid_fast_expf on 16 lanes: the same operations in the same order (the
  * build does not contract a*b+c), so each lane gets the same bits. */
 static inline __m512 semid_fast_expf16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    /* max/min return their second operand when either is NaN: x goes second so
+     * a NaN lane stays NaN, as in the scalar version. */
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-87.0f), x));
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     __m512 n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), magic), magic);
     __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693145751953125f)));
