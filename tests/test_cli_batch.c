@@ -86,24 +86,7 @@ static int setup(void **state) {
     sid_path = semid_path_join(tmpdir, "sid.json");
     model_dir = semid_path_join(tmpdir, "model");
     err_path = semid_path_join(tmpdir, "stderr.txt");
-    const char *steps[] = {
-        "data synth --items 60 --users 80 --history 8 --min-history 5 --topics 4 --queries-per-item 3 "
-        "--queries-train 2 --seed 7 --out @/ds.sdd",
-        "embed --method content --dataset @/ds.sdd --out @/emb",
-        "sid build --embeddings @/emb/content.npy --method rqkmeans --levels 2 --codebook 8 --disambiguate --out @/sid.json",
-        "train --dataset @/ds.sdd --sids @/sid.json --out @/model --layers 1 --dim 16 --heads 2 --epochs 1 --batch 16 "
-        "--threads 1 --valid-sample 10 --quiet",
-    };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        char args[4096] = "", *out = NULL;
-        for (const char *c = steps[i]; *c; c++) /* @ = the temporary directory */
-            if (*c == '@') strcat(args, tmpdir);
-            else strncat(args, c, 1);
-        int rc = test_run_cli(args, &out);
-        if (rc != 0) fprintf(stderr, "%s failed (%d): %s\n", args, rc, out ? out : "");
-        free(out);
-        if (rc != 0) return -1;
-    }
+    if (test_cli_tiny_model(tmpdir, 60, 80) != 0) return -1;
     char *tp = semid_path_join(model_dir, "idtable.sid");
     semid_status st = semid_dataset_load(ds_path, &ds);
     if (st == SEMID_OK) st = semid_idtable_load(tp, &table);

@@ -20,45 +20,15 @@
 
 static char *tmpdir, *ds_path, *emb_path, *sid_path, *model_dir;
 
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...) {
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return test_run_cli(args, out);
-}
-
 static int setup(void **state) {
     (void)state;
     semid_set_log_level(SEMID_LOG_WARN);
     tmpdir = test_make_tmpdir();
     ds_path = semid_path_join(tmpdir, "ds.sdd");
     emb_path = semid_path_join(tmpdir, "emb");
-    sid_path = semid_path_join(tmpdir, "s.sid");
+    sid_path = semid_path_join(tmpdir, "sid.json");
     model_dir = semid_path_join(tmpdir, "model");
-    char *out = NULL;
-    int rc = run(&out, "data synth --out %s --items 120 --users 150 --queries-per-item 3 --queries-train 2", ds_path);
-    if (rc == 0) {
-        free(out);
-        rc = run(&out, "embed --method content --dataset %s --out %s", ds_path, emb_path);
-    }
-    if (rc == 0) {
-        free(out);
-        rc = run(&out, "sid build --embeddings %s/content.npy --dataset %s --levels 2 --codebook 8 --disambiguate --out %s",
-                 emb_path, ds_path, sid_path);
-    }
-    if (rc == 0) {
-        free(out);
-        rc = run(&out,
-                 "train --dataset %s --sids %s --out %s --layers 1 --dim 16 --heads 2 --epochs 1 --batch 16 --threads 1 "
-                 "--valid-sample 10 --quiet",
-                 ds_path, sid_path, model_dir);
-    }
-    if (rc != 0) fprintf(stderr, "setup failed (%d): %s\n", rc, out ? out : "");
-    free(out);
-    return rc == 0 ? 0 : -1;
+    return test_cli_tiny_model(tmpdir, 120, 150) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {

@@ -16,44 +16,14 @@
 
 static char *tmpdir, *ds_path, *emb_path, *sid_path, *model_dir;
 
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...) {
-    static char args[65536];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return test_run_cli(args, out);
-}
-
 static int setup(void **state) {
     (void)state;
     tmpdir = test_make_tmpdir();
     ds_path = semid_path_join(tmpdir, "ds.sdd");
     emb_path = semid_path_join(tmpdir, "emb");
-    sid_path = semid_path_join(tmpdir, "s.sid");
+    sid_path = semid_path_join(tmpdir, "sid.json");
     model_dir = semid_path_join(tmpdir, "model");
-    char *out = NULL;
-    int rc = run(&out, "data synth --out %s --items 80 --users 120 --queries-per-item 3 --queries-train 2", ds_path);
-    if (rc == 0) {
-        free(out);
-        rc = run(&out, "embed --method content --dataset %s --out %s", ds_path, emb_path);
-    }
-    if (rc == 0) {
-        free(out);
-        rc = run(&out, "sid build --embeddings %s/content.npy --dataset %s --levels 2 --codebook 8 --disambiguate --out %s",
-                 emb_path, ds_path, sid_path);
-    }
-    if (rc == 0) {
-        free(out);
-        rc = run(&out,
-                 "train --dataset %s --sids %s --out %s --layers 1 --dim 16 --heads 2 --epochs 1 --batch 16 --threads 1 "
-                 "--valid-sample 10 --quiet",
-                 ds_path, sid_path, model_dir);
-    }
-    if (rc != 0) fprintf(stderr, "setup failed (%d): %s\n", rc, out ? out : "");
-    free(out);
-    return rc == 0 ? 0 : -1;
+    return test_cli_tiny_model(tmpdir, 80, 120) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
@@ -72,7 +42,7 @@ static void test_long_unquoted_query(void **state) {
     char words[4096] = "";
     for (int i = 0; i < 100; i++) snprintf(words + strlen(words), sizeof words - strlen(words), "story%d ", i);
     char *out = NULL;
-    int rc = run(&out, "search --model %s --k 3 %s", model_dir, words);
+    int rc = test_run_clif(&out, "search --model %s --k 3 %s", model_dir, words);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
     assert_null(strstr(out, "unexpected argument"));
@@ -83,12 +53,12 @@ static void test_long_unquoted_query(void **state) {
 static void test_diverse_cap_note(void **state) {
     (void)state;
     char *out = NULL;
-    assert_int_equal(run(&out, "search --model %s --diverse --k 1000 exciting story", model_dir), 0);
+    assert_int_equal(test_run_clif(&out, "search --model %s --diverse --k 1000 exciting story", model_dir), 0);
     assert_non_null(strstr(out, "--diverse decodes 60 beams"));
     assert_non_null(strstr(out, "at most 60 results"));
     free(out);
     /* No note when k fits. */
-    assert_int_equal(run(&out, "search --model %s --diverse --k 20 exciting story", model_dir), 0);
+    assert_int_equal(test_run_clif(&out, "search --model %s --diverse --k 20 exciting story", model_dir), 0);
     assert_null(strstr(out, "--diverse decodes"));
     free(out);
 }
@@ -114,7 +84,7 @@ static char *all_ids(void) {
 static void test_empty_result_note(void **state) {
     (void)state;
     char *ids = all_ids(), *out = NULL;
-    assert_int_equal(run(&out, "recommend --model %s --exclude-history --history %s", model_dir, ids), 0);
+    assert_int_equal(test_run_clif(&out, "recommend --model %s --exclude-history --history %s", model_dir, ids), 0);
     assert_non_null(strstr(out, "no results: the history holds every item of the catalog (80 items)"));
     assert_non_null(strstr(out, "--keep-history"));
     free(out);
@@ -123,11 +93,11 @@ static void test_empty_result_note(void **state) {
     FILE *fp = fopen(file, "w");
     fprintf(fp, "a\t%s\nb\t%.40s\n", ids, ids);
     fclose(fp);
-    assert_int_equal(run(&out, "recommend --model %s --exclude-history --histories %s", model_dir, file), 0);
+    assert_int_equal(test_run_clif(&out, "recommend --model %s --exclude-history --histories %s", model_dir, file), 0);
     assert_non_null(strstr(out, "1 of 2 histories have no results"));
     free(out);
     /* --keep-history ranks them. */
-    assert_int_equal(run(&out, "recommend --model %s --keep-history --history %s", model_dir, ids), 0);
+    assert_int_equal(test_run_clif(&out, "recommend --model %s --keep-history --history %s", model_dir, ids), 0);
     assert_null(strstr(out, "no results"));
     free(out);
     free(file);

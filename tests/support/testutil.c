@@ -1,5 +1,6 @@
 #include "support/testutil.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +53,47 @@ int test_run_cli(const char *args, char **output) {
     if (output) *output = buf;
     else free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int test_run_clif(char **output, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *args = malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(args, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = test_run_cli(args, output);
+    free(args);
+    return rc;
+}
+
+int test_cli_tiny_model(const char *dir, int items, int users) {
+    char *out = NULL;
+    int rc = test_run_clif(&out,
+                           "data synth --items %d --users %d --history 8 --min-history 5 --topics 4 "
+                           "--queries-per-item 3 --queries-train 2 --seed 7 --out %s/ds.sdd",
+                           items, users, dir);
+    if (rc == 0) {
+        free(out);
+        rc = test_run_clif(&out, "embed --method content --dataset %s/ds.sdd --out %s/emb --threads 1", dir, dir);
+    }
+    if (rc == 0) {
+        free(out);
+        rc = test_run_clif(&out,
+                           "sid build --embeddings %s/emb/content.npy --method rqkmeans --levels 2 --codebook 8 "
+                           "--disambiguate --out %s/sid.json --threads 1",
+                           dir, dir);
+    }
+    if (rc == 0) {
+        free(out);
+        rc = test_run_clif(&out,
+                           "train --dataset %s/ds.sdd --sids %s/sid.json --out %s/model --layers 1 --dim 16 --heads 2 "
+                           "--epochs 1 --batch 16 --threads 1 --valid-sample 10 --quiet",
+                           dir, dir, dir);
+    }
+    if (rc != 0) fprintf(stderr, "tiny model in %s: a step failed (%d):\n%s\n", dir, rc, out ? out : "");
+    free(out);
+    return rc;
 }

@@ -11,29 +11,7 @@
 #include "support/testutil.h"
 
 int serve_fixture_train(const char *dir, char **first_id) {
-    const char *steps[] = {
-        "data synth --items 80 --users 120 --history 8 --min-history 5 --topics 4 --queries-per-item 3 "
-        "--queries-train 2 --seed 7 --out @/ds.sdd",
-        "embed --method content --dataset @/ds.sdd --out @/emb --threads 1",
-        "sid build --embeddings @/emb/content.npy --method rqkmeans --levels 2 --codebook 8 --disambiguate "
-        "--out @/sid.json --threads 1",
-        "train --dataset @/ds.sdd --sids @/sid.json --out @/model --layers 1 --dim 16 --heads 2 --epochs 1 --batch 16 "
-        "--threads 1 --valid-sample 10 --quiet",
-    };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        char args[4096] = "";
-        for (const char *c = steps[i]; *c; c++) /* @ = the directory */
-            if (*c == '@') strncat(args, dir, sizeof args - strlen(args) - 1);
-            else strncat(args, c, 1);
-        char *out = NULL;
-        int rc = test_run_cli(args, &out);
-        if (rc != 0) {
-            fprintf(stderr, "serve fixture: semid %s failed (%d):\n%s\n", args, rc, out ? out : "");
-            free(out);
-            return -1;
-        }
-        free(out);
-    }
+    if (test_cli_tiny_model(dir, 80, 120) != 0) return -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/model/items.jsonl", dir);
     FILE *f = fopen(path, "r");
