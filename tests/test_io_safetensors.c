@@ -42,6 +42,9 @@ static void test_roundtrip(void **state) {
     memcpy(&hlen, raw, 8);
     assert_int_equal(hlen % 8, 0);
     assert_int_equal(len, 8 + hlen + sizeof a + sizeof b);
+    /* the keys in the order Hugging Face's library writes them */
+    raw[8 + hlen - 1] = '\0';
+    assert_non_null(strstr(raw + 8, "\"a.w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}"));
     free(raw);
 
     semid_safetensors st;
@@ -121,10 +124,30 @@ static void test_rejects_bad_files(void **state) {
     free(path);
 }
 
+/* An empty tensor may start where another does (a vocabulary of no words
+ * before the n-gram table); listed first or last, that is no overlap. */
+static void test_empty_tensor_shares_start(void **state) {
+    (void)state;
+    const char *headers[2] = {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                              "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[0,0]}}",
+                              "{\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[0,0]},"
+                              "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"};
+    for (int i = 0; i < 2; i++) {
+        char *path = raw_file("empty.safetensors", headers[i], 8);
+        semid_safetensors st;
+        assert_int_equal(semid_safetensors_read(path, &st), SEMID_OK);
+        assert_int_equal(st.n_tensors, 2);
+        assert_int_equal(semid_safetensors_find(&st, "e")->numel, 0);
+        semid_safetensors_free(&st);
+        free(path);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_rejects_bad_files),
+        cmocka_unit_test(test_empty_tensor_shares_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,18 +18,20 @@
 #endif
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/fileio.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "data/id_index.h"
+#include "io/safetensors.h"
 #include "linalg/gemm.h"
 #include "text/tokenize.h"
 
 enum { NGRAM_HASH_SEED = 0x6e67, ENCODE_CHUNK = 1024, SAVE_VERSION = 1 };
+static const char SAVE_FORMAT[] = "semid_text_encoder";
 
 struct semid_text_feats {
     int64_t n;           /* texts */
@@ -889,32 +891,17 @@ static cJSON *config_json(const semid_text_encoder *enc) {
     return j;
 }
 
-static void add_tensor(cJSON *hdr, const char *name, int64_t rows, int64_t cols, int64_t *off) {
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "dtype", "F32");
-    cJSON *shape = cJSON_AddArrayToObject(t, "shape");
-    cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)rows));
-    if (cols > 0) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)cols));
-    int64_t bytes = rows * (cols > 0 ? cols : 1) * 4;
-    cJSON *offs = cJSON_AddArrayToObject(t, "data_offsets");
-    cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)*off));
-    cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(*off + bytes)));
-    *off += bytes;
-    cJSON_AddItemToObject(hdr, name, t);
-}
-
 semid_status semid_text_encoder_save(const semid_text_encoder *enc, const char *path) {
     const semid_text_encoder_config *c = &enc->cfg;
     size_t vlen = 1;
     for (int32_t i = 0; i < enc->V; i++) vlen += strlen(enc->vocab[i]) + 1;
     char *vocab = malloc(vlen);
-    cJSON *hdr = cJSON_CreateObject();
     cJSON *cfg = config_json(enc);
-    semid_status st = SEMID_OK;
-    char *cfg_str = NULL, *hdr_str = NULL;
-    if (!vocab || !hdr || !cfg || !(cfg_str = cJSON_PrintUnformatted(cfg))) {
-        st = semid_fail(SEMID_ENOMEM, "out of memory saving %s", path);
-        goto done;
+    char *cfg_str = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
+    cJSON_Delete(cfg);
+    if (!vocab || !cfg_str) {
+        free(vocab), free(cfg_str);
+        return semid_fail(SEMID_ENOMEM, "out of memory saving %s", path);
     }
     size_t at = 0;
     for (int32_t i = 0; i < enc->V; i++) {
@@ -924,37 +911,16 @@ semid_status semid_text_encoder_save(const semid_text_encoder *enc, const char *
         vocab[at++] = '\n';
     }
     vocab[at] = '\0';
-    cJSON *meta = cJSON_AddObjectToObject(hdr, "__metadata__");
-    cJSON_AddStringToObject(meta, "format", "semid_text_encoder");
-    cJSON_AddStringToObject(meta, "config", cfg_str);
-    cJSON_AddStringToObject(meta, "vocab", vocab);
-    int64_t off = 0;
-    add_tensor(hdr, "word_emb", enc->V, c->dim_word, &off);
-    add_tensor(hdr, "ngram_emb", c->n_buckets, c->dim_word, &off);
-    add_tensor(hdr, "proj_w", c->dim_out, c->dim_word, &off);
-    add_tensor(hdr, "proj_b", c->dim_out, 0, &off);
-    if (!(hdr_str = cJSON_PrintUnformatted(hdr))) {
-        st = semid_fail(SEMID_ENOMEM, "out of memory saving %s", path);
-        goto done;
-    }
-    /* Header padded with spaces to 8 bytes, as the format recommends. */
-    size_t hlen = strlen(hdr_str), padded = (hlen + 7) / 8 * 8;
-    unsigned char len8[8];
-    for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)padded >> (8 * k));
-    semid_atomic_file af;
-    st = semid_atomic_open(&af, path);
-    if (st != SEMID_OK) goto done;
-    st = semid_atomic_write(&af, len8, 8);
-    if (st == SEMID_OK) st = semid_atomic_write(&af, hdr_str, hlen);
-    for (size_t k = hlen; k < padded && st == SEMID_OK; k++) st = semid_atomic_write(&af, " ", 1);
-    if (st == SEMID_OK) st = semid_atomic_write(&af, enc->params, (size_t)enc->n_params * sizeof(float));
-    if (st == SEMID_OK)
-        st = semid_atomic_commit(&af);
-    else
-        semid_atomic_abort(&af);
-done:
-    free(vocab), free(cfg_str), free(hdr_str);
-    cJSON_Delete(cfg), cJSON_Delete(hdr);
+    const semid_st_tensor_ref tensors[4] = {
+        {.name = "word_emb", .data = enc->E, .ndim = 2, .shape = {enc->V, c->dim_word}},
+        {.name = "ngram_emb", .data = enc->N, .ndim = 2, .shape = {c->n_buckets, c->dim_word}},
+        {.name = "proj_w", .data = enc->W, .ndim = 2, .shape = {c->dim_out, c->dim_word}},
+        {.name = "proj_b", .data = enc->b, .ndim = 1, .shape = {c->dim_out}},
+    };
+    const char *const keys[3] = {"format", "config", "vocab"};
+    const char *const values[3] = {SAVE_FORMAT, cfg_str, vocab};
+    semid_status st = semid_safetensors_write(path, tensors, 4, keys, values, 3);
+    free(vocab), free(cfg_str);
     return st;
 }
 
@@ -968,140 +934,117 @@ static int json_int(const cJSON *j, const char *key, int32_t *out) {
     return 1;
 }
 
-/* Checks a tensor entry: F32, the expected shape, offsets in order. */
-static semid_status check_tensor(const char *path, const cJSON *hdr, const char *name, int64_t rows, int64_t cols,
-                                 int64_t *off) {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(hdr, name);
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
-    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
-    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
-    int64_t bytes = rows * (cols > 0 ? cols : 1) * 4;
-    if (!cJSON_IsString(dt) || strcmp(dt->valuestring, "F32") != 0 || !cJSON_IsArray(shape) || !cJSON_IsArray(offs) ||
-        cJSON_GetArraySize(shape) != (cols > 0 ? 2 : 1) ||
-        cJSON_GetArrayItem(shape, 0)->valuedouble != (double)rows ||
-        (cols > 0 && cJSON_GetArrayItem(shape, 1)->valuedouble != (double)cols) || cJSON_GetArraySize(offs) != 2 ||
-        cJSON_GetArrayItem(offs, 0)->valuedouble != (double)*off ||
-        cJSON_GetArrayItem(offs, 1)->valuedouble != (double)(*off + bytes))
-        return semid_fail(SEMID_EFORMAT, "%s: tensor '%s' is missing or has the wrong type, shape or offsets", path, name);
-    *off += bytes;
+/* The tensor `name` with the shape (rows, cols), or (rows) when cols < 0. */
+static const semid_st_tensor *find_tensor(const semid_safetensors *f, const char *name, int64_t rows, int64_t cols) {
+    const semid_st_tensor *t = semid_safetensors_find(f, name);
+    if (!t) {
+        semid_fail(SEMID_EFORMAT, "%s: tensor '%s' is missing", f->path, name);
+        return NULL;
+    }
+    if (t->ndim != (cols < 0 ? 1 : 2) || t->shape[0] != rows || (cols >= 0 && t->shape[1] != cols)) {
+        semid_fail(SEMID_EFORMAT, "%s: tensor '%s' has the wrong shape", f->path, name);
+        return NULL;
+    }
+    return t;
+}
+
+/* The config of the metadata, checked; V its vocabulary size. */
+static semid_status parse_config(const semid_safetensors *f, semid_text_encoder_config *c, int32_t *V,
+                                 int32_t *pretrained) {
+    const char *path = f->path;
+    cJSON *j = cJSON_Parse(semid_safetensors_meta(f, "config"));
+    *c = semid_text_encoder_defaults();
+    int32_t version = 0;
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(j, "seed");
+    const cJSON *istd = cJSON_GetObjectItemCaseSensitive(j, "init_std");
+    semid_status st = SEMID_OK;
+    if (!j)
+        st = semid_fail(SEMID_EFORMAT, "%s: not a semid text encoder (bad header)", path);
+    else if (!json_int(j, "version", &version) || !json_int(j, "vocab_size", V) ||
+             !json_int(j, "dim_word", &c->dim_word) || !json_int(j, "dim_out", &c->dim_out) ||
+             !json_int(j, "n_buckets", &c->n_buckets) || !json_int(j, "ngram_min", &c->ngram_min) ||
+             !json_int(j, "ngram_max", &c->ngram_max) || !json_int(j, "min_count", &c->min_count) ||
+             !json_int(j, "max_vocab", &c->max_vocab) || !json_int(j, "pretrained_words", pretrained) ||
+             !cJSON_IsString(seed) || !cJSON_IsNumber(istd) || *V < 0)
+        st = semid_fail(SEMID_EFORMAT, "%s: incomplete text encoder config", path);
+    else if (version != SAVE_VERSION)
+        st = semid_fail(SEMID_EFORMAT, "%s: text encoder version %d, this build reads %d", path, version,
+                        SAVE_VERSION);
+    if (st == SEMID_OK) {
+        c->seed = strtoull(seed->valuestring, NULL, 10);
+        c->init_std = (float)istd->valuedouble;
+        if ((st = check_config(c)) != SEMID_OK) semid_fail_context(st, "%s", path);
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+/* The vocabulary string, one word a line, into enc->vocab (enc->V words). */
+static semid_status parse_vocab(semid_text_encoder *enc, const char *words, const char *path) {
+    enc->vocab = calloc((size_t)enc->V + 1, sizeof(char *));
+    if (!enc->vocab) return semid_fail(SEMID_ENOMEM, "out of memory loading %s", path);
+    const char *p = words;
+    for (int32_t i = 0; i < enc->V; i++) {
+        const char *nl = strchr(p, '\n');
+        if (!nl || nl == p)
+            return semid_fail(SEMID_EFORMAT, "%s: the vocabulary has fewer than %d words", path, enc->V);
+        enc->vocab[i] = strndup(p, (size_t)(nl - p));
+        if (!enc->vocab[i]) return semid_fail(SEMID_ENOMEM, "out of memory loading %s", path);
+        p = nl + 1;
+    }
+    return SEMID_OK;
+}
+
+static semid_status load_from(const semid_safetensors *f, semid_text_encoder *enc) {
+    const char *path = f->path;
+    const char *format = semid_safetensors_meta(f, "format"), *words = semid_safetensors_meta(f, "vocab");
+    if (!format || strcmp(format, SAVE_FORMAT) != 0 || !semid_safetensors_meta(f, "config") || !words)
+        return semid_fail(SEMID_EFORMAT, "%s: not a semid text encoder (bad header)", path);
+    semid_text_encoder_config c;
+    int32_t V = 0, pre = 0;
+    SEMID_TRY(parse_config(f, &c, &V, &pre));
+    /* The sizes against the bytes present, before allocating for them: the
+     * parameters lie in the file, and each vocabulary word takes at least 2
+     * bytes of the vocabulary string. */
+    uint64_t n_params = (uint64_t)V * (uint64_t)c.dim_word + (uint64_t)c.n_buckets * (uint64_t)c.dim_word +
+                        (uint64_t)c.dim_out * (uint64_t)c.dim_word + (uint64_t)c.dim_out;
+    if (n_params > f->file_len / sizeof(float))
+        return semid_fail(SEMID_EFORMAT,
+                          "%s: %zu bytes, but its sizes (vocabulary %d, width %d, buckets %d, output %d) need %llu",
+                          path, f->file_len, V, c.dim_word, c.n_buckets, c.dim_out,
+                          (unsigned long long)(n_params * sizeof(float)));
+    if ((uint64_t)V > strlen(words) / 2)
+        return semid_fail(SEMID_EFORMAT, "%s: the vocabulary has fewer than %d words", path, V);
+    const semid_st_tensor *tE, *tN, *tW, *tb;
+    if (!(tE = find_tensor(f, "word_emb", V, c.dim_word)) ||
+        !(tN = find_tensor(f, "ngram_emb", c.n_buckets, c.dim_word)) ||
+        !(tW = find_tensor(f, "proj_w", c.dim_out, c.dim_word)) || !(tb = find_tensor(f, "proj_b", c.dim_out, -1)))
+        return SEMID_EFORMAT;
+    if (f->n_tensors != 4)
+        return semid_fail(SEMID_EFORMAT, "%s: %lld tensors, a text encoder has 4", path, (long long)f->n_tensors);
+    enc->cfg = c;
+    enc->V = V;
+    enc->n_pretrained = pre;
+    SEMID_TRY(parse_vocab(enc, words, path));
+    SEMID_TRY(index_vocab(enc));
+    SEMID_TRY(alloc_params(enc));
+    semid_safetensors_copy(tE, enc->E);
+    semid_safetensors_copy(tN, enc->N);
+    semid_safetensors_copy(tW, enc->W);
+    semid_safetensors_copy(tb, enc->b);
+    for (int64_t k = 0; k < enc->n_params; k++)
+        if (!isfinite(enc->params[k]))
+            return semid_fail(SEMID_ENUMERIC, "%s: parameter %lld is not finite", path, (long long)k);
     return SEMID_OK;
 }
 
 semid_status semid_text_encoder_load(const char *path, semid_text_encoder **out) {
     *out = NULL;
-    char *data = NULL;
-    size_t len;
-    SEMID_TRY(semid_read_file(path, &data, &len));
-    cJSON *hdr = NULL, *cfgj = NULL;
-    semid_text_encoder *enc = NULL;
-    semid_status st = SEMID_OK;
-    uint64_t hlen = 0;
-    if (len < 8) {
-        st = semid_fail(SEMID_EFORMAT, "%s: not a safetensors file (too short)", path);
-        goto done;
-    }
-    for (int k = 0; k < 8; k++) hlen |= (uint64_t)(unsigned char)data[k] << (8 * k);
-    if (hlen > len - 8) {
-        st = semid_fail(SEMID_EFORMAT, "%s: header length %llu exceeds the file", path, (unsigned long long)hlen);
-        goto done;
-    }
-    hdr = cJSON_ParseWithLength(data + 8, (size_t)hlen);
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(hdr, "__metadata__");
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(meta, "format");
-    const cJSON *cfg_s = cJSON_GetObjectItemCaseSensitive(meta, "config");
-    const cJSON *voc_s = cJSON_GetObjectItemCaseSensitive(meta, "vocab");
-    if (!hdr || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "semid_text_encoder") != 0 || !cJSON_IsString(cfg_s) ||
-        !cJSON_IsString(voc_s) || !(cfgj = cJSON_Parse(cfg_s->valuestring))) {
-        st = semid_fail(SEMID_EFORMAT, "%s: not a semid text encoder (bad header)", path);
-        goto done;
-    }
-    semid_text_encoder_config c = semid_text_encoder_defaults();
-    int32_t version = 0, V = 0, pre = 0;
-    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(cfgj, "seed");
-    const cJSON *istd = cJSON_GetObjectItemCaseSensitive(cfgj, "init_std");
-    if (!json_int(cfgj, "version", &version) || !json_int(cfgj, "vocab_size", &V) ||
-        !json_int(cfgj, "dim_word", &c.dim_word) || !json_int(cfgj, "dim_out", &c.dim_out) ||
-        !json_int(cfgj, "n_buckets", &c.n_buckets) || !json_int(cfgj, "ngram_min", &c.ngram_min) ||
-        !json_int(cfgj, "ngram_max", &c.ngram_max) || !json_int(cfgj, "min_count", &c.min_count) ||
-        !json_int(cfgj, "max_vocab", &c.max_vocab) || !json_int(cfgj, "pretrained_words", &pre) ||
-        !cJSON_IsString(seed) || !cJSON_IsNumber(istd) || V < 0) {
-        st = semid_fail(SEMID_EFORMAT, "%s: incomplete text encoder config", path);
-        goto done;
-    }
-    if (version != SAVE_VERSION) {
-        st = semid_fail(SEMID_EFORMAT, "%s: text encoder version %d, this build reads %d", path, version, SAVE_VERSION);
-        goto done;
-    }
-    c.seed = strtoull(seed->valuestring, NULL, 10);
-    c.init_std = (float)istd->valuedouble;
-    if ((st = check_config(&c)) != SEMID_OK) {
-        semid_fail_context(st, "%s", path);
-        goto done;
-    }
-    /* The sizes against the bytes present, before allocating for them: the
-     * parameters fill the file after the header, and each vocabulary word
-     * takes at least 2 bytes of the vocabulary string. */
-    uint64_t n_params = (uint64_t)V * (uint64_t)c.dim_word + (uint64_t)c.n_buckets * (uint64_t)c.dim_word +
-                        (uint64_t)c.dim_out * (uint64_t)c.dim_word + (uint64_t)c.dim_out;
-    if (n_params > (len - 8 - hlen) / sizeof(float) || n_params * sizeof(float) != len - 8 - hlen) {
-        st = semid_fail(SEMID_EFORMAT, "%s: %zu bytes, but its sizes (vocabulary %d, width %d, buckets %d, output %d) need %llu",
-                        path, len, V, c.dim_word, c.n_buckets, c.dim_out,
-                        (unsigned long long)(8 + hlen + n_params * sizeof(float)));
-        goto done;
-    }
-    if ((uint64_t)V > strlen(voc_s->valuestring) / 2) {
-        st = semid_fail(SEMID_EFORMAT, "%s: the vocabulary has fewer than %d words", path, V);
-        goto done;
-    }
-    enc = calloc(1, sizeof(*enc));
-    if (!enc) {
-        st = semid_fail(SEMID_ENOMEM, "out of memory loading %s", path);
-        goto done;
-    }
-    enc->cfg = c;
-    enc->V = V;
-    enc->n_pretrained = pre;
-    enc->vocab = calloc((size_t)V + 1, sizeof(char *));
-    if (!enc->vocab) {
-        st = semid_fail(SEMID_ENOMEM, "out of memory loading %s", path);
-        goto done;
-    }
-    const char *p = voc_s->valuestring;
-    for (int32_t i = 0; i < V; i++) {
-        const char *nl = strchr(p, '\n');
-        if (!nl || nl == p) {
-            st = semid_fail(SEMID_EFORMAT, "%s: the vocabulary has fewer than %d words", path, V);
-            goto done;
-        }
-        enc->vocab[i] = strndup(p, (size_t)(nl - p));
-        if (!enc->vocab[i]) {
-            st = semid_fail(SEMID_ENOMEM, "out of memory loading %s", path);
-            goto done;
-        }
-        p = nl + 1;
-    }
-    if ((st = index_vocab(enc)) != SEMID_OK || (st = alloc_params(enc)) != SEMID_OK) goto done;
-    int64_t off = 0;
-    if ((st = check_tensor(path, hdr, "word_emb", V, c.dim_word, &off)) != SEMID_OK ||
-        (st = check_tensor(path, hdr, "ngram_emb", c.n_buckets, c.dim_word, &off)) != SEMID_OK ||
-        (st = check_tensor(path, hdr, "proj_w", c.dim_out, c.dim_word, &off)) != SEMID_OK ||
-        (st = check_tensor(path, hdr, "proj_b", c.dim_out, 0, &off)) != SEMID_OK)
-        goto done;
-    if ((uint64_t)off != (uint64_t)enc->n_params * 4 || 8 + hlen + (uint64_t)off != len) {
-        st = semid_fail(SEMID_EFORMAT, "%s: %zu bytes, expected %llu", path, len,
-                        (unsigned long long)(8 + hlen + (uint64_t)enc->n_params * 4));
-        goto done;
-    }
-    memcpy(enc->params, data + 8 + hlen, (size_t)enc->n_params * sizeof(float));
-    for (int64_t k = 0; k < enc->n_params; k++)
-        if (!isfinite(enc->params[k])) {
-            st = semid_fail(SEMID_ENUMERIC, "%s: parameter %lld is not finite", path, (long long)k);
-            goto done;
-        }
-done:
-    free(data);
-    cJSON_Delete(hdr);
-    cJSON_Delete(cfgj);
+    semid_safetensors f;
+    SEMID_TRY(semid_safetensors_read(path, &f));
+    semid_text_encoder *enc = calloc(1, sizeof(*enc));
+    semid_status st = enc ? load_from(&f, enc) : semid_fail(SEMID_ENOMEM, "out of memory loading %s", path);
+    semid_safetensors_free(&f);
     if (st != SEMID_OK) {
         semid_text_encoder_free(enc);
         return st;

@@ -41,10 +41,12 @@ semid_status semid_safetensors_write(const char *path, const semid_st_tensor_ref
             break;
         }
         uint64_t bytes = (uint64_t)numel_of(t->shape, t->ndim) * sizeof(float);
+        /* keys in the order of Hugging Face's library (and of the text encoder's older files) */
         cJSON *obj = cJSON_AddObjectToObject(root, t->name);
-        cJSON *shape = obj ? cJSON_AddArrayToObject(obj, "shape") : NULL;
-        cJSON *offs = obj ? cJSON_AddArrayToObject(obj, "data_offsets") : NULL;
-        int ok = obj && shape && offs && cJSON_AddStringToObject(obj, "dtype", "F32");
+        cJSON *dtype = obj ? cJSON_AddStringToObject(obj, "dtype", "F32") : NULL;
+        cJSON *shape = dtype ? cJSON_AddArrayToObject(obj, "shape") : NULL;
+        cJSON *offs = shape ? cJSON_AddArrayToObject(obj, "data_offsets") : NULL;
+        int ok = offs != NULL;
         for (int32_t d = 0; ok && d < t->ndim; d++)
             ok = cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
         ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset)) &&
@@ -100,9 +102,12 @@ static int json_index(const cJSON *x, uint64_t *out) {
     return 1;
 }
 
+/* By start, then by size: an empty tensor may share its start with the
+ * next one, and must sort before it to not look like an overlap. */
 static int cmp_begin(const void *a, const void *b) {
     const semid_st_tensor *x = a, *y = b;
-    return x->bytes < y->bytes ? -1 : x->bytes > y->bytes;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? -1 : 1;
+    return x->numel < y->numel ? -1 : x->numel > y->numel;
 }
 
 static semid_status parse_tensor(const char *path, const cJSON *item, const unsigned char *data, uint64_t data_len,
