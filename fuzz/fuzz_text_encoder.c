@@ -19,7 +19,7 @@
 
 #include "base/log.h"
 #include "embed/text_encoder.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "fuzz_workdir.h"
 #include "semid/semid.h"
 

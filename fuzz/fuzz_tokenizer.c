@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "quant/dictenc.h"
 #include "quant/prefix_share.h"
 #include "quant/rlfq.h"

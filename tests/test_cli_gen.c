@@ -11,7 +11,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "data/synth.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "linalg/vec.h"
 #include "quant/strategy.h"
 #include "support/testutil.h"

@@ -13,6 +13,7 @@
 #include "embed/enmf.h"
 #include "embed/fusion.h"
 #include "embed/knn.h"
+#include "io/npy.h"
 #include "text/wordvec.h"
 
 semid_embed_opts semid_embed_opts_default(void) {

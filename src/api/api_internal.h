@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "gen/generate.h"
 #include "gen/train.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "quant/idtable.h"
 #include "quant/tokenizer.h"
 #include "semid/semid.h"

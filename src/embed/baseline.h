@@ -26,7 +26,7 @@
 
 #include "data/dataset.h"
 #include "eval/metrics.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 
 typedef struct semid_rec_eval_options {

@@ -30,7 +30,7 @@
 #include "data/dataset.h"
 #include "embed/contrastive.h"
 #include "embed/text_encoder.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 #include "text/wordvec.h"
 

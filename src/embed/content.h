@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 #include "text/wordvec.h"
 

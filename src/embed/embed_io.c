@@ -7,6 +7,7 @@
 
 #include "base/fileio.h"
 #include "base/status.h"
+#include "io/npy.h"
 
 semid_status semid_embed_import(const semid_dataset *ds, const char *npy_path, const char *ids_path,
                                 semid_matrix *out) {

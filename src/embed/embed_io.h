@@ -6,7 +6,7 @@
 #define SEMID_EMBED_EMBED_IO_H
 
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 
 /* Reads vectors (npy_path) named by ids (ids_path) and arranges them in the

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 
 typedef struct semid_enmf_config {

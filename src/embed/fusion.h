@@ -3,7 +3,7 @@
 #ifndef SEMID_EMBED_FUSION_H
 #define SEMID_EMBED_FUSION_H
 
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 
 /* out (I x (Ds + Dr)) = [normalise(search) | normalise(rec)]: every row of

@@ -32,8 +32,8 @@
 
 #include <stdint.h>
 
-#include "io/npy.h"
 #include "linalg/adamw.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 #include "text/wordvec.h"
 

@@ -10,6 +10,7 @@
 #include "embed/enmf.h"
 #include "embed/fusion.h"
 #include "exp/stages.h"
+#include "io/npy.h"
 #include "text/wordvec.h"
 
 static char *emb_path(const char *run_dir, const char *method, const char *suffix) {

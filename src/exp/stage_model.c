@@ -13,6 +13,7 @@
 #include "exp/stages.h"
 #include "gen/generate.h"
 #include "gen/train.h"
+#include "io/npy.h"
 
 void exp_eval_free(exp_eval *e) {
     semid_ranking_eval_free(&e->search);

@@ -8,7 +8,7 @@
 #include "eval/metrics.h"
 #include "exp/cache.h"
 #include "exp/config.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "quant/idtable.h"
 
 /* The dataset: synthetic, a saved dataset file, or a directory to import;

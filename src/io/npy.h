@@ -5,17 +5,8 @@
 
 #include <stdint.h>
 
+#include "linalg/matrix.h"
 #include "semid/semid.h"
-
-/* A dense row-major float32 matrix that owns its data. */
-typedef struct semid_matrix {
-    int64_t rows;
-    int64_t cols;
-    float *data;
-} semid_matrix;
-
-semid_status semid_matrix_alloc(semid_matrix *m, int64_t rows, int64_t cols); /* zeroed */
-void semid_matrix_free(semid_matrix *m);
 
 /* Reads a 1-D or 2-D little-endian C-order array of float32 or float64
  * (converted to float32). 1-D arrays become one column. Rejects other

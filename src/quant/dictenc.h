@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "quant/tokenizer.h"
 #include "semid/semid.h"
 

@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "quant/mlp.h"
 #include "quant/tokenizer.h"
 #include "semid/semid.h"

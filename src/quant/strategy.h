@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "quant/idtable.h"
 #include "quant/tokenizer.h"
 

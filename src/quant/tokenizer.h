@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "io/npy.h"
+#include "linalg/matrix.h"
 #include "semid/semid.h"
 
 typedef struct semid_tokenizer_config {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "base/rng.h"
-#include "io/npy.h"
+#include "linalg/matrix.h"
 
 /* The group's temporary directory, made by test_tmp_setup (which also
  * quiets the log to warnings) and removed by test_tmp_teardown. */
