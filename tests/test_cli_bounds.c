@@ -131,6 +131,12 @@ static void test_train_window(void **state) {
      * window cut to what the wrapped context allowed. */
     REFUSED("window", "train --dataset %s --sids %s --out %s/m2 --window 1000000000 --epochs 1 --quiet", ds_path, sid_path,
             tmpdir);
+    /* Early stopping's options. */
+    REFUSED("0..100000", "train --dataset %s --sids %s --out %s/m2 --patience -1 --quiet", ds_path, sid_path, tmpdir);
+    REFUSED("--min-epochs", "train --dataset %s --sids %s --out %s/m2 --epochs 2 --min-epochs 3 --quiet", ds_path, sid_path,
+            tmpdir);
+    REFUSED("0..2", "train --dataset %s --sids %s --out %s/m2 --epochs 2 --min-epochs 3 --quiet", ds_path, sid_path, tmpdir);
+    REFUSED("--epochs", "train --dataset %s --sids %s --out %s/m2 --epochs 0 --quiet", ds_path, sid_path, tmpdir);
     /* The library's check, for API users. */
     assert_int_equal(semid_gen_example_check(1000000000, 0, 3), SEMID_EINVAL);
     assert_non_null(strstr(semid_last_error(), "4096"));

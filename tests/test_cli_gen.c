@@ -229,8 +229,26 @@ static void test_resume_cli(void **state) {
     free(out);
 }
 
+/* --patience: a validation score that cannot improve (a learning rate too
+ * small to move the weights) stops the run after 1 + patience epochs. */
+static void test_early_stopping_cli(void **state) {
+    (void)state;
+    char *out, *dir = semid_path_join(tmpdir, "early");
+    assert_int_equal(run(&out,
+                         "train --dataset %s --sids %s --out %s --layers 1 --dim 16 --heads 2 --epochs 6 --patience 2 "
+                         "--batch 16 --lr 1e-9 --threads 1 --valid-sample 10 --quiet",
+                         ds_path, sid_path, dir),
+                     0);
+    if (!strstr(out, "stopped early after epoch 3 of at most 6")) fprintf(stderr, "%s\n", out);
+    assert_non_null(strstr(out, "stopped early after epoch 3 of at most 6"));
+    assert_non_null(strstr(out, "best epoch 1:"));
+    free(out);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_early_stopping_cli),
         cmocka_unit_test(test_bundle_files),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_recommend),

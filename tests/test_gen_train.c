@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,146 @@ static void test_max_steps(void **state) {
     free(dir);
 }
 
+/* The stopping rule alone: patience epochs in a row without a better score,
+ * never before min_epochs, never when patience is 0. */
+static void test_should_stop_rule(void **state) {
+    (void)state;
+    assert_false(semid_gen_should_stop(5, 1, 0, 0));  /* off */
+    assert_false(semid_gen_should_stop(1, 1, 1, 0));  /* improved this epoch */
+    assert_true(semid_gen_should_stop(2, 1, 1, 0));
+    assert_false(semid_gen_should_stop(3, 2, 2, 0));
+    assert_true(semid_gen_should_stop(4, 2, 2, 0));
+    assert_true(semid_gen_should_stop(7, 2, 2, 0));   /* already past it */
+    assert_false(semid_gen_should_stop(3, 1, 2, 4));  /* the minimum holds it */
+    assert_true(semid_gen_should_stop(4, 1, 2, 4));
+    assert_true(semid_gen_should_stop(3, 1, 2, 3));   /* 3 epochs, 2 without improvement */
+    assert_false(semid_gen_should_stop(10, 10, 2, 3)); /* still improving at the end */
+}
+
+static cJSON *read_train_json(const char *dir) {
+    char *path = semid_path_join(dir, "train.json"), *text;
+    size_t len;
+    assert_int_equal(semid_read_file(path, &text, &len), SEMID_OK);
+    cJSON *o = cJSON_Parse(text);
+    assert_non_null(o);
+    free(text);
+    free(path);
+    return o;
+}
+
+static double json_number(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+/* A validation score that cannot improve (a learning rate too small to move
+ * the weights): the best epoch is the first, and the run stops `patience`
+ * epochs later, or at min_epochs if that is later; train.json says so. */
+static void test_early_stopping_on_a_plateau(void **state) {
+    (void)state;
+    char *dir = semid_path_join(tmpdir, "plateau");
+    semid_gen_train_config c = tiny_config();
+    c.epochs = 8;
+    c.lr = 1e-9f;
+    c.patience = 2;
+    semid_gen_train_report r;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &r), SEMID_OK);
+    assert_int_equal(r.best_epoch, 1);
+    assert_int_equal(r.epochs_run, 3);
+    assert_int_equal(r.epochs_done, 3);
+    assert_true(r.stopped_early);
+    assert_int_equal(r.steps * 8, r.total_steps * 3);
+    cJSON *tj = read_train_json(dir);
+    assert_int_equal((int)json_number(tj, "epochs_run"), 3);
+    assert_int_equal((int)json_number(tj, "epochs"), 8);
+    assert_int_equal((int)json_number(tj, "patience"), 2);
+    assert_int_equal((int)json_number(tj, "best_epoch"), 1);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tj, "stopped_early")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tj, "history")), 3);
+    cJSON_Delete(tj);
+    /* The bundle was moved in: it loads. */
+    semid_gen_bundle *b = NULL;
+    assert_int_equal(semid_gen_bundle_load(dir, &b), SEMID_OK);
+    semid_gen_bundle_free(b);
+    /* At least min_epochs. */
+    c.min_epochs = 5;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &r), SEMID_OK);
+    assert_int_equal(r.epochs_run, 5);
+    assert_true(r.stopped_early);
+    /* Off: every epoch runs. */
+    c.patience = 0;
+    c.min_epochs = 0;
+    c.epochs = 4;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &r), SEMID_OK);
+    assert_int_equal(r.epochs_run, 4);
+    assert_false(r.stopped_early);
+    /* Bounds. */
+    c.patience = -1;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &r), SEMID_EINVAL);
+    c.patience = 1;
+    c.min_epochs = 5; /* more than the 4 epochs */
+    assert_int_equal(semid_gen_train(&ds, &table, &c, dir, &r), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "min_epochs"));
+    free(dir);
+}
+
+/* With early stopping, an interrupted and resumed run stops at the same
+ * epoch with the same parameters and best epoch as an uninterrupted one;
+ * resuming a run that has stopped does nothing. */
+static void test_early_stopping_resume_is_exact(void **state) {
+    (void)state;
+    char *a = semid_path_join(tmpdir, "es-straight"), *b = semid_path_join(tmpdir, "es-resumed");
+    semid_gen_train_config c = tiny_config();
+    c.epochs = 12;
+    c.patience = 2;
+    c.min_epochs = 2;
+    semid_gen_train_report ra, rb;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, a, &ra), SEMID_OK);
+    print_message("early stopping: %d of %d epochs, best %d\n", ra.epochs_run, c.epochs, ra.best_epoch);
+    assert_true(ra.stopped_early);
+    assert_true(ra.epochs_run < c.epochs && ra.best_epoch >= 2);
+    assert_int_equal(ra.epochs_run, ra.best_epoch + c.patience);
+    /* killed in the middle of the first epoch after the best, then resumed */
+    int64_t per_epoch = ra.total_steps / c.epochs;
+    c.stop_after = (int64_t)ra.best_epoch * per_epoch + per_epoch / 2;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_OK);
+    assert_false(rb.stopped_early);
+    c.stop_after = 0;
+    c.resume = 1;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_OK);
+    assert_int_equal(rb.steps, ra.steps);
+    assert_int_equal(rb.epochs_run, ra.epochs_run);
+    assert_int_equal(rb.best_epoch, ra.best_epoch);
+    assert_true(rb.stopped_early);
+    assert_true(fabs(rb.best_valid - ra.best_valid) < 1e-12);
+    float *pa, *pb;
+    int64_t na, nb;
+    read_params(a, &pa, &na);
+    read_params(b, &pb, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(pa, pb, (size_t)na * sizeof *pa);
+    /* resuming the finished run trains nothing and keeps its bundle */
+    assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_OK);
+    assert_int_equal(rb.steps, ra.steps);
+    assert_true(rb.stopped_early);
+    assert_int_equal(rb.best_epoch, ra.best_epoch);
+    cJSON *tj = read_train_json(b);
+    assert_int_equal((int)json_number(tj, "epochs_run"), ra.epochs_run);
+    cJSON_Delete(tj);
+    semid_gen_bundle *bundle = NULL;
+    assert_int_equal(semid_gen_bundle_load(b, &bundle), SEMID_OK);
+    semid_gen_bundle_free(bundle);
+    /* other early-stopping settings refuse to resume it */
+    c.patience = 3;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "another set-up"));
+    free(pa);
+    free(pb);
+    free(a);
+    free(b);
+}
+
 /* Popularity baseline: the k most popular training items outside the history. */
 static double popularity_recall(int32_t k) {
     int64_t *pop = calloc((size_t)ds.n_items, sizeof *pop);
@@ -342,6 +483,9 @@ int main(void) {
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_max_steps),
+        cmocka_unit_test(test_should_stop_rule),
+        cmocka_unit_test(test_early_stopping_on_a_plateau),
+        cmocka_unit_test(test_early_stopping_resume_is_exact),
         cmocka_unit_test(test_end_to_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

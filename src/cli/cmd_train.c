@@ -23,8 +23,11 @@ int cmd_train(int argc, char **argv) {
         {"heads", CLI_INT, &c.n_head, "attention heads"},
         {"context", CLI_INT, &c.max_seq_len, "context length in tokens (0 = fit the history window)"},
         {"window", CLI_INT, &c.history_window, "history items in a recommendation prompt"},
-        {"epochs", CLI_INT, &c.epochs, "training epochs"},
+        {"epochs", CLI_INT, &c.epochs, "training epochs (with --patience, the most epochs; the schedule spans them)"},
         {"max-steps", CLI_INT64, &c.max_steps, "stop after this many steps (0 = epochs decide); the schedule spans them"},
+        {"patience", CLI_INT, &c.patience,
+         "early stopping: stop after this many epochs in a row without a better validation score (0 = off)"},
+        {"min-epochs", CLI_INT, &c.min_epochs, "early stopping: run at least this many epochs"},
         {"batch", CLI_INT, &c.batch_size, "sequences per batch"},
         {"lr", CLI_FLOAT, &c.lr, "peak learning rate"},
         {"weight-decay", CLI_FLOAT, &c.weight_decay, "AdamW weight decay"},
@@ -49,6 +52,9 @@ int cmd_train(int argc, char **argv) {
     int r = cli_parse(argc, argv, 1, opts, (int)(sizeof opts / sizeof opts[0]),
                       "usage: semid train --dataset DS.sdd --sids SIDS --out MODEL_DIR [options]", pos, 0, &n_pos);
     if (r != 0) return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    const cli_range ranges[] = {{"epochs", 1, 100000}, {"patience", 0, 100000}, {"min-epochs", 0, c.epochs}};
+    if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, (int)(sizeof ranges / sizeof ranges[0])) != 0)
+        return CLI_EXIT_USAGE;
     if (!dataset || !sids || !out) {
         fprintf(stderr, "semid: error: train needs --dataset, --sids and --out (see --help)\n");
         return CLI_EXIT_USAGE;
@@ -81,6 +87,9 @@ int cmd_train(int argc, char **argv) {
     if (st != SEMID_OK) return cli_report(st);
     printf("trained %lld steps (%d epochs) in %.1f s, %.0f tokens/s, %lld parameters\n", (long long)rep.steps,
            rep.epochs_done, rep.seconds, rep.tokens_per_s, (long long)rep.n_params);
+    if (rep.stopped_early)
+        printf("stopped early after epoch %d of at most %d: no better validation score for %d epochs\n", rep.epochs_run,
+               c.epochs, rep.epochs_run - rep.best_epoch);
     printf("last epoch loss %.4f\n", rep.last_epoch_loss);
     if (rep.best_valid >= 0)
         printf("best epoch %d: validation Recall@%d search %.4f, rec %.4f\n", rep.best_epoch, c.valid_k, rep.valid_search,

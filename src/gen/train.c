@@ -61,6 +61,10 @@ semid_gen_train_config semid_gen_train_defaults(void) {
     return c;
 }
 
+int semid_gen_should_stop(int32_t epoch, int32_t best_epoch, int32_t patience, int32_t min_epochs) {
+    return patience > 0 && epoch >= min_epochs && epoch - best_epoch >= patience;
+}
+
 /* ---- the state of a run ---- */
 
 typedef struct trainer {
@@ -88,6 +92,7 @@ typedef struct trainer {
     double best_valid;
     int32_t best_epoch;
     double best_search, best_rec;
+    int stopped;          /* early stopping ended the run (semid_gen_should_stop) */
     cJSON *history;       /* array of per-epoch records */
 } trainer;
 
@@ -112,6 +117,9 @@ static semid_status check_config(const semid_gen_train_config *c) {
                           c->d_model, c->n_head);
     if (c->epochs < 1 || c->batch_size < 1) return semid_fail(SEMID_EINVAL, "train: epochs and batch must be >= 1");
     if (c->max_steps < 0) return semid_fail(SEMID_EINVAL, "train: max_steps %lld must be >= 0", (long long)c->max_steps);
+    if (c->patience < 0 || c->min_epochs < 0 || c->min_epochs > c->epochs)
+        return semid_fail(SEMID_EINVAL, "train: patience (%d) must be >= 0 and min_epochs (%d) in 0..epochs (%d)",
+                          c->patience, c->min_epochs, c->epochs);
     if (!(c->lr > 0) || !(c->weight_decay >= 0) || !(c->clip_norm >= 0))
         return semid_fail(SEMID_EINVAL, "train: lr must be > 0, weight decay and clip >= 0");
     if (c->history_window < 1) return semid_fail(SEMID_EINVAL, "train: history window must be >= 1");
@@ -232,6 +240,10 @@ static semid_status write_train_json(trainer *t, int64_t step) {
         !cJSON_AddNumberToObject(o, "train_rec_seqs", (double)t->train.n_task[1]) ||
         !cJSON_AddNumberToObject(o, "steps_done", (double)step) ||
         !cJSON_AddNumberToObject(o, "total_steps", (double)t->total_steps) ||
+        !cJSON_AddNumberToObject(o, "patience", c->patience) ||
+        !cJSON_AddNumberToObject(o, "min_epochs", c->min_epochs) ||
+        !cJSON_AddNumberToObject(o, "epochs_run", (double)((step + t->n_batches - 1) / t->n_batches)) ||
+        !cJSON_AddBoolToObject(o, "stopped_early", t->stopped && step < t->total_steps) ||
         !cJSON_AddNumberToObject(o, "best_epoch", t->best_epoch) ||
         !cJSON_AddNumberToObject(o, "best_valid_recall", t->best_valid)) {
         st = semid_fail(SEMID_ENOMEM, "out of memory");
@@ -261,6 +273,11 @@ static void run_signature(const trainer *t, char *buf, size_t len) {
     const char *wv = t->cfg->word_vectors;
     size_t used = strlen(buf);
     if (wv && *wv && used < len) snprintf(buf + used, len - used, " wv%s", wv);
+    /* Early stopping decides where the run ends (absent when off, so that
+     * checkpoints of runs without it still resume). */
+    used = strlen(buf);
+    if (t->cfg->patience > 0 && used < len)
+        snprintf(buf + used, len - used, " pat%d min%d", t->cfg->patience, t->cfg->min_epochs);
 }
 
 static semid_status save_resume(trainer *t, int64_t step) {
@@ -282,7 +299,8 @@ static semid_status save_resume(trainer *t, int64_t step) {
         cJSON_AddNumberToObject(o, "best_valid", t->best_valid) &&
         cJSON_AddNumberToObject(o, "best_epoch", t->best_epoch) &&
         cJSON_AddNumberToObject(o, "best_search", t->best_search) &&
-        cJSON_AddNumberToObject(o, "best_rec", t->best_rec) && cJSON_AddStringToObject(o, "signature", sig) &&
+        cJSON_AddNumberToObject(o, "best_rec", t->best_rec) && cJSON_AddBoolToObject(o, "stopped", t->stopped) &&
+        cJSON_AddStringToObject(o, "signature", sig) &&
         cJSON_AddStringToObject(o, "rng", "data order = fork(seed, epoch); position = step") &&
         cJSON_AddStringToObject(o, "history", hist))
         text = cJSON_PrintUnformatted(o);
@@ -349,6 +367,7 @@ static semid_status load_resume(trainer *t, int64_t *step, int *found) {
         if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_epoch"))) t->best_epoch = x->valueint;
         if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_search"))) t->best_search = x->valuedouble;
         if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_rec"))) t->best_rec = x->valuedouble;
+        t->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
         cJSON *h = cJSON_Parse(jh->valuestring);
         if (cJSON_IsArray(h)) {
             cJSON_Delete(t->history);
@@ -448,12 +467,12 @@ static semid_status prepare_staging(trainer *t, int resumed, int64_t step, int *
         free(ck);
         SEMID_TRY(st);
         SEMID_TRY(remove_dir(t->stage_dir));
-    } else if (step >= t->total_steps && !semid_path_exists(t->stage_dir)) {
+    } else if ((step >= t->total_steps || t->stopped) && !semid_path_exists(t->stage_dir)) {
         *done = 1;
         return SEMID_OK;
     }
     SEMID_TRY(semid_mkdirs(t->stage_dir));
-    if (resumed && step < t->total_steps && t->best_epoch > 0) {
+    if (resumed && step < t->total_steps && !t->stopped && t->best_epoch > 0) {
         /* A checkpoint of a run made before bundles were staged: its best
          * model so far is the directory's own. */
         char *staged = semid_path_join(t->stage_dir, "model.safetensors");
@@ -599,10 +618,14 @@ static semid_status end_of_epoch(trainer *t, int32_t epoch, double loss, double 
         t->best_rec = rr;
         SEMID_TRY(save_model(t, "model.safetensors"));
     }
+    t->stopped = semid_gen_should_stop(epoch, t->best_epoch, t->cfg->patience, t->cfg->min_epochs);
     if (t->cfg->verbose)
         SEMID_INFO("train%s%s: epoch %d loss %.4f valid Recall@%d search %.4f rec %.4f (%.0f s)%s", t->cfg->verbose == 2 ? " " : "",
                    t->cfg->verbose == 2 ? dir_name(t->out_dir) : "", epoch, loss, t->cfg->valid_k, rs, rr, seconds,
                    improved ? " (best)" : "");
+    if (t->cfg->verbose && t->stopped)
+        SEMID_INFO("train%s%s: stopping early: no better validation score in the %d epochs since epoch %d", t->cfg->verbose == 2 ? " " : "",
+                   t->cfg->verbose == 2 ? dir_name(t->out_dir) : "", epoch - t->best_epoch, t->best_epoch);
     cJSON *rec = cJSON_CreateObject();
     if (!rec || !cJSON_AddNumberToObject(rec, "epoch", epoch) || !cJSON_AddNumberToObject(rec, "loss", loss) ||
         !cJSON_AddNumberToObject(rec, "valid_search_recall", rs) || !cJSON_AddNumberToObject(rec, "valid_rec_recall", rr) ||
@@ -658,7 +681,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
                    (long long)t.total_steps, cfg->batch_size, t.ex.max_seq_len, t.vocab.size);
     semid_progress prog;
     if (cfg->verbose == 1) semid_progress_start(&prog, "train", t.total_steps);
-    int64_t end = t.total_steps;
+    int64_t end = t.stopped ? step : t.total_steps; /* a resumed run that had stopped early is complete */
     if (cfg->stop_after > 0 && cfg->stop_after < end) end = cfg->stop_after;
     double loss_sum = 0, last_epoch_loss = NAN, tokens = 0, t_train = 0, t_epoch = semid_now();
     int64_t loss_n = 0, start_step = step;
@@ -699,6 +722,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
             loss_sum = 0;
             loss_n = 0;
             t_epoch = semid_now();
+            if (t.stopped) end = step + 1; /* early stopping: this epoch is the last */
         }
         int last = step + 1 == end;
         int periodic = cfg->checkpoint_every > 0 && (step + 1) % cfg->checkpoint_every == 0;
@@ -706,10 +730,11 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         if (st == SEMID_OK && (epoch_done || last)) st = write_train_json(&t, step + 1);
     }
     if (cfg->verbose == 1) semid_progress_finish(&prog, NULL);
-    /* Complete: the staged bundle replaces the directory's (train.json
-     * again for a run resumed at its end, whose crash may have cut it). A
-     * run stopped early (stop_after, as if killed) leaves it staged. */
-    if (st == SEMID_OK && !done && step >= t.total_steps) {
+    /* Complete (every step, or stopped early by the validation score): the
+     * staged bundle replaces the directory's (train.json again for a run
+     * resumed at its end, whose crash may have cut it). A run cut short
+     * by stop_after (as if killed) leaves it staged. */
+    if (st == SEMID_OK && !done && (step >= t.total_steps || t.stopped)) {
         if (step == start_step) st = write_train_json(&t, step);
         if (st == SEMID_OK) st = swap_in(out_dir, stage_dir);
     }
@@ -717,6 +742,8 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         report->steps = step;
         report->total_steps = t.total_steps;
         report->epochs_done = (int32_t)(step / (t.n_batches > 0 ? t.n_batches : 1));
+        report->epochs_run = (int32_t)((step + t.n_batches - 1) / (t.n_batches > 0 ? t.n_batches : 1));
+        report->stopped_early = t.stopped && step < t.total_steps;
         report->last_epoch_loss = isnan(last_epoch_loss) && loss_n ? loss_sum / (double)loss_n : last_epoch_loss;
         report->best_valid = t.best_valid;
         report->best_epoch = t.best_epoch;

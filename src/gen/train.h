@@ -12,6 +12,16 @@
  * for each task; the model with the best mean over the tasks is kept as
  * out_dir/model.safetensors (written atomically).
  *
+ * Early stopping (patience > 0): `epochs` is then the most epochs a run
+ * may take, and it stops after an epoch once `patience` epochs in a row
+ * have brought no strictly better validation score and at least
+ * `min_epochs` have run (semid_gen_should_stop). The learning-rate
+ * schedule still spans all `epochs` (or max_steps): it is fixed before
+ * training starts, so a stopped run is exactly the prefix of the full run
+ * (resume and the stopping decision never depend on the future), at the
+ * price that a run stopped early never reaches the end of the decay. The
+ * best epoch's weights are the model either way.
+ *
  * The output directory is a model bundle (generate.h loads it):
  *   model.safetensors   best weights; its metadata holds the vocabulary,
  *                       the ID table's fingerprint and the prompt settings
@@ -60,10 +70,13 @@ typedef struct semid_gen_train_config {
                                  (gen/word_init.h): a file, "default" for the shipped
                                  GloVe subset; NULL or "" = random */
     /* optimisation */
-    int32_t epochs;           /* 10 */
+    int32_t epochs;           /* 10; with early stopping, the most epochs */
     int64_t max_steps;        /* 0 = epochs decide; else at most this many steps: the
                                  schedule spans them and the last one ends an epoch
                                  (validation, best model), a budget for big datasets */
+    int32_t patience;         /* early stopping: stop once this many epochs in a row bring
+                                 no better validation score; 0 = off (run every epoch) */
+    int32_t min_epochs;       /* early stopping never ends a run before this many epochs (0) */
     int32_t batch_size;       /* 64 */
     float lr;                 /* 1e-3 */
     float weight_decay;       /* 0.01 */
@@ -93,7 +106,10 @@ semid_gen_train_config semid_gen_train_defaults(void);
 typedef struct semid_gen_train_report {
     int64_t steps;            /* steps done in all */
     int64_t total_steps;
-    int32_t epochs_done;
+    int32_t epochs_done;      /* whole epochs */
+    int32_t epochs_run;       /* epochs ended by a validation pass (a last partial one
+                                 under max_steps included) */
+    int stopped_early;        /* 1: early stopping ended the run before its last step */
     double last_epoch_loss;   /* mean training loss of the last full epoch (or of the steps run) */
     double best_valid;        /* best mean validation Recall@K (-1 = no validation) */
     int32_t best_epoch;       /* 1-based */
@@ -103,6 +119,12 @@ typedef struct semid_gen_train_report {
     int64_t n_train_seqs[2];  /* [search, rec] training sequences */
     int64_t n_params;
 } semid_gen_train_report;
+
+/* The early-stopping rule, after `epoch` (1-based) validated epochs of
+ * which `best_epoch` scored best: 1 when patience > 0, epoch >= min_epochs
+ * and epoch - best_epoch >= patience. Without validation every epoch is
+ * the best, so a run without validation prompts never stops early. */
+int semid_gen_should_stop(int32_t epoch, int32_t best_epoch, int32_t patience, int32_t min_epochs);
 
 /* Trains on `ds` with `table` into out_dir (created if needed). report may
  * be NULL. */
