@@ -68,6 +68,17 @@ static void test_rejects_bad_configs_naming_the_key(void **state) {
     assert_non_null(strstr(semid_last_error(), "sid.codebook"));
     exp_config_apply_override(&c, "model.heads=3");
     assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL);
+    /* early stopping: bounded keys, and the minimum within the most epochs */
+    exp_config_preset(&c, "quick");
+    assert_int_equal(exp_config_apply_override(&c, "model.patience=-1"), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "model.patience"));
+    assert_int_equal(exp_config_apply_override(&c, "model.min_epochs=100000"), SEMID_EINVAL);
+    assert_int_equal(exp_config_apply_override(&c, "model.patience=2"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&c, "model.min_epochs=4"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL); /* quick has 3 epochs */
+    assert_non_null(strstr(semid_last_error(), "model.min_epochs"));
+    assert_int_equal(exp_config_apply_override(&c, "model.epochs=4"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_OK);
 }
 
 static void add_row(exp_results *r, exp_table t, const char *name, int gen, const double *s, const double *rc, int n) {

@@ -58,6 +58,11 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
         assert_metric_ok(&row->search_recall, 2);
         assert_metric_ok(&row->rec_recall, 2);
         assert_int_equal(row->n_search, 120 * 2); /* 2 test queries per item */
+        /* every seed's model ran its one epoch, and it was the best */
+        assert_int_equal(row->epochs_run.n, 2);
+        assert_float_equal(row->epochs_run.mean, 1, 0);
+        assert_float_equal(row->best_epoch.mean, 1, 0);
+        assert_int_equal(row->n_stopped_early, 0);
     }
     assert_non_null(find_row(&r, EXP_TABLE_MOTIVATION, "content"));
     assert_non_null(find_row(&r, EXP_TABLE_ABLATION, "rqvae"));
@@ -96,6 +101,8 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     assert_non_null(strstr(text, "Table 2"));
     assert_non_null(strstr(text, "Table 3"));
     assert_non_null(strstr(text, "tradeoff.svg"));
+    assert_non_null(strstr(text, "## Training and seeds"));
+    assert_non_null(strstr(text, "| multi-task | 1 / 1 | 0 of 2 | 1 / 1 |"));
     free(text);
     char *svg = semid_path_join(dir, "tradeoff.svg");
     assert_true(semid_path_exists(svg));
@@ -108,6 +115,7 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
     assert_true(r.seconds < first_seconds);
     assert_float_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->rec_recall.mean, multi_rec, 0);
+    assert_int_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->epochs_run.n, 2); /* kept in the cached evaluation */
     exp_results_free(&r);
 
     char *marker = semid_path_join(dir, "emb/search.done");

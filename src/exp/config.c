@@ -67,6 +67,8 @@ static const key_spec KEYS[] = {
     {"model.heads", K_INT, F(model_heads), 0, 1, 128},
     {"model.epochs", K_INT, F(model_epochs), 0, 1, 10000},
     {"model.max_steps", K_INT, F(model_max_steps), 0, 0, 1000000000},
+    {"model.patience", K_INT, F(model_patience), 0, 0, 10000},
+    {"model.min_epochs", K_INT, F(model_min_epochs), 0, 0, 10000},
     {"model.parallel", K_INT, F(model_parallel), 0, 0, 1024},
     {"model.word_vectors", K_STRING, F(model_word_vectors), sizeof(((exp_config *)0)->model_word_vectors), 0, 0},
     {"model.batch", K_INT, F(model_batch), 0, 1, 1000000},
@@ -330,6 +332,9 @@ semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
     if (c->queries_train >= c->queries_per_item)
         return semid_fail(SEMID_EINVAL, "key 'queries.train' (%d) must be smaller than 'queries.per_item' (%d)",
                           c->queries_train, c->queries_per_item);
+    if (c->model_min_epochs > c->model_epochs)
+        return semid_fail(SEMID_EINVAL, "key 'model.min_epochs' (%d) must be at most 'model.epochs' (%d), the most epochs",
+                          c->model_min_epochs, c->model_epochs);
     if (c->model_dim % c->model_heads != 0)
         return semid_fail(SEMID_EINVAL, "key 'model.dim' (%d) must be a multiple of 'model.heads' (%d)", c->model_dim, c->model_heads);
     if (c->n_strategies == 0 && c->n_ablation == 0)

@@ -47,8 +47,11 @@ typedef struct exp_config {
     int32_t model_layers;
     int32_t model_dim;
     int32_t model_heads;
-    int32_t model_epochs;
+    int32_t model_epochs;     /* with early stopping (model_patience > 0), the most epochs */
     int32_t model_max_steps;  /* 0 = epochs decide; else a step budget per model */
+    int32_t model_patience;   /* early stopping: epochs without a better validation score
+                                 before a model stops (0 = off: every epoch runs) */
+    int32_t model_min_epochs; /* early stopping never stops a model before this many epochs */
     char model_word_vectors[512]; /* "" = random word embeddings; a file or "default" (gen/word_init.h) */
     int32_t model_parallel;   /* models trained at once, one thread each (0 = one per thread) */
     int32_t model_batch;

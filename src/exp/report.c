@@ -1,4 +1,5 @@
 /* report.md and the terminal table. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,6 +84,74 @@ static void write_table(exp_sbuf *b, const exp_results *r, exp_table table, cons
     }
 }
 
+/* A number from the recorded configuration ("model.epochs"); NAN when absent. */
+static double config_number(const cJSON *cfg, const char *group, const char *key) {
+    const cJSON *g = group ? cJSON_GetObjectItemCaseSensitive(cfg, group) : cfg;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* "a / b / c" of a metric's per-seed values; "–" when it has none. */
+static void per_seed(exp_sbuf *b, const exp_metric *m, int integer) {
+    if (m->n == 0) exp_sb_printf(b, " –");
+    for (int s = 0; s < m->n; s++) exp_sb_printf(b, integer ? "%s%.0f" : "%s%.4f", s ? " / " : " ", m->per_seed[s]);
+    exp_sb_printf(b, " |");
+}
+
+/* How the generative models trained, and every seed's figures (the spread
+ * between seeds). */
+static void write_training(exp_sbuf *b, const exp_results *r) {
+    int any = 0;
+    for (int i = 0; i < r->n_rows; i++) any |= r->rows[i].generative && !r->rows[i].failed[0];
+    if (!any) return;
+    cJSON *cfg = r->config_json ? cJSON_Parse(r->config_json) : NULL;
+    double epochs = config_number(cfg, "model", "epochs"), patience = config_number(cfg, "model", "patience");
+    double min_epochs = config_number(cfg, "model", "min_epochs"), max_steps = config_number(cfg, "model", "max_steps");
+    double valid = config_number(cfg, "model", "valid_sample");
+    const cJSON *seeds = cJSON_GetObjectItemCaseSensitive(cfg, "seeds");
+    exp_sb_printf(b, "\n## Training and seeds\n\n");
+    if (!isnan(epochs) && patience > 0) {
+        exp_sb_printf(b, "Each generative model trains for at most %.0f epochs and stops once %.0f epochs in a row bring no "
+                         "better validation Recall@10 (the mean over search and recommendation of up to %.0f validation "
+                         "prompts each)",
+                      epochs, patience, valid);
+        if (min_epochs > 1) exp_sb_printf(b, ", but not before %.0f epochs", min_epochs);
+        exp_sb_printf(b, "; the weights of its best epoch are evaluated. The learning-rate schedule spans the %.0f epochs.",
+                      epochs);
+    } else if (!isnan(epochs)) {
+        exp_sb_printf(b, "Each generative model trains for %.0f epochs (no early stopping); the weights of its best epoch by "
+                         "validation Recall@10 are evaluated.",
+                      epochs);
+    }
+    if (max_steps > 0) exp_sb_printf(b, " A budget of %.0f steps per model cuts the epochs short.", max_steps);
+    if (cJSON_IsArray(seeds)) {
+        exp_sb_printf(b, " Seeds");
+        int s = 0;
+        for (const cJSON *x = seeds->child; x; x = x->next, s++) exp_sb_printf(b, "%s%.0f", s ? ", " : " ", x->valuedouble);
+        exp_sb_printf(b, " (in this order below); a seed sets a model's initialisation and data order.");
+    }
+    cJSON_Delete(cfg);
+    exp_sb_printf(b, "\n\n| row | epochs run | stopped early | best epoch | Search R@%d per seed | Rec R@%d per seed |\n",
+                  r->k, r->k);
+    exp_sb_printf(b, "|---|---|---|---|---|---|\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const exp_row *row = &r->rows[i];
+        if (!row->generative || row->failed[0]) continue;
+        int seen = 0; /* a row shown in two tables is listed once */
+        for (int j = 0; j < i && !seen; j++)
+            seen = r->rows[j].generative && strcmp(r->rows[j].name, row->name) == 0;
+        if (seen) continue;
+        exp_sb_printf(b, "| %s |", row->label);
+        per_seed(b, &row->epochs_run, 1);
+        if (row->epochs_run.n) exp_sb_printf(b, " %d of %d |", row->n_stopped_early, row->epochs_run.n);
+        else exp_sb_printf(b, " – |");
+        per_seed(b, &row->best_epoch, 1);
+        per_seed(b, &row->search_recall, 0);
+        per_seed(b, &row->rec_recall, 0);
+        exp_sb_printf(b, "\n");
+    }
+}
+
 semid_status exp_report_write_markdown(const exp_results *r, const char *path, const char *plot_name) {
     exp_sbuf b = {0};
     exp_sb_printf(&b, "# semid experiment report\n\n");
@@ -99,6 +168,7 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
     write_table(&b, r, EXP_TABLE_MOTIVATION, "Table 1: task-specific Semantic IDs (motivation)", "IDs from");
     write_table(&b, r, EXP_TABLE_MAIN, "Table 2: strategies for joint search and recommendation", "strategy");
     write_table(&b, r, EXP_TABLE_ABLATION, "Table 3: tokenizer ablation (multi-task embeddings)", "tokenizer");
+    write_training(&b, r);
     if (plot_name)
         exp_sb_printf(&b, "\n## Figure 1: the trade-off\n\n![search against recommendation Recall@%d](%s)\n\n"
                       "Each point is one generative row; the line joins the Pareto front (no other row is better on "

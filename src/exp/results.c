@@ -141,6 +141,9 @@ semid_status exp_results_write_json(const exp_results *r, const char *path) {
         if (row->generative) {
             cJSON_AddItemToObject(o, "invalid_share", metric_json(&row->invalid_share));
             cJSON_AddNumberToObject(o, "collision_rate", row->collision_rate);
+            cJSON_AddItemToObject(o, "epochs_run", metric_json(&row->epochs_run));
+            cJSON_AddItemToObject(o, "best_epoch", metric_json(&row->best_epoch));
+            cJSON_AddNumberToObject(o, "seeds_stopped_early", row->n_stopped_early);
         }
         cJSON_AddBoolToObject(o, "best_search", row->best_search);
         cJSON_AddBoolToObject(o, "best_rec", row->best_rec);

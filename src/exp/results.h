@@ -27,6 +27,10 @@ typedef struct exp_row {
     exp_metric search_recall, search_ndcg;
     exp_metric rec_recall, rec_ndcg, rec_head, rec_torso;
     exp_metric invalid_share; /* share of decoded IDs that name no item (generative rows) */
+    exp_metric epochs_run;    /* generative rows: epochs each seed's model trained (early
+                                 stopping may end it before model.epochs) */
+    exp_metric best_epoch;    /* generative rows: the epoch of each seed's evaluated weights */
+    int32_t n_stopped_early;  /* seeds whose model early stopping ended */
     double collision_rate;    /* share of items whose ID is shared, before disambiguation */
     int64_t n_search, n_rec;
     double *search_hits;      /* (n_search) hits@K per test query, mean over seeds */

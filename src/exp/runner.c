@@ -76,7 +76,14 @@ static semid_status row_add_eval(exp_row *row, const exp_eval *e) {
             exp_metric_add(&row->rec_torso, semid_ranking_eval_mean(r, SEMID_GROUP_TORSO).recall);
         }
     }
-    if (row->generative) exp_metric_add(&row->invalid_share, e->invalid_share);
+    if (row->generative) {
+        exp_metric_add(&row->invalid_share, e->invalid_share);
+        if (e->epochs_run > 0) { /* 0: an evaluation cached without it */
+            exp_metric_add(&row->epochs_run, e->epochs_run);
+            exp_metric_add(&row->best_epoch, e->best_epoch);
+            row->n_stopped_early += e->stopped_early != 0;
+        }
+    }
     row->seconds += e->seconds;
     return SEMID_OK;
 }

@@ -40,6 +40,12 @@ semid_status exp_eval_save(const exp_eval *e, const char *path) {
     cJSON_AddNumberToObject(root, "seconds", e->seconds);
     cJSON_AddItemToObject(root, "search", ranking_json(&e->search));
     cJSON_AddItemToObject(root, "rec", ranking_json(&e->rec));
+    if (e->epochs_run > 0) {
+        cJSON *tr = cJSON_AddObjectToObject(root, "train");
+        cJSON_AddNumberToObject(tr, "epochs_run", e->epochs_run);
+        cJSON_AddNumberToObject(tr, "best_epoch", e->best_epoch);
+        cJSON_AddBoolToObject(tr, "stopped_early", e->stopped_early);
+    }
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
@@ -84,6 +90,12 @@ semid_status exp_eval_load(const char *path, exp_eval *e) {
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, "seconds");
     e->invalid_share = cJSON_IsNumber(inv) ? inv->valuedouble : 0.0;
     e->seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0.0;
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "train");
+    const cJSON *er = cJSON_GetObjectItemCaseSensitive(tr, "epochs_run");
+    const cJSON *be = cJSON_GetObjectItemCaseSensitive(tr, "best_epoch");
+    if (cJSON_IsNumber(er) && er->valuedouble >= 1 && er->valuedouble <= 1e9) e->epochs_run = (int32_t)er->valuedouble;
+    if (cJSON_IsNumber(be) && be->valuedouble >= 0 && be->valuedouble <= 1e9) e->best_epoch = (int32_t)be->valuedouble;
+    e->stopped_early = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tr, "stopped_early"));
     st = ranking_from_json(cJSON_GetObjectItemCaseSensitive(root, "search"), &e->search, path);
     if (st == SEMID_OK) st = ranking_from_json(cJSON_GetObjectItemCaseSensitive(root, "rec"), &e->rec, path);
     cJSON_Delete(root);
@@ -135,6 +147,8 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.d_model = cfg->model_dim;
     tc.epochs = cfg->model_epochs;
     tc.max_steps = cfg->model_max_steps;
+    tc.patience = cfg->model_patience;
+    tc.min_epochs = cfg->model_min_epochs;
     tc.word_vectors = cfg->model_word_vectors;
     tc.batch_size = cfg->model_batch;
     tc.lr = (float)cfg->model_lr;
@@ -166,10 +180,14 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     semid_gen_bundle_free(bundle);
     out->seconds = semid_now() - t0;
     if (st == SEMID_OK) {
+        out->epochs_run = rep.epochs_run;
+        out->best_epoch = rep.best_epoch;
+        out->stopped_early = rep.stopped_early;
         semid_metric_summary s = semid_ranking_eval_mean(&out->search, SEMID_GROUP_ALL);
         semid_metric_summary r = semid_ranking_eval_mean(&out->rec, SEMID_GROUP_ALL);
-        SEMID_INFO("model %s seed %lld: search R@%d %.4f, rec R@%d %.4f (%.0f s)", name, (long long)seed, cfg->k,
-                   s.recall, cfg->k, r.recall, out->seconds);
+        SEMID_INFO("model %s seed %lld: search R@%d %.4f, rec R@%d %.4f (%d epochs%s, best %d; %.0f s)", name,
+                   (long long)seed, cfg->k, s.recall, cfg->k, r.recall, rep.epochs_run,
+                   rep.stopped_early ? ", stopped early" : "", rep.best_epoch, out->seconds);
         st = save_and_mark(run_dir, stage, &key, eval_path, out);
     }
     if (st != SEMID_OK) {

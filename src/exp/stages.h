@@ -37,6 +37,10 @@ typedef struct exp_eval {
     semid_ranking_eval rec;
     double invalid_share; /* generative rows: decoded IDs naming no item */
     double seconds;
+    /* generative rows: how the model trained (0 = not recorded) */
+    int32_t epochs_run;   /* epochs trained (early stopping may end a model before the most) */
+    int32_t best_epoch;   /* the epoch whose weights were evaluated */
+    int stopped_early;
 } exp_eval;
 
 void exp_eval_free(exp_eval *e);
