@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +155,115 @@ static void test_report_json_plot(void **state) {
     exp_results_free(&r);
 }
 
+/* A generative row with per-seed figures and per-query hits: `hits` of
+ * n_q queries (the means over seeds) and, per seed, its recall and the
+ * epochs its model ran. */
+static void add_seeded_row(exp_results *r, const char *name, const double *hits, int n_q, const double *per_seed,
+                           const double *epochs, int n_seeds) {
+    exp_row row;
+    memset(&row, 0, sizeof row);
+    row.table = EXP_TABLE_MAIN;
+    row.generative = 1;
+    snprintf(row.name, sizeof row.name, "%s", name);
+    snprintf(row.label, sizeof row.label, "%s IDs", name);
+    row.n_search = row.n_rec = n_q;
+    row.search_hits = malloc(sizeof(double) * (size_t)n_q);
+    row.rec_hits = malloc(sizeof(double) * (size_t)n_q);
+    memcpy(row.search_hits, hits, sizeof(double) * (size_t)n_q);
+    memcpy(row.rec_hits, hits, sizeof(double) * (size_t)n_q);
+    for (int s = 0; s < n_seeds; s++) {
+        exp_metric_add(&row.search_recall, per_seed[s]);
+        exp_metric_add(&row.rec_recall, per_seed[s]);
+        exp_metric_add(&row.epochs_run, epochs[s]);
+        exp_metric_add(&row.best_epoch, epochs[s] - 2);
+        row.n_stopped_early += epochs[s] < 10;
+    }
+    assert_int_equal(exp_results_add(r, &row), SEMID_OK);
+}
+
+/* With 5 seeds, a 2-point gap that the per-query test finds overwhelming
+ * (2,000 queries) but that lies within a 3-point seed-to-seed spread is
+ * not marked; a 10-point gap steady over seeds is. The report lists every
+ * model's epochs. */
+static void test_seed_spread_is_not_starred(void **state) {
+    (void)state;
+    enum { NQ = 2000 };
+    static double best_hits[NQ], close_hits[NQ], far_hits[NQ];
+    for (int i = 0; i < NQ; i++) { /* 30%, 28% and 20% hits, nested */
+        best_hits[i] = i < 600;
+        close_hits[i] = i < 560;
+        far_hits[i] = i < 400;
+    }
+    /* per seed: t-tests of these pairs in test_eval_stats.c (p 0.29 and 0.0053 before Bonferroni) */
+    const double best[5] = {0.30, 0.27, 0.33, 0.25, 0.35}, close[5] = {0.26, 0.29, 0.28, 0.27, 0.30};
+    const double far[5] = {0.20, 0.19, 0.21, 0.20, 0.19};
+    const double ep_best[5] = {6, 7, 5, 10, 6}, ep_close[5] = {5, 5, 6, 5, 8}, ep_far[5] = {4, 4, 5, 4, 4};
+    exp_results r;
+    exp_results_init(&r, 30);
+    r.config_json = strdup("{\"seeds\": [1, 2, 3, 4, 5], \"model\": {\"epochs\": 10, \"patience\": 2, "
+                           "\"min_epochs\": 3, \"max_steps\": 0, \"valid_sample\": 1000}}");
+    snprintf(r.dataset_summary, sizeof r.dataset_summary, "unit test");
+    add_seeded_row(&r, "best", best_hits, NQ, best, ep_best, 5);
+    add_seeded_row(&r, "close", close_hits, NQ, close, ep_close, 5);
+    add_seeded_row(&r, "far", far_hits, NQ, far, ep_far, 5);
+    assert_int_equal(exp_results_compare(&r), SEMID_OK);
+    const exp_row *b = &r.rows[0], *c = &r.rows[1], *f = &r.rows[2];
+    assert_true(b->best_rec && b->best_search);
+    /* Bonferroni over 2 comparisons */
+    assert_true(c->p_rec < 1e-6);                            /* over queries: different */
+    assert_float_equal(c->p_rec_seeds, 2 * 0.290440544109, 1e-9); /* over seeds: not */
+    assert_float_equal(f->p_rec_seeds, 2 * 0.005329976636, 1e-9);
+    assert_false(exp_row_differs(c, 0, 0.05));
+    assert_false(exp_row_differs(c, 1, 0.05));
+    assert_true(exp_row_differs(f, 0, 0.05));
+    assert_false(exp_row_differs(b, 0, 0.05)); /* the best row itself */
+
+    char *dir = test_make_tmpdir();
+    char *md = semid_path_join(dir, "report.md"), *js = semid_path_join(dir, "results.json");
+    assert_int_equal(exp_report_write_markdown(&r, md, NULL), SEMID_OK);
+    assert_int_equal(exp_results_write_json(&r, js), SEMID_OK);
+    char *text;
+    size_t len;
+    assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
+    assert_non_null(strstr(text, "| close IDs | 0.2800 ± 0.0158 | 0.2800 ± 0.0158 |")); /* no † */
+    assert_non_null(strstr(text, "| far IDs | 0.1980 ± 0.0084† | 0.1980 ± 0.0084† |"));
+    assert_non_null(strstr(text, "over seeds"));
+    /* the training section: the rule, and each model's epochs */
+    assert_non_null(strstr(text, "## Training and seeds"));
+    assert_non_null(strstr(text, "at most 10 epochs and stops once 2 epochs in a row"));
+    assert_non_null(strstr(text, "not before 3 epochs"));
+    assert_non_null(strstr(text, "| best IDs | 6 / 7 / 5 / 10 / 6 | 4 of 5 | 4 / 5 / 3 / 8 / 4 | 0.3000 / 0.2700 / "));
+    assert_non_null(strstr(text, "| far IDs | 4 / 4 / 5 / 4 / 4 | 5 of 5 |"));
+    free(text);
+    assert_int_equal(semid_read_file(js, &text, &len), SEMID_OK);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *close_json = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rows"), 1);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(close_json, "rec_differs_from_best")));
+    assert_float_equal(cJSON_GetObjectItem(close_json, "p_rec_vs_best_seeds")->valuedouble, 2 * 0.290440544109, 1e-9);
+    const cJSON *epochs = cJSON_GetObjectItem(close_json, "epochs_run");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(epochs, "per_seed")), 5);
+    assert_float_equal(cJSON_GetObjectItem(epochs, "mean")->valuedouble, 5.8, 1e-12);
+    cJSON_Delete(root);
+
+    /* One seed: the per-query test decides alone. */
+    exp_results one;
+    exp_results_init(&one, 30);
+    add_seeded_row(&one, "best", best_hits, NQ, best, ep_best, 1);
+    add_seeded_row(&one, "close", close_hits, NQ, close, ep_close, 1);
+    assert_int_equal(exp_results_compare(&one), SEMID_OK);
+    assert_true(isnan(one.rows[1].p_rec_seeds));
+    assert_true(exp_row_differs(&one.rows[1], 0, 0.05));
+    exp_results_free(&one);
+
+    test_rm_rf(dir);
+    free(dir), free(md), free(js);
+    exp_results_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_spread_is_not_starred),
         cmocka_unit_test(test_presets_and_overrides),
         cmocka_unit_test(test_rejects_bad_configs_naming_the_key),
         cmocka_unit_test(test_report_json_plot),

@@ -43,9 +43,13 @@ void exp_metric_add(exp_metric *m, double value) {
     m->sd = semid_stddev(m->per_seed, m->n);
 }
 
-/* Best row of a table on one task, then a paired t-test of every other row
+/* Best row of a table on one task, then paired t-tests of every other row
  * of that table against it, Bonferroni-corrected over the number of
- * comparisons (the table's rows less one). */
+ * comparisons (the table's rows less one): over queries (per-query hits,
+ * each the mean over seeds: it does not see the seed-to-seed spread) and,
+ * with 2 seeds or more in both rows, over seeds (seed i of the row against
+ * seed i of the best row: the same data order and initialisation seed, n - 1
+ * degrees of freedom). */
 static semid_status compare_task(exp_results *r, exp_table table, int search) {
     int best = -1, members = 0;
     for (int i = 0; i < r->n_rows; i++) {
@@ -69,9 +73,16 @@ static semid_status compare_task(exp_results *r, exp_table table, int search) {
         int64_t n = search ? row->n_search : row->n_rec;
         int64_t nb = search ? b->n_search : b->n_rec;
         double *p = search ? &row->p_search : &row->p_rec;
-        *p = NAN;
-        if (!x || !y || n != nb || n < 2) continue;
+        double *ps = search ? &row->p_search_seeds : &row->p_rec_seeds;
+        *p = *ps = NAN;
+        const exp_metric *ms = search ? &row->search_recall : &row->rec_recall;
+        const exp_metric *mb = search ? &b->search_recall : &b->rec_recall;
         semid_ttest t;
+        if (ms->n >= 2 && ms->n == mb->n) {
+            SEMID_TRY(semid_paired_ttest(ms->per_seed, mb->per_seed, ms->n, &t));
+            *ps = semid_bonferroni(t.p, members - 1);
+        }
+        if (!x || !y || n != nb || n < 2) continue;
         SEMID_TRY(semid_paired_ttest(x, y, n, &t));
         *p = semid_bonferroni(t.p, members - 1);
     }
@@ -82,12 +93,21 @@ semid_status exp_results_compare(exp_results *r) {
     for (int i = 0; i < r->n_rows; i++) {
         r->rows[i].best_search = r->rows[i].best_rec = 0;
         r->rows[i].p_search = r->rows[i].p_rec = NAN;
+        r->rows[i].p_search_seeds = r->rows[i].p_rec_seeds = NAN;
     }
     for (int t = EXP_TABLE_MOTIVATION; t < EXP_N_TABLES; t++) {
         SEMID_TRY(compare_task(r, (exp_table)t, 1));
         SEMID_TRY(compare_task(r, (exp_table)t, 0));
     }
     return SEMID_OK;
+}
+
+int exp_row_differs(const exp_row *row, int search, double alpha) {
+    double p = search ? row->p_search : row->p_rec;
+    double ps = search ? row->p_search_seeds : row->p_rec_seeds;
+    int seeds = search ? row->search_recall.n : row->rec_recall.n;
+    if (isnan(p) || p < 0 || !(p < alpha)) return 0; /* no test, the best row, or no difference over queries */
+    return seeds < 2 || ps < alpha;                  /* NAN (no seed test with seeds) fails this */
 }
 
 static const char *table_name(exp_table t) {
@@ -149,6 +169,10 @@ semid_status exp_results_write_json(const exp_results *r, const char *path) {
         cJSON_AddBoolToObject(o, "best_rec", row->best_rec);
         add_p(o, "p_search_vs_best", row->p_search);
         add_p(o, "p_rec_vs_best", row->p_rec);
+        add_p(o, "p_search_vs_best_seeds", row->p_search_seeds);
+        add_p(o, "p_rec_vs_best_seeds", row->p_rec_seeds);
+        cJSON_AddBoolToObject(o, "search_differs_from_best", exp_row_differs(row, 1, 0.05));
+        cJSON_AddBoolToObject(o, "rec_differs_from_best", exp_row_differs(row, 0, 0.05));
         cJSON_AddNumberToObject(o, "n_search_queries", (double)row->n_search);
         cJSON_AddNumberToObject(o, "n_rec_users", (double)row->n_rec);
         cJSON_AddNumberToObject(o, "seconds", row->seconds);

@@ -1,8 +1,9 @@
 /* Results of an experiment: one row per compared system (a Semantic-ID
  * strategy, a tokenizer, or a non-generative reference), each with its
  * figures per seed, their mean and standard deviation, the per-example hits
- * (averaged over seeds) that the paired t-tests use, and the test against
- * the best row of its table. */
+ * (averaged over seeds) that the per-query paired t-test uses, and the tests
+ * against the best row of its table: over queries, and with two seeds or
+ * more over seeds too (exp_row_differs). */
 #ifndef SEMID_EXP_RESULTS_H
 #define SEMID_EXP_RESULTS_H
 
@@ -36,8 +37,11 @@ typedef struct exp_row {
     double *search_hits;      /* (n_search) hits@K per test query, mean over seeds */
     double *rec_hits;         /* (n_rec) hits@K per test user, mean over seeds */
     /* Paired t-test against the best row of the same table (Bonferroni over
-     * the other rows of the table); p = -1 for the best row itself. */
+     * the other rows of the table); p = -1 for the best row itself. p_* pairs
+     * the per-query hits (means over seeds); p_*_seeds pairs the per-seed
+     * figures, seed i with seed i (NAN: fewer than 2 seeds). */
     double p_search, p_rec;
+    double p_search_seeds, p_rec_seeds;
     int best_search, best_rec;
     double seconds;           /* training and evaluation time, all seeds */
     char failed[256];         /* non-empty: the row could not be computed, and why */
@@ -60,6 +64,12 @@ semid_status exp_results_add(exp_results *r, const exp_row *row);
 void exp_metric_add(exp_metric *m, double value);
 /* Fills best_* and p_* of every row, table by table. */
 semid_status exp_results_compare(exp_results *r);
+/* Whether a row differs from the best of its table on a task (search = 1:
+ * search, 0: rec), at `alpha` after Bonferroni: the per-query test, and
+ * with 2 seeds or more the seed test as well (both must reject), so a gap
+ * within the seed-to-seed spread is not called a difference. 0 for the best
+ * row and where a test could not be made. */
+int exp_row_differs(const exp_row *row, int search, double alpha);
 
 /* results.json (every figure, every seed, the config), written atomically. */
 semid_status exp_results_write_json(const exp_results *r, const char *path);

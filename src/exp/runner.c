@@ -47,6 +47,7 @@ static void row_init(exp_row *row, exp_table table, const char *name, int genera
     row->table = table;
     row->generative = generative;
     row->p_search = row->p_rec = NAN;
+    row->p_search_seeds = row->p_rec_seeds = NAN;
     snprintf(row->name, sizeof row->name, "%s", name);
     snprintf(row->label, sizeof row->label, "%s", label_of(name));
 }
