@@ -88,8 +88,8 @@ int cmd_train(int argc, char **argv) {
     printf("trained %lld steps (%d epochs) in %.1f s, %.0f tokens/s, %lld parameters\n", (long long)rep.steps,
            rep.epochs_done, rep.seconds, rep.tokens_per_s, (long long)rep.n_params);
     if (rep.stopped_early)
-        printf("stopped early after epoch %d of at most %d: no better validation score for %d epochs\n", rep.epochs_run,
-               c.epochs, rep.epochs_run - rep.best_epoch);
+        printf("stopped early after epoch %d of at most %d: no better validation score for %d epoch%s\n", rep.epochs_run,
+               c.epochs, rep.epochs_run - rep.best_epoch, rep.epochs_run - rep.best_epoch == 1 ? "" : "s");
     printf("last epoch loss %.4f\n", rep.last_epoch_loss);
     if (rep.best_valid >= 0)
         printf("best epoch %d: validation Recall@%d search %.4f, rec %.4f\n", rep.best_epoch, c.valid_k, rep.valid_search,

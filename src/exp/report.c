@@ -111,10 +111,15 @@ static void write_training(exp_sbuf *b, const exp_results *r) {
     const cJSON *seeds = cJSON_GetObjectItemCaseSensitive(cfg, "seeds");
     exp_sb_printf(b, "\n## Training and seeds\n\n");
     if (!isnan(epochs) && patience > 0) {
-        exp_sb_printf(b, "Each generative model trains for at most %.0f epochs and stops once %.0f epochs in a row bring no "
-                         "better validation Recall@10 (the mean over search and recommendation of up to %.0f validation "
-                         "prompts each)",
-                      epochs, patience, valid);
+        if (patience == 1)
+            exp_sb_printf(b, "Each generative model trains for at most %.0f epochs and stops at the first epoch that brings "
+                             "no better validation Recall@10",
+                          epochs);
+        else
+            exp_sb_printf(b, "Each generative model trains for at most %.0f epochs and stops once %.0f epochs in a row bring "
+                             "no better validation Recall@10",
+                          epochs, patience);
+        exp_sb_printf(b, " (the mean over search and recommendation of up to %.0f validation prompts each)", valid);
         if (min_epochs > 1) exp_sb_printf(b, ", but not before %.0f epochs", min_epochs);
         exp_sb_printf(b, "; the weights of its best epoch are evaluated. The learning-rate schedule spans the %.0f epochs.",
                       epochs);
@@ -123,7 +128,7 @@ static void write_training(exp_sbuf *b, const exp_results *r) {
                          "validation Recall@10 are evaluated.",
                       epochs);
     }
-    if (max_steps > 0) exp_sb_printf(b, " A budget of %.0f steps per model cuts the epochs short.", max_steps);
+    if (max_steps > 0) exp_sb_printf(b, " No model trains more than %.0f steps (model.max_steps).", max_steps);
     if (cJSON_IsArray(seeds)) {
         exp_sb_printf(b, " Seeds");
         int s = 0;

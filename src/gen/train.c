@@ -624,8 +624,9 @@ static semid_status end_of_epoch(trainer *t, int32_t epoch, double loss, double 
                    t->cfg->verbose == 2 ? dir_name(t->out_dir) : "", epoch, loss, t->cfg->valid_k, rs, rr, seconds,
                    improved ? " (best)" : "");
     if (t->cfg->verbose && t->stopped)
-        SEMID_INFO("train%s%s: stopping early: no better validation score in the %d epochs since epoch %d", t->cfg->verbose == 2 ? " " : "",
-                   t->cfg->verbose == 2 ? dir_name(t->out_dir) : "", epoch - t->best_epoch, t->best_epoch);
+        SEMID_INFO("train%s%s: stopping early: epoch %d was the best, and %d epoch%s since brought no better validation score",
+                   t->cfg->verbose == 2 ? " " : "", t->cfg->verbose == 2 ? dir_name(t->out_dir) : "", t->best_epoch,
+                   epoch - t->best_epoch, epoch - t->best_epoch == 1 ? "" : "s");
     cJSON *rec = cJSON_CreateObject();
     if (!rec || !cJSON_AddNumberToObject(rec, "epoch", epoch) || !cJSON_AddNumberToObject(rec, "loss", loss) ||
         !cJSON_AddNumberToObject(rec, "valid_search_recall", rs) || !cJSON_AddNumberToObject(rec, "valid_rec_recall", rr) ||
