@@ -18,10 +18,22 @@ static void test_presets_and_overrides(void **state) {
     exp_config c;
     assert_int_equal(exp_config_preset(&c, "quick"), SEMID_OK);
     assert_int_equal(c.n_seeds, 1);
+    assert_int_equal(c.model_patience, 0); /* quick: a fixed number of epochs */
+    /* paper: the paper's 5 seeds, every strategy and tokenizer, models
+     * trained to their validation plateau (3 to 10 epochs), no step budget */
     assert_int_equal(exp_config_preset(&c, "paper"), SEMID_OK);
-    assert_int_equal(c.n_seeds, 3);
+    assert_int_equal(c.n_seeds, 5);
+    for (int i = 0; i < 5; i++) assert_int_equal(c.seeds[i], i + 1);
+    assert_int_equal(c.n_strategies, 8);
+    for (int i = 0; i < c.n_strategies; i++) assert_true(exp_is_strategy(c.strategies[i]));
+    assert_int_equal(c.n_ablation, 4);
+    for (int i = 0; i < c.n_ablation; i++) assert_true(exp_is_tokenizer(c.ablation[i]));
     assert_int_equal(c.sid_codebook, 256);
-    assert_int_equal(c.model_max_steps, 1500);
+    assert_int_equal(c.model_max_steps, 0);
+    assert_int_equal(c.model_epochs, 10);
+    assert_int_equal(c.model_min_epochs, 3);
+    assert_int_equal(c.model_patience, 2);
+    assert_int_equal(exp_config_validate(&c, 0), SEMID_OK);
     assert_int_equal(exp_config_preset(&c, "fast"), SEMID_EINVAL);
 
     assert_int_equal(exp_config_preset(&c, "quick"), SEMID_OK);

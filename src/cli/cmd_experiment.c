@@ -15,6 +15,8 @@ static const char *USAGE =
     "and seed -> Recall@K and NDCG@K, and writes results.json, report.md and tradeoff.svg into --out.\n"
     "Stages are cached there: running again resumes, and a changed setting recomputes only what depends on it.\n"
     "key=value overrides any configuration key, e.g. model.epochs=3 seeds=[1,2,3] sid.strategies=search,rec,multi.\n"
+    "Early stopping: model.patience=N stops a model after N epochs without a better validation score, not before\n"
+    "model.min_epochs, at most model.epochs (model.patience=0: every epoch runs).\n"
     "--dataset takes 'synthetic', a dataset saved by `semid data import`, or a directory to import.";
 
 int cli_run_experiment(exp_config *cfg, const char *out_dir) {
@@ -39,7 +41,8 @@ int cmd_experiment(int argc, char **argv) {
     const char *preset = "quick", *config = NULL, *dataset = NULL, *out = "runs/experiment";
     int threads = -1, wait = 0;
     cli_option opts[] = {
-        {"preset", CLI_STRING, &preset, "quick (minutes) or paper (the paper's settings)"},
+        {"preset", CLI_STRING, &preset,
+         "quick (minutes) or paper (the paper's protocol: 5 seeds, models trained to their validation plateau; hours)"},
         {"config", CLI_STRING, &config, "a JSON configuration applied over the preset"},
         {"dataset", CLI_STRING, &dataset, "synthetic, a saved dataset, or a directory to import"},
         {"out", CLI_STRING, &out, "run directory (cache, results, report)"},
