@@ -149,6 +149,30 @@ static void test_embed_methods(void **state) {
     semid_embeddings_free(r);
 }
 
+/* Early stopping through the API: a learning rate too small to change the
+ * validation Recall stops the run after min_epochs + patience epochs. */
+static void test_train_stops_early(void **state) {
+    (void)state;
+    semid_train_opts o = tiny_train();
+    o.epochs = 8;
+    o.lr = 1e-12f;
+    o.patience = 1;
+    o.min_epochs = 2;
+    char *dir = path_in("model-early");
+    semid_trainer *t = NULL;
+    OK(semid_trainer_create(ds, ids, dir, &o, &t));
+    semid_train_report r;
+    OK(semid_trainer_run(t, 0, &r));
+    assert_true(r.stopped_early);
+    assert_int_equal(r.epochs_done, 2);
+    assert_true(r.steps < r.total_steps);
+    assert_true(semid_trainer_done(t));
+    semid_trainer_free(t);
+    o.patience = -1;
+    FAILS(SEMID_EINVAL, "patience", semid_train(ds, ids, dir, &o, &r));
+    free(dir);
+}
+
 static void test_train_in_two_runs(void **state) {
     (void)state;
     semid_train_opts o = tiny_train();
@@ -168,6 +192,7 @@ static void test_train_in_two_runs(void **state) {
     assert_true(isfinite(r.last_epoch_loss));
     assert_true(r.best_valid >= 0 && r.best_valid <= 1);
     assert_true(r.best_epoch >= 1 && r.best_epoch <= 2);
+    assert_false(r.stopped_early);
     semid_trainer_free(t);
     /* One run to the end: the same model. */
     OK(semid_train(ds, ids, model_dir2, &o, &r));
@@ -368,6 +393,7 @@ static void test_evaluate(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embed_methods),
+        cmocka_unit_test(test_train_stops_early),
         cmocka_unit_test(test_train_in_two_runs),
         cmocka_unit_test(test_model_items),
         cmocka_unit_test(test_search),

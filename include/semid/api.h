@@ -315,7 +315,7 @@ typedef struct semid_train_opts {
     int32_t dim;              /* model width: 128 */
     int32_t context;          /* context in tokens, 0 = fit the history window and a query */
     int32_t history_window;   /* items in a recommendation prompt: 20 */
-    int32_t epochs;           /* 10 */
+    int32_t epochs;           /* 10; with patience, the most epochs a run may take */
     int64_t max_steps;        /* 0 = epochs decide; else at most this many steps */
     int32_t batch;            /* sequences per step: 64 */
     float lr;                 /* peak learning rate: 1e-3 */
@@ -328,6 +328,9 @@ typedef struct semid_train_opts {
     int resume;               /* continue from out_dir/resume.safetensors when present: 0 */
     int verbose;              /* progress on stderr (through the log): 0 */
     int threads;              /* 0 = the calling thread's setting */
+    int32_t patience;         /* early stopping: stop once this many epochs in a row bring no
+                                 better validation Recall (0 = off, the default) */
+    int32_t min_epochs;       /* early stopping never ends a run before this many epochs: 0 */
 } semid_train_opts;
 
 SEMID_API semid_train_opts semid_train_opts_default(void);
@@ -344,6 +347,7 @@ typedef struct semid_train_report {
     double seconds;         /* this run's wall time */
     double tokens_per_s;
     int64_t n_params;
+    int stopped_early;      /* 1: early stopping ended the run (semid_trainer_done is then 1) */
 } semid_train_report;
 
 /* A trainer writes a model bundle into out_dir (created if needed): the
@@ -356,7 +360,7 @@ SEMID_API semid_status semid_trainer_create(const semid_data *d, const semid_ids
  * stops at a resume checkpoint; the next call continues from it, to the
  * same weights an uninterrupted run gives. report may be NULL. */
 SEMID_API semid_status semid_trainer_run(semid_trainer *t, int64_t steps, semid_train_report *report);
-/* 1 when the whole schedule has run. */
+/* 1 when the whole schedule has run, or early stopping ended it. */
 SEMID_API int semid_trainer_done(const semid_trainer *t);
 SEMID_API void semid_trainer_free(semid_trainer *t);
 

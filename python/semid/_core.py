@@ -71,7 +71,7 @@ def _iptr(a):
 
 
 def version():
-    """The version of the libsemid.so loaded ("0.1.0")."""
+    """The version of the libsemid.so loaded ("0.2.0")."""
     return _str(lib.semid_version())
 
 
@@ -505,11 +505,12 @@ build_ids = IDTable.build
 # ---------------------------------------------------------------- training
 
 
-def _train_opts(layers=4, heads=4, dim=128, context=0, history_window=20, epochs=10, max_steps=0, batch=64, lr=1e-3,
+def _train_opts(layers=4, heads=4, dim=128, context=0, history_window=20, epochs=10, patience=0, min_epochs=0,
+                max_steps=0, batch=64, lr=1e-3,
                 weight_decay=0.01, seed=1, valid_sample=500, valid_k=10, word_vectors=None, resume=False, verbose=0,
                 threads=0):
     return _opts(lib.semid_train_opts_default, layers=layers, heads=heads, dim=dim, context=context,
-                 history_window=history_window, epochs=epochs, max_steps=max_steps, batch=batch, lr=float(lr),
+                 history_window=history_window, epochs=epochs, patience=patience, min_epochs=min_epochs, max_steps=max_steps, batch=batch, lr=float(lr),
                  weight_decay=float(weight_decay), seed=seed, valid_sample=valid_sample, valid_k=valid_k,
                  word_vectors=word_vectors, resume=int(bool(resume)), verbose=int(verbose), threads=threads)
 
@@ -543,7 +544,7 @@ class Trainer(_Handle):
 def train(dataset, ids, out_dir, **options):
     """Trains the joint search + recommendation model into out_dir (a model bundle; load it with
     Bundle(out_dir)). Options: layers=4, heads=4, dim=128, context=0, history_window=20, epochs=10,
-    max_steps=0, batch=64, lr=1e-3, weight_decay=0.01, seed=1, valid_sample=500, valid_k=10,
+    patience=0 (early stopping after this many epochs without a better validation Recall), min_epochs=0, max_steps=0, batch=64, lr=1e-3, weight_decay=0.01, seed=1, valid_sample=500, valid_k=10,
     word_vectors=None, resume=False, verbose=0, threads=0. Returns the report as a dict."""
     o = _train_opts(**options)
     r = _lib.TrainReport()

@@ -88,14 +88,14 @@ class TrainOpts(Structure):
                 ("history_window", c_int32), ("epochs", c_int32), ("max_steps", c_int64), ("batch", c_int32),
                 ("lr", c_float), ("weight_decay", c_float), ("seed", c_uint64), ("valid_sample", c_int32),
                 ("valid_k", c_int32), ("word_vectors", c_char_p), ("resume", c_int), ("verbose", c_int),
-                ("threads", c_int)]
+                ("threads", c_int), ("patience", c_int32), ("min_epochs", c_int32)]
 
 
 class TrainReport(Structure):
     _fields_ = [("steps", c_int64), ("total_steps", c_int64), ("epochs_done", c_int32),
                 ("last_epoch_loss", c_double), ("best_valid", c_double), ("best_epoch", c_int32),
                 ("valid_search", c_double), ("valid_rec", c_double), ("seconds", c_double),
-                ("tokens_per_s", c_double), ("n_params", c_int64)]
+                ("tokens_per_s", c_double), ("n_params", c_int64), ("stopped_early", c_int)]
 
 
 class DecodeOpts(Structure):

@@ -43,6 +43,7 @@ struct semid_trainer {
     int runs;         /* runs so far */
     int64_t step;     /* steps done in all */
     int64_t total;    /* steps of the schedule (-1 until the first run) */
+    int stopped;      /* early stopping ended the run */
 };
 
 struct semid_model {

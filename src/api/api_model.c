@@ -24,6 +24,8 @@ semid_train_opts semid_train_opts_default(void) {
     o.context = c.max_seq_len;
     o.history_window = c.history_window;
     o.epochs = c.epochs;
+    o.patience = c.patience;
+    o.min_epochs = c.min_epochs;
     o.max_steps = c.max_steps;
     o.batch = c.batch_size;
     o.lr = c.lr;
@@ -97,6 +99,8 @@ semid_status semid_trainer_create(const semid_data *d, const semid_ids *ids, con
     c->max_seq_len = o.context;
     c->history_window = o.history_window;
     c->epochs = o.epochs;
+    c->patience = o.patience;
+    c->min_epochs = o.min_epochs;
     c->max_steps = o.max_steps;
     c->batch_size = o.batch;
     c->lr = o.lr;
@@ -127,10 +131,12 @@ semid_status semid_trainer_run(semid_trainer *t, int64_t steps, semid_train_repo
     t->runs++;
     t->step = r.steps;
     t->total = r.total_steps;
+    t->stopped = r.stopped_early;
     if (report) {
         report->steps = r.steps;
         report->total_steps = r.total_steps;
         report->epochs_done = r.epochs_done;
+        report->stopped_early = r.stopped_early;
         report->last_epoch_loss = r.last_epoch_loss;
         report->best_valid = r.best_valid;
         report->best_epoch = r.best_epoch;
@@ -143,7 +149,7 @@ semid_status semid_trainer_run(semid_trainer *t, int64_t steps, semid_train_repo
     return SEMID_OK;
 }
 
-int semid_trainer_done(const semid_trainer *t) { return t && t->total >= 0 && t->step >= t->total; }
+int semid_trainer_done(const semid_trainer *t) { return t && (t->stopped || (t->total >= 0 && t->step >= t->total)); }
 
 semid_status semid_train(const semid_data *d, const semid_ids *ids, const char *out_dir, const semid_train_opts *opts,
                          semid_train_report *report) {
