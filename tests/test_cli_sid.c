@@ -169,7 +169,7 @@ static void test_errors_write_nothing(void **state) {
     free(out);
     /* Unknown method and strategy; missing inputs. */
     assert_int_equal(run("sid build --embeddings %s/E.npy --method nosuch --codebook 8 --out %s/bad.json", &out), 1);
-    assert_non_null(strstr(out, "not available"));
+    assert_non_null(strstr(out, "unknown tokenizer 'nosuch' (known: rqkmeans"));
     free(out);
     assert_int_equal(run("sid build --embeddings %s/E.npy --strategy nosuch --out %s/bad.json", &out), 1);
     assert_non_null(strstr(out, "unknown strategy"));

@@ -196,7 +196,8 @@ SEMID_API semid_status semid_embeddings_topk(const semid_embeddings *e, const fl
  * Quantizers (Semantic-ID tokenizers): vectors -> `levels` codes each */
 
 typedef struct semid_quantizer_opts {
-    const char *method; /* "rqkmeans" (default), "rqvae", "rlfq", "dict" */
+    const char *method; /* "rqkmeans" (default), "rqvae", "rlfq", "dict", ... (every
+                           tokenizer: semid sid build --help) */
     int32_t levels;     /* codes per vector: 2 */
     int32_t codebook;   /* codes per level: 256; at most the number of rows fitted */
     int32_t iters;      /* k-means iterations per level or training epochs; 0 = the method's default */
@@ -239,7 +240,7 @@ typedef struct semid_ids_opts {
                              (one embedding, IDs shared by both tasks), "separate" (search IDs
                              from search embeddings, rec IDs from rec embeddings) or
                              "prefix_share" (one shared level, then one per task); "search" */
-    const char *method;   /* quantizer: "rqkmeans" (default), "rqvae", "rlfq", "dict" */
+    const char *method;   /* quantizer, as in semid_quantizer_opts: "rqkmeans" (default), ... */
     int32_t levels;       /* 2 */
     int32_t codebook;     /* 256 */
     int32_t iters;        /* 0 = the method's default */

@@ -16,6 +16,7 @@
 
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "base/status.h"
 #include "base/threads.h"
 #include "cli/cli.h"
@@ -159,9 +160,13 @@ static char *with_suffix(const char *path, const char *suffix) {
 }
 
 static int sid_build(int argc, char **argv) {
-    const char *embeddings = NULL, *search = NULL, *rec = NULL, *ids = NULL, *strategy = NULL, *method = "rqkmeans";
+    const char *embeddings = NULL, *search = NULL, *rec = NULL, *ids = NULL, *strategy = NULL;
+    const char *method = semid_tokenizer_defaults().method;
     const char *out = NULL, *tok_out = NULL, *dataset = NULL;
     int levels = 2, codebook = 256, beam = 1, iters = 0, seed = 1234, threads = 0, disambiguate = 0, verbose = 0;
+    char methods[256], method_help[300];
+    snprintf(method_help, sizeof method_help, "tokenizer: %s",
+             semid_names_join(semid_tokenizer_name_at, methods, sizeof methods));
     cli_option opts[] = {
         {"embeddings", CLI_STRING, &embeddings, "item embeddings (.npy, rows = items) for one-embedding strategies"},
         {"search", CLI_STRING, &search, "search embeddings (separate, prefix_share)"},
@@ -170,7 +175,7 @@ static int sid_build(int argc, char **argv) {
         {"dataset", CLI_STRING, &dataset, "saved dataset: rows in its item order, popularity for --disambiguate"},
         {"strategy", CLI_STRING, &strategy,
          "search|rec|content|fused_concat|fused_svd|multi|separate|prefix_share (default: search, or separate with --search/--rec)"},
-        {"method", CLI_STRING, &method, "tokenizer: rqkmeans|rqvae|rlfq|dict"},
+        {"method", CLI_STRING, &method, method_help},
         {"levels", CLI_INT, &levels, "codes per ID"},
         {"codebook", CLI_INT, &codebook, "codes per level (K); must not exceed the number of items"},
         {"beam", CLI_INT, &beam, "beam width of residual encoding (1 = greedy)"},

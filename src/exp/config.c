@@ -11,10 +11,10 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "gen/examples.h"
+#include "quant/tokenizer.h"
 
 static const char *const STRATEGIES[] = {"content", "search", "rec", "separate", "prefix_share",
                                          "fused_concat", "fused_svd", "multi"};
-static const char *const TOKENIZERS[] = {"rqkmeans", "rqvae", "rlfq", "dict"};
 
 /* Seeds are exact integers in a JSON number (a double). */
 #define EXP_MAX_SEED 9007199254740991.0
@@ -26,7 +26,7 @@ static int in_list(const char *name, const char *const *list, size_t n) {
 }
 
 int exp_is_strategy(const char *name) { return in_list(name, STRATEGIES, sizeof STRATEGIES / sizeof *STRATEGIES); }
-int exp_is_tokenizer(const char *name) { return in_list(name, TOKENIZERS, sizeof TOKENIZERS / sizeof *TOKENIZERS); }
+int exp_is_tokenizer(const char *name) { return semid_tokenizer_find_method(name) != NULL; }
 
 typedef enum { K_INT, K_DOUBLE, K_STRING, K_SEEDS, K_STRATEGIES, K_TOKENIZERS } key_type;
 
@@ -96,9 +96,11 @@ static void set_defaults_common(exp_config *c) {
     const char *strategies[] = {"content", "search", "rec", "separate", "prefix_share", "fused_concat", "fused_svd", "multi"};
     c->n_strategies = 8;
     for (int i = 0; i < 8; i++) snprintf(c->strategies[i], sizeof c->strategies[i], "%s", strategies[i]);
-    const char *tok[] = {"rqkmeans", "rqvae", "rlfq", "dict"};
-    c->n_ablation = 4;
-    for (int i = 0; i < 4; i++) snprintf(c->ablation[i], sizeof c->ablation[i], "%s", tok[i]);
+    /* The ablation: every tokenizer of the table that the paper compares. */
+    c->n_ablation = 0;
+    for (int i = 0; semid_tokenizer_methods[i] && c->n_ablation < EXP_MAX_LIST; i++)
+        if (semid_tokenizer_methods[i]->in_ablation)
+            snprintf(c->ablation[c->n_ablation++], sizeof c->ablation[0], "%s", semid_tokenizer_methods[i]->name);
 }
 
 semid_status exp_config_preset(exp_config *c, const char *preset) {
@@ -219,14 +221,21 @@ static semid_status set_value(exp_config *c, const key_spec *k, const cJSON *v, 
         for (int i = 0; i < n; i++) {
             const cJSON *e = cJSON_GetArrayItem(v, i);
             if (!cJSON_IsString(e)) return semid_fail(SEMID_EINVAL, "%s: key '%s' entry %d must be a string", origin, k->name, i);
-            int ok = strategies ? exp_is_strategy(e->valuestring) : exp_is_tokenizer(e->valuestring);
-            if (!ok)
-                return semid_fail(SEMID_EINVAL, "%s: key '%s': unknown %s '%s' (expected one of %s)", origin, k->name,
-                                  strategies ? "strategy" : "tokenizer", e->valuestring,
-                                  strategies ? "content, search, rec, separate, prefix_share, fused_concat, fused_svd, multi"
-                                             : "rqkmeans, rqvae, rlfq, dict");
-            if (strategies) snprintf(c->strategies[i], sizeof c->strategies[i], "%s", e->valuestring);
-            else snprintf(c->ablation[i], sizeof c->ablation[i], "%s", e->valuestring);
+            semid_status known = SEMID_OK;
+            if (!strategies) {
+                const semid_tokenizer_method *m;
+                known = semid_tokenizer_lookup(e->valuestring, &m);
+            } else if (!exp_is_strategy(e->valuestring)) {
+                known = semid_fail(SEMID_EINVAL, "unknown strategy '%s' (known: content, search, rec, separate, "
+                                   "prefix_share, fused_concat, fused_svd, multi)", e->valuestring);
+            }
+            if (known != SEMID_OK) return semid_fail_context(known, "%s: key '%s'", origin, k->name);
+            char *dst = strategies ? c->strategies[i] : c->ablation[i];
+            size_t cap = strategies ? sizeof c->strategies[i] : sizeof c->ablation[i];
+            if (strlen(e->valuestring) >= cap)
+                return semid_fail(SEMID_EINTERNAL, "%s: key '%s': the name '%s' is longer than %zu bytes", origin,
+                                  k->name, e->valuestring, cap - 1);
+            snprintf(dst, cap, "%s", e->valuestring);
         }
         if (strategies) c->n_strategies = n;
         else c->n_ablation = n;

@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "exp/stages.h"
+#include "quant/tokenizer.h"
 
 typedef struct row_names {
     const char *name;
@@ -26,10 +27,6 @@ static const row_names LABELS[] = {
     {"fused_concat", "fused concat"},
     {"fused_svd", "fused SVD"},
     {"multi", "multi-task"},
-    {"rqkmeans", "RQ-KMeans"},
-    {"rqvae", "RQ-VAE"},
-    {"rlfq", "Residual LFQ"},
-    {"dict", "dictionary encoding"},
     {"popularity", "popularity"},
     {"dense_search", "dense search bi-encoder"},
     {"dense_multi", "dense multi-task bi-encoder"},
@@ -42,14 +39,20 @@ static const char *label_of(const char *name) {
     return name;
 }
 
-static void row_init(exp_row *row, exp_table table, const char *name, int generative) {
+/* The report label of a tokenizer-ablation row: the method table's. */
+static const char *tokenizer_label(const char *name) {
+    const semid_tokenizer_method *m = semid_tokenizer_find_method(name);
+    return m ? m->label : name;
+}
+
+static void row_init(exp_row *row, exp_table table, const char *name, const char *label, int generative) {
     memset(row, 0, sizeof *row);
     row->table = table;
     row->generative = generative;
     row->p_search = row->p_rec = NAN;
     row->p_search_seeds = row->p_rec_seeds = NAN;
     snprintf(row->name, sizeof row->name, "%s", name);
-    snprintf(row->label, sizeof row->label, "%s", label_of(name));
+    snprintf(row->label, sizeof row->label, "%s", label);
 }
 
 /* Adds one seed's evaluation: its means to the metrics, its per-query hits
@@ -126,7 +129,7 @@ static semid_status row_copy(const exp_row *src, exp_table table, exp_row *dst) 
 typedef struct gen_row {
     const char *strategy, *tokenizer;
     exp_table table;
-    const char *name;
+    const char *name, *label;
     int also_main; /* task-specific rows are shown in the main table too */
     exp_row row;
     semid_idtable ids;
@@ -159,7 +162,7 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
     int n_jobs = 0;
     for (int i = 0; i < n_rows; i++) {
         gen_row *g = &rows[i];
-        row_init(&g->row, g->table, g->name, 1);
+        row_init(&g->row, g->table, g->name, g->label, 1);
         semid_status st = exp_stage_sid(cfg, run_dir, ds, data_key, g->strategy, g->tokenizer, &g->ids,
                                         &g->row.collision_rate, &g->sid_key);
         if (st != SEMID_OK) row_fail(&g->row, st);
@@ -237,7 +240,7 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         st = row_copy(src, rows[i].table, &rows[i].row);
         /* the copy keeps its own name and label */
         snprintf(rows[i].row.name, sizeof rows[i].row.name, "%s", rows[i].name);
-        snprintf(rows[i].row.label, sizeof rows[i].row.label, "%s", label_of(rows[i].name));
+        snprintf(rows[i].row.label, sizeof rows[i].row.label, "%s", rows[i].label);
     }
     free(jobs);
     return st;
@@ -266,7 +269,7 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
     int n_refs = (wants(cfg, "multi") || cfg->n_ablation > 0) ? 4 : 3;
     for (int i = 0; i < n_refs; i++) {
         exp_row row;
-        row_init(&row, EXP_TABLE_REFERENCE, refs[i], 0);
+        row_init(&row, EXP_TABLE_REFERENCE, refs[i], label_of(refs[i]), 0);
         exp_eval e;
         semid_status st = exp_stage_reference(cfg, run_dir, ds, data_key, refs[i], &e);
         if (st == SEMID_OK) {
@@ -281,16 +284,19 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
     int n_gen = cfg->n_strategies + cfg->n_ablation;
     gen_row *rows = calloc((size_t)(n_gen > 0 ? n_gen : 1), sizeof *rows);
     if (!rows) return semid_fail(SEMID_ENOMEM, "out of memory");
+    /* Strategies are compared with the paper's tokenizer, the default one. */
+    const char *tokenizer = semid_tokenizer_defaults().method;
     for (int i = 0; i < cfg->n_strategies; i++) {
         const char *s = cfg->strategies[i];
         int motivation = strcmp(s, "content") == 0 || strcmp(s, "search") == 0 || strcmp(s, "rec") == 0;
-        rows[i] = (gen_row){.strategy = s, .tokenizer = "rqkmeans", .name = s,
+        rows[i] = (gen_row){.strategy = s, .tokenizer = tokenizer, .name = s, .label = label_of(s),
                             .table = motivation ? EXP_TABLE_MOTIVATION : EXP_TABLE_MAIN,
                             .also_main = motivation && strcmp(s, "content") != 0};
     }
     for (int i = 0; i < cfg->n_ablation; i++)
         rows[cfg->n_strategies + i] =
-            (gen_row){.strategy = "multi", .tokenizer = cfg->ablation[i], .name = cfg->ablation[i], .table = EXP_TABLE_ABLATION};
+            (gen_row){.strategy = "multi", .tokenizer = cfg->ablation[i], .name = cfg->ablation[i],
+                      .label = tokenizer_label(cfg->ablation[i]), .table = EXP_TABLE_ABLATION};
     semid_status st = generative_rows(cfg, run_dir, ds, data_key, rows, n_gen);
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
         if (rows[i].also_main) {

@@ -506,6 +506,16 @@ static int32_t method_level_size(const void *s, int32_t level) {
 static int32_t method_dim(const void *s) { return (int32_t)((const semid_dictenc *)s)->dim; }
 
 const semid_tokenizer_method semid_method_dict = {
-    "dict", method_fit, method_encode, NULL, method_levels, method_level_size, method_dim,
-    write_any, read_any, free_any,
+    .name = "dict",
+    .label = "dictionary encoding",
+    .in_ablation = 1,
+    .fit = method_fit,
+    .encode = method_encode,
+    .reconstruct = NULL,
+    .levels = method_levels,
+    .level_size = method_level_size,
+    .dim = method_dim,
+    .write = write_any,
+    .read = read_any,
+    .free = free_any,
 };

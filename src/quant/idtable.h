@@ -21,7 +21,7 @@ enum { SEMID_TASK_SEARCH = 0, SEMID_TASK_REC = 1 };
 
 typedef struct semid_idtable {
     char *strategy;        /* "search", "rec", "content", "separate", "prefix_share", ... */
-    char *method;          /* "rqkmeans", "rqvae", "rlfq", "dict" */
+    char *method;          /* a tokenizer's name (quant/tokenizer_methods.c) */
     int32_t n_items;
     int32_t n_tasks;       /* 1 or 2 */
     int32_t n_levels;      /* tokens per ID, a disambiguation level included */

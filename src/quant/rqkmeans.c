@@ -343,6 +343,8 @@ static void m_free(void *state) { semid_rqkmeans_free(state); }
 
 const semid_tokenizer_method semid_method_rqkmeans = {
     .name = "rqkmeans",
+    .label = "RQ-KMeans",
+    .in_ablation = 1,
     .fit = m_fit,
     .encode = m_encode,
     .reconstruct = m_reconstruct,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/names.h"
 #include "base/status.h"
 #include "base/threads.h"
 #include "linalg/vec.h"
@@ -41,7 +42,7 @@ uint64_t semid_tokenizer_fingerprint(const semid_tokenizer *tok) { return tok->f
 semid_tokenizer_config semid_tokenizer_defaults(void) {
     semid_tokenizer_config c;
     memset(&c, 0, sizeof c);
-    c.method = "rqkmeans";
+    c.method = semid_tokenizer_methods[0]->name;
     c.levels = 2;
     c.codebook_size = 256;
     c.seed = 1234;
@@ -49,21 +50,20 @@ semid_tokenizer_config semid_tokenizer_defaults(void) {
     return c;
 }
 
-const semid_tokenizer_method *semid_tokenizer_find_method(const char *name) {
-    for (int i = 0; semid_tokenizer_methods[i]; i++)
-        if (strcmp(semid_tokenizer_methods[i]->name, name) == 0) return semid_tokenizer_methods[i];
+const char *semid_tokenizer_name_at(int i) {
+    for (int k = 0; semid_tokenizer_methods[k]; k++)
+        if (k == i) return semid_tokenizer_methods[k]->name;
     return NULL;
 }
 
-static semid_status method_or_fail(const char *name, const semid_tokenizer_method **m) {
-    *m = semid_tokenizer_find_method(name);
-    if (*m) return SEMID_OK;
-    char avail[256] = "";
-    for (int i = 0; semid_tokenizer_methods[i]; i++) {
-        if (i) strncat(avail, ", ", sizeof avail - strlen(avail) - 1);
-        strncat(avail, semid_tokenizer_methods[i]->name, sizeof avail - strlen(avail) - 1);
-    }
-    return semid_fail(SEMID_EINVAL, "tokenizer method '%s' is not available (available: %s)", name, avail);
+const semid_tokenizer_method *semid_tokenizer_find_method(const char *name) {
+    int i = semid_names_index(semid_tokenizer_name_at, name);
+    return i < 0 ? NULL : semid_tokenizer_methods[i];
+}
+
+semid_status semid_tokenizer_lookup(const char *name, const semid_tokenizer_method **out) {
+    *out = semid_tokenizer_find_method(name);
+    return *out ? SEMID_OK : semid_fail_unknown("tokenizer", name, semid_tokenizer_name_at);
 }
 
 static semid_status check_finite(const semid_matrix *X) {
@@ -77,7 +77,7 @@ static semid_status check_finite(const semid_matrix *X) {
 semid_status semid_tokenizer_fit(const semid_matrix *X, const semid_tokenizer_config *cfg, semid_tokenizer **out) {
     *out = NULL;
     const semid_tokenizer_method *m;
-    SEMID_TRY(method_or_fail(cfg->method ? cfg->method : "rqkmeans", &m));
+    SEMID_TRY(semid_tokenizer_lookup(cfg->method ? cfg->method : semid_tokenizer_methods[0]->name, &m));
     if (cfg->levels < 1) return semid_fail(SEMID_EINVAL, "levels must be >= 1 (got %d)", cfg->levels);
     if (cfg->codebook_size < 1)
         return semid_fail(SEMID_EINVAL, "codebook size must be >= 1 (got %d)", cfg->codebook_size);
@@ -283,7 +283,7 @@ semid_status semid_tokenizer_load(const char *path, semid_tokenizer **out) {
     if ((st = semid_tok_read_u32(&r, &levels, "levels")) != SEMID_OK) goto done;
     if ((st = semid_tok_read_u32(&r, &dim, "dimension")) != SEMID_OK) goto done;
     const semid_tokenizer_method *m;
-    if ((st = method_or_fail(name, &m)) != SEMID_OK) {
+    if ((st = semid_tokenizer_lookup(name, &m)) != SEMID_OK) {
         semid_fail_context(st, "%s", path);
         goto done;
     }

@@ -12,15 +12,17 @@
  *   SEMID_TRY(semid_tokenizer_encode(tok, &X, codes));         // (rows, levels)
  *   SEMID_TRY(semid_tokenizer_save(tok, "tok.bin"));           // cold start later
  *
- * HOW A METHOD PLUGS IN (for the authors of rqvae.c, rlfq.c, dictenc.c):
- *   1. Implement the functions of a semid_tokenizer_method (below) in your
- *      own file, over your own state struct (passed as void *).
- *   2. Declare `extern const semid_tokenizer_method semid_method_<name>;` in
- *      your header and define it in your .c file.
- *   3. When your file compiles, add `&semid_method_<name>` to the table in
- *      src/quant/tokenizer_methods.c (one line plus your #include). Until a
- *      method is in that table, fitting or loading it fails with SEMID_EINVAL
- *      "tokenizer method 'x' is not available".
+ * HOW A METHOD PLUGS IN: one new file and one table row.
+ *   1. In src/quant/<name>.c, implement the functions of a
+ *      semid_tokenizer_method (below) over your own state struct (passed as
+ *      void *) and define `const semid_tokenizer_method semid_method_<name>`
+ *      with its name and label.
+ *   2. Add the row `ROW(<name>)` to the table in src/quant/tokenizer_methods.c.
+ * Every consumer reads that table: fitting and loading, `semid sid build
+ * --method`, the experiment's `sid.ablation` key and its report labels, the
+ * help texts and the error for a name not in it ("unknown tokenizer 'x'
+ * (known: ...)"). A header of your own is needed only for settings of your
+ * own (method_config).
  * The prefix-share quantizer is not a tokenizer of one embedding (it reads
  * the search and the rec embeddings): it plugs in through
  * semid_prefix_share_impl, also in tokenizer_methods.c (see below).
@@ -42,7 +44,7 @@
 #include "semid/semid.h"
 
 typedef struct semid_tokenizer_config {
-    const char *method;    /* "rqkmeans" (default), "rqvae", "rlfq", "dict" */
+    const char *method;    /* a name in the method table (tokenizer_methods.c); NULL = "rqkmeans" */
     int32_t levels;        /* L codes per item (default 2, as the paper) */
     int32_t codebook_size; /* K codes per level (default 256, as the paper) */
     int32_t iters;         /* k-means iterations per level (rqkmeans) or training
@@ -129,7 +131,10 @@ semid_status semid_tok_write_f32s(FILE *fp, const float *src, int64_t n);
 semid_status semid_tok_write_i32s(FILE *fp, const int32_t *src, int64_t n);
 
 typedef struct semid_tokenizer_method {
-    const char *name; /* "rqkmeans", ... */
+    const char *name;    /* "rqkmeans": configs, --method, saved files, ID tables */
+    const char *label;   /* "RQ-KMeans": report rows */
+    int32_t in_ablation; /* 1: in the experiment's default tokenizer ablation
+                            (the paper's four); a new method starts at 0 */
     /* Fit on X (already validated: rows >= 1, finite, K <= rows, levels >= 1,
      * codebook_size >= 1; threads already applied); *state is the method's. */
     semid_status (*fit)(const semid_matrix *X, const semid_tokenizer_config *cfg, void **state);
@@ -147,7 +152,12 @@ typedef struct semid_tokenizer_method {
 
 /* The table of available methods (tokenizer_methods.c), NULL-terminated. */
 extern const semid_tokenizer_method *const semid_tokenizer_methods[];
+/* The method called `name`, or NULL. */
 const semid_tokenizer_method *semid_tokenizer_find_method(const char *name);
+/* The same, or SEMID_EINVAL "unknown tokenizer 'x' (known: ...)". */
+semid_status semid_tokenizer_lookup(const char *name, const semid_tokenizer_method **out);
+/* The i-th method's name in table order, NULL past the end (base/names.h). */
+const char *semid_tokenizer_name_at(int i);
 
 /* Prefix-share (GenSAR): one shared codebook plus one codebook per task,
  * fitted on the search (S) and rec (R) embeddings of the same items (same
