@@ -8,13 +8,10 @@
 #include "api/api_internal.h"
 #include "base/status.h"
 #include "base/threads.h"
-#include "embed/biencoder_train.h"
-#include "embed/content.h"
-#include "embed/enmf.h"
+#include "embed/embed_methods.h"
 #include "embed/fusion.h"
 #include "embed/knn.h"
 #include "io/npy.h"
-#include "text/wordvec.h"
 
 semid_embed_opts semid_embed_opts_default(void) {
     semid_embed_opts o;
@@ -100,70 +97,25 @@ static semid_status dataset_ids(const semid_dataset *ds, char ***out) {
     return st;
 }
 
-static semid_status embed_rec(const semid_dataset *ds, const semid_embed_opts *o, semid_matrix *items) {
-    semid_enmf_config cfg = semid_enmf_defaults();
-    if (o->dim > 0) cfg.dim = o->dim;
-    if (o->epochs > 0) cfg.epochs = o->epochs;
-    if (o->batch > 0) cfg.batch_users = o->batch;
-    if (o->lr > 0) cfg.lr = o->lr;
-    cfg.seed = o->seed;
-    int64_t *off = NULL;
-    int32_t *it = NULL;
-    SEMID_TRY(semid_enmf_train_csr(ds, &off, &it));
-    semid_enmf_data data = {ds->n_users, ds->n_items, off, it};
-    semid_enmf m;
-    memset(&m, 0, sizeof m);
-    semid_status st = semid_enmf_train(&m, &cfg, &data, NULL, NULL);
-    free(off);
-    free(it);
-    if (st == SEMID_OK) st = semid_enmf_item_vectors(&m, items);
-    semid_enmf_free(&m);
-    return st;
-}
-
-static semid_status embed_text(const semid_dataset *ds, const char *method, const semid_embed_opts *o,
-                               semid_matrix *items) {
-    semid_wordvec wv;
-    memset(&wv, 0, sizeof wv);
-    SEMID_TRY(o->word_vectors ? semid_wordvec_load(o->word_vectors, 0, &wv) : semid_wordvec_load_default(&wv));
-    semid_status st;
-    if (strcmp(method, "content") == 0) {
-        semid_content_config cc = semid_content_defaults();
-        st = semid_content_embed(ds, &wv, &cc, items);
-    } else {
-        semid_biencoder_config bc = semid_biencoder_defaults();
-        bc.task = strcmp(method, "multi") == 0 ? SEMID_BIENCODER_MULTITASK : SEMID_BIENCODER_SEARCH;
-        bc.encoder.dim_word = wv.dim;
-        if (o->dim > 0) bc.encoder.dim_out = o->dim;
-        if (o->epochs > 0) bc.epochs = o->epochs;
-        if (o->lr > 0) bc.lr = o->lr;
-        if (o->batch > 0) bc.batch = o->batch;
-        bc.seed = o->seed;
-        bc.encoder.seed = o->seed;
-        st = semid_biencoder_train(ds, &wv, &bc, NULL, items, NULL);
-    }
-    semid_wordvec_free(&wv);
-    return st;
-}
-
-static semid_status embed_method(const semid_dataset *ds, const char *method, const semid_embed_opts *o,
+/* A fused method computes its inputs first, with the same options. */
+static semid_status embed_method(const semid_dataset *ds, const semid_embed_method *m, const semid_embed_opts *o,
                                  semid_matrix *items) {
-    if (strcmp(method, "rec") == 0) return embed_rec(ds, o, items);
-    if (strcmp(method, "content") == 0 || strcmp(method, "search") == 0 || strcmp(method, "multi") == 0)
-        return embed_text(ds, method, o, items);
-    if (strcmp(method, "fused_concat") == 0 || strcmp(method, "fused_svd") == 0) {
-        semid_matrix s = {0}, r = {0};
-        semid_status st = embed_text(ds, "search", o, &s);
-        if (st == SEMID_OK) st = embed_rec(ds, o, &r);
-        if (st == SEMID_OK)
-            st = strcmp(method, "fused_concat") == 0 ? semid_fuse_concat(&s, &r, items) : semid_fuse_svd(&s, &r, items);
-        semid_matrix_free(&s);
-        semid_matrix_free(&r);
-        return st;
-    }
-    return semid_fail(SEMID_EINVAL,
-                      "semid_embed: unknown method '%s' (one of: content, search, rec, multi, fused_concat, fused_svd)",
-                      method);
+    semid_matrix in[2] = {{0}, {0}};
+    semid_status st = SEMID_OK;
+    for (int i = 0; i < 2 && st == SEMID_OK && m->kind == SEMID_EMBED_FUSED; i++)
+        st = embed_method(ds, semid_embed_method_find(m->inputs[i]), o, &in[i]);
+    semid_embed_settings s = semid_embed_settings_default();
+    s.word_vectors = o->word_vectors;
+    if (o->dim > 0) s.enmf.dim = s.biencoder.encoder.dim_out = o->dim;
+    if (o->epochs > 0) s.enmf.epochs = s.biencoder.epochs = o->epochs;
+    if (o->batch > 0) s.enmf.batch_users = s.biencoder.batch = o->batch;
+    if (o->lr > 0) s.enmf.lr = s.biencoder.lr = o->lr;
+    s.seed = o->seed;
+    const semid_matrix *const inputs[2] = {&in[0], &in[1]};
+    if (st == SEMID_OK) st = semid_embed_compute(ds, m, &s, inputs, items, NULL);
+    semid_matrix_free(&in[0]);
+    semid_matrix_free(&in[1]);
+    return st;
 }
 
 semid_status semid_embed(const semid_data *d, const char *method, const semid_embed_opts *opts,
@@ -175,10 +127,13 @@ semid_status semid_embed(const semid_data *d, const char *method, const semid_em
     semid_embed_opts o = opts ? *opts : semid_embed_opts_default();
     if (o.dim < 0 || o.epochs < 0 || o.batch < 0 || !(o.lr >= 0) || o.threads < 0)
         return semid_fail(SEMID_EINVAL, "semid_embed: dim, epochs, batch, lr and threads must be >= 0");
+    const semid_embed_method *em;
+    semid_status st = semid_embed_method_lookup(method, "method", &em);
+    if (st != SEMID_OK) return semid_fail_context(st, "semid_embed");
     int saved = semid_threads_push(o.threads);
     semid_matrix m = {0};
     char **ids = NULL;
-    semid_status st = embed_method(&d->ds, method, &o, &m);
+    st = embed_method(&d->ds, em, &o, &m);
     if (st == SEMID_OK) st = dataset_ids(&d->ds, &ids);
     semid_threads_pop(saved);
     if (st != SEMID_OK) {

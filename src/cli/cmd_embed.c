@@ -9,26 +9,20 @@
 
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "base/status.h"
 #include "base/threads.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
-#include "embed/biencoder_train.h"
-#include "embed/content.h"
 #include "embed/embed_io.h"
-#include "embed/enmf.h"
-#include "embed/fusion.h"
-#include "embed/text_encoder.h"
+#include "embed/embed_methods.h"
 #include "io/npy.h"
-#include "text/wordvec.h"
 
 typedef struct embed_args {
     const char *method, *dataset, *out, *import_path, *ids, *name, *search, *rec, *glove;
     int dim, epochs, batch, threads, seed;
     float lr, neg_weight, dropout, weight_decay;
 } embed_args;
-
-static const char *const METHODS = "content, search, rec, multi, fused_concat, fused_svd";
 
 /* The id list beside an embedding file: <dir of path>/items.txt. */
 static char *ids_beside(const char *npy_path) {
@@ -55,108 +49,79 @@ static semid_status load_input(const semid_dataset *ds, const char *path, const 
     return st;
 }
 
-static semid_status embed_rec(const semid_dataset *ds, const embed_args *a, semid_matrix *items) {
-    semid_enmf_config cfg = semid_enmf_defaults();
-    if (a->dim > 0) cfg.dim = a->dim;
-    if (a->epochs >= 0) cfg.epochs = a->epochs;
-    if (a->batch > 0) cfg.batch_users = a->batch;
-    if (a->lr > 0) cfg.lr = a->lr;
-    cfg.neg_weight = a->neg_weight;
-    cfg.dropout = a->dropout;
-    cfg.weight_decay = a->weight_decay;
-    cfg.seed = (uint64_t)a->seed;
-    int64_t *off = NULL;
-    int32_t *it = NULL;
-    SEMID_TRY(semid_enmf_train_csr(ds, &off, &it));
-    semid_enmf_data data = {ds->n_users, ds->n_items, off, it};
-    SEMID_INFO("enmf: %d users, %d items, %lld training interactions, dim %d, %d epochs", ds->n_users, ds->n_items,
-               (long long)off[ds->n_users], cfg.dim, cfg.epochs);
-    semid_enmf m;
-    semid_status st = semid_enmf_train(&m, &cfg, &data, NULL, NULL);
-    free(off);
-    free(it);
-    if (st != SEMID_OK) return st;
-    semid_matrix users = {0};
-    st = semid_enmf_item_vectors(&m, items);
-    if (st == SEMID_OK) st = semid_enmf_user_vectors(&m, &users);
-    char *up = semid_path_join(a->out, "rec_users.npy");
-    char *uid = semid_path_join(a->out, "users.txt");
-    if (st == SEMID_OK && (!up || !uid)) st = semid_fail(SEMID_ENOMEM, "out of memory");
-    if (st == SEMID_OK) st = semid_mkdirs(a->out);
-    if (st == SEMID_OK) st = semid_npy_write(up, &users);
-    if (st == SEMID_OK) st = semid_idlist_write(uid, ds->user_ids, ds->n_users);
-    free(up);
+static semid_embed_settings settings_of(const embed_args *a) {
+    semid_embed_settings s = semid_embed_settings_default();
+    s.word_vectors = a->glove;
+    if (a->dim > 0) s.enmf.dim = s.biencoder.encoder.dim_out = a->dim;
+    if (a->epochs >= 0) s.enmf.epochs = a->epochs;
+    if (a->epochs > 0) s.biencoder.epochs = a->epochs;
+    if (a->batch > 0) s.enmf.batch_users = s.biencoder.batch = a->batch;
+    if (a->lr > 0) s.enmf.lr = s.biencoder.lr = a->lr;
+    s.enmf.neg_weight = a->neg_weight;
+    s.enmf.dropout = a->dropout;
+    s.enmf.weight_decay = a->weight_decay;
+    s.seed = (uint64_t)a->seed;
+    return s;
+}
+
+/* What scoring needs later, beside the vectors: a bi-encoder as
+ * DIR/<method>_encoder.safetensors (so that `semid baseline --method
+ * search` can encode queries with it), ENMF's user vectors as
+ * DIR/<method>_users.npy with DIR/users.txt. */
+static semid_status save_extras(const semid_dataset *ds, const embed_args *a, const semid_embed_method *m,
+                                const semid_text_encoder *enc, const semid_matrix *users) {
+    if (!enc && m->kind != SEMID_EMBED_ENMF) return SEMID_OK;
+    char file[96];
+    snprintf(file, sizeof file, enc ? "%s_encoder.safetensors" : "%s_users.npy", m->name);
+    char *path = semid_path_join(a->out, file);
+    char *uid = enc ? NULL : semid_path_join(a->out, "users.txt");
+    semid_status st = path && (enc || uid) ? semid_mkdirs(a->out) : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK && enc) st = semid_text_encoder_save(enc, path);
+    if (st == SEMID_OK && enc) SEMID_INFO("saved the trained encoder to %s", path);
+    if (st == SEMID_OK && !enc) st = semid_npy_write(path, users);
+    if (st == SEMID_OK && !enc) st = semid_idlist_write(uid, ds->user_ids, ds->n_users);
+    free(path);
     free(uid);
-    semid_matrix_free(&users);
-    semid_enmf_free(&m);
     return st;
 }
 
-/* content: GloVe mean (embed/content.h); search, multi: the bi-encoder
- * (embed/biencoder_train.h), saved as DIR/<method>_encoder.safetensors so
- * that `semid baseline --method search` can encode queries with it. */
-static semid_status embed_text(const semid_dataset *ds, const embed_args *a, semid_matrix *items) {
-    semid_wordvec wv;
-    memset(&wv, 0, sizeof wv);
-    SEMID_TRY(a->glove ? semid_wordvec_load(a->glove, 0, &wv) : semid_wordvec_load_default(&wv));
-    semid_status st;
-    if (strcmp(a->method, "content") == 0) {
-        semid_content_config cc = semid_content_defaults();
-        st = semid_content_embed(ds, &wv, &cc, items);
-    } else {
-        semid_biencoder_config bc = semid_biencoder_defaults();
-        bc.task = strcmp(a->method, "multi") == 0 ? SEMID_BIENCODER_MULTITASK : SEMID_BIENCODER_SEARCH;
-        bc.encoder.dim_word = wv.dim;
-        if (a->dim > 0) bc.encoder.dim_out = a->dim;
-        if (a->epochs > 0) bc.epochs = a->epochs;
-        if (a->lr > 0) bc.lr = a->lr;
-        if (a->batch > 0) bc.batch = a->batch;
-        bc.seed = (uint64_t)a->seed;
-        bc.encoder.seed = (uint64_t)a->seed;
-        semid_text_encoder *enc = NULL;
-        st = semid_biencoder_train(ds, &wv, &bc, &enc, items, NULL);
-        if (st == SEMID_OK) {
-            char file[64];
-            snprintf(file, sizeof file, "%s_encoder.safetensors", a->method);
-            char *path = semid_path_join(a->out, file);
-            st = path ? semid_mkdirs(a->out) : semid_fail(SEMID_ENOMEM, "out of memory");
-            if (st == SEMID_OK) st = semid_text_encoder_save(enc, path);
-            if (st == SEMID_OK) SEMID_INFO("saved the trained encoder to %s", path);
-            free(path);
-        }
-        semid_text_encoder_free(enc);
+/* A fused method's inputs: --search / --rec when given (ids from items.txt
+ * beside them), else DIR/<input>.npy. */
+static semid_status compute(const semid_dataset *ds, const embed_args *a, const semid_embed_method *m,
+                            semid_matrix *items) {
+    semid_matrix in[2] = {{0}, {0}};
+    semid_status st = SEMID_OK;
+    if (m->kind == SEMID_EMBED_FUSED) {
+        const char *given[2] = {a->search, a->rec};
+        for (int i = 0; i < 2 && st == SEMID_OK; i++) st = load_input(ds, given[i], a->out, m->inputs[i], &in[i]);
     }
-    semid_wordvec_free(&wv);
+    semid_embed_settings s = settings_of(a);
+    semid_text_encoder *enc = NULL;
+    semid_matrix users = {0};
+    semid_embed_extras x = {.encoder = &enc, .users = &users};
+    const semid_matrix *const inputs[2] = {&in[0], &in[1]};
+    if (st == SEMID_OK) st = semid_embed_compute(ds, m, &s, inputs, items, &x);
+    if (st == SEMID_OK) st = save_extras(ds, a, m, enc, &users);
+    semid_text_encoder_free(enc);
+    semid_matrix_free(&users);
+    semid_matrix_free(&in[0]);
+    semid_matrix_free(&in[1]);
     return st;
 }
 
 static int run(const embed_args *a) {
+    const semid_embed_method *m = NULL;
+    semid_status st = a->import_path ? SEMID_OK : semid_embed_method_lookup(a->method, "--method", &m);
+    if (st != SEMID_OK) return cli_report(st);
     semid_dataset ds;
     memset(&ds, 0, sizeof ds);
-    semid_status st = semid_dataset_load(a->dataset, &ds);
+    st = semid_dataset_load(a->dataset, &ds);
     if (st != SEMID_OK) return cli_report(st);
     semid_matrix items = {0};
-    const char *name = a->method;
+    const char *name = a->import_path ? a->name : a->method;
     double t0 = semid_now();
-    if (a->import_path) {
-        name = a->name;
-        st = semid_embed_import(&ds, a->import_path, a->ids, &items);
-    } else if (strcmp(a->method, "rec") == 0) {
-        st = embed_rec(&ds, a, &items);
-    } else if (strcmp(a->method, "content") == 0 || strcmp(a->method, "search") == 0 ||
-               strcmp(a->method, "multi") == 0) {
-        st = embed_text(&ds, a, &items);
-    } else if (strcmp(a->method, "fused_concat") == 0 || strcmp(a->method, "fused_svd") == 0) {
-        semid_matrix s = {0}, r = {0};
-        st = load_input(&ds, a->search, a->out, "search", &s);
-        if (st == SEMID_OK) st = load_input(&ds, a->rec, a->out, "rec", &r);
-        if (st == SEMID_OK)
-            st = strcmp(a->method, "fused_concat") == 0 ? semid_fuse_concat(&s, &r, &items) : semid_fuse_svd(&s, &r, &items);
-        semid_matrix_free(&s);
-        semid_matrix_free(&r);
-    } else {
-        st = semid_fail(SEMID_EINVAL, "unknown --method '%s' (one of: %s)", a->method, METHODS);
-    }
+    if (a->import_path) st = semid_embed_import(&ds, a->import_path, a->ids, &items);
+    else st = compute(&ds, a, m, &items);
     if (st == SEMID_OK) st = semid_embed_export(&ds, &items, a->out, name);
     if (st == SEMID_OK) {
         SEMID_INFO("embed %s: %lld x %lld in %.1fs, peak memory %.0f MiB", name, (long long)items.rows,
@@ -183,8 +148,10 @@ int cmd_embed(int argc, char **argv) {
     a.neg_weight = ed.neg_weight;
     a.dropout = ed.dropout;
     a.weight_decay = ed.weight_decay;
+    char methods[256];
+    semid_names_join(semid_embed_method_name_at, methods, sizeof methods);
     cli_option opts[] = {
-        {"method", CLI_STRING, &a.method, "content, search, rec, multi, fused_concat or fused_svd"},
+        {"method", CLI_STRING, &a.method, methods},
         {"dataset", CLI_STRING, &a.dataset, "dataset file (.sdd) from semid data"},
         {"out", CLI_STRING, &a.out, "output directory: DIR/<method>.npy and DIR/items.txt"},
         {"dim", CLI_INT, &a.dim, "embedding width (0 = the method's default: rec 256, text encoders 128)"},

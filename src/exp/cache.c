@@ -6,6 +6,7 @@
 
 #include "base/fileio.h"
 #include "base/status.h"
+#include "embed/embed_methods.h"
 #include "text/tokenize.h"
 
 static exp_key key_from_u64(uint64_t h) {
@@ -59,13 +60,15 @@ semid_status exp_key_embedding(const exp_config *cfg, const exp_key *upstream, c
     static const char *const not_biencoder[] = {"embeddings.enmf_dim", "embeddings.enmf_epochs", NULL};
     char extra[96];
     snprintf(extra, sizeof extra, "%s|seed=%lld", method, (long long)cfg->seeds[0]);
-    if (strcmp(method, "fused_concat") == 0 || strcmp(method, "fused_svd") == 0)
-        return key_from_config(cfg, "emb v2", NULL, NULL, method, upstream, key); /* all in the upstream keys */
-    if (strcmp(method, "content") == 0) return key_from_config(cfg, "emb v2", content, NULL, method, upstream, key);
-    if (strcmp(method, "rec") == 0) return key_from_config(cfg, "emb v2", embeddings, not_enmf, extra, upstream, key);
-    if (strcmp(method, "search") == 0 || strcmp(method, "multi") == 0)
-        return key_from_config(cfg, "emb v2", embeddings, not_biencoder, extra, upstream, key);
-    return semid_fail(SEMID_EINVAL, "unknown embedding method '%s'", method);
+    const semid_embed_method *m;
+    SEMID_TRY(semid_embed_method_lookup(method, "embedding method", &m));
+    switch (m->kind) {
+    case SEMID_EMBED_FUSED: return key_from_config(cfg, "emb v2", NULL, NULL, method, upstream, key); /* all upstream */
+    case SEMID_EMBED_CONTENT: return key_from_config(cfg, "emb v2", content, NULL, method, upstream, key);
+    case SEMID_EMBED_ENMF: return key_from_config(cfg, "emb v2", embeddings, not_enmf, extra, upstream, key);
+    case SEMID_EMBED_BIENCODER: return key_from_config(cfg, "emb v2", embeddings, not_biencoder, extra, upstream, key);
+    }
+    return semid_fail(SEMID_EINTERNAL, "embedding method %s has no kind", method);
 }
 
 semid_status exp_key_sid(const exp_config *cfg, const exp_key *upstream, const char *strategy, const char *tokenizer,

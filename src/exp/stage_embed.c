@@ -5,13 +5,9 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
-#include "embed/biencoder_train.h"
-#include "embed/content.h"
-#include "embed/enmf.h"
-#include "embed/fusion.h"
+#include "embed/embed_methods.h"
 #include "exp/stages.h"
 #include "io/npy.h"
-#include "text/wordvec.h"
 
 static char *emb_path(const char *run_dir, const char *method, const char *suffix) {
     char name[128];
@@ -19,108 +15,73 @@ static char *emb_path(const char *run_dir, const char *method, const char *suffi
     return semid_path_join(run_dir, name);
 }
 
-static semid_status load_wordvec(const exp_config *cfg, semid_wordvec *wv) {
-    if (cfg->glove[0]) return semid_wordvec_load(cfg->glove, 0, wv);
-    return semid_wordvec_load_default(wv);
+static semid_embed_settings settings_of(const exp_config *cfg) {
+    semid_embed_settings s = semid_embed_settings_default();
+    s.word_vectors = cfg->glove[0] ? cfg->glove : NULL;
+    s.biencoder.encoder.dim_out = cfg->embed_dim;
+    s.biencoder.epochs = cfg->embed_epochs;
+    s.biencoder.batch = cfg->embed_batch;
+    s.biencoder.lr = (float)cfg->embed_lr;
+    s.enmf.dim = cfg->enmf_dim;
+    s.enmf.epochs = cfg->enmf_epochs;
+    s.seed = (uint64_t)cfg->seeds[0];
+    return s;
 }
 
-static semid_status embed_content(const exp_config *cfg, const semid_dataset *ds, semid_matrix *out) {
-    semid_wordvec wv;
-    SEMID_TRY(load_wordvec(cfg, &wv));
-    semid_content_config cc = semid_content_defaults();
-    semid_status st = semid_content_embed(ds, &wv, &cc, out);
-    semid_wordvec_free(&wv);
-    return st;
-}
-
-static semid_status embed_biencoder(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                    const char *method, semid_matrix *out) {
-    semid_wordvec wv;
-    SEMID_TRY(load_wordvec(cfg, &wv));
-    semid_biencoder_config bc = semid_biencoder_defaults();
-    bc.task = strcmp(method, "multi") == 0 ? SEMID_BIENCODER_MULTITASK : SEMID_BIENCODER_SEARCH;
-    bc.encoder.dim_out = cfg->embed_dim;
-    bc.epochs = cfg->embed_epochs;
-    bc.batch = cfg->embed_batch;
-    bc.lr = (float)cfg->embed_lr;
-    bc.seed = (uint64_t)cfg->seeds[0];
-    bc.encoder.seed = (uint64_t)cfg->seeds[0];
+/* Computes the method's vectors and writes what later stages read beside
+ * them: a bi-encoder as emb/<method>.encoder, ENMF's user vectors as
+ * emb/<method>_users.npy. */
+static semid_status compute(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                            const semid_embed_method *m, const semid_matrix *const inputs[2], semid_matrix *out) {
+    semid_embed_settings s = settings_of(cfg);
     semid_text_encoder *enc = NULL;
-    semid_biencoder_stats *stats = calloc(1, sizeof *stats);
-    if (!stats) {
-        semid_wordvec_free(&wv);
-        return semid_fail(SEMID_ENOMEM, "out of memory");
-    }
-    semid_status st = semid_biencoder_train(ds, &wv, &bc, &enc, out, stats);
-    semid_wordvec_free(&wv);
-    if (st == SEMID_OK)
-        SEMID_INFO("embeddings %s: %d epochs, last loss %.4f, %.0f pairs/s", method, stats->epochs,
-                   stats->search_loss[stats->epochs > 0 ? stats->epochs - 1 : 0], stats->pairs_per_second);
-    free(stats);
-    if (st != SEMID_OK) return st;
-    char *encoder_path = emb_path(run_dir, method, ".encoder");
-    st = encoder_path ? semid_text_encoder_save(enc, encoder_path) : semid_fail(SEMID_ENOMEM, "out of memory");
-    free(encoder_path);
-    semid_text_encoder_free(enc);
-    if (st != SEMID_OK) semid_matrix_free(out);
-    return st;
-}
-
-static semid_status embed_enmf(const exp_config *cfg, const char *run_dir, const semid_dataset *ds, semid_matrix *out) {
-    semid_enmf_config ec = semid_enmf_defaults();
-    ec.dim = cfg->enmf_dim;
-    ec.epochs = cfg->enmf_epochs;
-    ec.seed = (uint64_t)cfg->seeds[0];
-    int64_t *offsets = NULL;
-    int32_t *items = NULL;
-    SEMID_TRY(semid_enmf_train_csr(ds, &offsets, &items));
-    semid_enmf_data data = {ds->n_users, ds->n_items, offsets, items};
-    semid_enmf model;
-    semid_status st = semid_enmf_train(&model, &ec, &data, NULL, NULL);
-    free(offsets);
-    free(items);
-    if (st != SEMID_OK) return st;
     semid_matrix users = {0};
-    st = semid_enmf_item_vectors(&model, out);
-    if (st == SEMID_OK) st = semid_enmf_user_vectors(&model, &users);
-    char *users_path = emb_path(run_dir, "rec_users", ".npy");
-    if (st == SEMID_OK) st = users_path ? semid_npy_write(users_path, &users) : semid_fail(SEMID_ENOMEM, "out of memory");
-    free(users_path);
+    semid_biencoder_stats *stats = m->kind == SEMID_EMBED_BIENCODER ? calloc(1, sizeof *stats) : NULL;
+    if (m->kind == SEMID_EMBED_BIENCODER && !stats) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_embed_extras x = {.encoder = &enc, .stats = stats, .users = &users};
+    semid_status st = semid_embed_compute(ds, m, &s, inputs, out, &x);
+    if (st == SEMID_OK && stats)
+        SEMID_INFO("embeddings %s: %d epochs, last loss %.4f, %.0f pairs/s", m->name, stats->epochs,
+                   stats->search_loss[stats->epochs > 0 ? stats->epochs - 1 : 0], stats->pairs_per_second);
+    char *side = NULL;
+    if (st == SEMID_OK && (enc || m->kind == SEMID_EMBED_ENMF)) {
+        side = enc ? emb_path(run_dir, m->name, ".encoder") : emb_path(run_dir, m->name, "_users.npy");
+        if (!side) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        else st = enc ? semid_text_encoder_save(enc, side) : semid_npy_write(side, &users);
+    }
+    free(side);
+    free(stats);
+    semid_text_encoder_free(enc);
     semid_matrix_free(&users);
-    semid_enmf_free(&model);
+    if (st != SEMID_OK) semid_matrix_free(out);
     return st;
 }
 
 semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                  const exp_key *data_key, const char *method, semid_matrix *out, exp_key *key) {
     memset(out, 0, sizeof *out);
-    int fused = strcmp(method, "fused_concat") == 0 || strcmp(method, "fused_svd") == 0;
-    semid_matrix search = {0}, rec = {0};
-    semid_status st;
-    if (fused) {
-        exp_key ks, kr;
-        SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, "search", &search, &ks));
-        semid_status s = exp_stage_embedding(cfg, run_dir, ds, data_key, "rec", &rec, &kr);
-        if (s != SEMID_OK) {
-            semid_matrix_free(&search);
-            return s;
+    const semid_embed_method *m;
+    SEMID_TRY(semid_embed_method_lookup(method, "embedding method", &m));
+    /* A fused method's inputs first: their keys are its upstream. */
+    semid_matrix in[2] = {{0}, {0}};
+    semid_status st = SEMID_OK;
+    if (m->kind == SEMID_EMBED_FUSED) {
+        exp_key k[2];
+        for (int i = 0; i < 2 && st == SEMID_OK; i++)
+            st = exp_stage_embedding(cfg, run_dir, ds, data_key, m->inputs[i], &in[i], &k[i]);
+        if (st == SEMID_OK) {
+            exp_key both = exp_key_combine(&k[0], &k[1]);
+            st = exp_key_embedding(cfg, &both, method, key);
         }
-        exp_key both = exp_key_combine(&ks, &kr);
-        st = exp_key_embedding(cfg, &both, method, key);
     } else {
         st = exp_key_embedding(cfg, data_key, method, key);
-    }
-    if (st != SEMID_OK) {
-        semid_matrix_free(&search);
-        semid_matrix_free(&rec);
-        return st;
     }
 
     char stage[64];
     snprintf(stage, sizeof stage, "emb/%s", method);
     char *dir = semid_path_join(run_dir, "emb");
     char *path = emb_path(run_dir, method, ".npy");
-    st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK && exp_stage_fresh(run_dir, stage, key) && semid_npy_read(path, out) == SEMID_OK &&
         out->rows == ds->n_items) {
         SEMID_INFO("embeddings %s: reusing %s", method, path);
@@ -128,11 +89,8 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
         semid_matrix_free(out);
         double t0 = semid_now();
         SEMID_INFO("embeddings %s: computing", method);
-        if (strcmp(method, "fused_concat") == 0) st = semid_fuse_concat(&search, &rec, out);
-        else if (strcmp(method, "fused_svd") == 0) st = semid_fuse_svd(&search, &rec, out);
-        else if (strcmp(method, "rec") == 0) st = embed_enmf(cfg, run_dir, ds, out);
-        else if (strcmp(method, "content") == 0) st = embed_content(cfg, ds, out);
-        else st = embed_biencoder(cfg, run_dir, ds, method, out);
+        const semid_matrix *const inputs[2] = {&in[0], &in[1]};
+        st = compute(cfg, run_dir, ds, m, inputs, out);
         if (st == SEMID_OK) st = semid_npy_write(path, out);
         if (st == SEMID_OK) st = exp_stage_mark(run_dir, stage, key);
         if (st == SEMID_OK)
@@ -141,8 +99,8 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
         else semid_fail_context(st, "embeddings %s", method);
     }
     if (st != SEMID_OK) semid_matrix_free(out);
-    semid_matrix_free(&search);
-    semid_matrix_free(&rec);
+    semid_matrix_free(&in[0]);
+    semid_matrix_free(&in[1]);
     free(dir);
     free(path);
     return st;
