@@ -177,24 +177,17 @@ static semid_status rows_for(const semid_embeddings *e, const semid_data *d, con
     return SEMID_OK;
 }
 
-static semid_status name_items(semid_ids *ids, const semid_embeddings *first, const semid_embeddings *second,
-                               const semid_data *d) {
-    semid_idtable *t = &ids->t;
-    if (d) {
-        char **names = malloc(sizeof *names * (size_t)(d->ds.n_items > 0 ? d->ds.n_items : 1));
-        if (!names) return semid_fail(SEMID_ENOMEM, "out of memory");
-        for (int32_t i = 0; i < d->ds.n_items; i++) names[i] = d->ds.items[i].id;
-        semid_status st = semid_idtable_set_item_ids(t, names);
-        free(names);
-        return st;
-    }
+/* Without a dataset, the ids of the rows name the items; both embeddings'
+ * ids (when both have them) must agree. */
+static semid_status row_ids_of(const semid_embeddings *first, const semid_embeddings *second, char ***ids) {
+    *ids = NULL;
     if (first->ids && second && second->ids)
-        for (int32_t i = 0; i < t->n_items; i++)
+        for (int64_t i = 0; i < first->m.rows; i++)
             if (strcmp(first->ids[i], second->ids[i]) != 0)
-                return semid_fail(SEMID_EINVAL, "semid_ids_build: row %d is item '%s' in the search embeddings but '%s' in rec",
-                                  i, first->ids[i], second->ids[i]);
-    const semid_embeddings *named = first->ids ? first : second && second->ids ? second : NULL;
-    return named ? semid_idtable_set_item_ids(t, named->ids) : SEMID_OK;
+                return semid_fail(SEMID_EINVAL, "semid_ids_build: row %lld is item '%s' in the search embeddings but '%s' in rec",
+                                  (long long)i, first->ids[i], second->ids[i]);
+    *ids = first->ids ? first->ids : second && second->ids ? second->ids : NULL;
+    return SEMID_OK;
 }
 
 semid_status semid_ids_build(const semid_embeddings *first, const semid_embeddings *second, const semid_data *d,
@@ -204,46 +197,37 @@ semid_status semid_ids_build(const semid_embeddings *first, const semid_embeddin
     SEMID_TRY(semid_api_need(first, "semid_ids_build", "first"));
     semid_ids_opts o = opts ? *opts : semid_ids_opts_default();
     const char *strategy = o.strategy ? o.strategy : "search";
-    semid_strategy_kind kind;
-    SEMID_TRY(semid_strategy_kind_of(strategy, &kind));
-    if (kind == SEMID_STRATEGY_SINGLE && second)
+    const semid_strategy_def *def;
+    SEMID_TRY(semid_strategy_lookup(strategy, &def));
+    int n = semid_strategy_n_embeddings(def);
+    if (n == 1 && second)
         return semid_fail(SEMID_EINVAL, "semid_ids_build: strategy %s reads one embedding: second must be NULL", strategy);
-    if (kind != SEMID_STRATEGY_SINGLE && !second)
-        return semid_fail(SEMID_EINVAL, "semid_ids_build: strategy %s needs the search (first) and rec (second) embeddings",
-                          strategy);
+    if (n == 2 && !second)
+        return semid_fail(SEMID_EINVAL, "semid_ids_build: strategy %s needs the %s (first) and %s (second) embeddings",
+                          strategy, def->embeddings[0], def->embeddings[1]);
     if (o.threads < 0) return semid_fail(SEMID_EINVAL, "semid_ids_build: threads %d < 0", o.threads);
     if (second && !d && first->m.rows != second->m.rows)
         return semid_fail(SEMID_EINVAL, "semid_ids_build: %lld search rows but %lld rec rows", (long long)first->m.rows,
                           (long long)second->m.rows);
 
-    semid_embeddings *a1 = NULL, *a2 = NULL;
-    const semid_matrix *m1 = NULL, *m2 = NULL;
-    int64_t *pop = NULL;
+    semid_embeddings *aligned[2] = {NULL, NULL};
+    const semid_matrix *emb[2] = {NULL, NULL};
+    const semid_embeddings *given[2] = {first, second};
+    char **row_ids = NULL;
     semid_ids *ids = NULL;
     semid_strategy_result res;
     memset(&res, 0, sizeof res);
-    semid_status st = rows_for(first, d, second ? "search" : "", &a1, &m1);
-    if (st == SEMID_OK && second) st = rows_for(second, d, "rec", &a2, &m2);
-    if (st == SEMID_OK && d && o.disambiguate) {
-        st = semid_api_calloc(&pop, sizeof *pop * (size_t)(d->ds.n_items > 0 ? d->ds.n_items : 1));
-        if (st == SEMID_OK) semid_dataset_train_counts(&d->ds, pop);
-    }
+    semid_status st = SEMID_OK;
+    for (int i = 0; i < n && st == SEMID_OK; i++) st = rows_for(given[i], d, def->embeddings[i], &aligned[i], &emb[i]);
+    if (st == SEMID_OK && !d) st = row_ids_of(first, second, &row_ids);
     if (st == SEMID_OK) {
-        semid_strategy_inputs in = {0};
-        if (kind == SEMID_STRATEGY_SINGLE) {
-            in.single = m1;
-        } else {
-            in.search = m1;
-            in.rec = m2;
-        }
         semid_strategy_options so;
         memset(&so, 0, sizeof so);
         so.strategy = strategy;
         so.tokenizer = tokenizer_config(o.method, o.levels, o.codebook, o.iters, o.beam, o.seed, o.verbose, o.threads);
         so.disambiguate = o.disambiguate;
-        so.popularity = pop;
         int saved = semid_threads_push(o.threads);
-        st = semid_strategy_build(&in, &so, &res);
+        st = semid_strategy_build_catalog(emb, &so, d ? &d->ds : NULL, row_ids, &res);
         semid_threads_pop(saved);
     }
     if (st == SEMID_OK) st = semid_api_calloc(&ids, sizeof *ids);
@@ -255,12 +239,10 @@ semid_status semid_ids_build(const semid_embeddings *first, const semid_embeddin
             ids->q[i].owned = 0;
             res.tokenizers[i] = NULL;
         }
-        st = name_items(ids, first, second, d);
     }
     semid_strategy_result_free(&res);
-    semid_embeddings_free(a1);
-    semid_embeddings_free(a2);
-    free(pop);
+    semid_embeddings_free(aligned[0]);
+    semid_embeddings_free(aligned[1]);
     if (st != SEMID_OK) {
         semid_ids_free(ids);
         return st;

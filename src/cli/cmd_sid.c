@@ -144,14 +144,6 @@ static void print_table_json(const semid_idtable *t) {
     printf("]}\n");
 }
 
-/* Popularity of each row from the dataset's training interactions. */
-static semid_status popularity_of(const semid_dataset *ds, int64_t **out) {
-    *out = calloc((size_t)ds->n_items, sizeof(int64_t));
-    if (!*out) return semid_fail(SEMID_ENOMEM, "out of memory");
-    semid_dataset_train_counts(ds, *out);
-    return SEMID_OK;
-}
-
 static char *with_suffix(const char *path, const char *suffix) {
     size_t n = strlen(path) + strlen(suffix) + 1;
     char *p = malloc(n);
@@ -159,22 +151,92 @@ static char *with_suffix(const char *path, const char *suffix) {
     return p;
 }
 
+typedef struct build_args {
+    const char *embeddings, *search, *rec, *ids, *dataset, *out, *tok_out;
+    semid_strategy_options opt;
+} build_args;
+
+/* The strategy's embeddings, in its table order, from --embeddings or
+ * --search and --rec; without a dataset both files must name the same
+ * items in the same order. */
+static semid_status load_inputs(const build_args *a, const semid_strategy_def *def, const semid_dataset *ds,
+                                loaded in[2]) {
+    const char *paths[2] = {a->search, a->rec};
+    if (semid_strategy_n_embeddings(def) == 1) paths[0] = a->embeddings;
+    for (int i = 0; i < semid_strategy_n_embeddings(def); i++)
+        SEMID_TRY(load_embeddings(paths[i], a->ids, 1, ds, &in[i]));
+    for (int64_t i = 0; in[0].ids && in[1].ids && i < in[0].n_ids && i < in[1].n_ids; i++)
+        if (strcmp(in[0].ids[i], in[1].ids[i]) != 0)
+            return semid_fail(SEMID_EINVAL, "row %lld is item %s in %s but %s in %s", (long long)i, in[0].ids[i], paths[0],
+                              in[1].ids[i], paths[1]);
+    return SEMID_OK;
+}
+
+/* Everything is computed before the writes, each atomic. */
+static semid_status save_outputs(const build_args *a, const semid_strategy_result *res) {
+    for (int i = 0; a->tok_out && i < res->n_tokenizers; i++) {
+        char *p = res->n_tokenizers == 1 ? semid_strdup(a->tok_out)
+                                         : with_suffix(a->tok_out, i == SEMID_TASK_SEARCH ? ".search" : ".rec");
+        semid_status st = p ? semid_tokenizer_save(res->tokenizers[i], p) : semid_fail(SEMID_ENOMEM, "out of memory");
+        free(p);
+        SEMID_TRY(st);
+    }
+    if (a->tok_out && res->n_tokenizers == 0)
+        SEMID_WARN("strategy %s keeps no tokenizer: --tokenizer-out ignored", a->opt.strategy);
+    return semid_idtable_save(&res->table, a->out);
+}
+
+static void print_build(const build_args *a, const semid_strategy_result *res) {
+    print_table_stats(&res->table, a->opt.disambiguate ? res->before : NULL);
+    for (int i = 0; i < res->n_tokenizers; i++) {
+        if (!res->level_error[i]) continue;
+        printf("reconstruction error (%s, mean squared per item):", res->n_tokenizers == 1 ? "tokenizer" : i ? "rec" : "search");
+        for (int32_t l = 0; l < semid_tokenizer_levels(res->tokenizers[i]); l++) printf(" level %d %.6g", l, res->level_error[i][l]);
+        printf("\n");
+    }
+    printf("built in %.2fs, wrote %s\n", res->seconds, a->out);
+}
+
+/* The CLI's part of building: files in and out; the building itself is
+ * semid_strategy_build_catalog, as in the experiment. */
+static semid_status run_build(const build_args *a, const semid_strategy_def *def) {
+    semid_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    loaded in[2];
+    memset(in, 0, sizeof in);
+    semid_strategy_result res;
+    memset(&res, 0, sizeof res);
+    semid_status st = a->dataset ? semid_dataset_load(a->dataset, &ds) : SEMID_OK;
+    const semid_dataset *dsp = a->dataset ? &ds : NULL;
+    if (st == SEMID_OK) st = load_inputs(a, def, dsp, in);
+    const semid_matrix *const emb[2] = {&in[0].m, &in[1].m};
+    if (st == SEMID_OK) st = semid_strategy_build_catalog(emb, &a->opt, dsp, in[0].ids, &res);
+    if (st == SEMID_OK) st = save_outputs(a, &res);
+    if (st == SEMID_OK) print_build(a, &res);
+    semid_strategy_result_free(&res);
+    loaded_free(&in[0]);
+    loaded_free(&in[1]);
+    semid_dataset_free(&ds);
+    return st;
+}
+
 static int sid_build(int argc, char **argv) {
-    const char *embeddings = NULL, *search = NULL, *rec = NULL, *ids = NULL, *strategy = NULL;
-    const char *method = semid_tokenizer_defaults().method;
-    const char *out = NULL, *tok_out = NULL, *dataset = NULL;
+    build_args a;
+    memset(&a, 0, sizeof a);
+    const char *strategy = NULL, *method = semid_tokenizer_defaults().method;
     int levels = 2, codebook = 256, beam = 1, iters = 0, seed = 1234, threads = 0, disambiguate = 0, verbose = 0;
-    char methods[256], method_help[300];
+    char methods[256], method_help[300], strategies[256], strategy_help[400];
     snprintf(method_help, sizeof method_help, "tokenizer: %s",
              semid_names_join(semid_tokenizer_name_at, methods, sizeof methods));
+    snprintf(strategy_help, sizeof strategy_help, "%s (default: search, or separate with --search/--rec)",
+             semid_names_join(semid_strategy_name_at, strategies, sizeof strategies));
     cli_option opts[] = {
-        {"embeddings", CLI_STRING, &embeddings, "item embeddings (.npy, rows = items) for one-embedding strategies"},
-        {"search", CLI_STRING, &search, "search embeddings (separate, prefix_share)"},
-        {"rec", CLI_STRING, &rec, "rec embeddings (separate, prefix_share)"},
-        {"ids", CLI_STRING, &ids, "row ids, one a line (default: items.txt beside the .npy, if any)"},
-        {"dataset", CLI_STRING, &dataset, "saved dataset: rows in its item order, popularity for --disambiguate"},
-        {"strategy", CLI_STRING, &strategy,
-         "search|rec|content|fused_concat|fused_svd|multi|separate|prefix_share (default: search, or separate with --search/--rec)"},
+        {"embeddings", CLI_STRING, &a.embeddings, "item embeddings (.npy, rows = items) for one-embedding strategies"},
+        {"search", CLI_STRING, &a.search, "search embeddings, for strategies that read two"},
+        {"rec", CLI_STRING, &a.rec, "rec embeddings, for strategies that read two"},
+        {"ids", CLI_STRING, &a.ids, "row ids, one a line (default: items.txt beside the .npy, if any)"},
+        {"dataset", CLI_STRING, &a.dataset, "saved dataset: rows in its item order, popularity for --disambiguate"},
+        {"strategy", CLI_STRING, &strategy, strategy_help},
         {"method", CLI_STRING, &method, method_help},
         {"levels", CLI_INT, &levels, "codes per ID"},
         {"codebook", CLI_INT, &codebook, "codes per level (K); must not exceed the number of items"},
@@ -183,8 +245,8 @@ static int sid_build(int argc, char **argv) {
         {"seed", CLI_INT, &seed, "random seed"},
         {"threads", CLI_INT, &threads, "threads (0 = all cores)"},
         {"disambiguate", CLI_FLAG, &disambiguate, "append a level making every ID unique per task"},
-        {"out", CLI_STRING, &out, "ID table to write (JSON)"},
-        {"tokenizer-out", CLI_STRING, &tok_out, "also save the tokenizer (separate: PATH.search and PATH.rec)"},
+        {"out", CLI_STRING, &a.out, "ID table to write (JSON)"},
+        {"tokenizer-out", CLI_STRING, &a.tok_out, "also save the tokenizer (separate: PATH.search and PATH.rec)"},
         {"verbose", CLI_FLAG, &verbose, "progress on stderr"},
     };
     const char *pos[1];
@@ -197,118 +259,36 @@ static int sid_build(int argc, char **argv) {
                                 {"iters", 0, 100000}, {"threads", 0, semid_threads_limit()}};
     if (cli_check_ranges(opts, sizeof opts / sizeof opts[0], ranges, sizeof ranges / sizeof ranges[0]) != 0)
         return CLI_EXIT_USAGE;
-    if (!strategy) strategy = (search || rec) && !embeddings ? "separate" : "search";
-    semid_strategy_kind kind = SEMID_STRATEGY_SINGLE;
-    semid_status st = semid_strategy_kind_of(strategy, &kind);
+    if (!strategy) strategy = (a.search || a.rec) && !a.embeddings ? "separate" : "search";
+    const semid_strategy_def *def;
+    semid_status st = semid_strategy_lookup(strategy, &def);
     if (st != SEMID_OK) return cli_report(st);
-    if (!out) {
+    if (!a.out) {
         fprintf(stderr, "semid: error: --out is required (see --help)\n");
         return CLI_EXIT_USAGE;
     }
-    if (kind == SEMID_STRATEGY_SINGLE && !embeddings) {
+    if (semid_strategy_n_embeddings(def) == 1 && !a.embeddings) {
         fprintf(stderr, "semid: error: strategy %s needs --embeddings\n", strategy);
         return CLI_EXIT_USAGE;
     }
-    if (kind != SEMID_STRATEGY_SINGLE && (!search || !rec)) {
+    if (semid_strategy_n_embeddings(def) == 2 && (!a.search || !a.rec)) {
         fprintf(stderr, "semid: error: strategy %s needs --search and --rec\n", strategy);
         return CLI_EXIT_USAGE;
     }
     if (verbose) semid_set_log_level(SEMID_LOG_INFO);
     semid_set_threads(threads);
-
-    semid_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    loaded a = {0}, b = {0};
-    int64_t *pop = NULL;
-    semid_strategy_result res;
-    memset(&res, 0, sizeof res);
-    if (dataset && (st = semid_dataset_load(dataset, &ds)) != SEMID_OK) goto fail;
-    const semid_dataset *dsp = dataset ? &ds : NULL;
-    semid_strategy_inputs in = {0};
-    if (kind == SEMID_STRATEGY_SINGLE) {
-        if ((st = load_embeddings(embeddings, ids, 1, dsp, &a)) != SEMID_OK) goto fail;
-        in.single = &a.m;
-    } else {
-        if ((st = load_embeddings(search, ids, 1, dsp, &a)) != SEMID_OK) goto fail;
-        if ((st = load_embeddings(rec, ids, 1, dsp, &b)) != SEMID_OK) goto fail;
-        /* Without a dataset both files must name the same items in the same order. */
-        if (a.ids && b.ids) {
-            for (int64_t i = 0; i < a.n_ids && i < b.n_ids; i++)
-                if (strcmp(a.ids[i], b.ids[i]) != 0) {
-                    st = semid_fail(SEMID_EINVAL, "row %lld is item %s in %s but %s in %s", (long long)i, a.ids[i],
-                                    search, b.ids[i], rec);
-                    goto fail;
-                }
-        }
-        in.search = &a.m;
-        in.rec = &b.m;
-    }
-    if (dataset && disambiguate && (st = popularity_of(&ds, &pop)) != SEMID_OK) goto fail;
-
-    semid_strategy_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.strategy = strategy;
-    opt.tokenizer = semid_tokenizer_defaults();
-    opt.tokenizer.method = method;
-    opt.tokenizer.levels = levels;
-    opt.tokenizer.codebook_size = codebook;
-    opt.tokenizer.beam = beam;
-    opt.tokenizer.iters = iters;
-    opt.tokenizer.seed = (uint64_t)seed;
-    opt.tokenizer.verbose = verbose;
-    opt.disambiguate = disambiguate;
-    opt.popularity = pop;
-    if ((st = semid_strategy_build(&in, &opt, &res)) != SEMID_OK) goto fail;
-    if (dataset) {
-        char **dids = malloc(sizeof(char *) * (size_t)ds.n_items);
-        if (!dids) {
-            st = semid_fail(SEMID_ENOMEM, "out of memory");
-            goto fail;
-        }
-        for (int32_t i = 0; i < ds.n_items; i++) dids[i] = ds.items[i].id;
-        st = semid_idtable_set_item_ids(&res.table, dids);
-        free(dids);
-    } else if (a.ids) {
-        st = semid_idtable_set_item_ids(&res.table, a.ids);
-    }
-    if (st != SEMID_OK) goto fail;
-    /* Everything is computed; now the writes, each atomic. */
-    if (tok_out) {
-        for (int i = 0; i < res.n_tokenizers; i++) {
-            char *p = res.n_tokenizers == 1 ? semid_strdup(tok_out) : with_suffix(tok_out, i == SEMID_TASK_SEARCH ? ".search" : ".rec");
-            if (!p) {
-                st = semid_fail(SEMID_ENOMEM, "out of memory");
-                goto fail;
-            }
-            st = semid_tokenizer_save(res.tokenizers[i], p);
-            free(p);
-            if (st != SEMID_OK) goto fail;
-        }
-        if (res.n_tokenizers == 0) SEMID_WARN("strategy %s keeps no tokenizer: --tokenizer-out ignored", strategy);
-    }
-    if ((st = semid_idtable_save(&res.table, out)) != SEMID_OK) goto fail;
-
-    print_table_stats(&res.table, disambiguate ? res.before : NULL);
-    for (int i = 0; i < res.n_tokenizers; i++) {
-        if (!res.level_error[i]) continue;
-        printf("reconstruction error (%s, mean squared per item):", res.n_tokenizers == 1 ? "tokenizer" : i ? "rec" : "search");
-        for (int32_t l = 0; l < semid_tokenizer_levels(res.tokenizers[i]); l++) printf(" level %d %.6g", l, res.level_error[i][l]);
-        printf("\n");
-    }
-    printf("built in %.2fs, wrote %s\n", res.seconds, out);
-    semid_strategy_result_free(&res);
-    loaded_free(&a);
-    loaded_free(&b);
-    free(pop);
-    semid_dataset_free(&ds);
-    return CLI_EXIT_OK;
-fail:
-    semid_strategy_result_free(&res);
-    loaded_free(&a);
-    loaded_free(&b);
-    free(pop);
-    semid_dataset_free(&ds);
-    return cli_report(st);
+    a.opt.strategy = strategy;
+    a.opt.tokenizer = semid_tokenizer_defaults();
+    a.opt.tokenizer.method = method;
+    a.opt.tokenizer.levels = levels;
+    a.opt.tokenizer.codebook_size = codebook;
+    a.opt.tokenizer.beam = beam;
+    a.opt.tokenizer.iters = iters;
+    a.opt.tokenizer.seed = (uint64_t)seed;
+    a.opt.tokenizer.verbose = verbose;
+    a.opt.disambiguate = disambiguate;
+    st = run_build(&a, def);
+    return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
 }
 
 static int sid_stats(int argc, char **argv) {

@@ -11,10 +11,9 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "gen/examples.h"
+#include "quant/strategy.h"
 #include "quant/tokenizer.h"
 
-static const char *const STRATEGIES[] = {"content", "search", "rec", "separate", "prefix_share",
-                                         "fused_concat", "fused_svd", "multi"};
 
 /* Seeds are exact integers in a JSON number (a double). */
 #define EXP_MAX_SEED 9007199254740991.0
@@ -25,7 +24,7 @@ static int in_list(const char *name, const char *const *list, size_t n) {
     return 0;
 }
 
-int exp_is_strategy(const char *name) { return in_list(name, STRATEGIES, sizeof STRATEGIES / sizeof *STRATEGIES); }
+int exp_is_strategy(const char *name) { return semid_strategy_find(name) != NULL; }
 int exp_is_tokenizer(const char *name) { return semid_tokenizer_find_method(name) != NULL; }
 
 typedef enum { K_INT, K_DOUBLE, K_STRING, K_SEEDS, K_STRATEGIES, K_TOKENIZERS } key_type;
@@ -93,9 +92,10 @@ static void set_defaults_common(exp_config *c) {
     c->head_fraction = 0.01;
     c->sid_levels = 2;
     c->sid_disambiguate = 1;
-    const char *strategies[] = {"content", "search", "rec", "separate", "prefix_share", "fused_concat", "fused_svd", "multi"};
-    c->n_strategies = 8;
-    for (int i = 0; i < 8; i++) snprintf(c->strategies[i], sizeof c->strategies[i], "%s", strategies[i]);
+    /* Every strategy of the table, in its order. */
+    c->n_strategies = 0;
+    for (int i = 0; semid_strategy_name_at(i) && c->n_strategies < EXP_MAX_LIST; i++)
+        snprintf(c->strategies[c->n_strategies++], sizeof c->strategies[0], "%s", semid_strategy_name_at(i));
     /* The ablation: every tokenizer of the table that the paper compares. */
     c->n_ablation = 0;
     for (int i = 0; semid_tokenizer_methods[i] && c->n_ablation < EXP_MAX_LIST; i++)
@@ -221,14 +221,9 @@ static semid_status set_value(exp_config *c, const key_spec *k, const cJSON *v, 
         for (int i = 0; i < n; i++) {
             const cJSON *e = cJSON_GetArrayItem(v, i);
             if (!cJSON_IsString(e)) return semid_fail(SEMID_EINVAL, "%s: key '%s' entry %d must be a string", origin, k->name, i);
-            semid_status known = SEMID_OK;
-            if (!strategies) {
-                const semid_tokenizer_method *m;
-                known = semid_tokenizer_lookup(e->valuestring, &m);
-            } else if (!exp_is_strategy(e->valuestring)) {
-                known = semid_fail(SEMID_EINVAL, "unknown strategy '%s' (known: content, search, rec, separate, "
-                                   "prefix_share, fused_concat, fused_svd, multi)", e->valuestring);
-            }
+            const semid_tokenizer_method *m;
+            semid_status known = strategies ? semid_strategy_lookup(e->valuestring, NULL)
+                                            : semid_tokenizer_lookup(e->valuestring, &m);
             if (known != SEMID_OK) return semid_fail_context(known, "%s: key '%s'", origin, k->name);
             char *dst = strategies ? c->strategies[i] : c->ablation[i];
             size_t cap = strategies ? sizeof c->strategies[i] : sizeof c->ablation[i];

@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "exp/stages.h"
+#include "quant/strategy.h"
 #include "quant/tokenizer.h"
 
 typedef struct row_names {
@@ -19,14 +20,6 @@ typedef struct row_names {
 } row_names;
 
 static const row_names LABELS[] = {
-    {"content", "content IDs"},
-    {"search", "search IDs"},
-    {"rec", "rec (ENMF) IDs"},
-    {"separate", "separate"},
-    {"prefix_share", "prefix-share"},
-    {"fused_concat", "fused concat"},
-    {"fused_svd", "fused SVD"},
-    {"multi", "multi-task"},
     {"popularity", "popularity"},
     {"dense_search", "dense search bi-encoder"},
     {"dense_multi", "dense multi-task bi-encoder"},
@@ -38,6 +31,9 @@ static const char *label_of(const char *name) {
         if (strcmp(LABELS[i].name, name) == 0) return LABELS[i].label;
     return name;
 }
+
+/* The paper's tokenizer ablation runs on the multi-task embeddings. */
+static const char ABLATION_STRATEGY[] = "multi";
 
 /* The report label of a tokenizer-ablation row: the method table's. */
 static const char *tokenizer_label(const char *name) {
@@ -266,7 +262,7 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
                              const exp_key *data_key, exp_results *res) {
     /* Reference rows. */
     const char *refs[4] = {"popularity", "dense_search", "enmf", "dense_multi"};
-    int n_refs = (wants(cfg, "multi") || cfg->n_ablation > 0) ? 4 : 3;
+    int n_refs = (wants(cfg, ABLATION_STRATEGY) || cfg->n_ablation > 0) ? 4 : 3;
     for (int i = 0; i < n_refs; i++) {
         exp_row row;
         row_init(&row, EXP_TABLE_REFERENCE, refs[i], label_of(refs[i]), 0);
@@ -284,18 +280,18 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
     int n_gen = cfg->n_strategies + cfg->n_ablation;
     gen_row *rows = calloc((size_t)(n_gen > 0 ? n_gen : 1), sizeof *rows);
     if (!rows) return semid_fail(SEMID_ENOMEM, "out of memory");
-    /* Strategies are compared with the paper's tokenizer, the default one. */
+    /* Strategies are compared with the paper's tokenizer, the default one;
+     * the strategy table says where each row goes. */
     const char *tokenizer = semid_tokenizer_defaults().method;
     for (int i = 0; i < cfg->n_strategies; i++) {
-        const char *s = cfg->strategies[i];
-        int motivation = strcmp(s, "content") == 0 || strcmp(s, "search") == 0 || strcmp(s, "rec") == 0;
-        rows[i] = (gen_row){.strategy = s, .tokenizer = tokenizer, .name = s, .label = label_of(s),
-                            .table = motivation ? EXP_TABLE_MOTIVATION : EXP_TABLE_MAIN,
-                            .also_main = motivation && strcmp(s, "content") != 0};
+        const semid_strategy_def *def = semid_strategy_find(cfg->strategies[i]); /* the config checked the names */
+        rows[i] = (gen_row){.strategy = def->name, .tokenizer = tokenizer, .name = def->name, .label = def->label,
+                            .table = def->task_specific ? EXP_TABLE_MOTIVATION : EXP_TABLE_MAIN,
+                            .also_main = def->task_specific && def->in_main};
     }
     for (int i = 0; i < cfg->n_ablation; i++)
         rows[cfg->n_strategies + i] =
-            (gen_row){.strategy = "multi", .tokenizer = cfg->ablation[i], .name = cfg->ablation[i],
+            (gen_row){.strategy = ABLATION_STRATEGY, .tokenizer = cfg->ablation[i], .name = cfg->ablation[i],
                       .label = tokenizer_label(cfg->ablation[i]), .table = EXP_TABLE_ABLATION};
     semid_status st = generative_rows(cfg, run_dir, ds, data_key, rows, n_gen);
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {

@@ -12,15 +12,14 @@
  * generative models, not the IDs they are trained on. */
 enum { EXP_SID_SEED = 1234 };
 
+/* The embeddings a strategy reads, in its table order. */
 typedef struct sid_inputs {
-    semid_matrix single, search, rec;
-    semid_strategy_kind kind;
+    semid_matrix emb[2];
 } sid_inputs;
 
 static void sid_inputs_free(sid_inputs *in) {
-    semid_matrix_free(&in->single);
-    semid_matrix_free(&in->search);
-    semid_matrix_free(&in->rec);
+    semid_matrix_free(&in->emb[0]);
+    semid_matrix_free(&in->emb[1]);
 }
 
 /* Loads (or computes) the embeddings the strategy reads, and derives the
@@ -29,22 +28,17 @@ static semid_status load_inputs(const exp_config *cfg, const char *run_dir, cons
                                 const exp_key *data_key, const char *strategy, const char *tokenizer, sid_inputs *in,
                                 exp_key *key) {
     memset(in, 0, sizeof *in);
-    SEMID_TRY(semid_strategy_kind_of(strategy, &in->kind));
-    exp_key k1, k2;
-    semid_status st;
-    if (in->kind == SEMID_STRATEGY_SINGLE) {
-        st = exp_stage_embedding(cfg, run_dir, ds, data_key, strategy, &in->single, &k1);
-        k2 = k1;
-    } else {
-        st = exp_stage_embedding(cfg, run_dir, ds, data_key, "search", &in->search, &k1);
-        if (st == SEMID_OK) st = exp_stage_embedding(cfg, run_dir, ds, data_key, "rec", &in->rec, &k2);
+    const semid_strategy_def *def;
+    SEMID_TRY(semid_strategy_lookup(strategy, &def));
+    int n = semid_strategy_n_embeddings(def);
+    exp_key k[2];
+    semid_status st = SEMID_OK;
+    for (int i = 0; i < n && st == SEMID_OK; i++)
+        st = exp_stage_embedding(cfg, run_dir, ds, data_key, def->embeddings[i], &in->emb[i], &k[i]);
+    if (st == SEMID_OK) {
+        exp_key both = exp_key_combine(&k[0], &k[n - 1]);
+        st = exp_key_sid(cfg, &both, strategy, tokenizer, key);
     }
-    if (st != SEMID_OK) {
-        sid_inputs_free(in);
-        return st;
-    }
-    exp_key both = exp_key_combine(&k1, &k2);
-    st = exp_key_sid(cfg, &both, strategy, tokenizer, key);
     if (st != SEMID_OK) sid_inputs_free(in);
     return st;
 }
@@ -52,10 +46,6 @@ static semid_status load_inputs(const exp_config *cfg, const char *run_dir, cons
 static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, const sid_inputs *in,
                                 const char *strategy, const char *tokenizer, semid_idtable *out,
                                 double *collision_rate) {
-    int64_t *popularity = malloc(sizeof(int64_t) * (size_t)(ds->n_items > 0 ? ds->n_items : 1));
-    if (!popularity) return semid_fail(SEMID_ENOMEM, "out of memory");
-    semid_dataset_train_counts(ds, popularity);
-    semid_strategy_inputs si = {.single = &in->single, .search = &in->search, .rec = &in->rec};
     semid_strategy_options opt = {0};
     opt.strategy = strategy;
     opt.tokenizer = semid_tokenizer_defaults();
@@ -64,17 +54,13 @@ static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, 
     opt.tokenizer.codebook_size = cfg->sid_codebook;
     opt.tokenizer.seed = EXP_SID_SEED;
     opt.disambiguate = cfg->sid_disambiguate;
-    opt.popularity = popularity;
     semid_strategy_result res;
+    const semid_matrix *const emb[2] = {&in->emb[0], &in->emb[1]};
     double t0 = semid_now();
-    semid_status st = semid_strategy_build(&si, &opt, &res);
-    free(popularity);
-    if (st != SEMID_OK) return st;
-    double rate = 0.0;
-    for (int t = 0; t < res.table.n_tasks; t++) rate += res.before[t].rate / res.table.n_tasks;
-    *collision_rate = rate;
+    SEMID_TRY(semid_strategy_build_catalog(emb, &opt, ds, NULL, &res));
+    *collision_rate = semid_strategy_collision_rate(&res);
     SEMID_INFO("ids %s/%s: %d levels, %d tokens, %.1f%% of items shared an ID before disambiguation (%.1f s)", strategy,
-               tokenizer, res.table.n_levels, res.table.n_tokens, 100.0 * rate, semid_now() - t0);
+               tokenizer, res.table.n_levels, res.table.n_tokens, 100.0 * *collision_rate, semid_now() - t0);
     *out = res.table; /* handed over; the tokenizers are not needed here */
     memset(&res.table, 0, sizeof res.table);
     semid_strategy_result_free(&res);

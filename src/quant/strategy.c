@@ -7,27 +7,17 @@
 #include "base/log.h"
 #include "base/status.h"
 
-static const struct {
-    const char *name;
-    semid_strategy_kind kind;
-} strategies[] = {
-    {"search", SEMID_STRATEGY_SINGLE},       {"rec", SEMID_STRATEGY_SINGLE},
-    {"content", SEMID_STRATEGY_SINGLE},      {"fused_concat", SEMID_STRATEGY_SINGLE},
-    {"fused_svd", SEMID_STRATEGY_SINGLE},    {"multi", SEMID_STRATEGY_SINGLE},
-    {"separate", SEMID_STRATEGY_SEPARATE},   {"prefix_share", SEMID_STRATEGY_PREFIX_SHARE},
-};
-enum { N_STRATEGIES = sizeof strategies / sizeof strategies[0] };
+int semid_strategy_n_embeddings(const semid_strategy_def *def) { return def->kind == SEMID_STRATEGY_SINGLE ? 1 : 2; }
 
-semid_status semid_strategy_kind_of(const char *strategy, semid_strategy_kind *kind) {
-    for (int i = 0; i < N_STRATEGIES; i++)
-        if (strategy && strcmp(strategy, strategies[i].name) == 0) {
-            *kind = strategies[i].kind;
-            return SEMID_OK;
-        }
-    return semid_fail(SEMID_EINVAL,
-                      "unknown strategy '%s' (known: search, rec, content, fused_concat, fused_svd, multi, separate, "
-                      "prefix_share)",
-                      strategy ? strategy : "");
+semid_strategy_inputs semid_strategy_inputs_of(const semid_strategy_def *def, const semid_matrix *const m[2]) {
+    semid_strategy_inputs in = {0};
+    if (def->kind == SEMID_STRATEGY_SINGLE) {
+        in.single = m[0];
+    } else {
+        in.search = m[0];
+        in.rec = m[1];
+    }
+    return in;
 }
 
 void semid_strategy_result_free(semid_strategy_result *r) {
@@ -160,20 +150,20 @@ static semid_status build_prefix_share(const semid_strategy_inputs *in, const se
 semid_status semid_strategy_build(const semid_strategy_inputs *in, const semid_strategy_options *opt,
                                   semid_strategy_result *out) {
     memset(out, 0, sizeof *out);
-    semid_strategy_kind kind = SEMID_STRATEGY_SINGLE;
-    SEMID_TRY(semid_strategy_kind_of(opt->strategy, &kind));
+    const semid_strategy_def *def;
+    SEMID_TRY(semid_strategy_lookup(opt->strategy, &def));
     double t0 = semid_now();
     semid_status st;
-    if (kind == SEMID_STRATEGY_SINGLE) {
-        SEMID_TRY(need(in->single, opt->strategy, opt->strategy));
+    if (def->kind == SEMID_STRATEGY_SINGLE) {
+        SEMID_TRY(need(in->single, def->embeddings[0], opt->strategy));
         st = build_single(in->single, opt, out);
     } else {
-        SEMID_TRY(need(in->search, "search", opt->strategy));
-        SEMID_TRY(need(in->rec, "rec", opt->strategy));
+        SEMID_TRY(need(in->search, def->embeddings[0], opt->strategy));
+        SEMID_TRY(need(in->rec, def->embeddings[1], opt->strategy));
         if (in->search->rows != in->rec->rows)
             return semid_fail(SEMID_EINVAL, "strategy %s: %lld search embeddings but %lld rec embeddings (rows must be the same items)",
                               opt->strategy, (long long)in->search->rows, (long long)in->rec->rows);
-        st = kind == SEMID_STRATEGY_SEPARATE ? build_separate(in, opt, out) : build_prefix_share(in, opt, out);
+        st = def->kind == SEMID_STRATEGY_SEPARATE ? build_separate(in, opt, out) : build_prefix_share(in, opt, out);
     }
     if (st == SEMID_OK) {
         for (int ti = 0; st == SEMID_OK && ti < out->table.n_tasks; ti++)
@@ -191,6 +181,50 @@ semid_status semid_strategy_build(const semid_strategy_inputs *in, const semid_s
     }
     out->seconds = semid_now() - t0;
     return SEMID_OK;
+}
+
+/* The dataset's item ids and, when disambiguation needs them, its training
+ * counts (caller frees both). */
+static semid_status catalog_of(const semid_dataset *ds, int need_popularity, char ***ids, int64_t **popularity) {
+    size_t n = (size_t)(ds->n_items > 0 ? ds->n_items : 1);
+    *ids = malloc(sizeof **ids * n);
+    *popularity = need_popularity ? calloc(n, sizeof **popularity) : NULL;
+    if (!*ids || (need_popularity && !*popularity)) return semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int32_t i = 0; i < ds->n_items; i++) (*ids)[i] = ds->items[i].id;
+    if (*popularity) semid_dataset_train_counts(ds, *popularity);
+    return SEMID_OK;
+}
+
+semid_status semid_strategy_build_catalog(const semid_matrix *const emb[2], const semid_strategy_options *opt,
+                                          const semid_dataset *ds, char *const *row_ids, semid_strategy_result *out) {
+    memset(out, 0, sizeof *out);
+    const semid_strategy_def *def;
+    SEMID_TRY(semid_strategy_lookup(opt->strategy, &def));
+    for (int i = 0; ds && i < semid_strategy_n_embeddings(def); i++)
+        if (emb[i] && emb[i]->rows != ds->n_items)
+            return semid_fail(SEMID_EINVAL, "strategy %s: the %s embeddings have %lld rows, the dataset %d items",
+                              opt->strategy, def->embeddings[i], (long long)emb[i]->rows, ds->n_items);
+    semid_strategy_options o = *opt;
+    char **ids = NULL;
+    int64_t *popularity = NULL;
+    semid_status st = ds ? catalog_of(ds, o.disambiguate && !o.popularity, &ids, &popularity) : SEMID_OK;
+    if (popularity) o.popularity = popularity;
+    if (ids) row_ids = ids;
+    semid_strategy_inputs in = semid_strategy_inputs_of(def, emb);
+    if (st == SEMID_OK) st = semid_strategy_build(&in, &o, out);
+    if (st == SEMID_OK && row_ids) {
+        st = semid_idtable_set_item_ids(&out->table, row_ids);
+        if (st != SEMID_OK) semid_strategy_result_free(out);
+    }
+    free(popularity);
+    free(ids);
+    return st;
+}
+
+double semid_strategy_collision_rate(const semid_strategy_result *r) {
+    double rate = 0.0;
+    for (int t = 0; t < r->table.n_tasks; t++) rate += r->before[t].rate / r->table.n_tasks;
+    return rate;
 }
 
 semid_status semid_strategy_codes_to_tokens(const semid_idtable *t, int task, const semid_tokenizer *tok,
