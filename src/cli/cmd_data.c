@@ -14,13 +14,14 @@
 #include "data/stats.h"
 
 static void print_data_help(void) {
+    char formats[512];
     printf("usage: semid data <subcommand> [options]   (semid data <subcommand> --help for its options)\n\n"
            "subcommands:\n"
            "  import    read a dataset (%s) and save it as a .sdd file\n"
            "  stats     print the statistics of a .sdd dataset (or of a directory to import)\n"
            "  synth     generate a synthetic dataset\n"
            "  queries   generate search queries for a dataset's items\n",
-           SEMID_IMPORT_FORMATS);
+           semid_import_formats(formats, sizeof formats));
 }
 
 static int parse_min_rating(const char *s, double *out) {
@@ -40,8 +41,10 @@ static int parse_min_rating(const char *s, double *out) {
 static int cmd_import(int argc, char **argv) {
     const char *format = "auto", *min_rating = NULL, *descriptions = NULL, *queries = NULL, *out = "dataset.sdd";
     int user_core = 0, item_core = 0, lenient = 0, keep_uninteracted = 0;
+    char formats[512], format_help[540];
+    snprintf(format_help, sizeof format_help, "input format: %s", semid_import_formats(formats, sizeof formats));
     const cli_option opts[] = {
-        {"format", CLI_STRING, &format, "input format: " SEMID_IMPORT_FORMATS},
+        {"format", CLI_STRING, &format, format_help},
         {"min-rating", CLI_STRING, &min_rating, "drop interactions rated below this (default: keep all)"},
         {"user-core", CLI_INT, &user_core, "keep users with at least this many interactions (k-core)"},
         {"item-core", CLI_INT, &item_core, "keep items with at least this many interactions (k-core)"},

@@ -122,6 +122,9 @@ int cmd_data_queries(int argc, char **argv) {
     int64_t seed = 1;
     const char *out = NULL, *tsv = NULL, *format = "auto";
     int append = 0, samples = 0;
+    char formats[512], format_help[560];
+    snprintf(format_help, sizeof format_help, "when DATASET is a directory: %s",
+             semid_import_formats(formats, sizeof formats));
     cli_option opts[] = {
         {"per-item", CLI_INT, &cfg.n_per_item, "queries per item"},
         {"train", CLI_INT, &cfg.n_train, "of which for training"},
@@ -129,7 +132,7 @@ int cmd_data_queries(int argc, char **argv) {
         {"keywords", CLI_INT, &cfg.max_keywords, "keywords kept per item (by tf-idf)"},
         {"append", CLI_FLAG, &append, "keep the dataset's queries and add these"},
         {"seed", CLI_INT64, &seed, "random seed"},
-        {"format", CLI_STRING, &format, "when DATASET is a directory: " SEMID_IMPORT_FORMATS},
+        {"format", CLI_STRING, &format, format_help},
         {"out", CLI_STRING, &out, "dataset file to write (default: DATASET when it is a file)"},
         {"tsv", CLI_STRING, &tsv, "also write the queries as TSV (item_id split query)"},
         {"samples", CLI_INT, &samples, "print the queries of this many items"},

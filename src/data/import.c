@@ -1,15 +1,17 @@
-/* semid_import: format detection, the shared flow around each format's
- * reader (side files, builder, filters) and the summary log line. */
+/* semid_import: format detection and dispatch through the importer table
+ * (importers.c), the shared flow around each format's reader (side files,
+ * builder, filters) and the summary log line. */
 #include "data/import.h"
 
-#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "base/status.h"
 #include "data/filter.h"
 #include "data/import_util.h"
@@ -21,51 +23,55 @@ void semid_import_options_init(semid_import_options *o) {
     o->max_field_bytes = 1 << 20;
 }
 
-static bool has_file(const char *dir, const char *name) {
-    char *p = semid_path_join(dir, name);
-    bool ok = p && semid_path_exists(p);
-    free(p);
+bool import_dir_has(const char *dir, const char *a, const char *b) {
+    char *pa = semid_path_join(dir, a), *pb = semid_path_join(dir, b);
+    bool ok = pa && pb && semid_path_exists(pa) && semid_path_exists(pb);
+    free(pa);
+    free(pb);
     return ok;
 }
 
-static bool has_inter_file(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return false;
-    bool found = false;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        found = n > 6 && strcmp(e->d_name + n - 6, ".inter") == 0;
-    }
-    closedir(d);
-    return found;
+const char *semid_import_format_at(int i) {
+    for (int k = 0; semid_importers[k]; k++)
+        if (k == i) return semid_importers[k]->name;
+    return NULL;
+}
+
+char *semid_import_formats(char *buf, size_t cap) {
+    char names[512];
+    snprintf(buf, cap, "auto, %s", semid_names_join(semid_import_format_at, names, sizeof names));
+    return buf;
+}
+
+semid_status semid_import_check_format(const char *format) {
+    if (format && (strcmp(format, "auto") == 0 || semid_names_index(semid_import_format_at, format) >= 0)) return SEMID_OK;
+    char known[512];
+    return semid_fail(SEMID_EINVAL, "unknown format '%s' (known: %s)", format ? format : "",
+                      semid_import_formats(known, sizeof known));
+}
+
+static const semid_importer *detect(const char *path, bool is_dir) {
+    for (int i = 0; semid_importers[i]; i++)
+        if (semid_importers[i]->detect(path, is_dir)) return semid_importers[i];
+    return NULL;
 }
 
 semid_status semid_import_detect(const char *path, const char **format) {
     *format = NULL;
     struct stat st;
     if (stat(path, &st) != 0) return semid_fail(SEMID_ENOTFOUND, "%s does not exist", path);
-    if (!S_ISDIR(st.st_mode)) {
-        size_t n = strlen(path);
-        if (n > 6 && strcmp(path + n - 6, ".inter") == 0) *format = "recbole";
-    } else if (has_file(path, "items.tsv") && has_file(path, "interactions.tsv")) {
-        *format = "generic";
-    } else if (has_file(path, "movies.dat") && has_file(path, "ratings.dat")) {
-        *format = "ml-1m";
-    } else if (has_file(path, "u.item") && has_file(path, "u.data")) {
-        *format = "ml-100k";
-    } else if (has_file(path, "movies.csv") && has_file(path, "ratings.csv")) {
-        *format = "ml-csv";
-    } else if (has_inter_file(path)) {
-        *format = "recbole";
+    const semid_importer *imp = detect(path, S_ISDIR(st.st_mode));
+    if (imp) {
+        *format = imp->name;
+        return SEMID_OK;
     }
-    if (!*format)
-        return semid_fail(SEMID_ENOTFOUND,
-                          "cannot tell the format of %s: expected items.tsv + interactions.tsv (generic), "
-                          "movies.dat + ratings.dat (ml-1m), u.item + u.data (ml-100k), movies.csv + ratings.csv "
-                          "(ml-csv) or a .inter file (recbole)",
-                          path);
-    return SEMID_OK;
+    char expected[1024] = "";
+    size_t n = 0;
+    for (int i = 0; semid_importers[i] && n < sizeof expected; i++)
+        n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s (%s)",
+                              i == 0 ? "" : semid_importers[i + 1] ? ", " : " or ", semid_importers[i]->files,
+                              semid_importers[i]->name);
+    return semid_fail(SEMID_ENOTFOUND, "cannot tell the format of %s: expected %s", path, expected);
 }
 
 static const char *base_name(const char *path) {
@@ -90,10 +96,10 @@ static char *dataset_name(const char *path, const char *format) {
     return name;
 }
 
-static semid_status read_side_files(import_ctx *c, const char *format, const char *path) {
+static semid_status read_side_files(import_ctx *c, const semid_importer *imp, const char *path) {
     const semid_import_options *o = c->opts;
     char *desc = NULL, *queries = NULL;
-    if (strcmp(format, "generic") == 0) {
+    if (imp->side_files_beside) {
         if (!o->descriptions_path) desc = semid_path_join(path, "descriptions.tsv");
         if (!o->queries_path) queries = semid_path_join(path, "queries.tsv");
         if ((!o->descriptions_path && !desc) || (!o->queries_path && !queries)) {
@@ -128,14 +134,8 @@ semid_status semid_import(const char *format, const char *path, const semid_impo
     if (opts->max_field_bytes <= 0) return semid_fail(SEMID_EINVAL, "max_field_bytes must be positive");
     if (opts->user_core < 0 || opts->item_core < 0) return semid_fail(SEMID_EINVAL, "k-core thresholds must be >= 0");
     if (!format || strcmp(format, "auto") == 0) SEMID_TRY(semid_import_detect(path, &format));
-
-    semid_status (*reader)(import_ctx *, const char *) = NULL;
-    if (strcmp(format, "generic") == 0) reader = import_generic;
-    else if (strcmp(format, "ml-1m") == 0) reader = import_ml1m;
-    else if (strcmp(format, "ml-100k") == 0) reader = import_ml100k;
-    else if (strcmp(format, "recbole") == 0) reader = import_recbole;
-    else if (strcmp(format, "ml-csv") == 0) reader = import_mlcsv;
-    else return semid_fail(SEMID_EINVAL, "unknown format '%s' (expected %s)", format, SEMID_IMPORT_FORMATS);
+    SEMID_TRY(semid_import_check_format(format));
+    const semid_importer *imp = semid_importers[semid_names_index(semid_import_format_at, format)];
 
     char *name = dataset_name(path, format);
     if (!name) return semid_fail(SEMID_ENOMEM, "out of memory");
@@ -144,8 +144,8 @@ semid_status semid_import(const char *format, const char *path, const semid_impo
     free(name);
     if (st != SEMID_OK) return st;
     import_ctx c = {.opts = opts, .b = b};
-    st = reader(&c, path);
-    if (st == SEMID_OK) st = read_side_files(&c, format, path);
+    st = imp->read(&c, path);
+    if (st == SEMID_OK) st = read_side_files(&c, imp, path);
     if (st != SEMID_OK) {
         semid_builder_free(b);
         return st;

@@ -13,6 +13,7 @@
 #define SEMID_DATA_IMPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data/dataset.h"
@@ -32,23 +33,29 @@ typedef struct semid_import_options {
 /* Fills in the defaults above. */
 void semid_import_options_init(semid_import_options *o);
 
-/* The formats, for --format and for auto detection. */
-#define SEMID_IMPORT_FORMATS "auto, ml-1m, ml-100k, recbole, ml-csv, generic"
+/* The formats (the importer table, data/importers.c), in the order auto
+ * detection tries them: the i-th name, NULL past the end (base/names.h). */
+const char *semid_import_format_at(int i);
+/* "auto, generic, ml-1m, ..." into buf, for --format help; returns buf. */
+char *semid_import_formats(char *buf, size_t cap);
+/* SEMID_OK for "auto" and the table's names, else SEMID_EINVAL
+ * "unknown format 'x' (known: auto, generic, ...)". */
+semid_status semid_import_check_format(const char *format);
 
-/* Which format `path` holds, judged by the files present:
+/* Which format `path` holds, judged by the files present (docs/formats.md):
+ * the first importer of the table that recognises them, e.g.
  *   items.tsv + interactions.tsv  -> "generic"
  *   movies.dat + ratings.dat      -> "ml-1m"
- *   u.data + u.item               -> "ml-100k"
- *   movies.csv + ratings.csv      -> "ml-csv"
  *   a *.inter file (or the path itself ends in .inter) -> "recbole"
  * SEMID_ENOTFOUND with the list of what was looked for if none matches. */
 semid_status semid_import_detect(const char *path, const char **format);
 
 /* Imports the dataset at `path` (a directory; for recbole also the .inter
- * file itself) in `format` ("auto" or one of SEMID_IMPORT_FORMATS) into
- * *out (zeroed first; holds nothing on failure). opts may be NULL for the
- * defaults. For "generic", descriptions.tsv and queries.tsv beside the
- * other files are read when present and no explicit path was given. */
+ * file itself) in `format` ("auto" or a name of semid_import_format_at;
+ * SEMID_EINVAL listing them otherwise) into *out (zeroed first; holds
+ * nothing on failure). opts may be NULL for the defaults. For "generic",
+ * descriptions.tsv and queries.tsv beside the other files are read when
+ * present and no explicit path was given. */
 semid_status semid_import(const char *format, const char *path, const semid_import_options *opts, semid_dataset *out);
 
 #endif

@@ -55,7 +55,7 @@ static semid_status read_interactions(import_ctx *c, const char *path) {
     return st;
 }
 
-semid_status import_generic(import_ctx *c, const char *dir) {
+static semid_status read_dir(import_ctx *c, const char *dir) {
     char *items = semid_path_join(dir, "items.tsv");
     char *inter = semid_path_join(dir, "interactions.tsv");
     semid_status st = items && inter ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
@@ -65,3 +65,8 @@ semid_status import_generic(import_ctx *c, const char *dir) {
     free(inter);
     return st;
 }
+
+static bool detect(const char *path, bool is_dir) { return is_dir && import_dir_has(path, "items.tsv", "interactions.tsv"); }
+
+const semid_importer semid_importer_generic = {
+    .name = "generic", .files = "items.tsv + interactions.tsv", .detect = detect, .read = read_dir, .side_files_beside = true};

@@ -57,7 +57,7 @@ static semid_status read_items(import_ctx *c, const char *path) {
     return st;
 }
 
-semid_status import_ml100k(import_ctx *c, const char *dir) {
+static semid_status read_dir(import_ctx *c, const char *dir) {
     char *items = semid_path_join(dir, "u.item");
     char *data = semid_path_join(dir, "u.data");
     semid_status st = items && data ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
@@ -67,3 +67,8 @@ semid_status import_ml100k(import_ctx *c, const char *dir) {
     free(data);
     return st;
 }
+
+static bool detect(const char *path, bool is_dir) { return is_dir && import_dir_has(path, "u.item", "u.data"); }
+
+const semid_importer semid_importer_ml100k = {
+    .name = "ml-100k", .files = "u.item + u.data", .detect = detect, .read = read_dir};

@@ -57,7 +57,7 @@ semid_status import_rating_rows(import_ctx *c, const char *path, const char *sep
     return st;
 }
 
-semid_status import_ml1m(import_ctx *c, const char *dir) {
+static semid_status read_dir(import_ctx *c, const char *dir) {
     char *movies = semid_path_join(dir, "movies.dat");
     char *ratings = semid_path_join(dir, "ratings.dat");
     semid_status st = movies && ratings ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
@@ -67,3 +67,8 @@ semid_status import_ml1m(import_ctx *c, const char *dir) {
     free(ratings);
     return st;
 }
+
+static bool detect(const char *path, bool is_dir) { return is_dir && import_dir_has(path, "movies.dat", "ratings.dat"); }
+
+const semid_importer semid_importer_ml1m = {
+    .name = "ml-1m", .files = "movies.dat + ratings.dat", .detect = detect, .read = read_dir};

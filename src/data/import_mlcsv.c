@@ -154,7 +154,7 @@ static semid_status read_tags(import_ctx *c, const char *path) {
     return st;
 }
 
-semid_status import_mlcsv(import_ctx *c, const char *dir) {
+static semid_status read_dir(import_ctx *c, const char *dir) {
     char *movies = semid_path_join(dir, "movies.csv");
     char *ratings = semid_path_join(dir, "ratings.csv");
     char *tags = semid_path_join(dir, "tags.csv");
@@ -167,3 +167,8 @@ semid_status import_mlcsv(import_ctx *c, const char *dir) {
     free(tags);
     return st;
 }
+
+static bool detect(const char *path, bool is_dir) { return is_dir && import_dir_has(path, "movies.csv", "ratings.csv"); }
+
+const semid_importer semid_importer_mlcsv = {
+    .name = "ml-csv", .files = "movies.csv + ratings.csv", .detect = detect, .read = read_dir};

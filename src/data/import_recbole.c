@@ -106,7 +106,7 @@ static semid_status read_inter(import_ctx *c, const char *path, bool create_item
     return st;
 }
 
-semid_status import_recbole(import_ctx *c, const char *path) {
+static semid_status read_path(import_ctx *c, const char *path) {
     char *inter = NULL;
     semid_status st;
     if (ends_with(path, ".inter")) {
@@ -131,3 +131,18 @@ semid_status import_recbole(import_ctx *c, const char *path) {
     free(item);
     return st;
 }
+
+/* The .inter file itself, or a directory holding one. */
+static bool detect(const char *path, bool is_dir) {
+    if (!is_dir) return ends_with(path, ".inter");
+    DIR *d = opendir(path);
+    if (!d) return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) found = ends_with(e->d_name, ".inter");
+    closedir(d);
+    return found;
+}
+
+const semid_importer semid_importer_recbole = {
+    .name = "recbole", .files = "a .inter file", .detect = detect, .read = read_path};

@@ -134,13 +134,28 @@ typedef struct import_item_columns {
 semid_status import_read_items(import_ctx *c, import_table *t, const import_item_columns *col, const char *list_seps,
                                const char *path);
 
-/* The importers of each format (import_<format>.c): they fill c->b with
- * items and interactions. */
-semid_status import_generic(import_ctx *c, const char *dir);
-semid_status import_ml1m(import_ctx *c, const char *dir);
-semid_status import_ml100k(import_ctx *c, const char *dir);
-semid_status import_recbole(import_ctx *c, const char *path);
-semid_status import_mlcsv(import_ctx *c, const char *dir);
+/* One format's importer. A new format is one file, import_<format>.c,
+ * defining `const semid_importer semid_importer_<format>`, and one row in
+ * importers.c; detection, --format, help texts and errors read that table. */
+typedef struct semid_importer {
+    const char *name;  /* --format value, e.g. "ml-1m" */
+    const char *files; /* what detection looks for, for messages: "movies.dat + ratings.dat" */
+    /* Whether `path` (a directory when is_dir, else a file) holds this
+     * format, judged by the files present. */
+    bool (*detect)(const char *path, bool is_dir);
+    /* Fills c->b with the items and interactions at `path`. */
+    semid_status (*read)(import_ctx *c, const char *path);
+    /* descriptions.tsv and queries.tsv beside the other files are read when
+     * present and no explicit path was given. */
+    bool side_files_beside;
+} semid_importer;
+
+/* The table (importers.c), NULL-terminated, in the order detection tries it. */
+extern const semid_importer *const semid_importers[];
+
+/* Whether directory `dir` holds both files (the usual detection). */
+bool import_dir_has(const char *dir, const char *a, const char *b);
+
 /* Rows "user item rating timestamp" split by `sep` (ratings.dat, u.data). */
 semid_status import_rating_rows(import_ctx *c, const char *path, const char *sep);
 

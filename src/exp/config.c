@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "base/threads.h"
+#include "data/import.h"
 #include "gen/examples.h"
 #include "quant/strategy.h"
 #include "quant/tokenizer.h"
@@ -338,6 +339,8 @@ static semid_status validate_machine(const exp_config *c) {
 }
 
 semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
+    semid_status format = semid_import_check_format(c->dataset_format);
+    if (format != SEMID_OK) return semid_fail_context(format, "key 'dataset_format'");
     if (c->queries_train >= c->queries_per_item)
         return semid_fail(SEMID_EINVAL, "key 'queries.train' (%d) must be smaller than 'queries.per_item' (%d)",
                           c->queries_train, c->queries_per_item);
