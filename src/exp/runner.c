@@ -14,24 +14,6 @@
 #include "quant/strategy.h"
 #include "quant/tokenizer.h"
 
-typedef struct row_names {
-    const char *name;
-    const char *label;
-} row_names;
-
-static const row_names LABELS[] = {
-    {"popularity", "popularity"},
-    {"dense_search", "dense search bi-encoder"},
-    {"dense_multi", "dense multi-task bi-encoder"},
-    {"enmf", "ENMF"},
-};
-
-static const char *label_of(const char *name) {
-    for (size_t i = 0; i < sizeof LABELS / sizeof LABELS[0]; i++)
-        if (strcmp(LABELS[i].name, name) == 0) return LABELS[i].label;
-    return name;
-}
-
 /* The paper's tokenizer ablation runs on the multi-task embeddings. */
 static const char ABLATION_STRATEGY[] = "multi";
 
@@ -242,9 +224,13 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
     return st;
 }
 
-static int wants(const exp_config *cfg, const char *strategy) {
-    for (int i = 0; i < cfg->n_strategies; i++)
-        if (strcmp(cfg->strategies[i], strategy) == 0) return 1;
+/* Whether a generative row of this run reads the embedding method. */
+static int reads_embedding(const exp_config *cfg, const char *method) {
+    for (int i = 0; i < cfg->n_strategies + (cfg->n_ablation > 0); i++) {
+        const semid_strategy_def *def = semid_strategy_find(i < cfg->n_strategies ? cfg->strategies[i] : ABLATION_STRATEGY);
+        for (int e = 0; def && e < semid_strategy_n_embeddings(def); e++)
+            if (strcmp(def->embeddings[e], method) == 0) return 1;
+    }
     return 0;
 }
 
@@ -261,13 +247,12 @@ static semid_status add_row(exp_results *res, exp_row *row) {
 static semid_status run_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                              const exp_key *data_key, exp_results *res) {
     /* Reference rows. */
-    const char *refs[4] = {"popularity", "dense_search", "enmf", "dense_multi"};
-    int n_refs = (wants(cfg, ABLATION_STRATEGY) || cfg->n_ablation > 0) ? 4 : 3;
-    for (int i = 0; i < n_refs; i++) {
+    for (const exp_reference *ref = exp_references; ref->name; ref++) {
+        if (ref->when_used && !reads_embedding(cfg, ref->embedding)) continue;
         exp_row row;
-        row_init(&row, EXP_TABLE_REFERENCE, refs[i], label_of(refs[i]), 0);
+        row_init(&row, EXP_TABLE_REFERENCE, ref->name, ref->label, 0);
         exp_eval e;
-        semid_status st = exp_stage_reference(cfg, run_dir, ds, data_key, refs[i], &e);
+        semid_status st = exp_stage_reference(cfg, run_dir, ds, data_key, ref, &e);
         if (st == SEMID_OK) {
             st = row_add_eval(&row, &e);
             exp_eval_free(&e);

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "embed/baseline.h"
+#include "embed/embed_methods.h"
 #include "exp/stages.h"
 #include "gen/generate.h"
 #include "gen/train.h"
@@ -216,14 +217,20 @@ static semid_status dense_row(const exp_config *cfg, const char *run_dir, const 
     return st;
 }
 
+const exp_reference exp_references[] = {
+    {"popularity", "popularity", NULL, 0},
+    {"dense_search", "dense search bi-encoder", "search", 0},
+    {"enmf", "ENMF", "rec", 0},
+    {"dense_multi", "dense multi-task bi-encoder", "multi", 1},
+    {NULL, NULL, NULL, 0},
+};
+
 semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                 const exp_key *data_key, const char *name, exp_eval *out) {
+                                 const exp_key *data_key, const exp_reference *ref, exp_eval *out) {
     memset(out, 0, sizeof *out);
-    const char *method = strcmp(name, "dense_search") == 0 ? "search"
-                         : strcmp(name, "dense_multi") == 0 ? "multi"
-                         : strcmp(name, "enmf") == 0       ? "rec"
-                                                           : NULL;
-    if (!method && strcmp(name, "popularity") != 0) return semid_fail(SEMID_EINVAL, "unknown reference row '%s'", name);
+    const char *name = ref->name, *method = ref->embedding;
+    const semid_embed_method *m = NULL;
+    if (method) SEMID_TRY(semid_embed_method_lookup(method, "embedding method", &m));
     semid_matrix items = {0};
     exp_key key = *data_key;
     if (method) SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &key));
@@ -248,9 +255,11 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
         if (!method) {
             st = semid_baseline_search_popularity(ds, cfg->k, cfg->head_fraction, &out->search);
             if (st == SEMID_OK) st = semid_baseline_rec_popularity(ds, &ro, &out->rec);
-        } else if (strcmp(method, "rec") == 0) {
+        } else if (m->kind == SEMID_EMBED_ENMF) {
             semid_matrix users = {0};
-            char *users_path = semid_path_join(run_dir, "emb/rec_users.npy");
+            char users_rel[96];
+            snprintf(users_rel, sizeof users_rel, "emb/%s_users.npy", method); /* beside the vectors (stage_embed.c) */
+            char *users_path = semid_path_join(run_dir, users_rel);
             st = users_path ? semid_npy_read(users_path, &users) : semid_fail(SEMID_ENOMEM, "out of memory");
             if (st == SEMID_OK) st = semid_baseline_rec_user_vectors(ds, &ro, &users, &items, &out->rec);
             if (st == SEMID_OK) st = semid_ranking_eval_init(&out->search, 0, cfg->k); /* no search side */

@@ -55,10 +55,21 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
                                   int64_t seed, int progress, exp_eval *out);
 
-/* Non-generative reference rows: "popularity", "dense_search" (the search
- * bi-encoder: query -> item by dot product; history mean for rec),
- * "dense_multi" (the same with the multi-task encoder) and "enmf" (rec only). */
+/* The non-generative reference rows, one row each (stage_model.c), in
+ * report order: "popularity", "dense_search" (the search bi-encoder: query
+ * -> item by dot product; history mean for rec), "enmf" (rec only, ENMF's
+ * user vectors) and "dense_multi" (the multi-task bi-encoder). */
+typedef struct exp_reference {
+    const char *name;      /* RUN/ref/<name>.json, results.json */
+    const char *label;     /* report rows */
+    const char *embedding; /* the embedding method it scores with (embed/embed_methods.h); NULL = popularity */
+    int when_used;         /* 1: only when a generative row reads `embedding` too */
+} exp_reference;
+
+/* NULL-name-terminated. */
+extern const exp_reference exp_references[];
+
 semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                 const exp_key *data_key, const char *name, exp_eval *out);
+                                 const exp_key *data_key, const exp_reference *ref, exp_eval *out);
 
 #endif
