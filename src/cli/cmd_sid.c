@@ -261,7 +261,9 @@ static int sid_build(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     if (!strategy) strategy = (a.search || a.rec) && !a.embeddings ? "separate" : "search";
     const semid_strategy_def *def;
+    const semid_tokenizer_method *tokenizer;
     semid_status st = semid_strategy_lookup(strategy, &def);
+    if (st == SEMID_OK) st = semid_tokenizer_lookup(method, &tokenizer); /* before any file is read */
     if (st != SEMID_OK) return cli_report(st);
     if (!a.out) {
         fprintf(stderr, "semid: error: --out is required (see --help)\n");
