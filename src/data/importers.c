@@ -11,7 +11,8 @@
     ROW(ml1m) \
     ROW(ml100k) \
     ROW(mlcsv) \
-    ROW(recbole)
+    ROW(recbole) \
+    /* one row a line, each ending in a backslash */
 
 #define DECLARE(name) extern const semid_importer semid_importer_##name;
 IMPORTER_ROWS(DECLARE)

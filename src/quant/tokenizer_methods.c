@@ -11,7 +11,8 @@
     ROW(rqkmeans) \
     ROW(rqvae) \
     ROW(rlfq) \
-    ROW(dict)
+    ROW(dict) \
+    /* one row a line, each ending in a backslash */
 
 #define DECLARE(name) extern const semid_tokenizer_method semid_method_##name;
 TOKENIZER_ROWS(DECLARE)
