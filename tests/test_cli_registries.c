@@ -1,7 +1,7 @@
 /* The registries (tokenizers, strategies, embedding methods, importers,
  * reference rows) walked row by row: every consumer accepts every row (the
  * experiment config, the builders and dispatchers, the cache keys, the CLI's
- * help), and a name not in a table is an error listing the known ones. A
+ * help texts), and a name not in a table is an error listing the known ones. A
  * new row is covered here without a new test. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,6 +89,9 @@ static void test_tokenizers(void **state) {
     char *help = help_of("sid build --help");
     check_names(semid_tokenizer_name_at, help);
     free(help);
+    help = help_of("experiment --help");
+    check_names(semid_tokenizer_name_at, help);
+    free(help);
     exp_config c, defaults;
     assert_int_equal(exp_config_preset(&defaults, "quick"), SEMID_OK);
     semid_matrix X;
@@ -128,6 +131,9 @@ static void test_tokenizers(void **state) {
 static void test_strategies(void **state) {
     (void)state;
     char *help = help_of("sid build --help");
+    check_names(semid_strategy_name_at, help);
+    free(help);
+    help = help_of("experiment --help");
     check_names(semid_strategy_name_at, help);
     free(help);
     exp_config c, defaults;
@@ -204,6 +210,9 @@ static void test_embedding_methods(void **state) {
 static void test_importers(void **state) {
     (void)state;
     char *help = help_of("data import --help");
+    check_names(semid_import_format_at, help);
+    free(help);
+    help = help_of("experiment --help");
     check_names(semid_import_format_at, help);
     free(help);
     char *dir = test_make_tmpdir();

@@ -4,10 +4,14 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/names.h"
 #include "cli/cli.h"
 #include "cli/experiment_run.h"
+#include "data/import.h"
 #include "exp/config.h"
 #include "exp/runner.h"
+#include "quant/strategy.h"
+#include "quant/tokenizer.h"
 
 static const char *USAGE =
     "usage: semid experiment [--preset quick|paper] [--config FILE.json] [--dataset PATH] [--out DIR] [key=value ...]\n\n"
@@ -18,6 +22,16 @@ static const char *USAGE =
     "Early stopping: model.patience=N stops a model after N epochs without a better validation score, not before\n"
     "model.min_epochs, at most model.epochs (model.patience=0: every epoch runs).\n"
     "--dataset takes 'synthetic', a dataset saved by `semid data import`, or a directory to import.";
+
+/* The usage and the names each list key takes, from the tables. */
+static const char *usage_with_names(char *buf, size_t cap) {
+    char strategies[256], tokenizers[256], formats[256];
+    snprintf(buf, cap, "%s\nsid.strategies: %s\nsid.ablation: %s\ndataset_format: %s", USAGE,
+             semid_names_join(semid_strategy_name_at, strategies, sizeof strategies),
+             semid_names_join(semid_tokenizer_name_at, tokenizers, sizeof tokenizers),
+             semid_import_formats(formats, sizeof formats));
+    return buf;
+}
 
 int cli_run_experiment(exp_config *cfg, const char *out_dir) {
     exp_results res;
@@ -51,7 +65,9 @@ int cmd_experiment(int argc, char **argv) {
     };
     const char *overrides[64];
     int n_over = 0;
-    int rc = cli_parse(argc, argv, 1, opts, sizeof opts / sizeof opts[0], USAGE, overrides, 64, &n_over);
+    char usage[2048];
+    int rc = cli_parse(argc, argv, 1, opts, sizeof opts / sizeof opts[0], usage_with_names(usage, sizeof usage), overrides,
+                       64, &n_over);
     if (rc != 0) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 
     exp_config cfg;
