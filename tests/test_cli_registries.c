@@ -25,31 +25,44 @@
 #include "quant/tokenizer.h"
 #include "support/testutil.h"
 
-static char *help_of(const char *command) {
-    char *out = NULL;
-    assert_int_equal(test_run_cli(command, &out), 0);
-    return out;
-}
-
-/* Names are unique and non-empty, and `help` lists each of them. */
-static void check_names(semid_name_at_fn name_at, const char *help) {
+/* Names are unique and non-empty, and the help of each command (NULL-
+ * terminated) lists every one of them. */
+static void check_names(semid_name_at_fn name_at, const char *const *commands) {
     assert_non_null(name_at(0));
     for (int i = 0; name_at(i); i++) {
         assert_true(name_at(i)[0] != '\0');
         assert_int_equal(semid_names_index(name_at, name_at(i)), i);
-        if (help && !strstr(help, name_at(i))) fail_msg("'%s' is not in the help text", name_at(i));
+    }
+    for (; *commands; commands++) {
+        char *help = NULL, args[128];
+        snprintf(args, sizeof args, "%s --help", *commands);
+        assert_int_equal(test_run_cli(args, &help), 0);
+        for (int i = 0; name_at(i); i++)
+            if (!strstr(help, name_at(i))) fail_msg("'%s' is not in the help of %s", name_at(i), *commands);
+        free(help);
     }
 }
 
-/* An unknown name's error names it and lists every known one. */
-static void check_unknown(semid_status st, semid_name_at_fn name_at, const char *what) {
-    assert_int_equal(st, SEMID_EINVAL);
-    const char *msg = semid_last_error();
+/* An unknown name's error (msg) names it and lists every known one. */
+static void check_message(const char *msg, semid_name_at_fn name_at, const char *what) {
     char want[64];
     snprintf(want, sizeof want, "unknown %s 'no_such'", what);
     if (!strstr(msg, want)) fail_msg("'%s' does not say %s", msg, want);
     for (int i = 0; name_at(i); i++)
         if (!strstr(msg, name_at(i))) fail_msg("'%s' does not list %s", msg, name_at(i));
+}
+
+static void check_unknown(semid_status st, semid_name_at_fn name_at, const char *what) {
+    assert_int_equal(st, SEMID_EINVAL);
+    check_message(semid_last_error(), name_at, what);
+}
+
+/* The same through the CLI: exit status 1. */
+static void check_cli_unknown(const char *args, semid_name_at_fn name_at, const char *what) {
+    char *out = NULL;
+    assert_int_equal(test_run_cli(args, &out), 1);
+    check_message(out, name_at, what);
+    free(out);
 }
 
 static semid_status override(exp_config *c, const char *key, const char *value) {
@@ -86,12 +99,7 @@ static semid_tokenizer_config small_tokenizer(const char *method) {
 
 static void test_tokenizers(void **state) {
     (void)state;
-    char *help = help_of("sid build --help");
-    check_names(semid_tokenizer_name_at, help);
-    free(help);
-    help = help_of("experiment --help");
-    check_names(semid_tokenizer_name_at, help);
-    free(help);
+    check_names(semid_tokenizer_name_at, (const char *const[]){"sid build", "experiment", NULL});
     exp_config c, defaults;
     assert_int_equal(exp_config_preset(&defaults, "quick"), SEMID_OK);
     semid_matrix X;
@@ -122,20 +130,13 @@ static void test_tokenizers(void **state) {
     const semid_tokenizer_method *none;
     check_unknown(semid_tokenizer_lookup("no_such", &none), semid_tokenizer_name_at, "tokenizer");
     check_unknown(override(&c, "sid.ablation", "no_such"), semid_tokenizer_name_at, "tokenizer");
-    char *out = NULL;
-    assert_int_equal(test_run_cli("sid build --embeddings none.npy --method no_such --out none.json", &out), 1);
-    for (int i = 0; semid_tokenizer_name_at(i); i++) assert_non_null(strstr(out, semid_tokenizer_name_at(i)));
-    free(out);
+    check_cli_unknown("sid build --embeddings none.npy --method no_such --out none.json", semid_tokenizer_name_at,
+                      "tokenizer");
 }
 
 static void test_strategies(void **state) {
     (void)state;
-    char *help = help_of("sid build --help");
-    check_names(semid_strategy_name_at, help);
-    free(help);
-    help = help_of("experiment --help");
-    check_names(semid_strategy_name_at, help);
-    free(help);
+    check_names(semid_strategy_name_at, (const char *const[]){"sid build", "experiment", NULL});
     exp_config c, defaults;
     assert_int_equal(exp_config_preset(&defaults, "quick"), SEMID_OK);
     semid_matrix S, R;
@@ -169,13 +170,13 @@ static void test_strategies(void **state) {
     semid_matrix_free(&R);
     check_unknown(semid_strategy_lookup("no_such", NULL), semid_strategy_name_at, "strategy");
     check_unknown(override(&c, "sid.strategies", "no_such"), semid_strategy_name_at, "strategy");
+    check_cli_unknown("sid build --embeddings none.npy --strategy no_such --out none.json", semid_strategy_name_at,
+                      "strategy");
 }
 
 static void test_embedding_methods(void **state) {
     (void)state;
-    char *help = help_of("embed --help");
-    check_names(semid_embed_method_name_at, help);
-    free(help);
+    check_names(semid_embed_method_name_at, (const char *const[]){"embed", NULL});
     exp_config c;
     assert_int_equal(exp_config_preset(&c, "quick"), SEMID_OK);
     exp_key data = exp_key_make("data", NULL), key;
@@ -200,21 +201,12 @@ static void test_embedding_methods(void **state) {
         if (ref->embedding) assert_non_null(semid_embed_method_find(ref->embedding));
         else assert_false(ref->when_used);
     }
-    char *out = NULL;
-    assert_int_equal(test_run_cli("embed --method no_such --dataset none.sdd --out none", &out), 1);
-    assert_non_null(strstr(out, "unknown --method 'no_such'"));
-    for (int i = 0; semid_embed_method_name_at(i); i++) assert_non_null(strstr(out, semid_embed_method_name_at(i)));
-    free(out);
+    check_cli_unknown("embed --method no_such --dataset none.sdd --out none", semid_embed_method_name_at, "--method");
 }
 
 static void test_importers(void **state) {
     (void)state;
-    char *help = help_of("data import --help");
-    check_names(semid_import_format_at, help);
-    free(help);
-    help = help_of("experiment --help");
-    check_names(semid_import_format_at, help);
-    free(help);
+    check_names(semid_import_format_at, (const char *const[]){"data import", "experiment", NULL});
     char *dir = test_make_tmpdir();
     assert_non_null(dir);
     exp_config c;
@@ -246,6 +238,7 @@ static void test_importers(void **state) {
     assert_int_equal(exp_config_preset(&c, "quick"), SEMID_OK);
     assert_int_equal(override(&c, "dataset_format", "no_such"), SEMID_OK);
     check_unknown(exp_config_validate(&c, 0), semid_import_format_at, "format");
+    check_cli_unknown("data import --format no_such none", semid_import_format_at, "format");
 }
 
 int main(void) {

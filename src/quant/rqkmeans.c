@@ -342,16 +342,6 @@ static semid_status m_read(semid_tok_reader *r, void **state) {
 static void m_free(void *state) { semid_rqkmeans_free(state); }
 
 const semid_tokenizer_method semid_method_rqkmeans = {
-    .name = "rqkmeans",
-    .label = "RQ-KMeans",
-    .in_ablation = 1,
-    .fit = m_fit,
-    .encode = m_encode,
-    .reconstruct = m_reconstruct,
-    .levels = m_levels,
-    .level_size = m_level_size,
-    .dim = m_dim,
-    .write = m_write,
-    .read = m_read,
-    .free = m_free,
-};
+    .name = "rqkmeans", .label = "RQ-KMeans", .in_ablation = 1, .fit = m_fit, .encode = m_encode,
+    .reconstruct = m_reconstruct, .levels = m_levels, .level_size = m_level_size, .dim = m_dim, .write = m_write,
+    .read = m_read, .free = m_free};

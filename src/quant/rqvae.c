@@ -527,16 +527,6 @@ static int32_t method_level_size(const void *s, int32_t level) {
 static int32_t method_dim(const void *s) { return (int32_t)((const semid_rqvae *)s)->dim; }
 
 const semid_tokenizer_method semid_method_rqvae = {
-    .name = "rqvae",
-    .label = "RQ-VAE",
-    .in_ablation = 1,
-    .fit = method_fit,
-    .encode = method_encode,
-    .reconstruct = method_reconstruct,
-    .levels = method_levels,
-    .level_size = method_level_size,
-    .dim = method_dim,
-    .write = write_any,
-    .read = read_any,
-    .free = free_any,
-};
+    .name = "rqvae", .label = "RQ-VAE", .in_ablation = 1, .fit = method_fit, .encode = method_encode,
+    .reconstruct = method_reconstruct, .levels = method_levels, .level_size = method_level_size, .dim = method_dim,
+    .write = write_any, .read = read_any, .free = free_any};
