@@ -52,6 +52,7 @@ int cmd_embed(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_sid(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

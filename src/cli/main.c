@@ -20,6 +20,7 @@ static const command commands[] = {
     {"baseline", cmd_baseline, "dense retrieval and popularity baselines (Recall@K)"},
     {"sid", cmd_sid, "build, inspect and encode Semantic IDs"},
     {"train", cmd_train, "train the joint generative model"},
+    {"catalog", cmd_catalog, "add or remove items of a trained model without retraining"},
     {"search", cmd_search, "search with a trained model"},
     {"recommend", cmd_recommend, "recommend from a user's history with a trained model"},
     {"eval", cmd_eval, "Recall@K and NDCG@K of a trained model on a dataset's test split"},

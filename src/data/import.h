@@ -58,4 +58,11 @@ semid_status semid_import_detect(const char *path, const char **format);
  * present and no explicit path was given. */
 semid_status semid_import(const char *format, const char *path, const semid_import_options *opts, semid_dataset *out);
 
+/* Reads an item table alone, in the generic format's items.tsv layout (a
+ * header with item_id and any of title, year, genres, description, tags;
+ * docs/formats.md), into *out: a dataset with those items and no users or
+ * interactions (catalog updates, gen/catalog.h). A malformed line or a
+ * repeated id fails with "path:line: ..." (skipped when opts->lenient). */
+semid_status semid_import_items(const char *path, const semid_import_options *opts, semid_dataset *out);
+
 #endif

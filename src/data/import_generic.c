@@ -6,6 +6,7 @@
 
 #include "base/fileio.h"
 #include "base/status.h"
+#include "data/import.h"
 #include "data/import_util.h"
 
 static semid_status read_items(import_ctx *c, const char *path) {
@@ -53,6 +54,22 @@ static semid_status read_interactions(import_ctx *c, const char *path) {
     }
     import_table_close(c, &t);
     return st;
+}
+
+semid_status semid_import_items(const char *path, const semid_import_options *opts, semid_dataset *out) {
+    memset(out, 0, sizeof *out);
+    semid_import_options defaults;
+    semid_import_options_init(&defaults);
+    if (!opts) opts = &defaults;
+    semid_dataset_builder *b;
+    SEMID_TRY(semid_builder_create(&b, "items"));
+    import_ctx c = {.opts = opts, .b = b};
+    semid_status st = read_items(&c, path);
+    if (st != SEMID_OK) {
+        semid_builder_free(b);
+        return st;
+    }
+    return semid_builder_finish(b, out);
 }
 
 static semid_status read_dir(import_ctx *c, const char *dir) {

@@ -10,6 +10,7 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "data/id_index.h"
+#include "gen/catalog.h"
 
 enum { BUNDLE_META_VERSION = 1 };
 
@@ -108,6 +109,7 @@ void semid_gen_bundle_free(semid_gen_bundle *b) {
     free(b->genres);
     free(b->years);
     free(b->popularity);
+    free(b->removed);
     if (b->index) semid_id_index_free(b->index);
     free(b);
 }
@@ -205,6 +207,62 @@ static semid_status load_items(const char *path, semid_gen_bundle *b) {
     return st;
 }
 
+/* Grows an array of n elements of `size` bytes to m (new ones zeroed). */
+static int grow(void *pp, size_t size, int32_t n, int32_t m) {
+    void **p = pp;
+    char *q = realloc(*p, size * (size_t)m);
+    if (!q) return 0;
+    memset(q + size * (size_t)n, 0, size * (size_t)(m - n));
+    *p = q;
+    return 1;
+}
+
+/* Applies dir/catalog.json (gen/catalog.h) to a loaded bundle. */
+static semid_status apply_catalog(const char *dir, semid_gen_bundle *b) {
+    b->n_base_items = b->n_items;
+    semid_catalog cat;
+    SEMID_TRY(semid_catalog_load(dir, &b->table, &cat));
+    b->catalog_version = cat.version;
+    int32_t N = b->n_items, M = N + cat.n_added;
+    semid_status st = SEMID_OK;
+    if (cat.n_added > 0) {
+        if (!grow(&b->item_ids, sizeof *b->item_ids, N, M) || !grow(&b->titles, sizeof *b->titles, N, M) ||
+            !grow(&b->genres, sizeof *b->genres, N, M) || !grow(&b->years, sizeof *b->years, N, M) ||
+            !grow(&b->popularity, sizeof *b->popularity, N, M))
+            st = semid_fail(SEMID_ENOMEM, "out of memory");
+        for (int32_t j = 0; j < cat.n_added && st == SEMID_OK; j++) {
+            const semid_catalog_item *it = &cat.added[j];
+            int32_t i = N + j, existing = -1;
+            b->item_ids[i] = semid_strdup(it->id);
+            b->titles[i] = semid_strdup(it->title);
+            b->genres[i] = semid_strdup(it->genres);
+            b->years[i] = it->year;
+            b->popularity[i] = 0;
+            b->n_items = i + 1; /* so that free sees what was set */
+            if (!b->item_ids[i] || !b->titles[i] || !b->genres[i]) st = semid_fail(SEMID_ENOMEM, "out of memory");
+            if (st == SEMID_OK) st = semid_id_index_put(b->index, it->id, i, &existing);
+            if (st == SEMID_OK && existing >= 0)
+                st = semid_fail(SEMID_EFORMAT, "%s/%s: added item '%s' is already item %d of the catalog", dir,
+                                SEMID_CATALOG_FILE, it->id, existing);
+        }
+        if (st == SEMID_OK) st = semid_catalog_extend_table(&cat, &b->table);
+    }
+    if (st == SEMID_OK && cat.n_removed > 0) {
+        b->removed = calloc((size_t)b->n_items, 1);
+        if (!b->removed) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        for (int32_t r = 0; r < cat.n_removed && st == SEMID_OK; r++) {
+            int32_t i = semid_gen_bundle_find_item(b, cat.removed[r]);
+            if (i < 0)
+                st = semid_fail(SEMID_EFORMAT, "%s/%s: removed item '%s' is not in the catalog", dir, SEMID_CATALOG_FILE,
+                                cat.removed[r]);
+            else
+                b->removed[i] = 1;
+        }
+    }
+    semid_catalog_free(&cat);
+    return st;
+}
+
 semid_status semid_gen_bundle_load(const char *dir, semid_gen_bundle **out) {
     *out = NULL;
     semid_gen_bundle *b = calloc(1, sizeof *b);
@@ -230,7 +288,9 @@ semid_status semid_gen_bundle_load(const char *dir, semid_gen_bundle **out) {
         st = semid_fail(SEMID_EFORMAT, "%s: context length %d disagrees with its metadata (%d)", mpath,
                         semid_gpt_get_config(b->model)->max_seq_len, b->ex.max_seq_len);
     if (st == SEMID_OK) st = load_items(ipath, b);
-    for (int task = 0; task < 2 && st == SEMID_OK; task++) st = semid_trie_build(&b->table, task, &b->trie[task]);
+    if (st == SEMID_OK) st = apply_catalog(dir, b);
+    for (int task = 0; task < 2 && st == SEMID_OK; task++)
+        st = semid_trie_build_masked(&b->table, task, b->removed, &b->trie[task]);
     free(mpath);
     free(tpath);
     free(ipath);

@@ -53,11 +53,19 @@ typedef struct semid_gen_bundle {
     int32_t *years;                /* (n_items) 0 = unknown */
     char **genres;                 /* (n_items) comma-separated, "" if none */
     struct semid_id_index *index;  /* item id -> index */
+    /* The catalog (gen/catalog.h): items [n_base_items, n_items) were added
+     * after training; removed[i] != 0 (NULL when nothing was removed) marks
+     * items left out of the tries, never returned. */
+    int32_t n_base_items;
+    int64_t catalog_version;       /* 0 = as trained */
+    uint8_t *removed;
 } semid_gen_bundle;
 
 /* Loads dir/model.safetensors, dir/idtable.sid and dir/items.jsonl and checks
  * they belong together (a checkpoint made for another ID table, a truncated
- * file or a missing part is an error naming it). */
+ * file or a missing part is an error naming it), then applies
+ * dir/catalog.json when present (added items appended, removed ones out of
+ * the tries; gen/catalog.h). */
 semid_status semid_gen_bundle_load(const char *dir, semid_gen_bundle **out);
 void semid_gen_bundle_free(semid_gen_bundle *b);
 

@@ -46,6 +46,10 @@ static int cmp_items(const void *pa, const void *pb) {
 }
 
 semid_status semid_trie_build(const semid_idtable *t, int task, semid_trie **out) {
+    return semid_trie_build_masked(t, task, NULL, out);
+}
+
+semid_status semid_trie_build_masked(const semid_idtable *t, int task, const uint8_t *skip, semid_trie **out) {
     *out = NULL;
     if (task != SEMID_TASK_SEARCH && task != SEMID_TASK_REC)
         return semid_fail(SEMID_EINVAL, "trie: unknown task %d", task);
@@ -75,19 +79,20 @@ semid_status semid_trie_build(const semid_idtable *t, int task, semid_trie **out
         return semid_fail(SEMID_ENOMEM, "out of memory building the trie of %d items", n);
     }
     tr->depth = L;
+    int32_t n_kept = 0;
     for (int32_t i = 0; i < n; i++) {
         semid_idtable_tokens(t, task, i, tokens + (int64_t)i * L);
-        order[i] = i;
+        if (!skip || !skip[i]) order[n_kept++] = i;
     }
     trie_sort ctx = {tokens, L};
     g_ts = &ctx;
-    qsort(order, (size_t)n, sizeof(int32_t), cmp_items);
+    qsort(order, (size_t)n_kept, sizeof(int32_t), cmp_items);
     g_ts = NULL;
 
     int32_t n_nodes = 1;
     int64_t n_children = 0, n_leaf_items = 0;
     range_b[0] = 0;
-    range_e[0] = n;
+    range_e[0] = n_kept;
     tr->node_depth[0] = 0;
     for (int32_t node = 0; node < n_nodes; node++) {
         int32_t b = range_b[node], e = range_e[node], d = tr->node_depth[node];

@@ -12,6 +12,10 @@
 typedef struct semid_trie semid_trie;
 
 semid_status semid_trie_build(const semid_idtable *t, int task, semid_trie **out);
+/* The same over the items i with skip[i] == 0 only (skip may be NULL): the
+ * others have no path, so a decoder never returns them (removed items of a
+ * catalog, gen/catalog.h). With every item skipped the root has no child. */
+semid_status semid_trie_build_masked(const semid_idtable *t, int task, const uint8_t *skip, semid_trie **out);
 void semid_trie_free(semid_trie *trie);
 
 int32_t semid_trie_depth(const semid_trie *trie); /* = n_levels */

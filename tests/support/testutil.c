@@ -83,8 +83,8 @@ int test_cli_tiny_model(const char *dir, int items, int users) {
         free(out);
         rc = test_run_clif(&out,
                            "sid build --embeddings %s/emb/content.npy --method rqkmeans --levels 2 --codebook 8 "
-                           "--disambiguate --out %s/sid.json --threads 1",
-                           dir, dir);
+                           "--disambiguate --out %s/sid.json --tokenizer-out %s/tok.bin --threads 1",
+                           dir, dir, dir);
     }
     if (rc == 0) {
         free(out);

@@ -18,7 +18,8 @@ int test_run_cli(const char *args, char **output);
 int test_run_clif(char **output, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Makes, with the CLI, a tiny trained bundle in dir: a synthetic dataset of
  * `items` items and `users` users (dir/ds.sdd), content embeddings
- * (dir/emb/content.npy), 2 x 8 content IDs (dir/sid.json) and a 1-layer,
+ * (dir/emb/content.npy), 2 x 8 content IDs (dir/sid.json, disambiguated;
+ * the tokenizer in dir/tok.bin) and a 1-layer,
  * width-16 model (dir/model). Returns 0, or the failing step's exit status
  * after printing its output. */
 int test_cli_tiny_model(const char *dir, int items, int users);
