@@ -188,6 +188,36 @@ static void test_add_then_search(void **state) {
     if (rc != 0) fail_msg("search: %s", out);
     assert_true(lists(out, "new0") && lists(out, "new1") && lists(out, "new2"));
     free(out);
+    /* Prefix expansion: with a narrow beam, items under the generated
+     * prefixes join, at most floor(share x k) of them, and the plain beam's
+     * hits keep the other places. */
+    semid_gen_bundle *eb = NULL;
+    assert_int_equal(semid_gen_bundle_load(model, &eb), SEMID_OK);
+    for (int32_t q = 0; q < 10 && q < ds.n_queries; q++) {
+        semid_gen_decode_options o = semid_gen_decode_defaults();
+        o.beam.k = 6;
+        o.beam.beam_size = 6;
+        const char *qs[1] = {ds.queries[q].text};
+        semid_beam_hits plain, ex;
+        assert_int_equal(semid_gen_search(eb, qs, 1, &o, &plain, NULL), SEMID_OK);
+        o.expand_prefix = 0.5;
+        assert_int_equal(semid_gen_search(eb, qs, 1, &o, &ex, NULL), SEMID_OK);
+        int32_t from_plain = 0;
+        for (int32_t j = 0; j < ex.n_hits[0]; j++)
+            for (int32_t u = 0; u < plain.n_hits[0]; u++) from_plain += ex.items[j] == plain.items[u];
+        assert_int_equal(ex.n_hits[0], 6);
+        assert_true(from_plain >= 6 - 3);
+        semid_beam_hits_free(&plain);
+        semid_beam_hits_free(&ex);
+    }
+    semid_gen_bundle_free(eb);
+    rc = run(&out, "search --model %s --expand-prefix 0.5 --k 6 --beam 3 %s", model, ds.queries[0].text);
+    if (rc != 0) fail_msg("search --expand-prefix: %s", out);
+    free(out);
+    rc = run(&out, "search --model %s --expand-prefix 2 word", model);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--expand-prefix"));
+    free(out);
     /* ... and `catalog show` lists them. */
     rc = run(&out, "catalog show --model %s", model);
     assert_int_equal(rc, 0);

@@ -14,7 +14,7 @@
 
 /* ---- options ---- */
 
-enum { MAX_OPTIONS = 8 };
+enum { MAX_OPTIONS = 10 };
 
 cli_gen_args cli_gen_args_default(int k) {
     cli_gen_args a = {.format = "tsv", .k = k, .beam = 30};
@@ -30,6 +30,9 @@ static int gen_options(cli_gen_args *a, cli_option *opts, int parts) {
         {"diverse", CLI_FLAG, &a->diverse,
          "the paper's diverse beam search (60 beams, 30 groups, penalty 0.25; at most 60 results)"},
         {"threads", CLI_INT, &a->threads, "threads (0 = all cores)"},
+        {"expand-prefix", CLI_DOUBLE, &a->expand,
+         "also return items whose ID shares a generated prefix (TIGER's way; new items), at most this share of "
+         "the top k (0..1; 0 = off)"},
     };
     const cli_option history[] = {
         {"keep-history", CLI_FLAG, &a->keep, "allow items of the history in the results"},
@@ -51,6 +54,10 @@ static int check_args(const cli_gen_args *a, const char *command) {
     }
     if (a->keep && a->exclude) {
         fprintf(stderr, "semid: error: give --keep-history or --exclude-history, not both\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (!(a->expand >= 0 && a->expand <= 1)) {
+        fprintf(stderr, "semid: error: --expand-prefix must be a share in 0..1, not %g\n", a->expand);
         return CLI_EXIT_USAGE;
     }
     if (strcmp(a->format, "tsv") != 0 && strcmp(a->format, "json") != 0) {
@@ -95,6 +102,7 @@ semid_gen_decode_options cli_gen_decode_options(const cli_gen_args *a) {
         o.beam.beam_size = a->beam > a->k ? a->beam : a->k;
     }
     o.exclude_history = a->keep ? 0 : a->exclude ? 1 : -1;
+    o.expand_prefix = a->expand;
     return o;
 }
 

@@ -15,6 +15,7 @@ typedef struct cli_gen_args {
     const char *model;
     const char *format; /* "tsv" or "json" */
     int k, beam, diverse, threads, keep, exclude;
+    double expand;      /* --expand-prefix SHARE (0 = off) */
 } cli_gen_args;
 
 /* Bounds of --k and --beam (the library refuses a decode whose memory

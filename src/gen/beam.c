@@ -51,6 +51,8 @@ void semid_beam_hits_free(semid_beam_hits *h) {
     free(h->scores);
     free(h->n_hits);
     free(h->n_invalid);
+    free(h->prefix_nodes);
+    free(h->prefix_scores);
     memset(h, 0, sizeof *h);
 }
 
@@ -359,6 +361,14 @@ static semid_status decode_chunk(decoder *d, const search_kind *kd, const semid_
                                  int64_t nq, semid_beam_hits *out) {
     SEMID_TRY(decoder_prefill(d, queries + q0, nq));
     for (int32_t lev = 0; lev < d->L; lev++) {
+        if (lev > 0 && lev == d->L - 1 && out->prefix_nodes) /* the prefixes, before the last level */
+            for (int64_t i = 0; i < nq; i++)
+                for (int32_t b = 0; b < d->Bm; b++) {
+                    int32_t r = (int32_t)(i * d->Bm + b);
+                    int64_t at = (q0 + i) * out->n_prefix + b;
+                    out->prefix_nodes[at] = d->score[r] == -INFINITY ? -1 : d->node[r];
+                    out->prefix_scores[at] = d->score[r];
+                }
         if (lev > 0) SEMID_TRY(decoder_step(d, nq, lev == d->L - 1));
         for (int64_t i = 0; i < nq; i++)
             if (kd->diverse)
@@ -382,6 +392,16 @@ static semid_status decode_all(const semid_gpt *m, const semid_beam_space *sp, i
     int32_t max_excl;
     SEMID_TRY(check_request(m, sp, L, queries, n, o, kd->diverse, &max_excl));
     SEMID_TRY(semid_beam_hits_alloc(out, n, o->k));
+    if (o->keep_prefixes && L >= 2) {
+        size_t np = (size_t)(n > 0 ? n : 1) * (size_t)o->beam_size;
+        out->n_prefix = o->beam_size;
+        out->prefix_nodes = malloc(np * sizeof *out->prefix_nodes);
+        out->prefix_scores = malloc(np * sizeof *out->prefix_scores);
+        if (!out->prefix_nodes || !out->prefix_scores) {
+            semid_beam_hits_free(out);
+            return semid_fail(SEMID_ENOMEM, "beam search: out of memory for the prefixes of %lld queries", (long long)n);
+        }
+    }
     if (n == 0) return SEMID_OK;
     int threads = semid_get_threads();
     int64_t Qc = chunk_queries(semid_gpt_get_config(m), o, n, threads), n_chunks = (n + Qc - 1) / Qc;

@@ -59,6 +59,8 @@ typedef struct semid_beam_options {
     float diversity;     /* diverse search: Hamming penalty lambda (default 0) */
     int32_t max_cache_mb; /* decoding memory per thread; bounds the queries per chunk
                              (default 32; chunks hold at most 16 queries anyway) */
+    int32_t keep_prefixes; /* 1: also return the beams before the last level (the
+                              prefixes: semid_beam_hits.prefix_*); default 0 */
 } semid_beam_options;
 
 semid_beam_options semid_beam_defaults(void);
@@ -89,6 +91,14 @@ typedef struct semid_beam_hits {
     float *scores;      /* (n, k) */
     int32_t *n_hits;    /* (n) */
     int32_t *n_invalid; /* (n) diverse search: finished beams naming no item (0 otherwise) */
+    /* With keep_prefixes (and IDs of 2 levels or more): the beams as they
+     * stood before the last level, n_prefix (= beam_size) per query in beam
+     * order: their trie node (depth n_levels - 1; < 0 = dead or off the
+     * trie) and score (the sum of the log-probabilities of the prefix's
+     * tokens). NULL otherwise. */
+    int32_t n_prefix;
+    int32_t *prefix_nodes; /* (n, n_prefix) */
+    float *prefix_scores;  /* (n, n_prefix) */
 } semid_beam_hits;
 
 semid_status semid_beam_hits_alloc(semid_beam_hits *h, int64_t n, int32_t k);

@@ -11,6 +11,7 @@
 #include "base/threads.h"
 #include "data/id_index.h"
 #include "gen/catalog.h"
+#include "gen/expand.h"
 
 enum { BUNDLE_META_VERSION = 1 };
 
@@ -374,6 +375,8 @@ semid_status semid_gen_check_decode(const semid_gpt *m, int32_t n_sid, int32_t n
         return semid_fail(SEMID_EINVAL, "decode: k = %d is out of range (1..%d)", bo->k, SEMID_GEN_MAX_K);
     if (bo->beam_size < 1 || bo->beam_size > SEMID_GEN_MAX_BEAM)
         return semid_fail(SEMID_EINVAL, "decode: beam = %d is out of range (1..%d)", bo->beam_size, SEMID_GEN_MAX_BEAM);
+    if (!(o->expand_prefix >= 0 && o->expand_prefix <= 1))
+        return semid_fail(SEMID_EINVAL, "decode: expand_prefix = %g is out of range (0..1)", o->expand_prefix);
     if (bo->max_cache_mb < 1 || bo->max_cache_mb > SEMID_GEN_MAX_CACHE_MB)
         return semid_fail(SEMID_EINVAL, "decode: max_cache_mb = %d is out of range (1..%d)", bo->max_cache_mb,
                           SEMID_GEN_MAX_CACHE_MB);
@@ -401,8 +404,16 @@ static semid_status decode(const semid_gpt *m, const semid_idtable *t, semid_tri
     for (int64_t i = 0; i < n; i++)
         if (q[i].n_exclude > max_excl) max_excl = q[i].n_exclude;
     SEMID_TRY(semid_gen_check_decode(m, space->n_sid, t->n_levels, n, o, max_excl));
-    if (o->diverse) return semid_beam_search_diverse(m, t, task, trie[task], space, q, n, &o->beam, out);
-    return semid_beam_search(m, trie[task], space, q, n, &o->beam, out);
+    semid_beam_options bo = o->beam;
+    int expand = o->expand_prefix > 0 && t->n_levels >= 2;
+    if (expand) bo.keep_prefixes = 1;
+    semid_status st = o->diverse ? semid_beam_search_diverse(m, t, task, trie[task], space, q, n, &bo, out)
+                                 : semid_beam_search(m, trie[task], space, q, n, &bo, out);
+    if (st == SEMID_OK && expand) {
+        st = semid_expand_prefix(trie[task], q, space->popularity, o->expand_prefix, out);
+        if (st != SEMID_OK) semid_beam_hits_free(out);
+    }
+    return st;
 }
 
 semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *queries, int64_t n,

@@ -76,6 +76,9 @@ typedef struct semid_gen_decode_options {
     semid_beam_options beam; /* beam_size 30, k 10 (beam.h) */
     int diverse;             /* 0 = trie-constrained beam search (default), 1 = diverse */
     int exclude_history;     /* -1 = the bundle's default, 0 = keep, 1 = exclude */
+    double expand_prefix;    /* prefix expansion (gen/expand.h): the most share of the
+                                top k that items under the generated prefixes may take,
+                                0..1 (default 0 = off) */
 } semid_gen_decode_options;
 
 semid_gen_decode_options semid_gen_decode_defaults(void);

@@ -47,7 +47,8 @@ static struct timespec deadline_realtime(double seconds_from_now) {
 static int same_options(const semid_gen_decode_options *a, const semid_gen_decode_options *b) {
     return a->beam.beam_size == b->beam.beam_size && a->beam.k == b->beam.k && a->beam.groups == b->beam.groups &&
            a->beam.diversity == b->beam.diversity && a->beam.max_cache_mb == b->beam.max_cache_mb &&
-           a->diverse == b->diverse && a->exclude_history == b->exclude_history;
+           a->diverse == b->diverse && a->exclude_history == b->exclude_history &&
+           a->expand_prefix == b->expand_prefix;
 }
 
 static int compatible(const semid_serve_job *a, const semid_serve_job *b) {

@@ -3,7 +3,7 @@
  *
  * Decisions the docs leave open (also summarised in request.h):
  *   - Order of checks: size (413), UTF-8, JSON syntax, object, then the
- *     options (k, beam, diverse, history_weight, keep_history), then the
+ *     options (k, beam, diverse, expand_prefix, history_weight, keep_history), then the
  *     main field (query/queries or history/histories); the first failure is
  *     the answer.
  *   - cJSON is lenient where JSON is strict (trailing text, NUL bytes); the
@@ -396,6 +396,13 @@ semid_status semid_serve_request_parse(semid_serve_kind kind, const char *body, 
     if (st == SEMID_OK) st = get_int(&c, root, "k", 10, 1, SEMID_SERVE_MAX_K, &out->k);
     if (st == SEMID_OK) st = get_int(&c, root, "beam", 30, 1, SEMID_SERVE_MAX_BEAM, &out->beam);
     if (st == SEMID_OK) st = get_bool(&c, root, "diverse", &out->diverse);
+    if (st == SEMID_OK) {
+        const cJSON *v = get(root, "expand_prefix");
+        if (v && (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1)))
+            st = bad(&c, "expand_prefix", "expand_prefix must be a number in 0..1 (a share of the top k)");
+        else if (v)
+            out->expand_prefix = v->valuedouble;
+    }
     if (st == SEMID_OK) st = kind == SEMID_SERVE_SEARCH ? parse_search(&c, root, out) : parse_recommend(&c, root, out);
     if (st == SEMID_OK && out->beam < out->k) out->beam = out->k;
     cJSON_Delete(root);

@@ -35,6 +35,7 @@ typedef struct semid_serve_request {
     int32_t k;              /* default 10 */
     int32_t beam;           /* default 30; raised to k when smaller */
     int diverse;            /* default 0 */
+    double expand_prefix;   /* prefix expansion share of the top k, 0..1 (gen/expand.h); default 0 */
     int keep_history;       /* recommend: 1 keeps history items; default 0 (the bundle's default) */
 } semid_serve_request;
 

@@ -116,6 +116,7 @@ static semid_gen_decode_options decode_options(const semid_serve_request *r, int
         o.beam.beam_size = beam > k ? beam : k;
     }
     o.diverse = r->diverse;
+    o.expand_prefix = r->expand_prefix;
     if (r->kind == SEMID_SERVE_RECOMMEND) o.exclude_history = r->keep_history ? 0 : -1;
     return o;
 }
