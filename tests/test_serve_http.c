@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "gen/catalog.h"
 #include "gen/generate.h"
 #include "serve/server.h"
 #include "support/serve/serve_fixture.h"
@@ -452,9 +453,63 @@ static void test_stalled_clients_and_connection_limit(void **state) {
     assert_int_equal(semid_server_stop(s, 5), 0);
 }
 
+
+/* Does a search answer list item `id`? */
+static int answer_lists(const cJSON *j, const char *id) {
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(j, "results"), *e;
+    cJSON_ArrayForEach(e, res) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) return 1;
+    }
+    return 0;
+}
+
+/* A reload picks up a new catalog version (gen/catalog.h): an item removed
+ * with semid_catalog_remove is served until the reload and never after;
+ * expand_prefix is accepted. */
+static void test_reload_picks_up_catalog(void **state) {
+    (void)state;
+    char *saved = model_dir, dir[1024], cmd[2200];
+    snprintf(dir, sizeof dir, "%s/model_catalog", tmpdir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dir, saved, dir);
+    assert_int_equal(system(cmd), 0);
+    model_dir = dir;
+    semid_server *s = start(0, 8);
+    int port = semid_server_port(s);
+    char body[256], v0[64], v1[64];
+    snprintf(body, sizeof body, "{\"query\": \"%s\", \"k\": %d, \"beam\": %d}", queries[0], bundle->n_items,
+             bundle->n_items);
+    cJSON *j = post_json(port, "/v1/search", body, 200);
+    assert_true(answer_lists(j, first_id));
+    cJSON_Delete(j);
+    semid_server_model_version(s, v0, sizeof v0);
+    const char *ids[1] = {first_id};
+    semid_catalog_report rep;
+    assert_int_equal(semid_catalog_remove(dir, ids, 1, 0, &rep), SEMID_OK);
+    assert_int_equal(rep.version, 1);
+    /* not yet reloaded: still served */
+    j = post_json(port, "/v1/search", body, 200);
+    assert_true(answer_lists(j, first_id));
+    cJSON_Delete(j);
+    assert_int_equal(semid_server_reload(s), SEMID_OK);
+    semid_server_model_version(s, v1, sizeof v1);
+    assert_string_not_equal(v0, v1);
+    for (int q = 0; q < N_QUERIES; q++) {
+        snprintf(body, sizeof body, "{\"query\": \"%s\", \"k\": %d, \"beam\": %d, \"expand_prefix\": 0.5}",
+                 queries[q], bundle->n_items, bundle->n_items);
+        j = post_json(port, "/v1/search", body, 200);
+        assert_false(answer_lists(j, first_id));
+        cJSON_Delete(j);
+    }
+    expect_error(port, "POST", "/v1/search", "{\"query\": \"a b\", \"expand_prefix\": 2}", 0, 400, "expand_prefix");
+    assert_int_equal(semid_server_stop(s, 5), 0);
+    model_dir = saved;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers_match_decoder),   cmocka_unit_test(test_concurrent_coalesced_with_reloads),
+        cmocka_unit_test(test_reload_picks_up_catalog),
         cmocka_unit_test(test_client_mistakes),         cmocka_unit_test(test_items_and_page),
         cmocka_unit_test(test_personalised_search),     cmocka_unit_test(test_stop_drains),
         cmocka_unit_test(test_stalled_clients_and_connection_limit),
