@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/status.h"
 
 char *semid_strdup(const char *s) {
@@ -176,6 +177,7 @@ static semid_status resolve_target(const char *path, char **out, int *fd, struct
 
 semid_status semid_atomic_open(semid_atomic_file *f, const char *path) {
     memset(f, 0, sizeof *f);
+    semid_xxh64_init(&f->hash);
     if (!path[0]) return semid_fail(SEMID_EINVAL, "cannot write to an empty path");
     int sfd;
     struct stat st;
@@ -224,6 +226,7 @@ semid_status semid_atomic_open(semid_atomic_file *f, const char *path) {
 semid_status semid_atomic_write(semid_atomic_file *f, const void *data, size_t len) {
     if (len && fwrite(data, 1, len, f->fp) != len)
         return semid_fail(SEMID_EIO, "cannot write %s: %s", f->path, strerror(errno));
+    semid_xxh64_update(&f->hash, data, len);
     return SEMID_OK;
 }
 
@@ -287,6 +290,152 @@ semid_status semid_write_file_atomic(const char *path, const void *data, size_t 
     semid_atomic_file f;
     SEMID_TRY(semid_atomic_open(&f, path));
     semid_status st = semid_atomic_write(&f, data, len);
+    if (st != SEMID_OK) {
+        semid_atomic_abort(&f);
+        return st;
+    }
+    return semid_atomic_commit(&f);
+}
+
+/* ---- checksum sidecars ---- */
+
+char *semid_sidecar_path(const char *path) {
+    char *target = NULL;
+    int fd;
+    struct stat st;
+    if (resolve_target(path, &target, &fd, &st) != SEMID_OK) {
+        semid_clear_error();
+        target = semid_strdup(path);
+    }
+    if (!target) return NULL;
+    size_t n = strlen(target);
+    char *out = malloc(n + 5);
+    if (out) {
+        memcpy(out, target, n);
+        memcpy(out + n, ".sum", 5);
+    }
+    free(target);
+    return out;
+}
+
+/* Writes the sidecar of the file `target` (a resolved path). */
+static semid_status write_sidecar(const char *target, uint64_t hash) {
+    char *sum = semid_sidecar_path(target);
+    if (!sum) return semid_fail(SEMID_ENOMEM, "out of memory");
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    size_t n = strlen(base) + 20;
+    char *line = malloc(n);
+    semid_status st = line ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) {
+        char hex[17];
+        semid_checksum_hex(hash, hex);
+        int len = snprintf(line, n, "%s  %s\n", hex, base);
+        st = semid_write_file_atomic(sum, line, (size_t)len);
+    }
+    free(line);
+    free(sum);
+    return st;
+}
+
+semid_status semid_atomic_commit_summed(semid_atomic_file *f) {
+    if (f->direct) return semid_atomic_commit(f);
+    uint64_t hash = semid_xxh64_final(&f->hash);
+    char *target = semid_strdup(f->path);
+    char *sum = target ? semid_sidecar_path(target) : NULL;
+    if (!sum) {
+        free(target);
+        semid_atomic_abort(f);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    /* No stale sidecar beside the new file, even for a moment after a crash. */
+    semid_status st = SEMID_OK;
+    if (unlink(sum) != 0 && errno != ENOENT) {
+        st = semid_fail(SEMID_EIO, "cannot remove %s: %s", sum, strerror(errno));
+        semid_atomic_abort(f);
+    }
+    if (st == SEMID_OK) st = semid_atomic_commit(f);
+    if (st == SEMID_OK) st = write_sidecar(target, hash);
+    free(sum);
+    free(target);
+    return st;
+}
+
+semid_status semid_write_file_summed(const char *path, const void *data, size_t len) {
+    semid_atomic_file f;
+    SEMID_TRY(semid_atomic_open(&f, path));
+    semid_status st = semid_atomic_write(&f, data, len);
+    if (st != SEMID_OK) {
+        semid_atomic_abort(&f);
+        return st;
+    }
+    return semid_atomic_commit_summed(&f);
+}
+
+semid_status semid_sidecar_verify(const char *path, const void *data, size_t len) {
+    char *sum = semid_sidecar_path(path);
+    if (!sum) return semid_fail(SEMID_ENOMEM, "out of memory");
+    FILE *fp = fopen(sum, "rb");
+    if (!fp) {
+        int err = errno;
+        semid_status st = SEMID_OK;
+        if (err == ENOENT) SEMID_DEBUG("%s: no checksum (no %s): not verified", path, sum);
+        else if (semid_verify_enabled())
+            st = semid_fail(SEMID_EIO, "cannot read %s, the checksum of %s: %s", sum, path, strerror(err));
+        free(sum);
+        return st;
+    }
+    char line[18] = {0};
+    size_t got = fread(line, 1, 17, fp);
+    fclose(fp);
+    semid_status st = SEMID_OK;
+    uint64_t stored;
+    int ok = got >= 16 && semid_checksum_parse_hex(line, &stored) && (got == 16 || line[16] == ' ' || line[16] == '\n');
+    if (semid_verify_enabled()) {
+        char where[600];
+        snprintf(where, sizeof where, "in %.500s", sum);
+        if (!ok)
+            st = semid_fail(SEMID_EFORMAT,
+                            "%s is corrupt, or its checksum %s is: that file does not start with 16 hex digits "
+                            "(SEMID_NO_VERIFY=1 loads it unchecked)",
+                            path, sum);
+        else {
+            uint64_t found = semid_xxh64(data, len);
+            if (found != stored) {
+                /* semid_checksum_mismatch's message, with the way out for
+                 * a file another program replaced on purpose */
+                char e[17], f[17];
+                semid_checksum_hex(stored, e);
+                semid_checksum_hex(found, f);
+                st = semid_fail(SEMID_EFORMAT,
+                                "%s is corrupt: xxh64 checksum expected %s (%s), found %s (if another program "
+                                "rewrote it on purpose, delete %s; SEMID_NO_VERIFY=1 loads it unchecked)",
+                                path, e, where, f, sum);
+            }
+        }
+    }
+    free(sum);
+    return st;
+}
+
+semid_status semid_read_file_verified(const char *path, char **data, size_t *len) {
+    SEMID_TRY(semid_read_file(path, data, len));
+    semid_status st = semid_sidecar_verify(path, *data, *len);
+    if (st != SEMID_OK) {
+        free(*data);
+        *data = NULL;
+        *len = 0;
+    }
+    return st;
+}
+
+semid_status semid_write_file_trailed(const char *path, const void *data, size_t len) {
+    unsigned char trailer[SEMID_CHECKSUM_TRAILER];
+    semid_checksum_trailer(data, len, trailer);
+    semid_atomic_file f;
+    SEMID_TRY(semid_atomic_open(&f, path));
+    semid_status st = semid_atomic_write(&f, data, len);
+    if (st == SEMID_OK) st = semid_atomic_write(&f, trailer, sizeof trailer);
     if (st != SEMID_OK) {
         semid_atomic_abort(&f);
         return st;

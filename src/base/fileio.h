@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/checksum.h"
 #include "semid/semid.h"
 
 typedef struct semid_atomic_file {
@@ -31,6 +32,7 @@ typedef struct semid_atomic_file {
     char *path;      /* final path (symlinks followed) */
     char *tmp_path;  /* path.tmp.<pid> beside it; NULL when written in place */
     int direct;      /* 1: written in place (a FIFO, a device, stdout): no rename */
+    semid_xxh64_state hash; /* of the bytes written with semid_atomic_write */
 } semid_atomic_file;
 
 /* Opens a temp file beside `path` (its target, for a symlink). Nothing
@@ -46,6 +48,34 @@ void semid_atomic_abort(semid_atomic_file *f);
 
 /* Writes `len` bytes atomically (in place for a FIFO, a device or stdout). */
 semid_status semid_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Checksum sidecars (base/checksum.h): for files that other programs read
+ * too (.npy, id lists, items.jsonl), left byte for byte as their format
+ * says, the XXH64 of the file goes into FILE.sum beside it (beside the
+ * target, for a symlink), one line "<16 hex digits>  <file name>\n" that
+ * `xxh64sum -c FILE.sum` checks.
+ *
+ * semid_atomic_commit_summed commits like semid_atomic_commit, the hash
+ * being that of every byte written with semid_atomic_write (not through
+ * fp). The old sidecar is removed before the file is replaced and the new
+ * one written after, so a crash between leaves a file without a sidecar
+ * (it loads unchecked), never one with a stale sidecar. A file written in
+ * place (a FIFO, a device, stdout) gets none. */
+semid_status semid_atomic_commit_summed(semid_atomic_file *f);
+/* semid_write_file_atomic with a sidecar. */
+semid_status semid_write_file_summed(const char *path, const void *data, size_t len);
+/* The sidecar check of `path`'s bytes (already read): none there, or
+ * SEMID_NO_VERIFY set, is SEMID_OK; a mismatch, or a sidecar that holds no
+ * checksum, is SEMID_EFORMAT "PATH is corrupt: ...". */
+semid_status semid_sidecar_verify(const char *path, const void *data, size_t len);
+/* semid_read_file, then semid_sidecar_verify. */
+semid_status semid_read_file_verified(const char *path, char **data, size_t *len);
+/* PATH.sum of `path` (its target, for a symlink); caller frees. */
+char *semid_sidecar_path(const char *path);
+
+/* Writes `len` bytes and the checksum trailer after them (semid's own
+ * binary formats, base/checksum.h) atomically. */
+semid_status semid_write_file_trailed(const char *path, const void *data, size_t len);
 /* fsyncs a directory, so that renames and removals in it are durable
  * (best effort: errors are ignored, as on file systems that refuse it). */
 void semid_sync_dir(const char *dir);

@@ -97,3 +97,6 @@ int test_cli_tiny_model(const char *dir, int items, int users) {
     free(out);
     return rc;
 }
+
+void test_verify_off(void) { setenv("SEMID_NO_VERIFY", "1", 1); }
+void test_verify_on(void) { unsetenv("SEMID_NO_VERIFY"); }

@@ -24,4 +24,9 @@ int test_run_clif(char **output, const char *fmt, ...) __attribute__((format(pri
  * after printing its output. */
 int test_cli_tiny_model(const char *dir, int items, int users);
 
+/* Checksum verification off (SEMID_NO_VERIFY=1) and on again: tests that
+ * damage a file on purpose to reach a loader's later checks turn it off. */
+void test_verify_off(void);
+void test_verify_on(void);
+
 #endif
