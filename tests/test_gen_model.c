@@ -374,19 +374,26 @@ static void test_checkpoint_roundtrip(void **state) {
     assert_null(extra);
     semid_gpt_free(back);
 
-    /* truncated: every shorter prefix is refused with the file named */
+    /* truncated: every shorter prefix is refused with the file named, as
+     * corrupt once its checksum is there to say so, and, without the
+     * checksum check, as truncated */
     char *data;
     size_t len;
     assert_int_equal(semid_read_file(path, &data, &len), SEMID_OK);
     char *cut = semid_path_join(tmpdir, "cut.safetensors");
     size_t cuts[] = {0, 5, 8, 40, len / 2, len - 1};
-    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        assert_int_equal(semid_write_file_atomic(cut, data, cuts[i]), SEMID_OK);
-        assert_int_equal(semid_gpt_load(cut, &back, &extra), SEMID_EFORMAT);
-        assert_null(back);
-        assert_non_null(strstr(semid_last_error(), "cut.safetensors"));
-        assert_non_null(strstr(semid_last_error(), "truncated"));
+    for (int verify = 1; verify >= 0; verify--) {
+        if (!verify) test_verify_off();
+        for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+            assert_int_equal(semid_write_file_atomic(cut, data, cuts[i]), SEMID_OK);
+            assert_int_equal(semid_gpt_load(cut, &back, &extra), SEMID_EFORMAT);
+            assert_null(back);
+            assert_non_null(strstr(semid_last_error(), "cut.safetensors"));
+            if (verify && cuts[i] >= len / 2) assert_non_null(strstr(semid_last_error(), "is corrupt"));
+            else assert_non_null(strstr(semid_last_error(), "truncated"));
+        }
     }
+    test_verify_on();
     free(data);
     free(cut);
     free(path);
@@ -413,6 +420,10 @@ static void test_checkpoint_wrong_vocab(void **state) {
     assert_int_equal(semid_write_file_atomic(path, data, len), SEMID_OK);
     semid_gpt *back;
     assert_int_equal(semid_gpt_load(path, &back, NULL), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "v24.safetensors is corrupt"));
+    /* the checks behind the checksum, for files without one */
+    test_verify_off();
+    assert_int_equal(semid_gpt_load(path, &back, NULL), SEMID_EFORMAT);
     assert_non_null(strstr(semid_last_error(), "v24.safetensors"));
     assert_non_null(strstr(semid_last_error(), "'wte'"));
     assert_non_null(strstr(semid_last_error(), "vocab_size 23"));
@@ -427,6 +438,7 @@ static void test_checkpoint_wrong_vocab(void **state) {
     assert_int_equal(semid_write_file_atomic(path, data, len), SEMID_OK);
     assert_int_equal(semid_gpt_load(path, &back, NULL), SEMID_ENUMERIC);
     assert_non_null(strstr(semid_last_error(), "'lnf.b'"));
+    test_verify_on();
     /* a safetensors file that is not a semid checkpoint */
     char *other = semid_path_join(tmpdir, "other.safetensors");
     assert_int_equal(semid_write_file_atomic(other, "\x08\0\0\0\0\0\0\0{}      ", 16), SEMID_OK);

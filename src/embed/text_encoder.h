@@ -74,7 +74,8 @@ semid_status semid_text_encoder_encode(const semid_text_encoder *enc, const char
 /* Saves the encoder (config, vocabulary, parameters) as safetensors:
  * tensors "word_emb", "ngram_emb", "proj_w", "proj_b" (F32), and in
  * __metadata__ the config ("semid_text_encoder": version 1, sizes, seed) and
- * the vocabulary (one word a line). Written atomically. */
+ * the vocabulary (one word a line), and the checksum of io/safetensors.h,
+ * verified on load. Written atomically. */
 semid_status semid_text_encoder_save(const semid_text_encoder *enc, const char *path);
 semid_status semid_text_encoder_load(const char *path, semid_text_encoder **out);
 

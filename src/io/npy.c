@@ -74,7 +74,7 @@ static semid_status parse_header(const char *path, const unsigned char *buf, siz
 }
 
 static semid_status load_raw(const char *path, char **buf, size_t *len, npy_header *h) {
-    SEMID_TRY(semid_read_file(path, buf, len));
+    SEMID_TRY(semid_read_file_verified(path, buf, len));
     semid_status st = parse_header(path, (const unsigned char *)*buf, *len, h);
     if (st == SEMID_OK && h->fortran) st = semid_fail(SEMID_EFORMAT, "%s: Fortran-order arrays are not supported; save with C order", path);
     if (st != SEMID_OK) {
@@ -156,7 +156,7 @@ static semid_status write_npy(const char *path, const char *descr, const void *d
         semid_atomic_abort(&f);
         return st;
     }
-    return semid_atomic_commit(&f);
+    return semid_atomic_commit_summed(&f);
 }
 
 semid_status semid_npy_write(const char *path, const semid_matrix *m) {
@@ -224,7 +224,7 @@ semid_status semid_idlist_write(const char *path, char *const *ids, int64_t n) {
         semid_atomic_abort(&f);
         return st;
     }
-    return semid_atomic_commit(&f);
+    return semid_atomic_commit_summed(&f);
 }
 
 void semid_idlist_free(char **ids, int64_t n) {
@@ -240,7 +240,7 @@ semid_status semid_idlist_read(const char *path, char ***ids_out, int64_t *n_out
     *n_out = 0;
     char *buf;
     size_t len;
-    SEMID_TRY(semid_read_file(path, &buf, &len));
+    SEMID_TRY(semid_read_file_verified(path, &buf, &len));
     semid_lines it;
     semid_lines_init(&it, buf, len);
     int64_t cap = 1024, n = 0;

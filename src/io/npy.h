@@ -1,5 +1,9 @@
 /* NumPy .npy files (format 1.0/2.0/3.0), the exchange format for embeddings,
- * plus the item-id lists that name their rows. */
+ * plus the item-id lists that name their rows.
+ *
+ * Both stay exactly what numpy and other readers expect: their checksum
+ * goes into a sidecar, FILE.sum (base/fileio.h), written with them and
+ * verified by the readers when present (SEMID_NO_VERIFY=1 skips it). */
 #ifndef SEMID_IO_NPY_H
 #define SEMID_IO_NPY_H
 

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/fileio.h"
+#include "base/log.h"
 #include "base/status.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -21,17 +23,23 @@ static int64_t numel_of(const int64_t *shape, int32_t ndim) {
     return n;
 }
 
+/* The checksum: the first metadata entry, as cJSON_PrintUnformatted writes
+ * it; its digits are '0' while the file is hashed. */
+#define CHECKSUM_KEY "semid_checksum"
+static const char CHECKSUM_FIELD[] = "\"" CHECKSUM_KEY "\":\"" SEMID_CHECKSUM_TAG;
+
 semid_status semid_safetensors_write(const char *path, const semid_st_tensor_ref *tensors, int64_t n_tensors,
                                      const char *const *meta_keys, const char *const *meta_values, int64_t n_meta) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
     semid_status st = SEMID_OK;
-    if (n_meta > 0) {
-        cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
-        for (int64_t i = 0; meta && i < n_meta; i++)
-            if (!cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i])) meta = NULL;
-        if (!meta) st = semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
+    cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
+    if (meta && !cJSON_AddStringToObject(meta, CHECKSUM_KEY, SEMID_CHECKSUM_TAG "0000000000000000")) meta = NULL;
+    for (int64_t i = 0; meta && i < n_meta; i++) {
+        if (strcmp(meta_keys[i], CHECKSUM_KEY) == 0) continue; /* a file's old checksum: replaced */
+        if (!cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i])) meta = NULL;
     }
+    if (!meta) st = semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
     uint64_t offset = 0;
     for (int64_t i = 0; st == SEMID_OK && i < n_tensors; i++) {
         const semid_st_tensor_ref *t = &tensors[i];
@@ -63,6 +71,23 @@ semid_status semid_safetensors_write(const char *path, const semid_st_tensor_ref
     size_t jlen = strlen(json), hlen = (jlen + 7) / 8 * 8;
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++) prefix[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    /* The hash of the file as written, with the digits still '0', goes
+     * into them. */
+    int64_t at = semid_checksum_find(json, jlen, CHECKSUM_FIELD);
+    if (at < 0) {
+        free(json);
+        return semid_fail(SEMID_EINTERNAL, "writing %s: the checksum field is missing from the header", path);
+    }
+    semid_xxh64_state h;
+    semid_xxh64_init(&h);
+    semid_xxh64_update(&h, prefix, 8);
+    semid_xxh64_update(&h, json, jlen);
+    semid_xxh64_update(&h, "       ", hlen - jlen);
+    for (int64_t i = 0; i < n_tensors; i++)
+        semid_xxh64_update(&h, tensors[i].data, (size_t)numel_of(tensors[i].shape, tensors[i].ndim) * sizeof(float));
+    char hex[17];
+    semid_checksum_hex(semid_xxh64_final(&h), hex);
+    memcpy(json + at, hex, SEMID_CHECKSUM_HEX);
     semid_atomic_file f;
     st = semid_atomic_open(&f, path);
     if (st == SEMID_OK) st = semid_atomic_write(&f, prefix, 8);
@@ -170,11 +195,16 @@ static semid_status parse_header(semid_safetensors *st, const cJSON *root, const
         if (strcmp(item->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(item)) return semid_fail(SEMID_EFORMAT, "%s: __metadata__ is not an object", path);
             const cJSON *kv;
+            int checksums = 0;
             cJSON_ArrayForEach(kv, item) {
                 if (!cJSON_IsString(kv))
                     return semid_fail(SEMID_EFORMAT, "%s: metadata value of '%s' is not a string", path, kv->string);
-                if (semid_safetensors_meta(st, kv->string))
+                if (semid_safetensors_meta(st, kv->string) || (strcmp(kv->string, CHECKSUM_KEY) == 0 && checksums))
                     return semid_fail(SEMID_EFORMAT, "%s: metadata key '%s' appears twice", path, kv->string);
+                if (strcmp(kv->string, CHECKSUM_KEY) == 0) { /* checked on the bytes (semid_safetensors_verify) */
+                    checksums++;
+                    continue;
+                }
                 /* metadata objects are small; grow the arrays one by one */
                 char **k = realloc(st->meta_keys, (size_t)(st->n_meta + 1) * sizeof(char *));
                 if (k) st->meta_keys = k;
@@ -233,7 +263,27 @@ semid_status semid_safetensors_read(const char *path, semid_safetensors *out) {
         return semid_fail(SEMID_EFORMAT, "%s: truncated or not safetensors: header length %llu but %zu bytes follow",
                           path, (unsigned long long)hlen, len - 8);
     }
+    /* Every byte against the checksum before anything is parsed: a flipped
+     * byte is "corrupt", wherever it is. */
+    int has_checksum = 0;
+    st = semid_safetensors_verify(path, buf, len, &has_checksum);
+    if (st != SEMID_OK) {
+        semid_safetensors_free(out);
+        return st;
+    }
     cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
+    if (!has_checksum) {
+        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+        if (cJSON_GetObjectItemCaseSensitive(meta, CHECKSUM_KEY) && semid_verify_enabled()) {
+            cJSON_Delete(root);
+            semid_safetensors_free(out);
+            return semid_fail(SEMID_EFORMAT,
+                              "%s is corrupt, or was rewritten: its __metadata__ has a %s, but not as semid writes it "
+                              "(\"%s\" and 16 hex digits) (SEMID_NO_VERIFY=1 loads it unchecked)",
+                              path, CHECKSUM_KEY, SEMID_CHECKSUM_TAG);
+        }
+        SEMID_DEBUG("%s: no checksum in its metadata: not verified", path);
+    }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         semid_safetensors_free(out);
@@ -243,6 +293,22 @@ semid_status semid_safetensors_read(const char *path, semid_safetensors *out) {
     cJSON_Delete(root);
     if (st != SEMID_OK) semid_safetensors_free(out);
     return st;
+}
+
+semid_status semid_safetensors_verify(const char *path, const void *data, size_t len, int *has_checksum) {
+    const unsigned char *buf = data;
+    *has_checksum = 0;
+    /* The field is in the header; when its length is damaged, anywhere. */
+    size_t limit = len;
+    if (len >= 8) {
+        uint64_t hlen = 0;
+        for (int i = 0; i < 8; i++) hlen |= (uint64_t)buf[i] << (8 * i);
+        if (hlen <= len - 8) limit = 8 + (size_t)hlen;
+    }
+    int64_t at = semid_checksum_find(buf, limit, CHECKSUM_FIELD);
+    if (at < 0) return SEMID_OK;
+    *has_checksum = 1;
+    return semid_checksum_verify_masked(path, buf, len, (size_t)at, "in its __metadata__ " CHECKSUM_KEY);
 }
 
 const semid_st_tensor *semid_safetensors_find(const semid_safetensors *st, const char *name) {

@@ -6,7 +6,15 @@
  *   the data  offsets relative to the end of the header
  * semid writes and reads float32 tensors only. Reading checks every length
  * and offset against the bytes actually in the file, so a truncated or
- * forged file gives a clear error naming the file, never a bad read. */
+ * forged file gives a clear error naming the file, never a bad read.
+ *
+ * Checksum: semid writes "semid_checksum": "xxh64:<16 hex digits>" as the
+ * first __metadata__ entry (string metadata, so other safetensors readers
+ * load the file as ever): the XXH64 of the whole file with those 16 digits
+ * read as '0' (base/checksum.h). Reading verifies it before parsing
+ * anything, when present (SEMID_NO_VERIFY=1 skips it); the entry is not
+ * listed among the metadata read, and a caller's entry of that name is
+ * replaced on write. */
 #ifndef SEMID_IO_SAFETENSORS_H
 #define SEMID_IO_SAFETENSORS_H
 
@@ -57,6 +65,10 @@ typedef struct semid_safetensors {
  * F32, offsets out of range or overlapping, shape and byte count disagreeing). */
 semid_status semid_safetensors_read(const char *path, semid_safetensors *out);
 void semid_safetensors_free(semid_safetensors *st);
+/* The checksum check alone, on a whole file in memory (for loaders that
+ * parse safetensors themselves): SEMID_OK when it matches, when there is
+ * none (*has_checksum = 0) or when verification is off. */
+semid_status semid_safetensors_verify(const char *path, const void *data, size_t len, int *has_checksum);
 /* The tensor named `name`, or NULL. */
 const semid_st_tensor *semid_safetensors_find(const semid_safetensors *st, const char *name);
 /* The metadata value of `key`, or NULL. */
