@@ -108,8 +108,10 @@ static void test_round_trip_and_damage(void **state) {
     assert_non_null(strstr(semid_last_error(), "another vocabulary"));
     semid_idtable_free(&back);
 
-    /* An edited code (still in range) breaks the fingerprint; one out of
-     * range is named; a truncated file is a parse error. */
+    /* An edited code is a corrupt file (the checksum); without the
+     * checksum check (a file without one), an edited code (still in range)
+     * breaks the fingerprint, one out of range is named, and a truncated
+     * file is a parse error. */
     char *text;
     size_t len;
     assert_int_equal(semid_read_file(path, &text, &len), SEMID_OK);
@@ -121,6 +123,9 @@ static void test_round_trip_and_damage(void **state) {
     char *edited = semid_path_join(tmpdir, "edited.json");
     *p = saved == '1' ? '2' : '1';
     assert_int_equal(semid_write_file_atomic(edited, text, len), SEMID_OK);
+    assert_int_equal(semid_idtable_load(edited, &back), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "edited.json is corrupt"));
+    test_verify_off();
     assert_int_equal(semid_idtable_load(edited, &back), SEMID_EFORMAT);
     assert_non_null(strstr(semid_last_error(), "fingerprint"));
     /* Code 99 at level 0 of item 0: out of range (size 16). */
@@ -139,6 +144,7 @@ static void test_round_trip_and_damage(void **state) {
     assert_int_equal(semid_write_file_atomic(edited, text, len / 2), SEMID_OK);
     assert_int_equal(semid_idtable_load(edited, &back), SEMID_EPARSE);
     assert_null(back.codes);
+    test_verify_on();
     free(text);
     free(edited);
 

@@ -63,7 +63,7 @@ semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset 
         if (st == SEMID_OK) st = semid_atomic_write(&f, "\n", 1);
         free(line);
     }
-    if (st == SEMID_OK) st = semid_atomic_commit(&f);
+    if (st == SEMID_OK) st = semid_atomic_commit_summed(&f); /* items.jsonl.sum: JSON lines stay JSON lines */
     else semid_atomic_abort(&f);
     free(path);
     free(pop);
@@ -150,7 +150,7 @@ static semid_status parse_meta(const char *path, const char *extra, semid_gen_bu
 static semid_status load_items(const char *path, semid_gen_bundle *b) {
     char *data;
     size_t len;
-    SEMID_TRY(semid_read_file(path, &data, &len));
+    SEMID_TRY(semid_read_file_verified(path, &data, &len));
     semid_status st = SEMID_OK;
     int32_t n = b->table.n_items;
     b->item_ids = calloc((size_t)n, sizeof *b->item_ids);

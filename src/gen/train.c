@@ -29,9 +29,12 @@ static const uint64_t ORDER_STREAM = 0x0de5u, VALID_STREAM = 0x5a11du;
 
 /* The bundle of a run in progress is built in OUT/.staging and moved into
  * OUT, a file at a time in this order, when the run is complete;
- * .staging/COMPLETE marks a staged bundle whose files are all final. */
+ * .staging/COMPLETE marks a staged bundle whose files are all final.
+ * items.jsonl.sum is the checksum sidecar of items.jsonl (base/fileio.h);
+ * the other files carry theirs inside. */
 static const char STAGING[] = ".staging", COMPLETE[] = "COMPLETE", RESUME_FILE[] = "resume.safetensors";
-static const char *const BUNDLE_FILES[] = {"idtable.sid", "items.jsonl", "model.safetensors", "train.json"};
+static const char *const BUNDLE_FILES[] = {"idtable.sid", "items.jsonl", "items.jsonl.sum", "model.safetensors",
+                                           "train.json"};
 enum { N_BUNDLE_FILES = sizeof BUNDLE_FILES / sizeof BUNDLE_FILES[0] };
 
 semid_gen_train_config semid_gen_train_defaults(void) {
@@ -405,6 +408,25 @@ static semid_status remove_dir(const char *dir) {
     return st;
 }
 
+/* Whether bundle file i + 1 is the checksum sidecar of file i. */
+static int sidecar_follows(int i) {
+    size_t n = strlen(BUNDLE_FILES[i]);
+    return i + 1 < N_BUNDLE_FILES && strncmp(BUNDLE_FILES[i + 1], BUNDLE_FILES[i], n) == 0 &&
+           strcmp(BUNDLE_FILES[i + 1] + n, ".sum") == 0;
+}
+
+/* Removes out_dir's sidecar `name` when none is staged: a file staged
+ * without one (by an older semid) must not meet the old file's. */
+static semid_status drop_unstaged_sidecar(const char *out_dir, const char *stage, const char *name) {
+    char *staged = semid_path_join(stage, name), *own = semid_path_join(out_dir, name);
+    semid_status st = staged && own ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK && !semid_path_exists(staged) && unlink(own) != 0 && errno != ENOENT)
+        st = semid_fail(SEMID_EIO, "cannot remove %s: %s", own, strerror(errno));
+    free(staged);
+    free(own);
+    return st;
+}
+
 /* Moves the staged files into out_dir (those already moved are skipped),
  * then drops the staging directory. */
 static semid_status finish_swap(const char *out_dir, const char *stage) {
@@ -412,7 +434,9 @@ static semid_status finish_swap(const char *out_dir, const char *stage) {
     for (int i = 0; i < N_BUNDLE_FILES && st == SEMID_OK; i++) {
         char *from = semid_path_join(stage, BUNDLE_FILES[i]), *to = semid_path_join(out_dir, BUNDLE_FILES[i]);
         if (!from || !to) st = semid_fail(SEMID_ENOMEM, "out of memory");
-        else if (rename(from, to) != 0 && errno != ENOENT)
+        else if (sidecar_follows(i) && semid_path_exists(from))
+            st = drop_unstaged_sidecar(out_dir, stage, BUNDLE_FILES[i + 1]);
+        if (st == SEMID_OK && rename(from, to) != 0 && errno != ENOENT)
             st = semid_fail(SEMID_EIO, "cannot move %s to %s: %s", from, to, strerror(errno));
         free(from);
         free(to);

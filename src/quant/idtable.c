@@ -7,11 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/fileio.h"
+#include "base/log.h"
 #include "base/status.h"
 
 enum { IDTABLE_VERSION = 1 };
 #define IDTABLE_FORMAT "semid-idtable"
+/* The checksum, on the first line: "checksum": "xxh64:<16 hex digits>", the
+ * XXH64 of the whole file with those digits read as '0' (base/checksum.h).
+ * A field of its own rather than a new version: readers that predate it
+ * ignore it. */
+#define CHECKSUM_FIELD "\"checksum\": \"" SEMID_CHECKSUM_TAG
 
 static inline int32_t task_index(const semid_idtable *t, int task) { return t->n_tasks == 1 ? 0 : task; }
 
@@ -348,7 +355,8 @@ semid_status semid_idtable_save(const semid_idtable *t, const char *path) {
     SEMID_TRY(semid_idtable_validate(t));
     int32_t L = t->n_levels;
     sbuf b = {0};
-    sb_put(&b, "{\"format\": \"%s\", \"version\": %d,\n \"strategy\": ", IDTABLE_FORMAT, IDTABLE_VERSION);
+    sb_put(&b, "{\"format\": \"%s\", \"version\": %d, " CHECKSUM_FIELD "0000000000000000\",\n \"strategy\": ",
+           IDTABLE_FORMAT, IDTABLE_VERSION);
     sb_json_string(&b, t->strategy ? t->strategy : "");
     sb_put(&b, ", \"method\": ");
     sb_json_string(&b, t->method ? t->method : "");
@@ -383,6 +391,11 @@ semid_status semid_idtable_save(const semid_idtable *t, const char *path) {
         free(b.p);
         return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
     }
+    int64_t at = semid_checksum_find(b.p, b.len, CHECKSUM_FIELD);
+    SEMID_ASSERT(at >= 0);
+    char hex[17];
+    semid_checksum_hex(semid_checksum_masked(b.p, b.len, (size_t)at), hex);
+    memcpy(b.p + at, hex, SEMID_CHECKSUM_HEX);
     semid_status st = semid_write_file_atomic(path, b.p, b.len);
     free(b.p);
     return st;
@@ -421,10 +434,28 @@ semid_status semid_idtable_load(const char *path, semid_idtable *out) {
     char *text;
     size_t len;
     SEMID_TRY(semid_read_file(path, &text, &len));
+    /* The checksum first, on the bytes: a flipped byte is "corrupt",
+     * wherever it is. semid writes it on the first line. */
+    int64_t at = semid_checksum_find(text, len < 256 ? len : 256, CHECKSUM_FIELD);
+    semid_status st = at >= 0 ? semid_checksum_verify_masked(path, text, len, (size_t)at, "in its \"checksum\" field")
+                              : SEMID_OK;
+    if (st != SEMID_OK) {
+        free(text);
+        return st;
+    }
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!root) return semid_fail(SEMID_EPARSE, "%s: not valid JSON", path);
-    semid_status st = SEMID_OK;
+    if (at < 0) {
+        if (cJSON_GetObjectItemCaseSensitive(root, "checksum") && semid_verify_enabled()) {
+            cJSON_Delete(root);
+            return semid_fail(SEMID_EFORMAT,
+                              "%s is corrupt, or was edited: it has a \"checksum\", but not on its first line as "
+                              "semid writes it (SEMID_NO_VERIFY=1 loads it unchecked)",
+                              path);
+        }
+        SEMID_DEBUG("%s: no checksum: not verified", path);
+    }
     semid_idtable t;
     memset(&t, 0, sizeof t);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");

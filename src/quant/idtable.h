@@ -48,7 +48,8 @@ void semid_idtable_update_fingerprint(semid_idtable *t);
 void semid_idtable_free(semid_idtable *t);
 
 /* Versioned on-disk form, written atomically: one JSON object
- *   {"format": "semid-idtable", "version": 1, "strategy", "method", "n_items",
+ *   {"format": "semid-idtable", "version": 1, "checksum": "xxh64:<hex>",
+ *    "strategy", "method", "n_items",
  *    "n_tasks", "n_levels", "level_size": [...], "token_offset": [...],
  *    "n_tokens", "disambiguated", "fingerprint": "16 hex digits",
  *    "tokenizer_fingerprint": ["hex", "hex"] (optional),
@@ -57,7 +58,10 @@ void semid_idtable_free(semid_idtable *t);
  * sizes, that offsets are consistent (levels of different tasks overlap only
  * when they are the same shared codebook), that every code is within its
  * level (naming item and level), and that the recomputed fingerprint equals
- * the stored one (the codes were not edited). */
+ * the stored one (the codes were not edited). The checksum (the XXH64 of
+ * the file with its 16 digits read as '0', on the first line) is verified
+ * first, when present (SEMID_NO_VERIFY=1 skips it): a damaged byte anywhere
+ * is "PATH is corrupt". */
 semid_status semid_idtable_save(const semid_idtable *t, const char *path);
 semid_status semid_idtable_load(const char *path, semid_idtable *out);
 
