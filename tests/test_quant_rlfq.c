@@ -170,7 +170,12 @@ static void test_training_on_clusters(void **state) {
     semid_rlfq_free(back);
     assert_int_equal(semid_rlfq_load(path, &back), SEMID_EFORMAT);
     assert_null(back);
+    assert_non_null(strstr(semid_last_error(), "is corrupt")); /* the checksum trailer */
+    test_verify_off();
+    assert_int_equal(semid_rlfq_load(path, &back), SEMID_EFORMAT);
+    assert_null(back);
     assert_non_null(strstr(semid_last_error(), "version"));
+    test_verify_on();
     free(raw);
     free(rec);
     free(a);

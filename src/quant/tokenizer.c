@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/fileio.h"
 #include "base/names.h"
 #include "base/status.h"
@@ -232,22 +233,26 @@ semid_status semid_tok_write_i32s(FILE *fp, const int32_t *src, int64_t n) {
     return write_bytes(fp, src, (size_t)n * sizeof(int32_t));
 }
 
+/* The file is serialised in memory, then written with the checksum
+ * trailer after it (base/checksum.h), atomically. */
 semid_status semid_tokenizer_save(const semid_tokenizer *tok, const char *path) {
-    semid_atomic_file f;
-    SEMID_TRY(semid_atomic_open(&f, path));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (!fp) return semid_fail(SEMID_ENOMEM, "out of memory saving %s", path);
     const char *name = tok->m->name;
-    semid_status st = write_bytes(f.fp, TOK_MAGIC, 8);
-    if (st == SEMID_OK) st = semid_tok_write_u32(f.fp, TOK_VERSION);
-    if (st == SEMID_OK) st = semid_tok_write_u32(f.fp, (uint32_t)strlen(name));
-    if (st == SEMID_OK) st = write_bytes(f.fp, name, strlen(name));
-    if (st == SEMID_OK) st = semid_tok_write_u32(f.fp, (uint32_t)semid_tokenizer_levels(tok));
-    if (st == SEMID_OK) st = semid_tok_write_u32(f.fp, (uint32_t)semid_tokenizer_dim(tok));
-    if (st == SEMID_OK) st = tok->m->write(tok->state, f.fp);
-    if (st != SEMID_OK) {
-        semid_atomic_abort(&f);
-        return semid_fail_context(st, "saving %s", path);
-    }
-    return semid_atomic_commit(&f);
+    semid_status st = write_bytes(fp, TOK_MAGIC, 8);
+    if (st == SEMID_OK) st = semid_tok_write_u32(fp, TOK_VERSION);
+    if (st == SEMID_OK) st = semid_tok_write_u32(fp, (uint32_t)strlen(name));
+    if (st == SEMID_OK) st = write_bytes(fp, name, strlen(name));
+    if (st == SEMID_OK) st = semid_tok_write_u32(fp, (uint32_t)semid_tokenizer_levels(tok));
+    if (st == SEMID_OK) st = semid_tok_write_u32(fp, (uint32_t)semid_tokenizer_dim(tok));
+    if (st == SEMID_OK) st = tok->m->write(tok->state, fp);
+    if (fclose(fp) != 0 && st == SEMID_OK) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_write_file_trailed(path, buf, len);
+    else semid_fail_context(st, "saving %s", path);
+    free(buf);
+    return st;
 }
 
 semid_status semid_tokenizer_load(const char *path, semid_tokenizer **out) {
@@ -255,8 +260,12 @@ semid_status semid_tokenizer_load(const char *path, semid_tokenizer **out) {
     char *data;
     size_t len;
     SEMID_TRY(semid_read_file(path, &data, &len));
+    semid_status st = semid_checksum_trailer_check(path, data, &len);
+    if (st != SEMID_OK) {
+        free(data);
+        return st;
+    }
     semid_tok_reader r = {(const uint8_t *)data, len, path};
-    semid_status st = SEMID_OK;
     semid_tokenizer *t = NULL;
     uint32_t version = 0, name_len = 0, levels = 0, dim = 0;
     char name[64];

@@ -29,10 +29,14 @@
  *
  * File format of semid_tokenizer_save (little-endian, written atomically):
  *   "SEMIDTOK" | u32 version (1) | u32 name length | method name bytes |
- *   u32 levels | u32 dim | the method's payload (its `write` function).
- * Load checks magic, version and name, then hands the rest to the method's
- * `read`, which must check every length against the bytes left (use
- * semid_tok_reader). */
+ *   u32 levels | u32 dim | the method's payload (its `write` function) |
+ *   the checksum trailer: "SEMIDX64" | u64 XXH64 of every byte before it.
+ * Load verifies the trailer (a file without one, from an older semid,
+ * loads unchecked; SEMID_NO_VERIFY=1 skips it; base/checksum.h), checks
+ * magic, version and name, then hands the rest to the method's `read`,
+ * which must check every length against the bytes left (use
+ * semid_tok_reader). The trailer needs no new version: a reader that
+ * predates it refuses the file (bytes after the payload). */
 #ifndef SEMID_QUANT_TOKENIZER_H
 #define SEMID_QUANT_TOKENIZER_H
 

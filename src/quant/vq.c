@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/fileio.h"
 #include "base/status.h"
 #include "quant/kmeans.h"
@@ -180,16 +181,17 @@ double semid_quant_mse(const float *A, const float *B, int64_t rows, int64_t col
 
 semid_status semid_quant_save_file(const char *path, const char magic[8], const void *model,
                                    semid_status (*write)(const void *model, FILE *fp)) {
-    semid_atomic_file f;
-    memset(&f, 0, sizeof f);
-    SEMID_TRY(semid_atomic_open(&f, path));
-    semid_status st = semid_atomic_write(&f, magic, 8);
-    if (st == SEMID_OK) st = write(model, f.fp);
-    if (st != SEMID_OK) {
-        semid_atomic_abort(&f);
-        return semid_fail_context(st, "writing %s", path);
-    }
-    return semid_atomic_commit(&f);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (!fp) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
+    semid_status st = fwrite(magic, 1, 8, fp) == 8 ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = write(model, fp);
+    if (fclose(fp) != 0 && st == SEMID_OK) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_write_file_trailed(path, buf, len);
+    else semid_fail_context(st, "writing %s", path);
+    free(buf);
+    return st;
 }
 
 semid_status semid_quant_load_file(const char *path, const char magic[8], void **model,
@@ -199,6 +201,11 @@ semid_status semid_quant_load_file(const char *path, const char magic[8], void *
     char *data;
     size_t len;
     SEMID_TRY(semid_read_file(path, &data, &len));
+    semid_status cs = semid_checksum_trailer_check(path, data, &len);
+    if (cs != SEMID_OK) {
+        free(data);
+        return cs;
+    }
     if (len < 8 || memcmp(data, magic, 8) != 0) {
         free(data);
         return semid_fail(SEMID_EFORMAT, "%s: not a %.8s model file", path, magic);

@@ -82,9 +82,10 @@ double semid_quant_variance(const float *X, int64_t rows, int64_t cols);
 double semid_quant_mse(const float *A, const float *B, int64_t rows, int64_t cols);
 
 /* Standalone model files of the learned quantizers: 8 magic bytes, then the
- * model's payload (the same bytes a tokenizer file embeds), written
- * atomically. Load checks the magic, hands the rest to `read` and rejects
- * trailing bytes. */
+ * model's payload (the same bytes a tokenizer file embeds), then the
+ * checksum trailer (base/checksum.h), written atomically. Load verifies the
+ * trailer when there is one, checks the magic, hands the rest to `read`
+ * and rejects trailing bytes. */
 semid_status semid_quant_save_file(const char *path, const char magic[8], const void *model,
                                    semid_status (*write)(const void *model, FILE *fp));
 semid_status semid_quant_load_file(const char *path, const char magic[8], void **model,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -255,6 +256,11 @@ static semid_status load_compact(const char *path, const unsigned char *data, si
         st = table_add(out, word, wlen, &added);
     }
     if (st == SEMID_OK && out->n_words == 0) st = semid_fail(SEMID_EFORMAT, "%s: no word vectors in the file", path);
+    /* All records read: nothing may follow (the checksum trailer, when
+     * there is one, was taken off; a damaged one is left here). */
+    if (st == SEMID_OK && keep == n && pos != len)
+        st = semid_fail(SEMID_EFORMAT, "%s: %zu unexpected bytes after the last word (a damaged checksum trailer?)",
+                        path, len - pos);
     if (st != SEMID_OK) semid_wordvec_free(out);
     return st;
 }
@@ -265,10 +271,12 @@ semid_status semid_wordvec_load(const char *path, int64_t max_words, semid_wordv
     size_t len;
     SEMID_TRY(semid_read_file(path, &data, &len));
     semid_status st;
-    if (len >= 8 && memcmp(data, k_magic, 8) == 0)
-        st = load_compact(path, (const unsigned char *)data, len, max_words, out);
-    else
+    if (len >= 8 && memcmp(data, k_magic, 8) == 0) {
+        st = semid_checksum_trailer_check(path, data, &len);
+        if (st == SEMID_OK) st = load_compact(path, (const unsigned char *)data, len, max_words, out);
+    } else {
         st = load_text(path, data, len, max_words, out);
+    }
     free(data);
     if (st == SEMID_OK) SEMID_DEBUG("loaded %d word vectors of width %d from %s", out->n_words, out->dim, path);
     return st;
@@ -312,7 +320,7 @@ semid_status semid_wordvec_save_compact(const semid_wordvec *wv, const char *pat
             buf[pos++] = (unsigned char)(int8_t)(q > 127.0f ? 127 : (q < -127.0f ? -127 : (int)q));
         }
     }
-    semid_status st = semid_write_file_atomic(path, buf, total);
+    semid_status st = semid_write_file_trailed(path, buf, total);
     free(buf);
     return st;
 }

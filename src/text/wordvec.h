@@ -14,7 +14,10 @@
  *   magic "SEMIDWV\0" (8 bytes), u32 version (1), u32 n_words, u32 dim,
  *   u32 encoding (1 = int8 with a float32 scale per row),
  *   then n_words records of: u8 word length L, L bytes of word,
- *   f32 scale, dim x i8 values (value = scale * q).
+ *   f32 scale, dim x i8 values (value = scale * q),
+ *   then the checksum trailer: "SEMIDX64", u64 XXH64 of every byte before
+ *   it (base/checksum.h; verified when present: the shipped subset, written
+ *   before it, has none; SEMID_NO_VERIFY=1 skips it).
  * Every length read is checked against the bytes left. */
 #ifndef SEMID_TEXT_WORDVEC_H
 #define SEMID_TEXT_WORDVEC_H
