@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/fileio.h"
 #include "base/status.h"
 #include "data/dataset.h"
@@ -252,7 +253,7 @@ semid_status semid_dataset_load(const char *path, semid_dataset *out) {
     if (len < 8 + 4 + 8) {
         st = semid_fail(SEMID_EFORMAT, "%s is not a semid dataset (%zu bytes)", path, len);
     } else {
-        uint64_t stored;
+        uint64_t stored, found = 0;
         memcpy(&stored, data + len - 8, 8);
         reader r = {.path = path, .p = (const unsigned char *)data, .left = len - 8, .st = SEMID_OK};
         int32_t version;
@@ -262,8 +263,14 @@ semid_status semid_dataset_load(const char *path, semid_dataset *out) {
         } else if (version != FORMAT_VERSION) {
             st = semid_fail(SEMID_EFORMAT, "%s: dataset format version %d, this build reads version %d", path,
                             version, FORMAT_VERSION);
-        } else if (fnv_update(FNV_START, data, len - 8) != stored) {
-            st = semid_fail(SEMID_EFORMAT, "%s is corrupt (checksum mismatch)", path);
+        } else if (semid_verify_enabled() && (found = fnv_update(FNV_START, data, len - 8)) != stored) {
+            char e[17], f[17];
+            semid_checksum_hex(stored, e);
+            semid_checksum_hex(found, f);
+            st = semid_fail(SEMID_EFORMAT,
+                            "%s is corrupt: FNV-1a checksum expected %s (in its last 8 bytes), found %s "
+                            "(SEMID_NO_VERIFY=1 loads it unchecked)",
+                            path, e, f);
         } else {
             st = parse(&r, out);
             if (st == SEMID_OK && r.left != 0)

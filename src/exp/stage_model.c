@@ -50,7 +50,7 @@ semid_status exp_eval_save(const exp_eval *e, const char *path) {
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
-    semid_status st = semid_write_file_atomic(path, text, strlen(text));
+    semid_status st = semid_write_file_summed(path, text, strlen(text)); /* + eval.json.sum, checked on reuse */
     free(text);
     return st;
 }
@@ -82,7 +82,7 @@ semid_status exp_eval_load(const char *path, exp_eval *e) {
     memset(e, 0, sizeof *e);
     char *text;
     size_t len;
-    SEMID_TRY(semid_read_file(path, &text, &len));
+    SEMID_TRY(semid_read_file_verified(path, &text, &len));
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!root) return semid_fail(SEMID_EFORMAT, "%s: not valid JSON", path);

@@ -87,7 +87,7 @@ semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const sem
     char *text = NULL;
     size_t len;
     if (exp_stage_fresh(run_dir, stage, key) && semid_idtable_load(path, out) == SEMID_OK &&
-        semid_read_file(side_path, &text, &len) == SEMID_OK && out->n_items == ds->n_items) {
+        semid_read_file_verified(side_path, &text, &len) == SEMID_OK && out->n_items == ds->n_items) {
         *collision_rate = strtod(text, NULL);
         SEMID_INFO("ids %s/%s: reusing %s", strategy, tokenizer, path);
     } else {
@@ -98,7 +98,7 @@ semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const sem
         if (st == SEMID_OK) {
             char line[64];
             int n = snprintf(line, sizeof line, "%.17g\n", *collision_rate);
-            st = semid_write_file_atomic(side_path, line, (size_t)n);
+            st = semid_write_file_summed(side_path, line, (size_t)n);
         }
         if (st == SEMID_OK) st = exp_stage_mark(run_dir, stage, key);
         if (st != SEMID_OK) {
