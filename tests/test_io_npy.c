@@ -50,6 +50,29 @@ static void test_roundtrip(void **state) {
     free(path);
 }
 
+/* A matrix of 0 columns is written as shape (rows, 0) with no data: it was
+ * written as a 1-D array of `rows` values read past its buffer (found by
+ * fuzz_npy, fuzz/corpus/npy/found_zero_cols.bin). */
+static void test_zero_columns(void **state) {
+    (void)state;
+    semid_matrix m, back;
+    assert_int_equal(semid_matrix_alloc(&m, 50, 0), SEMID_OK);
+    char *path = semid_path_join(tmpdir, "empty.npy");
+    assert_int_equal(semid_npy_write(path, &m), SEMID_OK);
+    char *raw;
+    size_t len;
+    assert_int_equal(semid_read_file(path, &raw, &len), SEMID_OK);
+    assert_non_null(strstr(raw + 10, "'shape': (50, 0)"));
+    assert_int_equal(len % 64, 0); /* the header alone */
+    free(raw);
+    assert_int_equal(semid_npy_read(path, &back), SEMID_OK);
+    assert_int_equal(back.rows, 50);
+    assert_int_equal(back.cols, 0);
+    semid_matrix_free(&back);
+    semid_matrix_free(&m);
+    free(path);
+}
+
 /* Builds a .npy by hand with the given header dict and payload. */
 static char *write_raw_npy(const char *name, const char *dict, const void *payload, size_t n) {
     char *path = semid_path_join(tmpdir, name);
@@ -147,6 +170,7 @@ static void test_idlist(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_zero_columns),
         cmocka_unit_test(test_float64_and_1d),
         cmocka_unit_test(test_rejects_bad_files),
         cmocka_unit_test(test_int32_roundtrip),

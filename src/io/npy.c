@@ -135,10 +135,12 @@ semid_status semid_npy_read(const char *path, semid_matrix *out) {
     return SEMID_OK;
 }
 
-static semid_status write_npy(const char *path, const char *descr, const void *data, size_t elem, int64_t rows, int64_t cols) {
+/* A 2-D array (rows, cols) when two_d, else 1-D (rows,). */
+static semid_status write_npy(const char *path, const char *descr, const void *data, size_t elem, int64_t rows, int64_t cols,
+                              int two_d) {
     char hdr[256];
     int n;
-    if (cols > 0) n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }", descr, (long long)rows, (long long)cols);
+    if (two_d) n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }", descr, (long long)rows, (long long)cols);
     else n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }", descr, (long long)rows);
     /* Pad so that the data starts on a 64-byte boundary; header ends in '\n'. */
     size_t total = 10 + (size_t)n + 1;
@@ -151,7 +153,7 @@ static semid_status write_npy(const char *path, const char *descr, const void *d
     if (st == SEMID_OK) st = semid_atomic_write(&f, hdr, (size_t)n);
     for (size_t i = 0; st == SEMID_OK && i < pad; i++) st = semid_atomic_write(&f, " ", 1);
     if (st == SEMID_OK) st = semid_atomic_write(&f, "\n", 1);
-    if (st == SEMID_OK) st = semid_atomic_write(&f, data, elem * (size_t)rows * (size_t)(cols > 0 ? cols : 1));
+    if (st == SEMID_OK) st = semid_atomic_write(&f, data, elem * (size_t)rows * (size_t)(two_d ? cols : 1));
     if (st != SEMID_OK) {
         semid_atomic_abort(&f);
         return st;
@@ -160,11 +162,11 @@ static semid_status write_npy(const char *path, const char *descr, const void *d
 }
 
 semid_status semid_npy_write(const char *path, const semid_matrix *m) {
-    return write_npy(path, "<f4", m->data, sizeof(float), m->rows, m->cols);
+    return write_npy(path, "<f4", m->data, sizeof(float), m->rows, m->cols, 1); /* (rows, 0) too: no data */
 }
 
 semid_status semid_npy_write_i32(const char *path, const int32_t *data, int64_t rows, int64_t cols) {
-    return write_npy(path, "<i4", data, sizeof(int32_t), rows, cols);
+    return write_npy(path, "<i4", data, sizeof(int32_t), rows, cols, cols > 0);
 }
 
 semid_status semid_npy_read_i32(const char *path, int32_t **data, int64_t *rows, int64_t *cols) {
