@@ -7,7 +7,7 @@
  *   - it validates, and every token of every item maps back to its task and
  *     level (semid_idtable_token_info);
  *   - the tries of both tasks build and the collision statistics add up;
- *   - round trip: saved and loaded again, it has the same fingerprint.
+ *   - round trip: saved and loaded again (its checksum verified), it has the same fingerprint.
  *
  *   make fuzz && cp -r fuzz/corpus/idtable /tmp/c && build/fuzz/fuzz_idtable -max_total_time=120 /tmp/c */
 #include <stddef.h>
@@ -57,7 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (semid_idtable_export_tsv(&t, path_of("out.tsv", out, sizeof out)) != SEMID_OK) abort();
     if (semid_idtable_save(&t, path_of("out.sid", out, sizeof out)) != SEMID_OK) abort();
     semid_idtable back;
+    verify_checksums(1);
     if (semid_idtable_load(out, &back) != SEMID_OK) abort();
+    verify_checksums(0);
     if (back.fingerprint != t.fingerprint) abort();
     semid_idtable_free(&back);
     semid_idtable_free(&t);

@@ -5,7 +5,7 @@
  * a round trip. The rest is the file. Every read must end in SEMID_OK or a
  * clean error, never a crash, a leak or undefined behaviour; beyond that:
  *   - a matrix read has rows, cols >= 0 and rows x cols finite values;
- *   - round trip: a matrix written with semid_npy_write reads back equal;
+ *   - round trip: a matrix written with semid_npy_write reads back equal (its sidecar checksum verified);
  *   - an id list has no empty or repeated id.
  *
  *   make fuzz && cp -r fuzz/corpus/npy /tmp/c && build/fuzz/fuzz_npy -max_total_time=120 /tmp/c */
@@ -43,7 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!isfinite(m.data[i])) abort();
         if (mode == 3 && semid_npy_write(path_of("out.npy", out, sizeof out), &m) == SEMID_OK) {
             semid_matrix back;
+            verify_checksums(1);
             if (semid_npy_read(out, &back) != SEMID_OK) abort();
+            verify_checksums(0);
             if (back.rows != m.rows || back.cols != m.cols ||
                 memcmp(back.data, m.data, (size_t)(m.rows * m.cols) * sizeof(float)) != 0)
                 abort();

@@ -5,7 +5,7 @@
  *   - every tensor's bytes lie inside the file (ASan checks the copy) and
  *     its element count is the product of its shape;
  *   - find() returns each tensor by its name, meta() each metadata value;
- *   - round trip: the tensors and metadata written with
+ *   - round trip (read back with its checksum verified): the tensors and metadata written with
  *     semid_safetensors_write read back with the same names, shapes and
  *     bytes.
  *
@@ -66,7 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (semid_safetensors_write(out, refs, st.n_tensors, (const char *const *)st.meta_keys,
                                 (const char *const *)st.meta_values, st.n_meta) == SEMID_OK) {
         semid_safetensors back;
+        verify_checksums(1);
         if (semid_safetensors_read(out, &back) != SEMID_OK) abort();
+        verify_checksums(0);
         if (back.n_tensors != st.n_tensors || back.n_meta != st.n_meta) abort();
         for (int64_t i = 0; i < st.n_tensors; i++) {
             const semid_st_tensor *t = semid_safetensors_find(&back, refs[i].name);

@@ -6,7 +6,7 @@
  * larger than the file describes); what loads must encode three texts
  * (one of unknown words, one empty) into finite rows of its output width
  * (or refuse with SEMID_ENUMERIC when its parameters overflow), and survive
- * a round trip (saved and loaded again, the same encodings).
+ * a round trip (saved and loaded again, its checksum verified: the same encodings).
  *
  *   make fuzz && cp -r fuzz/corpus/text_encoder /tmp/c && build/fuzz/fuzz_text_encoder -max_total_time=120 /tmp/c */
 #include <math.h>
@@ -50,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!isfinite(E.data[i])) abort();
     if (semid_text_encoder_save(enc, path_of("out.enc", out, sizeof out)) != SEMID_OK) abort();
     semid_text_encoder *back = NULL;
+    verify_checksums(1);
     if (semid_text_encoder_load(out, &back) != SEMID_OK) abort();
+    verify_checksums(0);
     semid_matrix F;
     if (semid_text_encoder_encode(back, texts, 3, &F) != SEMID_OK) abort();
     if (memcmp(E.data, F.data, (size_t)(E.rows * E.cols) * sizeof(float)) != 0) abort();

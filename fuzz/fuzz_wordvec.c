@@ -47,7 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     path_of("out.wv", out, sizeof out);
     if (semid_wordvec_save_compact(&wv, out) == SEMID_OK) {
         semid_wordvec back;
+        verify_checksums(1);
         if (semid_wordvec_load(out, 0, &back) != SEMID_OK) abort();
+        verify_checksums(0);
         if (back.n_words != wv.n_words || back.dim != wv.dim) abort();
         for (int32_t i = 0; i < wv.n_words; i++)
             if (semid_wordvec_find(&back, wv.words[i]) != i) abort();
