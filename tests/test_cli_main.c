@@ -14,6 +14,7 @@ static void test_help_lists_commands(void **state) {
     assert_int_equal(test_run_cli("help", &out), 0);
     assert_non_null(strstr(out, "experiment"));
     assert_non_null(strstr(out, "recommend"));
+    assert_non_null(strstr(out, "SEMID_NO_VERIFY=1"));
     free(out);
     assert_int_equal(test_run_cli("version", &out), 0);
     assert_non_null(strstr(out, "semid 0."));

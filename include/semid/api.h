@@ -23,7 +23,13 @@
  *     changes a process-wide setting (OpenMP, BLAS or another thread's); the
  *     log level and sink (semid.h) are set by the program, not by a call;
  *   - options structs are filled by their *_default() function first, then
- *     changed field by field, so that fields added later get defaults.
+ *     changed field by field, so that fields added later get defaults;
+ *   - files: every *_save writes atomically and with a checksum, every
+ *     *_load verifies it (a damaged file fails with SEMID_EFORMAT, "PATH is
+ *     corrupt: xxh64 checksum expected X, found Y"); files without one
+ *     (other programs', an older semid's) load unchecked, and the
+ *     environment variable SEMID_NO_VERIFY=1, read at each load, skips the
+ *     check (docs/formats.md, "Checksums").
  * Handles are not synchronised: one thread uses a handle at a time, except a
  * loaded semid_model, which several threads may search at once. */
 #ifndef SEMID_API_H

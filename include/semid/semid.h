@@ -14,7 +14,9 @@
  * matching *_default() function and are rebuilt keep working. The shared
  * library's soname (libsemid.so.0.2) changes whenever its ABI can. Files
  * written by semid (datasets, ID tables, quantizers, models) carry a format
- * version; a library that cannot read one says so (SEMID_EFORMAT). */
+ * version; a library that cannot read one says so (SEMID_EFORMAT). They
+ * also carry a checksum, verified on load unless SEMID_NO_VERIFY=1 is set
+ * in the environment (semid/api.h). */
 #ifndef SEMID_SEMID_H
 #define SEMID_SEMID_H
 

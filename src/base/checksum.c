@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/status.h"
 
 static const uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL, P3 = 0x165667B19E3779F9ULL,
@@ -209,7 +210,10 @@ void semid_checksum_trailer(const void *data, size_t len, unsigned char out[SEMI
 semid_status semid_checksum_trailer_check(const char *path, const void *data, size_t *len) {
     const unsigned char *p = data;
     size_t n = *len;
-    if (n < SEMID_CHECKSUM_TRAILER || memcmp(p + n - SEMID_CHECKSUM_TRAILER, TRAILER_MAGIC, 8) != 0) return SEMID_OK;
+    if (n < SEMID_CHECKSUM_TRAILER || memcmp(p + n - SEMID_CHECKSUM_TRAILER, TRAILER_MAGIC, 8) != 0) {
+        SEMID_DEBUG("%s: no checksum trailer: not verified", path);
+        return SEMID_OK;
+    }
     n -= SEMID_CHECKSUM_TRAILER;
     *len = n;
     if (!semid_verify_enabled()) return SEMID_OK;

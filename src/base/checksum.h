@@ -3,9 +3,11 @@
  * instead of other results (issue 13, defect 7).
  *
  * The hash is XXH64 (xxHash, 64 bits, seed 0), written out here: no
- * dependency, over 10 GB/s on one core (bench/bench_checksum.c), so that
- * verifying a model adds a few milliseconds to its load. It is printed as
- * 16 lowercase hex digits, most significant first, as `xxh64sum` prints it.
+ * dependency, 4 to 8.5 GB/s on one core of the project's busy 2-core
+ * machine (bench/bench_checksum.c; the byte-serial FNV-1a of the .sdd
+ * makes 0.3), so that verifying a model adds milliseconds to its load. It
+ * is printed as 16 lowercase hex digits, most significant first, as
+ * `xxh64sum` prints it.
  *
  * A file carries its checksum in one of three ways (docs/formats.md,
  * "Checksums"), whichever keeps the format what it is:

@@ -35,6 +35,8 @@ static void print_help(void) {
     for (int i = 0; i < N_COMMANDS; i++) printf("  %-12s %s\n", commands[i].name, commands[i].summary);
     printf("  %-12s %s\n", "help", "show this help");
     printf("  %-12s %s\n", "version", "print the version");
+    printf("\nenvironment:\n  %-16s %s\n", "SEMID_NO_VERIFY=1",
+           "load files whose checksum does not match (docs/formats.md, Checksums)");
 }
 
 /* Idle OpenMP threads spin by default, and while they spin OpenBLAS's
