@@ -289,12 +289,15 @@ static void test_interrupted_swap_is_finished(void **state) {
     semid_gen_train_report r;
     assert_int_equal(semid_gen_train(&ds, &table_a, &c, a, &r), SEMID_OK);
     assert_int_equal(semid_gen_train(&ds, &table_b, &c, b, &r), SEMID_OK);
-    /* a: the ID table and items already b's, b's model and train.json still
-     * staged and marked complete, b's final checkpoint in place. */
+    /* a: the ID table already b's; b's items (staged without their
+     * checksum sidecar, as an older semid staged them, while a holds the
+     * sidecar of other items), model and train.json still staged and
+     * marked complete; b's final checkpoint in place. */
     char *staging = semid_path_join(a, ".staging");
     assert_int_equal(semid_mkdirs(staging), SEMID_OK);
     copy_file(b, a, "idtable.sid");
-    copy_file(b, a, "items.jsonl");
+    copy_file(b, staging, "items.jsonl");
+    char *stale = test_write_file(a, "items.jsonl.sum", "0123456789abcdef  items.jsonl\n");
     copy_file(b, staging, "model.safetensors");
     copy_file(b, staging, "train.json");
     copy_file(b, a, "resume.safetensors");
@@ -305,9 +308,10 @@ static void test_interrupted_swap_is_finished(void **state) {
     assert_int_equal(semid_gen_train(&ds, &table_b, &c, a, &r), SEMID_OK);
     for (int i = 0; i < N_BUNDLE; i++) assert_same_files(a, b, BUNDLE[i]);
     assert_false(semid_path_exists(staging));
+    assert_false(semid_path_exists(stale)); /* the other items' sidecar went with them */
     assert_int_equal(semid_gen_bundle_load(a, &bundle), SEMID_OK);
     semid_gen_bundle_free(bundle);
-    free(marker), free(staging), free(a), free(b);
+    free(marker), free(stale), free(staging), free(a), free(b);
 }
 
 /* A child that holds DIR/.semid.lock (flock, its pid in the file) until told
