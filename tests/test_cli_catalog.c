@@ -393,8 +393,15 @@ static void test_bad_input(void **state) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s' && sed -i 's/\"base_items\":[[:space:]]*[0-9]*/\"base_items\": 7/' '%s/%s'",
              other, model, other, other, SEMID_CATALOG_FILE);
     assert_int_equal(system(cmd), 0);
+    /* The edit breaks the checksum in catalog.json.sum first... */
     assert_int_equal(semid_gen_bundle_load(other, &b), SEMID_EFORMAT);
+    assert_non_null(strstr(semid_last_error(), "catalog.json is corrupt"));
+    /* ...and unchecked, the count of another training is refused. */
+    setenv("SEMID_NO_VERIFY", "1", 1);
+    assert_int_equal(semid_gen_bundle_load(other, &b), SEMID_EFORMAT);
+    unsetenv("SEMID_NO_VERIFY");
     assert_non_null(strstr(semid_last_error(), "catalog.json"));
+    assert_null(strstr(semid_last_error(), "corrupt"));
     free(cat0);
     free(items);
     free(dup);

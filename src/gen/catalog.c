@@ -52,7 +52,7 @@ semid_status semid_catalog_load(const char *dir, const semid_idtable *base, semi
     }
     char *text = NULL;
     size_t len = 0;
-    semid_status st = semid_read_file(path, &text, &len);
+    semid_status st = semid_read_file_verified(path, &text, &len);
     cJSON *root = st == SEMID_OK ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
     if (st == SEMID_OK && !cJSON_IsObject(root)) st = semid_fail(SEMID_EPARSE, "%s: not a JSON object", path);
@@ -199,7 +199,7 @@ semid_status semid_catalog_save(const char *dir, const semid_catalog *c) {
     cJSON_Delete(root);
     char *path = semid_path_join(dir, SEMID_CATALOG_FILE);
     semid_status st = text && path ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory writing the catalog");
-    if (st == SEMID_OK) st = semid_write_file_atomic(path, text, strlen(text));
+    if (st == SEMID_OK) st = semid_write_file_summed(path, text, strlen(text));
     cJSON_free(text);
     free(path);
     return st;
