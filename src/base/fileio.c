@@ -286,15 +286,23 @@ void semid_atomic_abort(semid_atomic_file *f) {
     f->direct = 0;
 }
 
-semid_status semid_write_file_atomic(const char *path, const void *data, size_t len) {
+/* The one atomic whole-file write behind the three below: data, then an
+ * optional tail (a checksum trailer), committed with or without a sidecar. */
+static semid_status write_whole(const char *path, const void *data, size_t len, const void *tail, size_t tail_len,
+                                int summed) {
     semid_atomic_file f;
     SEMID_TRY(semid_atomic_open(&f, path));
     semid_status st = semid_atomic_write(&f, data, len);
+    if (st == SEMID_OK && tail_len) st = semid_atomic_write(&f, tail, tail_len);
     if (st != SEMID_OK) {
         semid_atomic_abort(&f);
         return st;
     }
-    return semid_atomic_commit(&f);
+    return summed ? semid_atomic_commit_summed(&f) : semid_atomic_commit(&f);
+}
+
+semid_status semid_write_file_atomic(const char *path, const void *data, size_t len) {
+    return write_whole(path, data, len, NULL, 0, 0);
 }
 
 /* ---- checksum sidecars ---- */
@@ -362,14 +370,7 @@ semid_status semid_atomic_commit_summed(semid_atomic_file *f) {
 }
 
 semid_status semid_write_file_summed(const char *path, const void *data, size_t len) {
-    semid_atomic_file f;
-    SEMID_TRY(semid_atomic_open(&f, path));
-    semid_status st = semid_atomic_write(&f, data, len);
-    if (st != SEMID_OK) {
-        semid_atomic_abort(&f);
-        return st;
-    }
-    return semid_atomic_commit_summed(&f);
+    return write_whole(path, data, len, NULL, 0, 1);
 }
 
 semid_status semid_sidecar_verify(const char *path, const void *data, size_t len) {
@@ -432,15 +433,7 @@ semid_status semid_read_file_verified(const char *path, char **data, size_t *len
 semid_status semid_write_file_trailed(const char *path, const void *data, size_t len) {
     unsigned char trailer[SEMID_CHECKSUM_TRAILER];
     semid_checksum_trailer(data, len, trailer);
-    semid_atomic_file f;
-    SEMID_TRY(semid_atomic_open(&f, path));
-    semid_status st = semid_atomic_write(&f, data, len);
-    if (st == SEMID_OK) st = semid_atomic_write(&f, trailer, sizeof trailer);
-    if (st != SEMID_OK) {
-        semid_atomic_abort(&f);
-        return st;
-    }
-    return semid_atomic_commit(&f);
+    return write_whole(path, data, len, trailer, sizeof trailer, 0);
 }
 
 void semid_lines_init(semid_lines *it, char *data, size_t len) {
