@@ -12,6 +12,7 @@
 #include "data/id_index.h"
 #include "gen/catalog.h"
 #include "gen/expand.h"
+#include "io/json.h"
 
 enum { BUNDLE_META_VERSION = 1 };
 
@@ -118,8 +119,10 @@ void semid_gen_bundle_free(semid_gen_bundle *b) {
 static semid_status parse_meta(const char *path, const char *extra, semid_gen_bundle *b) {
     if (!extra || !extra[0])
         return semid_fail(SEMID_EFORMAT, "%s: not a semid generative model (no vocabulary in its metadata)", path);
-    cJSON *root = cJSON_Parse(extra);
-    if (!root) return semid_fail(SEMID_EFORMAT, "%s: metadata is not valid JSON", path);
+    int oom = 0;
+    cJSON *root = semid_json_parse(extra, strlen(extra), &oom);
+    if (!root)
+        return semid_fail(oom ? SEMID_ENOMEM : SEMID_EFORMAT, "%s: %s", path, oom ? "out of memory" : "metadata is not valid JSON");
     semid_status st = SEMID_OK;
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "semid_gen");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(g, "version");
@@ -173,13 +176,16 @@ static semid_status load_items(const char *path, semid_gen_bundle *b) {
             st = semid_fail(SEMID_EFORMAT, "%s:%lld: more items than the ID table's %d", path, (long long)it.line_no, n);
             break;
         }
-        cJSON *o = cJSON_Parse(line);
+        int oom = 0;
+        cJSON *o = semid_json_parse(line, ll, &oom);
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
         const cJSON *ti = cJSON_GetObjectItemCaseSensitive(o, "title");
         const cJSON *po = cJSON_GetObjectItemCaseSensitive(o, "popularity");
         const cJSON *yr = cJSON_GetObjectItemCaseSensitive(o, "year"); /* optional, as genres */
         const cJSON *ge = cJSON_GetObjectItemCaseSensitive(o, "genres");
-        if (!cJSON_IsString(id) || !cJSON_IsString(ti) || !cJSON_IsNumber(po) || po->valuedouble < 0 ||
+        if (oom) {
+            st = semid_fail(SEMID_ENOMEM, "%s:%lld: out of memory", path, (long long)it.line_no);
+        } else if (!cJSON_IsString(id) || !cJSON_IsString(ti) || !cJSON_IsNumber(po) || po->valuedouble < 0 ||
             (yr && (!cJSON_IsNumber(yr) || yr->valuedouble < 0 || yr->valuedouble > 9999)) ||
             (ge && !cJSON_IsString(ge))) {
             st = semid_fail(SEMID_EPARSE, "%s:%lld: expected {\"id\", \"title\", \"popularity\"}", path,

@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "gen/model.h"
 #include "gen/model_impl.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "linalg/vec.h"
 
@@ -113,9 +114,11 @@ semid_status semid_gpt_save(const semid_gpt *m, const char *path, const char *ex
 
 static semid_status parse_config(const char *path, const char *json, semid_gpt_config *cfg) {
     if (!json) return semid_fail(SEMID_EFORMAT, "%s: not a semid model checkpoint (no config in its metadata)", path);
-    cJSON *root = cJSON_Parse(json);
+    int oom = 0;
+    cJSON *root = semid_json_parse(json, strlen(json), &oom);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
+        if (oom) return semid_fail(SEMID_ENOMEM, "%s: out of memory", path);
         return semid_fail(SEMID_EFORMAT, "%s: the model config in the metadata is not a JSON object", path);
     }
     const char *keys[5] = {"vocab_size", "max_seq_len", "n_layer", "n_head", "d_model"};

@@ -9,6 +9,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "io/json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors I/O assumes a little-endian host"
@@ -271,7 +272,8 @@ semid_status semid_safetensors_read(const char *path, semid_safetensors *out) {
         semid_safetensors_free(out);
         return st;
     }
-    cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
+    int oom = 0;
+    cJSON *root = semid_json_parse((const char *)buf + 8, (size_t)hlen, &oom);
     if (!has_checksum) {
         const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
         if (cJSON_GetObjectItemCaseSensitive(meta, CHECKSUM_KEY) && semid_verify_enabled()) {
@@ -287,6 +289,7 @@ semid_status semid_safetensors_read(const char *path, semid_safetensors *out) {
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         semid_safetensors_free(out);
+        if (oom) return semid_fail(SEMID_ENOMEM, "%s: out of memory reading the header", path);
         return semid_fail(SEMID_EFORMAT, "%s: the safetensors header is not a JSON object", path);
     }
     st = parse_header(out, root, buf + 8 + hlen, (uint64_t)(len - 8 - hlen));

@@ -11,6 +11,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "io/json.h"
 
 enum { IDTABLE_VERSION = 1 };
 #define IDTABLE_FORMAT "semid-idtable"
@@ -443,9 +444,10 @@ semid_status semid_idtable_load(const char *path, semid_idtable *out) {
         free(text);
         return st;
     }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    int oom = 0;
+    cJSON *root = semid_json_parse(text, len, &oom);
     free(text);
-    if (!root) return semid_fail(SEMID_EPARSE, "%s: not valid JSON", path);
+    if (!root) return semid_fail(oom ? SEMID_ENOMEM : SEMID_EPARSE, "%s: %s", path, oom ? "out of memory" : "not valid JSON");
     if (at < 0) {
         if (cJSON_GetObjectItemCaseSensitive(root, "checksum") && semid_verify_enabled()) {
             cJSON_Delete(root);
