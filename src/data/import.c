@@ -23,12 +23,13 @@ void semid_import_options_init(semid_import_options *o) {
     o->max_field_bytes = 1 << 20;
 }
 
+/* Paths on the stack: detection allocates nothing, so running out of memory
+ * cannot read as "no such file" (and a wrong "cannot tell the format"). */
 bool import_dir_has(const char *dir, const char *a, const char *b) {
-    char *pa = semid_path_join(dir, a), *pb = semid_path_join(dir, b);
-    bool ok = pa && pb && semid_path_exists(pa) && semid_path_exists(pb);
-    free(pa);
-    free(pb);
-    return ok;
+    char pa[4096], pb[4096];
+    if (snprintf(pa, sizeof pa, "%s/%s", dir, a) >= (int)sizeof pa) return false;
+    if (snprintf(pb, sizeof pb, "%s/%s", dir, b) >= (int)sizeof pb) return false;
+    return semid_path_exists(pa) && semid_path_exists(pb);
 }
 
 const char *semid_import_format_at(int i) {
