@@ -251,11 +251,13 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
         semid_rec_eval_options ro = semid_rec_eval_defaults();
         ro.k = cfg->k;
         ro.head_fraction = cfg->head_fraction;
-        ro.exclude_history = !semid_gen_items_repeat(ds); /* as the generative rows decide */
-        if (!method) {
+        int repeat = 0;
+        st = semid_gen_items_repeat(ds, &repeat);
+        ro.exclude_history = !repeat; /* as the generative rows decide */
+        if (st == SEMID_OK && !method) {
             st = semid_baseline_search_popularity(ds, cfg->k, cfg->head_fraction, &out->search);
             if (st == SEMID_OK) st = semid_baseline_rec_popularity(ds, &ro, &out->rec);
-        } else if (m->kind == SEMID_EMBED_ENMF) {
+        } else if (st == SEMID_OK && m->kind == SEMID_EMBED_ENMF) {
             semid_matrix users = {0};
             char users_rel[96];
             snprintf(users_rel, sizeof users_rel, "emb/%s_users.npy", method); /* beside the vectors (stage_embed.c) */
@@ -265,7 +267,7 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
             if (st == SEMID_OK) st = semid_ranking_eval_init(&out->search, 0, cfg->k); /* no search side */
             free(users_path);
             semid_matrix_free(&users);
-        } else {
+        } else if (st == SEMID_OK) {
             st = dense_row(cfg, run_dir, ds, &ro, method, &items, out);
         }
         out->seconds = semid_now() - t0;

@@ -33,7 +33,8 @@ int semid_gen_items_repeat(const semid_dataset *ds) {
         for (int64_t j = sp.train_begin; j < sp.train_end; j++) seen[ds->seq_items[j]] = 0;
     }
     free(seen);
-    return rep;
+    *repeat = rep;
+    return SEMID_OK;
 }
 
 semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset *ds, const semid_idtable *t) {
@@ -81,7 +82,8 @@ cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_o
         !cJSON_AddNumberToObject(e, "max_seq_len", ex->max_seq_len) ||
         !cJSON_AddNumberToObject(e, "history_window", ex->history_window) ||
         !cJSON_AddNumberToObject(e, "valid_query_share", ex->valid_query_share) ||
-        !cJSON_AddStringToObject(e, "seed", seed) || !cJSON_AddBoolToObject(o, "items_repeat", items_repeat)) {
+        !cJSON_AddStringToObject(e, "seed", seed) || !cJSON_AddBoolToObject(o, "items_repeat", items_repeat) ||
+        !cJSON_AddItemToObject(o, "vocab", vj)) {
         cJSON_Delete(o);
         cJSON_Delete(vj);
         cJSON_Delete(e);

@@ -136,8 +136,9 @@ semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *
 
 /* ---- for the trainer: writing a bundle ---- */
 
-/* Does any user interact with an item twice (in the training part)? */
-int semid_gen_items_repeat(const semid_dataset *ds);
+/* Does any user interact with an item twice (in the training part)?
+ * *repeat gets 1 or 0. */
+semid_status semid_gen_items_repeat(const semid_dataset *ds, int *repeat);
 /* Writes dir/idtable.sid and dir/items.jsonl. */
 semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset *ds, const semid_idtable *t);
 /* The checkpoint metadata object {"vocab", "examples", "items_repeat"} (NULL

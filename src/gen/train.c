@@ -571,7 +571,7 @@ static semid_status setup(trainer *t) {
     SEMID_TRY(semid_gen_examples_eval(ds, tb, &t->vocab, t->role, &t->ex, SEMID_SPLIT_VALID, &t->valid));
     if (c->valid_sample > 0) SEMID_TRY(pick_valid_sample(t));
     for (int task = 0; task < 2; task++) SEMID_TRY(semid_trie_build(tb, task, &t->trie[task]));
-    t->items_repeat = semid_gen_items_repeat(ds);
+    SEMID_TRY(semid_gen_items_repeat(ds, &t->items_repeat));
 
     cJSON *meta = semid_gen_bundle_meta(&t->vocab, &t->ex, t->items_repeat);
     cJSON *root = cJSON_CreateObject();
