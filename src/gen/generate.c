@@ -23,9 +23,10 @@ semid_gen_decode_options semid_gen_decode_defaults(void) {
 
 /* ---- writing ---- */
 
-int semid_gen_items_repeat(const semid_dataset *ds) {
+semid_status semid_gen_items_repeat(const semid_dataset *ds, int *repeat) {
+    *repeat = 0;
     uint8_t *seen = calloc((size_t)(ds->n_items > 0 ? ds->n_items : 1), 1);
-    if (!seen) return 1; /* unknown: keep history items rather than drop real answers */
+    if (!seen) return semid_fail(SEMID_ENOMEM, "out of memory");
     int rep = 0;
     for (int32_t u = 0; u < ds->n_users && !rep; u++) {
         semid_user_split sp = semid_dataset_user_split(ds, u);
@@ -89,8 +90,12 @@ cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_o
         cJSON_Delete(e);
         return NULL;
     }
-    cJSON_AddItemToObject(o, "vocab", vj);
-    cJSON_AddItemToObject(o, "examples", e);
+    /* vj is o's now (adding copies the key, which can fail: then it is not) */
+    if (!cJSON_AddItemToObject(o, "examples", e)) {
+        cJSON_Delete(o);
+        cJSON_Delete(e);
+        return NULL;
+    }
     return o;
 }
 

@@ -252,8 +252,10 @@ static semid_status write_train_json(trainer *t, int64_t step) {
         st = semid_fail(SEMID_ENOMEM, "out of memory");
     }
     cJSON *h = st == SEMID_OK ? cJSON_Duplicate(t->history, 1) : NULL;
-    if (st == SEMID_OK && !h) st = semid_fail(SEMID_ENOMEM, "out of memory");
-    if (h) cJSON_AddItemToObject(o, "history", h);
+    if (st == SEMID_OK && (!h || !cJSON_AddItemToObject(o, "history", h))) {
+        cJSON_Delete(h); /* (not added: adding copies the key, which can fail) */
+        st = semid_fail(SEMID_ENOMEM, "out of memory");
+    }
     char *text = st == SEMID_OK ? cJSON_Print(o) : NULL;
     if (st == SEMID_OK && !text) st = semid_fail(SEMID_ENOMEM, "out of memory");
     char *path = semid_path_join(t->stage_dir, "train.json");
@@ -575,12 +577,11 @@ static semid_status setup(trainer *t) {
 
     cJSON *meta = semid_gen_bundle_meta(&t->vocab, &t->ex, t->items_repeat);
     cJSON *root = cJSON_CreateObject();
-    if (!meta || !root) {
+    if (!meta || !root || !cJSON_AddItemToObject(root, "semid_gen", meta)) {
         cJSON_Delete(meta);
         cJSON_Delete(root);
         return semid_fail(SEMID_ENOMEM, "out of memory");
     }
-    cJSON_AddItemToObject(root, "semid_gen", meta);
     t->meta_json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!t->meta_json) return semid_fail(SEMID_ENOMEM, "out of memory");

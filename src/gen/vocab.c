@@ -214,8 +214,9 @@ cJSON *semid_gen_vocab_to_cjson(const semid_gen_vocab *v) {
     char fp[32];
     snprintf(fp, sizeof fp, "%016" PRIx64, v->idtable_fingerprint);
     cJSON *words = cJSON_CreateArray();
-    int ok = words != NULL;
-    if (ok) cJSON_AddItemToObject(o, "words", words);
+    /* (adding copies the key: it can fail, and then words is still ours) */
+    int ok = words != NULL && cJSON_AddItemToObject(o, "words", words);
+    if (!ok) cJSON_Delete(words);
     for (int32_t i = 0; ok && i < v->n_words; i++) {
         cJSON *s = cJSON_CreateString(v->words[i]);
         ok = s != NULL;
