@@ -391,18 +391,16 @@ static semid_status load_resume(trainer *t, int64_t *step, int *found) {
 
 /* ---- the staged bundle ---- */
 
-/* Removes a directory and the files in it (ours: it holds no directories). */
+/* Removes a directory and the files in it (ours: it holds no directories).
+ * Allocates nothing (it ends a swap that must not fail half-way). */
 static semid_status remove_dir(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return errno == ENOENT ? SEMID_OK : semid_fail(SEMID_EIO, "cannot read %s: %s", dir, strerror(errno));
     semid_status st = SEMID_OK;
     for (struct dirent *e; st == SEMID_OK && (e = readdir(d)) != NULL;) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char *path = semid_path_join(dir, e->d_name);
-        if (!path) st = semid_fail(SEMID_ENOMEM, "out of memory");
-        else if (unlink(path) != 0 && errno != ENOENT)
-            st = semid_fail(SEMID_EIO, "cannot remove %s: %s", path, strerror(errno));
-        free(path);
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+            st = semid_fail(SEMID_EIO, "cannot remove %s/%s: %s", dir, e->d_name, strerror(errno));
     }
     closedir(d);
     if (st == SEMID_OK && rmdir(dir) != 0 && errno != ENOENT)
@@ -417,31 +415,29 @@ static int sidecar_follows(int i) {
            strcmp(BUNDLE_FILES[i + 1] + n, ".sum") == 0;
 }
 
-/* Removes out_dir's sidecar `name` when none is staged: a file staged
- * without one (by an older semid) must not meet the old file's. */
-static semid_status drop_unstaged_sidecar(const char *out_dir, const char *stage, const char *name) {
-    char *staged = semid_path_join(stage, name), *own = semid_path_join(out_dir, name);
-    semid_status st = staged && own ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
-    if (st == SEMID_OK && !semid_path_exists(staged) && unlink(own) != 0 && errno != ENOENT)
-        st = semid_fail(SEMID_EIO, "cannot remove %s: %s", own, strerror(errno));
-    free(staged);
-    free(own);
-    return st;
-}
-
 /* Moves the staged files into out_dir (those already moved are skipped),
- * then drops the staging directory. */
+ * then drops the staging directory. The paths are made first, so that
+ * running out of memory never stops the renames half-way. */
 static semid_status finish_swap(const char *out_dir, const char *stage) {
     semid_status st = SEMID_OK;
+    char *from[N_BUNDLE_FILES] = {0}, *to[N_BUNDLE_FILES] = {0};
     for (int i = 0; i < N_BUNDLE_FILES && st == SEMID_OK; i++) {
-        char *from = semid_path_join(stage, BUNDLE_FILES[i]), *to = semid_path_join(out_dir, BUNDLE_FILES[i]);
-        if (!from || !to) st = semid_fail(SEMID_ENOMEM, "out of memory");
-        else if (sidecar_follows(i) && semid_path_exists(from))
-            st = drop_unstaged_sidecar(out_dir, stage, BUNDLE_FILES[i + 1]);
-        if (st == SEMID_OK && rename(from, to) != 0 && errno != ENOENT)
-            st = semid_fail(SEMID_EIO, "cannot move %s to %s: %s", from, to, strerror(errno));
-        free(from);
-        free(to);
+        from[i] = semid_path_join(stage, BUNDLE_FILES[i]);
+        to[i] = semid_path_join(out_dir, BUNDLE_FILES[i]);
+        if (!from[i] || !to[i]) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < N_BUNDLE_FILES && st == SEMID_OK; i++) {
+        /* A file staged without its sidecar (by an older semid) must not
+         * meet the old file's: that sidecar goes. */
+        if (sidecar_follows(i) && semid_path_exists(from[i]) && !semid_path_exists(from[i + 1]) &&
+            unlink(to[i + 1]) != 0 && errno != ENOENT)
+            st = semid_fail(SEMID_EIO, "cannot remove %s: %s", to[i + 1], strerror(errno));
+        if (st == SEMID_OK && rename(from[i], to[i]) != 0 && errno != ENOENT)
+            st = semid_fail(SEMID_EIO, "cannot move %s to %s: %s", from[i], to[i], strerror(errno));
+    }
+    for (int i = 0; i < N_BUNDLE_FILES; i++) {
+        free(from[i]);
+        free(to[i]);
     }
     if (st != SEMID_OK) return st;
     semid_sync_dir(out_dir);
