@@ -547,10 +547,10 @@ semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *
         return semid_fail(SEMID_ENOMEM, "out of memory");
     }
     semid_gen_query_roles(ds, &b->ex, role);
-    semid_dataset_head_items(ds, 0.01, head);
-    semid_gen_seqs seqs;
+    semid_gen_seqs seqs = {0};
     semid_beam_hits hits = {0};
-    semid_status st = semid_gen_examples_eval(ds, &b->table, &b->vocab, role, &b->ex, split, &seqs);
+    semid_status st = semid_dataset_head_items(ds, 0.01, head) < 0 ? SEMID_ENOMEM : SEMID_OK;
+    if (st == SEMID_OK) st = semid_gen_examples_eval(ds, &b->table, &b->vocab, role, &b->ex, split, &seqs);
     int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
     semid_beam_space sp = bundle_space(b);
     if (st == SEMID_OK) st = semid_gen_decode_seqs(b->model, &b->table, b->trie, &sp, &seqs, NULL, seqs.n, o, excl, &hits);
