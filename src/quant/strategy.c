@@ -47,10 +47,13 @@ static semid_status fit_task(const semid_matrix *X, const semid_tokenizer_config
     int32_t L = semid_tokenizer_levels(tok);
     double *err = malloc(sizeof(double) * (size_t)L);
     if (!err) return semid_fail(SEMID_ENOMEM, "out of memory");
-    if (semid_tokenizer_level_errors(tok, X, codes, err) == SEMID_OK) {
+    /* Optional (a dictionary cannot reconstruct), but not when memory runs out. */
+    semid_status st = semid_tokenizer_level_errors(tok, X, codes, err);
+    if (st == SEMID_OK) {
         r->level_error[ti] = err;
     } else {
         free(err);
+        if (st == SEMID_ENOMEM) return st;
         semid_clear_error();
     }
     return SEMID_OK;
