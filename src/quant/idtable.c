@@ -607,7 +607,10 @@ semid_status semid_idtable_export_tsv(const semid_idtable *t, const char *path) 
     sbuf b = {0};
     sb_put(&b, "item_id\ttask\ttokens\n");
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)t->n_levels);
-    if (!tok) return semid_fail(SEMID_ENOMEM, "out of memory");
+    if (!tok) {
+        free(b.p);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
     for (int32_t i = 0; i < t->n_items; i++)
         for (int32_t ti = 0; ti < t->n_tasks; ti++) {
             if (t->item_ids) sb_put(&b, "%s", t->item_ids[i]);
