@@ -238,18 +238,24 @@ void semid_sync_dir(const char *dir) {
     }
 }
 
+/* After the rename of a save that then reports success: on the stack for
+ * any usual path, so that running out of memory never skips it. */
 static void sync_parent_dir(const char *path) {
-    char *dir = semid_strdup(path);
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        if (slash == dir) strcpy(dir, "/");
-    } else {
+    const char *slash = strrchr(path, '/');
+    size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char stack[4096];
+    char *dir = n < sizeof stack ? stack : malloc(n + 1);
+    if (!dir) return; /* best effort */
+    if (!slash) {
         strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
     }
     semid_sync_dir(dir);
-    free(dir);
+    if (dir != stack) free(dir);
 }
 
 semid_status semid_atomic_commit(semid_atomic_file *f) {
