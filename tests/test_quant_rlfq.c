@@ -45,17 +45,18 @@ static void check_regulariser(int64_t B, int bits, int L) {
     semid_rlfq_quantize(codes, resid, zq, z, B, bits, L, true);
     const float beta = 0.25f, ew = 0.5f, temp = 1.0f;
     double commit, ent;
-    semid_rlfq_reg_backward(dz, &commit, &ent, resid, codes, B, bits, L, beta, ew, temp);
+    assert_int_equal(semid_rlfq_reg_backward(dz, &commit, &ent, resid, codes, B, bits, L, beta, ew, temp, NULL), SEMID_OK);
     assert_true(ent > -2.0 * L && ent < 2.0 * L);
     const float eps = 1e-3f;
     for (int64_t i = 0; i < n; i++) {
         float keep = z[i];
         z[i] = keep + eps;
         semid_rlfq_quantize(codes, resid, zq, z, B, bits, L, false);
-        double lp = semid_rlfq_reg_backward(NULL, NULL, NULL, resid, codes, B, bits, L, beta, ew, temp);
+        double lp = 0, lm = 0;
+        assert_int_equal(semid_rlfq_reg_backward(NULL, NULL, NULL, resid, codes, B, bits, L, beta, ew, temp, &lp), SEMID_OK);
         z[i] = keep - eps;
         semid_rlfq_quantize(codes, resid, zq, z, B, bits, L, false);
-        double lm = semid_rlfq_reg_backward(NULL, NULL, NULL, resid, codes, B, bits, L, beta, ew, temp);
+        assert_int_equal(semid_rlfq_reg_backward(NULL, NULL, NULL, resid, codes, B, bits, L, beta, ew, temp, &lm), SEMID_OK);
         z[i] = keep;
         test_assert_derivative(dz[i], (lp - lm) / (2 * eps), 2e-2, "regulariser dz", i);
     }
@@ -81,9 +82,9 @@ static void test_batch_entropy_sees_correlation(void **state) {
     int32_t codes[4];
     double ec, ei;
     semid_rlfq_quantize(codes, resid, zq, zc, 4, 2, 1, true);
-    semid_rlfq_reg_backward(NULL, NULL, &ec, resid, codes, 4, 2, 1, 0.0f, 1.0f, 1.0f);
+    assert_int_equal(semid_rlfq_reg_backward(NULL, NULL, &ec, resid, codes, 4, 2, 1, 0.0f, 1.0f, 1.0f, NULL), SEMID_OK);
     semid_rlfq_quantize(codes, resid, zq, zi, 4, 2, 1, true);
-    semid_rlfq_reg_backward(NULL, NULL, &ei, resid, codes, 4, 2, 1, 0.0f, 1.0f, 1.0f);
+    assert_int_equal(semid_rlfq_reg_backward(NULL, NULL, &ei, resid, codes, 4, 2, 1, 0.0f, 1.0f, 1.0f, NULL), SEMID_OK);
     /* entropy term = sample entropy (about 0 here) - batch entropy / bits */
     assert_float_equal(ec, -log(2.0) / 2, 1e-3);
     assert_float_equal(ei, -log(4.0) / 2, 1e-3);

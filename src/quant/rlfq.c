@@ -218,22 +218,32 @@ static double batch_code_entropy(double *g, const double *p, int64_t B, int bits
     return H;
 }
 
-double semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const float *resid, const int32_t *codes,
-                               int64_t B, int bits, int L, float beta, float entropy_weight, float temp) {
+semid_status semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const float *resid,
+                                     const int32_t *codes, int64_t B, int bits, int L, float beta, float entropy_weight,
+                                     float temp, double *loss) {
     double csum = 0.0, esum = 0.0;
     double cscale = 2.0 * beta / (double)(B * bits);
     int64_t K = (int64_t)1 << bits;
     bool exact = bits <= SEMID_RLFQ_EXACT_ENTROPY_BITS;
-    double *p = NULL, *g = NULL, *P = NULL, *pbar = NULL;
-    if (entropy_weight != 0.0f) {
+    double *p = NULL, *g = NULL, *P = NULL, *pbar = NULL, *gb = NULL;
+    bool have = entropy_weight != 0.0f;
+    if (have) {
         p = malloc(sizeof(double) * (size_t)(B * bits));
         g = calloc((size_t)(B * bits), sizeof(double));
         if (exact) {
             P = malloc(sizeof(double) * (size_t)(B * K));
             pbar = malloc(sizeof(double) * (size_t)K);
+            gb = malloc(sizeof(double) * (size_t)(B * bits));
+        }
+        if (!p || !g || (exact && (!P || !pbar || !gb))) {
+            free(p);
+            free(g);
+            free(P);
+            free(pbar);
+            free(gb);
+            return semid_fail(SEMID_ENOMEM, "out of memory for the RLFQ entropy of a batch of %lld", (long long)B);
         }
     }
-    bool have = p && g && (!exact || (P && pbar));
     for (int l = 0; l < L; l++) {
         float s = level_scale(l);
         const float *r = resid + (int64_t)l * B * bits;
@@ -262,12 +272,10 @@ double semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const
                 pbar_bit[j] += pj / (double)B;
             }
         if (exact) {
-            /* g collects d(-H_batch)/dr before the 1/bits scale. */
-            double *gb = calloc((size_t)(B * bits), sizeof(double));
-            if (!gb) continue;
+            /* gb collects d(-H_batch)/dr before the 1/bits scale. */
+            memset(gb, 0, sizeof(double) * (size_t)(B * bits));
             esum -= batch_code_entropy(gb, p, B, bits, a, P, pbar) / bits;
             for (int64_t i = 0; i < B * bits; i++) g[i] += gb[i] / bits;
-            free(gb);
         } else {
             for (int j = 0; j < bits; j++) esum -= bin_entropy(pbar_bit[j]) / bits;
             for (int64_t b = 0; b < B; b++)
@@ -283,10 +291,12 @@ double semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const
     free(g);
     free(P);
     free(pbar);
+    free(gb);
     csum /= (double)(B * bits);
     if (commit) *commit = csum;
     if (entropy) *entropy = esum;
-    return beta * csum + entropy_weight * esum;
+    if (loss) *loss = beta * csum + entropy_weight * esum;
+    return SEMID_OK;
 }
 
 static semid_status batch_loss_grad(semid_rlfq *m, semid_rlfq_work *w, int64_t B, bool assign,
@@ -308,9 +318,9 @@ static semid_status batch_loss_grad(semid_rlfq *m, semid_rlfq_work *w, int64_t B
     recon /= (double)(B * D);
     memset(w->dz, 0, sizeof(float) * (size_t)(B * bits));
     semid_mlp_backward(&m->dec, m->params, m->grads, &w->dec, w->dout, w->dz, B); /* straight-through */
-    double commit, entropy;
-    double reg = semid_rlfq_reg_backward(w->dz, &commit, &entropy, w->resid, w->codes, B, bits, L, c->beta,
-                                         c->entropy_weight, c->entropy_temp);
+    double commit, entropy, reg;
+    SEMID_TRY(semid_rlfq_reg_backward(w->dz, &commit, &entropy, w->resid, w->codes, B, bits, L, c->beta,
+                                      c->entropy_weight, c->entropy_temp, &reg));
     semid_mlp_backward(&m->enc, m->params, m->grads, &w->enc, w->dz, NULL, B);
     if (terms) {
         terms->recon = recon;

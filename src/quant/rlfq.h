@@ -107,10 +107,12 @@ semid_status semid_rlfq_loss_grad(semid_rlfq *m, const semid_matrix *X, const in
 void semid_rlfq_quantize(int32_t *codes, float *resid, float *zq, const float *z, int64_t B, int bits, int L,
                          bool assign);
 /* Commitment and entropy terms of the quantizer and their gradient added
- * to dz (B, b) (codes fixed): returns beta*commit + ew*entropy and fills
- * *commit and *entropy. */
-double semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const float *resid, const int32_t *codes,
-                               int64_t B, int bits, int L, float beta, float entropy_weight, float temp);
+ * to dz (B, b) (codes fixed): *loss = beta*commit + ew*entropy, and
+ * *commit and *entropy (each may be NULL). SEMID_ENOMEM when its scratch
+ * cannot be allocated. */
+semid_status semid_rlfq_reg_backward(float *dz, double *commit, double *entropy, const float *resid,
+                                     const int32_t *codes, int64_t B, int bits, int L, float beta, float entropy_weight,
+                                     float temp, double *loss);
 
 /* "SEMIDLFQ" + payload, atomic; load checks every length. */
 semid_status semid_rlfq_save(const semid_rlfq *m, const char *path);
