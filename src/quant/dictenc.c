@@ -453,8 +453,8 @@ semid_status semid_dictenc_read(semid_tok_reader *r, semid_dictenc **out) {
         return semid_fail(SEMID_EFORMAT, "%s: dict sizes %u x %u do not fit the %zu bytes left", r->path, v[1], v[4],
                           r->left);
     semid_dictenc *m = NULL;
-    if (alloc_model((int32_t)v[1], (int64_t)v[4], (int32_t)v[2], (int32_t)v[3], &m) != SEMID_OK)
-        return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
+    semid_status ast = alloc_model((int32_t)v[1], (int64_t)v[4], (int32_t)v[2], (int32_t)v[3], &m);
+    if (ast != SEMID_OK) return semid_fail_context(ast == SEMID_ENOMEM ? ast : SEMID_EFORMAT, "%s", r->path);
     semid_status st = semid_tok_read_f32s(r, m->atoms, (int64_t)v[1] * v[4], "atoms");
     if (st == SEMID_OK && semid_find_nonfinite(m->atoms, (int64_t)v[1] * v[4]) >= 0)
         st = semid_fail(SEMID_EFORMAT, "%s: atoms contain NaN or Inf", r->path);

@@ -642,8 +642,8 @@ static semid_status psq_read(semid_tok_reader *r, void **out) {
         return semid_fail(SEMID_EFORMAT, "%s: prefix-share sizes imply %lld parameters (%lld bytes) but %zu bytes are left",
                           r->path, (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
     semid_prefix_share *m;
-    if (semid_prefix_share_create((int64_t)v[1], (int64_t)v[2], &c, &m) != SEMID_OK)
-        return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
+    semid_status cst = semid_prefix_share_create((int64_t)v[1], (int64_t)v[2], &c, &m);
+    if (cst != SEMID_OK) return semid_fail_context(cst == SEMID_ENOMEM ? cst : SEMID_EFORMAT, "%s", r->path);
     uint32_t n_params;
     semid_status st = semid_tok_read_u32(r, &n_params, "parameter count");
     if (st == SEMID_OK && (int64_t)n_params != m->n_params)

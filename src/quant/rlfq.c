@@ -544,8 +544,8 @@ semid_status semid_rlfq_read(semid_tok_reader *r, semid_rlfq **out) {
         return semid_fail(SEMID_EFORMAT, "%s: rlfq sizes imply %lld parameters (%lld bytes) but %zu bytes are left", r->path,
                           (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
     semid_rlfq *m;
-    if (semid_rlfq_create((int64_t)v[1], &c, &m) != SEMID_OK)
-        return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
+    semid_status cst = semid_rlfq_create((int64_t)v[1], &c, &m);
+    if (cst != SEMID_OK) return semid_fail_context(cst == SEMID_ENOMEM ? cst : SEMID_EFORMAT, "%s", r->path);
     uint32_t n_params;
     semid_status st = semid_tok_read_u32(r, &n_params, "parameter count");
     if (st == SEMID_OK && (int64_t)n_params != m->n_params)

@@ -460,7 +460,7 @@ semid_status semid_rqvae_read(semid_tok_reader *r, semid_rqvae **out) {
                           (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
     semid_rqvae *m;
     semid_status st = semid_rqvae_create((int64_t)v[1], &c, &m);
-    if (st != SEMID_OK) return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
+    if (st != SEMID_OK) return semid_fail_context(st == SEMID_ENOMEM ? st : SEMID_EFORMAT, "%s", r->path);
     uint32_t n_params;
     st = semid_tok_read_u32(r, &n_params, "parameter count");
     if (st == SEMID_OK && (int64_t)n_params != m->n_params)
