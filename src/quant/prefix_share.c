@@ -521,9 +521,9 @@ static semid_status train(semid_prefix_share *m, const semid_matrix *S, const se
     return st;
 }
 
-static double used_share(const int32_t *codes, int64_t n, int64_t stride, int64_t K) {
+static semid_status used_share(const int32_t *codes, int64_t n, int64_t stride, int64_t K, double *share) {
     uint8_t *seen = calloc((size_t)K, 1);
-    if (!seen) return 0.0;
+    if (!seen) return semid_fail(SEMID_ENOMEM, "out of memory");
     int64_t used = 0;
     for (int64_t i = 0; i < n; i++) {
         int32_t c = codes[i * stride];
@@ -531,7 +531,8 @@ static double used_share(const int32_t *codes, int64_t n, int64_t stride, int64_
         seen[c] = 1;
     }
     free(seen);
-    return (double)used / (double)K;
+    *share = (double)used / (double)K;
+    return SEMID_OK;
 }
 
 semid_status semid_prefix_share_fit(const semid_matrix *search, const semid_matrix *rec,
@@ -560,12 +561,12 @@ semid_status semid_prefix_share_fit(const semid_matrix *search, const semid_matr
     if (st == SEMID_OK) st = encode_rows(m, search, rec, shared, task, dec);
     if (st == SEMID_OK) {
         const semid_matrix *X[2] = {search, rec};
-        for (int t = 0; t < 2; t++) {
+        for (int t = 0; t < 2 && st == SEMID_OK; t++) {
             rep.recon_mse[t] = semid_quant_mse(dec[t], X[t]->data, N, X[t]->cols);
             rep.data_variance[t] = semid_quant_variance(X[t]->data, N, X[t]->cols);
-            rep.task_used_share[t] = used_share(task[t], N, Lt, cfg->task_size);
+            st = used_share(task[t], N, Lt, cfg->task_size, &rep.task_used_share[t]);
         }
-        rep.shared_used_share = used_share(shared, N, Ls, cfg->shared_size);
+        if (st == SEMID_OK) st = used_share(shared, N, Ls, cfg->shared_size, &rep.shared_used_share);
     }
     free(shared);
     for (int t = 0; t < 2; t++) {
