@@ -21,6 +21,7 @@
 #include "gen/generate.h"
 #include "gen/model.h"
 #include "gen/word_init.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "quant/trie.h"
 
@@ -338,7 +339,8 @@ static semid_status load_resume(trainer *t, int64_t *step, int *found) {
         return st;
     }
     const char *meta = semid_safetensors_meta(&f, "semid_gen_resume");
-    cJSON *o = meta ? cJSON_Parse(meta) : NULL;
+    int oom = 0;
+    cJSON *o = meta ? semid_json_parse(meta, strlen(meta), &oom) : NULL;
     int64_t n = 0;
     float *params = semid_gpt_params(t->model, &n);
     const semid_st_tensor *tp = semid_safetensors_find(&f, "params");
@@ -351,8 +353,11 @@ static semid_status load_resume(trainer *t, int64_t *step, int *found) {
     const cJSON *jh = cJSON_GetObjectItemCaseSensitive(o, "history");
     char sig[512];
     run_signature(t, sig, sizeof sig);
-    if (!o || !cJSON_IsNumber(ver) || ver->valueint != RESUME_VERSION || !cJSON_IsString(sg) || !cJSON_IsNumber(js) ||
-        !cJSON_IsNumber(ja) || !cJSON_IsString(jh) || !tp || !tm || !tv) {
+    cJSON *h = NULL;
+    if (oom) {
+        st = semid_fail(SEMID_ENOMEM, "%s: out of memory", path);
+    } else if (!o || !cJSON_IsNumber(ver) || ver->valueint != RESUME_VERSION || !cJSON_IsString(sg) ||
+               !cJSON_IsNumber(js) || !cJSON_IsNumber(ja) || !cJSON_IsString(jh) || !tp || !tm || !tv) {
         st = semid_fail(SEMID_EFORMAT, "%s: not a semid resume checkpoint (missing state)", path);
     } else if (strcmp(sg->valuestring, sig) != 0) {
         st = semid_fail(SEMID_EINVAL, "%s: made by a run with another set-up (%s) than this one (%s): resume with the same options or start afresh",
@@ -361,6 +366,8 @@ static semid_status load_resume(trainer *t, int64_t *step, int *found) {
         st = semid_fail(SEMID_EFORMAT, "%s: %lld parameters, expected %lld", path, (long long)tp->numel, (long long)n);
     } else if (js->valuedouble < 0 || js->valuedouble > (double)t->total_steps) {
         st = semid_fail(SEMID_EFORMAT, "%s: step %g outside 0..%lld", path, js->valuedouble, (long long)t->total_steps);
+    } else if (!(h = semid_json_parse(jh->valuestring, strlen(jh->valuestring), &oom)) && oom) {
+        st = semid_fail(SEMID_ENOMEM, "%s: out of memory", path);
     } else {
         semid_safetensors_copy(tp, params);
         semid_safetensors_copy(tm, t->opt.m);
@@ -373,7 +380,6 @@ static semid_status load_resume(trainer *t, int64_t *step, int *found) {
         if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_search"))) t->best_search = x->valuedouble;
         if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(o, "best_rec"))) t->best_rec = x->valuedouble;
         t->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
-        cJSON *h = cJSON_Parse(jh->valuestring);
         if (cJSON_IsArray(h)) {
             cJSON_Delete(t->history);
             t->history = h;
