@@ -10,6 +10,7 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "eval/metrics.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 
 /* ---- training ---- */
@@ -48,22 +49,27 @@ void semid_trainer_free(semid_trainer *t) {
 }
 
 /* The step a resume checkpoint in dir holds (0 when there is none or it
- * cannot be read: the training run itself then reports the problem). */
-static int64_t resume_step(const char *dir) {
+ * cannot be read: the training run itself then reports the problem), or
+ * SEMID_ENOMEM. */
+static semid_status resume_step(const char *dir, int64_t *step) {
+    *step = 0;
     char *path = semid_path_join(dir, "resume.safetensors");
-    int64_t step = 0;
+    if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
     semid_safetensors f;
-    if (path && semid_path_exists(path) && semid_safetensors_read(path, &f) == SEMID_OK) {
+    semid_status st = semid_path_exists(path) ? semid_safetensors_read(path, &f) : SEMID_ENOTFOUND;
+    int oom = st == SEMID_ENOMEM;
+    if (st == SEMID_OK) {
         const char *meta = semid_safetensors_meta(&f, "semid_gen_resume");
-        cJSON *o = meta ? cJSON_Parse(meta) : NULL;
+        cJSON *o = meta ? semid_json_parse(meta, strlen(meta), &oom) : NULL;
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step");
-        if (cJSON_IsNumber(s) && s->valuedouble > 0) step = (int64_t)s->valuedouble;
+        if (cJSON_IsNumber(s) && s->valuedouble > 0) *step = (int64_t)s->valuedouble;
         cJSON_Delete(o);
         semid_safetensors_free(&f);
     }
     free(path);
+    if (oom) return semid_fail(SEMID_ENOMEM, "out of memory reading the resume checkpoint in %s", dir);
     semid_clear_error();
-    return step;
+    return SEMID_OK;
 }
 
 semid_status semid_trainer_create(const semid_data *d, const semid_ids *ids, const char *out_dir,
@@ -112,7 +118,11 @@ semid_status semid_trainer_create(const semid_data *d, const semid_ids *ids, con
     c->threads = o.threads;
     c->verbose = o.verbose;
     t->resume_first = o.resume != 0;
-    t->step = t->resume_first ? resume_step(out_dir) : 0;
+    semid_status st = t->resume_first ? resume_step(out_dir, &t->step) : SEMID_OK;
+    if (st != SEMID_OK) {
+        semid_trainer_free(t);
+        return st;
+    }
     t->total = -1;
     *out = t;
     return SEMID_OK;
