@@ -155,8 +155,8 @@ static semid_status pick_valid_sample(trainer *t) {
 }
 
 /* Fills t->order with epoch e's sequence order. */
-static void epoch_order(trainer *t, int64_t e) {
-    if (t->order_epoch == e) return;
+static semid_status epoch_order(trainer *t, int64_t e) {
+    if (t->order_epoch == e) return SEMID_OK;
     semid_rng base, r;
     semid_rng_seed(&base, t->cfg->seed);
     r = semid_rng_fork(&base, ORDER_STREAM + (uint64_t)e);
@@ -173,12 +173,11 @@ static void epoch_order(trainer *t, int64_t e) {
             for (int64_t j = 0; j < n_rec && j < nr; j++) rec[j] = ns + j;
             if (n_rec < nr) { /* a random subset of rec sequences */
                 int64_t *all = malloc((size_t)nr * sizeof *all);
-                if (all) {
-                    for (int64_t j = 0; j < nr; j++) all[j] = ns + j;
-                    semid_rng_shuffle_i64(&r, all, (size_t)nr);
-                    memcpy(rec, all, (size_t)n_rec * sizeof *all);
-                    free(all);
-                }
+                if (!all) return semid_fail(SEMID_ENOMEM, "out of memory");
+                for (int64_t j = 0; j < nr; j++) all[j] = ns + j;
+                semid_rng_shuffle_i64(&r, all, (size_t)nr);
+                memcpy(rec, all, (size_t)n_rec * sizeof *all);
+                free(all);
             } else {
                 semid_rng_shuffle_i64(&r, rec, (size_t)nr);
                 for (int64_t j = nr; j < n_rec; j++) rec[j] = rec[j % nr];
@@ -189,6 +188,7 @@ static void epoch_order(trainer *t, int64_t e) {
     }
     semid_rng_shuffle_i64(&r, t->order, (size_t)t->n_epoch);
     t->order_epoch = e;
+    return SEMID_OK;
 }
 
 /* ---- validation ---- */
@@ -716,7 +716,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     for (; step < end && st == SEMID_OK; step++) {
         int64_t e = step / t.n_batches, b = step % t.n_batches;
         double ts = semid_now();
-        epoch_order(&t, e);
+        if ((st = epoch_order(&t, e)) != SEMID_OK) break;
         int64_t first = b * cfg->batch_size;
         int32_t B = (int32_t)(t.n_epoch - first < cfg->batch_size ? t.n_epoch - first : cfg->batch_size);
         int32_t T = 0;
