@@ -6,7 +6,7 @@
  *             the other importers on small files of each format
  *   synth     a synthetic catalog, and queries generated for a small one
  *   embed     content, ENMF and text-encoder embeddings, saved, loaded,
- *             aligned, fused, searched
+ *             aligned, fused, searched; a text encoder saved and loaded
  *   ids       an RQ-KMeans ID table, saved, exported, loaded; cold start;
  *             a quantizer alone
  *   quant     RQ-VAE, RLFQ, dictionary and prefix-share tokenizers (small
@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "base/status.h"
+#include "embed/text_encoder.h"
 #include "quant/prefix_share.h"
 #include "quant/rlfq.h"
 #include "quant/rqvae.h"
@@ -654,7 +655,7 @@ static void check_ids_ok(int64_t n, int first) {
 /* ---- path: embeddings (content from tiny word vectors, ENMF, the text encoder), saved and read back ---- */
 
 static char *wv_path;
-static out_file emb_npy, emb_ids;
+static out_file emb_npy, emb_ids, enc_file;
 
 /* A catalog of 10 items with short texts (the synthetic one's long
  * descriptions make thousands of word allocations per run), and GloVe text
@@ -720,6 +721,21 @@ static semid_status run_embed(void) {
     STEP(semid_embeddings_fuse(search, rec, "svd", &svd));
     int32_t top[2 * 3];
     STEP(semid_embeddings_topk(rec, semid_embeddings_data(rec), 2, 3, 1, top, NULL));
+    /* A text encoder (internal API) saved, read back, encoding. */
+    static const char *const texts[] = {"space war", "a funny love story", "the dark city"};
+    semid_text_encoder_config tc = semid_text_encoder_defaults();
+    tc.dim_word = 4;
+    tc.dim_out = 4;
+    tc.n_buckets = 16;
+    semid_text_encoder *enc = NULL, *enc_back = NULL;
+    semid_matrix m = {0};
+    STEP(semid_text_encoder_create(&tc, texts, 3, NULL, &enc));
+    STEP(semid_text_encoder_save(enc, enc_file.path));
+    STEP(semid_text_encoder_load(enc_file.path, &enc_back));
+    STEP(semid_text_encoder_encode(enc_back, texts, 3, &m));
+    semid_matrix_free(&m);
+    semid_text_encoder_free(enc);
+    semid_text_encoder_free(enc_back);
     semid_embeddings_free(concat);
     semid_embeddings_free(svd);
     semid_embeddings_free(content);
@@ -733,17 +749,20 @@ static semid_status run_embed(void) {
 static void reset_embed(void) {
     out_reset(&emb_npy);
     out_reset(&emb_ids);
+    out_reset(&enc_file);
 }
 
 static void check_embed_failed(int64_t n) {
     out_check_failed(&emb_npy, "embed", n);
     out_check_failed(&emb_ids, "embed", n);
+    out_check_failed(&enc_file, "embed", n);
     check_no_temp(work, "embed", n, 0);
 }
 
 static void check_embed_ok(int64_t n, int first) {
     out_check_ok(&emb_npy, "embed", n, first);
     out_check_ok(&emb_ids, "embed", n, first);
+    out_check_ok(&enc_file, "embed", n, first);
 }
 
 /* ---- path: the other tokenizers (RQ-VAE, RLFQ, dictionary, prefix sharing) ----
@@ -1032,6 +1051,7 @@ static int setup(void **state) {
     make_small();
     out_init(&emb_npy, "emb.npy", "the embeddings before\n");
     out_init(&emb_ids, "emb.txt", NULL);
+    out_init(&enc_file, "encoder.safetensors", "the encoder before\n");
     out_init(&quant_file, "quant.bin", NULL);
     resume_dir = path_in("resume");
     train_dir = path_in("train");
@@ -1075,6 +1095,7 @@ static int teardown(void **state) {
     free(resume_dir);
     out_free(&emb_npy);
     out_free(&emb_ids);
+    out_free(&enc_file);
     out_free(&quant_file);
     for (int f = 0; f < 4; f++) free(fmt_dir[f]);
     free(train_dir);

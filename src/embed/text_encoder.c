@@ -28,6 +28,7 @@
 #include "data/id_index.h"
 #include "io/safetensors.h"
 #include "linalg/gemm.h"
+#include "io/json.h"
 #include "text/tokenize.h"
 
 enum { NGRAM_HASH_SEED = 0x6e67, ENCODE_CHUNK = 1024, SAVE_VERSION = 1 };
@@ -870,24 +871,22 @@ semid_status semid_text_encoder_encode(const semid_text_encoder *enc, const char
 
 /* ---------------------------------------------------------- save / load */
 
+/* NULL when out of memory. */
 static cJSON *config_json(const semid_text_encoder *enc) {
     const semid_text_encoder_config *c = &enc->cfg;
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
     char seed[32];
     snprintf(seed, sizeof(seed), "%llu", (unsigned long long)c->seed);
-    cJSON_AddNumberToObject(j, "version", SAVE_VERSION);
-    cJSON_AddNumberToObject(j, "vocab_size", enc->V);
-    cJSON_AddNumberToObject(j, "dim_word", c->dim_word);
-    cJSON_AddNumberToObject(j, "dim_out", c->dim_out);
-    cJSON_AddNumberToObject(j, "n_buckets", c->n_buckets);
-    cJSON_AddNumberToObject(j, "ngram_min", c->ngram_min);
-    cJSON_AddNumberToObject(j, "ngram_max", c->ngram_max);
-    cJSON_AddNumberToObject(j, "min_count", c->min_count);
-    cJSON_AddNumberToObject(j, "max_vocab", c->max_vocab);
-    cJSON_AddNumberToObject(j, "init_std", c->init_std);
-    cJSON_AddNumberToObject(j, "pretrained_words", enc->n_pretrained);
-    cJSON_AddStringToObject(j, "seed", seed);
+    if (!cJSON_AddNumberToObject(j, "version", SAVE_VERSION) || !cJSON_AddNumberToObject(j, "vocab_size", enc->V) ||
+        !cJSON_AddNumberToObject(j, "dim_word", c->dim_word) || !cJSON_AddNumberToObject(j, "dim_out", c->dim_out) ||
+        !cJSON_AddNumberToObject(j, "n_buckets", c->n_buckets) || !cJSON_AddNumberToObject(j, "ngram_min", c->ngram_min) ||
+        !cJSON_AddNumberToObject(j, "ngram_max", c->ngram_max) || !cJSON_AddNumberToObject(j, "min_count", c->min_count) ||
+        !cJSON_AddNumberToObject(j, "max_vocab", c->max_vocab) || !cJSON_AddNumberToObject(j, "init_std", c->init_std) ||
+        !cJSON_AddNumberToObject(j, "pretrained_words", enc->n_pretrained) || !cJSON_AddStringToObject(j, "seed", seed)) {
+        cJSON_Delete(j);
+        return NULL;
+    }
     return j;
 }
 
@@ -952,13 +951,17 @@ static const semid_st_tensor *find_tensor(const semid_safetensors *f, const char
 static semid_status parse_config(const semid_safetensors *f, semid_text_encoder_config *c, int32_t *V,
                                  int32_t *pretrained) {
     const char *path = f->path;
-    cJSON *j = cJSON_Parse(semid_safetensors_meta(f, "config"));
+    const char *cfg_text = semid_safetensors_meta(f, "config");
+    int oom = 0;
+    cJSON *j = cfg_text ? semid_json_parse(cfg_text, strlen(cfg_text), &oom) : NULL;
     *c = semid_text_encoder_defaults();
     int32_t version = 0;
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(j, "seed");
     const cJSON *istd = cJSON_GetObjectItemCaseSensitive(j, "init_std");
     semid_status st = SEMID_OK;
-    if (!j)
+    if (oom)
+        st = semid_fail(SEMID_ENOMEM, "%s: out of memory", path);
+    else if (!j)
         st = semid_fail(SEMID_EFORMAT, "%s: not a semid text encoder (bad header)", path);
     else if (!json_int(j, "version", &version) || !json_int(j, "vocab_size", V) ||
              !json_int(j, "dim_word", &c->dim_word) || !json_int(j, "dim_out", &c->dim_out) ||
