@@ -26,9 +26,10 @@
 #include "base/rng.h"
 #include "base/status.h"
 #include "data/id_index.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "linalg/gemm.h"
-#include "io/json.h"
+
 #include "text/tokenize.h"
 
 enum { NGRAM_HASH_SEED = 0x6e67, ENCODE_CHUNK = 1024, SAVE_VERSION = 1 };

@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "base/status.h"
 #include "eval/stats.h"
+#include "io/json.h"
 
 void exp_results_init(exp_results *r, int32_t k) {
     memset(r, 0, sizeof *r);
@@ -120,66 +121,78 @@ static const char *table_name(exp_table t) {
     }
 }
 
-static cJSON *metric_json(const exp_metric *m) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "mean", m->mean);
-    cJSON_AddNumberToObject(o, "sd", m->sd);
-    cJSON *a = cJSON_AddArrayToObject(o, "per_seed");
-    for (int i = 0; i < m->n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(m->per_seed[i]));
-    return o;
+/* The adders below return 0 when out of memory (cJSON's adders fail then,
+ * and an item that could not be added is freed here). */
+static int add_item(cJSON *o, const char *key, cJSON *item) {
+    if (item && cJSON_AddItemToObject(o, key, item)) return 1;
+    cJSON_Delete(item);
+    return 0;
 }
 
-static void add_p(cJSON *o, const char *key, double p) {
-    if (isnan(p)) cJSON_AddNullToObject(o, key);
-    else cJSON_AddNumberToObject(o, key, p);
+static int add_metric(cJSON *o, const char *key, const exp_metric *m) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON *a = j && cJSON_AddNumberToObject(j, "mean", m->mean) && cJSON_AddNumberToObject(j, "sd", m->sd)
+                   ? cJSON_AddArrayToObject(j, "per_seed")
+                   : NULL;
+    int ok = a != NULL;
+    for (int i = 0; ok && i < m->n; i++) {
+        cJSON *v = cJSON_CreateNumber(m->per_seed[i]);
+        ok = v && cJSON_AddItemToArray(a, v);
+        if (!ok) cJSON_Delete(v);
+    }
+    if (!ok) {
+        cJSON_Delete(j);
+        return 0;
+    }
+    return add_item(o, key, j);
+}
+
+static int add_p(cJSON *o, const char *key, double p) {
+    return isnan(p) ? cJSON_AddNullToObject(o, key) != NULL : cJSON_AddNumberToObject(o, key, p) != NULL;
+}
+
+static int add_row(cJSON *rows, const exp_row *row) {
+    cJSON *o = cJSON_CreateObject();
+    int ok = o && cJSON_AddStringToObject(o, "table", table_name(row->table)) &&
+             cJSON_AddStringToObject(o, "name", row->name) && cJSON_AddStringToObject(o, "label", row->label) &&
+             cJSON_AddBoolToObject(o, "generative", row->generative) &&
+             add_metric(o, "search_recall", &row->search_recall) && add_metric(o, "search_ndcg", &row->search_ndcg) &&
+             add_metric(o, "rec_recall", &row->rec_recall) && add_metric(o, "rec_ndcg", &row->rec_ndcg) &&
+             add_metric(o, "rec_head_recall", &row->rec_head) && add_metric(o, "rec_torso_recall", &row->rec_torso) &&
+             (!row->generative || (add_metric(o, "invalid_share", &row->invalid_share) &&
+                                   cJSON_AddNumberToObject(o, "collision_rate", row->collision_rate) &&
+                                   add_metric(o, "epochs_run", &row->epochs_run) &&
+                                   add_metric(o, "best_epoch", &row->best_epoch) &&
+                                   cJSON_AddNumberToObject(o, "seeds_stopped_early", row->n_stopped_early))) &&
+             cJSON_AddBoolToObject(o, "best_search", row->best_search) &&
+             cJSON_AddBoolToObject(o, "best_rec", row->best_rec) && add_p(o, "p_search_vs_best", row->p_search) &&
+             add_p(o, "p_rec_vs_best", row->p_rec) && add_p(o, "p_search_vs_best_seeds", row->p_search_seeds) &&
+             add_p(o, "p_rec_vs_best_seeds", row->p_rec_seeds) &&
+             cJSON_AddBoolToObject(o, "search_differs_from_best", exp_row_differs(row, 1, 0.05)) &&
+             cJSON_AddBoolToObject(o, "rec_differs_from_best", exp_row_differs(row, 0, 0.05)) &&
+             cJSON_AddNumberToObject(o, "n_search_queries", (double)row->n_search) &&
+             cJSON_AddNumberToObject(o, "n_rec_users", (double)row->n_rec) &&
+             cJSON_AddNumberToObject(o, "seconds", row->seconds) &&
+             (!row->failed[0] || cJSON_AddStringToObject(o, "failed", row->failed)) && cJSON_AddItemToArray(rows, o);
+    if (!ok) cJSON_Delete(o);
+    return ok;
 }
 
 semid_status exp_results_write_json(const exp_results *r, const char *path) {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "semid_version", SEMID_VERSION_STRING);
-    cJSON_AddNumberToObject(root, "k", r->k);
-    cJSON_AddStringToObject(root, "dataset", r->dataset_summary);
-    cJSON_AddNumberToObject(root, "seconds", r->seconds);
-    if (r->config_json) {
-        cJSON *cfg = cJSON_Parse(r->config_json);
-        if (cfg) cJSON_AddItemToObject(root, "config", cfg);
+    int ok = root && cJSON_AddStringToObject(root, "semid_version", SEMID_VERSION_STRING) &&
+             cJSON_AddNumberToObject(root, "k", r->k) && cJSON_AddStringToObject(root, "dataset", r->dataset_summary) &&
+             cJSON_AddNumberToObject(root, "seconds", r->seconds);
+    if (ok && r->config_json) {
+        /* (a configuration that is not JSON is left out, as before) */
+        int oom = 0;
+        cJSON *cfg = semid_json_parse(r->config_json, strlen(r->config_json), &oom);
+        ok = !oom && (!cfg || add_item(root, "config", cfg));
     }
-    cJSON *rows = cJSON_AddArrayToObject(root, "rows");
-    for (int i = 0; i < r->n_rows; i++) {
-        const exp_row *row = &r->rows[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "table", table_name(row->table));
-        cJSON_AddStringToObject(o, "name", row->name);
-        cJSON_AddStringToObject(o, "label", row->label);
-        cJSON_AddBoolToObject(o, "generative", row->generative);
-        cJSON_AddItemToObject(o, "search_recall", metric_json(&row->search_recall));
-        cJSON_AddItemToObject(o, "search_ndcg", metric_json(&row->search_ndcg));
-        cJSON_AddItemToObject(o, "rec_recall", metric_json(&row->rec_recall));
-        cJSON_AddItemToObject(o, "rec_ndcg", metric_json(&row->rec_ndcg));
-        cJSON_AddItemToObject(o, "rec_head_recall", metric_json(&row->rec_head));
-        cJSON_AddItemToObject(o, "rec_torso_recall", metric_json(&row->rec_torso));
-        if (row->generative) {
-            cJSON_AddItemToObject(o, "invalid_share", metric_json(&row->invalid_share));
-            cJSON_AddNumberToObject(o, "collision_rate", row->collision_rate);
-            cJSON_AddItemToObject(o, "epochs_run", metric_json(&row->epochs_run));
-            cJSON_AddItemToObject(o, "best_epoch", metric_json(&row->best_epoch));
-            cJSON_AddNumberToObject(o, "seeds_stopped_early", row->n_stopped_early);
-        }
-        cJSON_AddBoolToObject(o, "best_search", row->best_search);
-        cJSON_AddBoolToObject(o, "best_rec", row->best_rec);
-        add_p(o, "p_search_vs_best", row->p_search);
-        add_p(o, "p_rec_vs_best", row->p_rec);
-        add_p(o, "p_search_vs_best_seeds", row->p_search_seeds);
-        add_p(o, "p_rec_vs_best_seeds", row->p_rec_seeds);
-        cJSON_AddBoolToObject(o, "search_differs_from_best", exp_row_differs(row, 1, 0.05));
-        cJSON_AddBoolToObject(o, "rec_differs_from_best", exp_row_differs(row, 0, 0.05));
-        cJSON_AddNumberToObject(o, "n_search_queries", (double)row->n_search);
-        cJSON_AddNumberToObject(o, "n_rec_users", (double)row->n_rec);
-        cJSON_AddNumberToObject(o, "seconds", row->seconds);
-        if (row->failed[0]) cJSON_AddStringToObject(o, "failed", row->failed);
-        cJSON_AddItemToArray(rows, o);
-    }
-    char *text = cJSON_Print(root);
+    cJSON *rows = ok ? cJSON_AddArrayToObject(root, "rows") : NULL;
+    ok = rows != NULL;
+    for (int i = 0; ok && i < r->n_rows; i++) ok = add_row(rows, &r->rows[i]);
+    char *text = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
     semid_status st = semid_write_file_atomic(path, text, strlen(text));
