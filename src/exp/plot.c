@@ -237,8 +237,8 @@ static double label_cost(const point *all, int n_points, int own, box b, int rin
 }
 
 /* Places every label (pts[i].bx, by, bw, bh, leader); `front` lists the
- * Pareto front's points by x. */
-static void place_labels(point *pts, int n, const int *front, int n_front, box frame) {
+ * Pareto front's points by x. 0 when out of memory. */
+static int place_labels(point *pts, int n, const int *front, int n_front, box frame) {
     obstacles solid = {0}, lines = {0};
     int *order = malloc(sizeof(int) * (size_t)(n + 1));
     int *crowd = calloc((size_t)(n + 1), sizeof(int));
@@ -250,7 +250,7 @@ static void place_labels(point *pts, int n, const int *front, int n_front, box f
         pts[i].bw = glyphs(pts[i].text) * LABEL_FS * CHAR_W, pts[i].bh = LABEL_FS;
         pts[i].bx = pts[i].px + MARKER_R + 3, pts[i].by = pts[i].py - LABEL_FS / 2;
     }
-    if (!order || !crowd || solid.oom || lines.oom) goto done; /* no room to place: right of each point */
+    if (!order || !crowd || solid.oom || lines.oom) goto done;
     /* most crowded first: they have the fewest free places */
     for (int i = 0; i < n; i++) {
         order[i] = i;
@@ -287,8 +287,10 @@ static void place_labels(point *pts, int n, const int *front, int n_front, box f
             obs_add_segment(&lines, p->px, p->py, lx, ly);
         }
     }
-done:
+done:;
+    int ok = order && crowd && !solid.oom && !lines.oom;
     free(solid.b), free(lines.b), free(order), free(crowd);
+    return ok;
 }
 
 static void diamond(exp_sbuf *b, double x, double y, double r, const char *cls, const char *stroke) {
@@ -361,7 +363,11 @@ semid_status exp_plot_write_svg(const exp_results *r, const char *path) {
         front[j] = i;
     }
     box frame = {ML + 2, MT + 2, pw - 4, ph - 4};
-    place_labels(pts, n, front, n_front, frame);
+    if (!front || !place_labels(pts, n, front, n_front, frame)) {
+        free(pts);
+        free(front);
+        return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
+    }
 
     exp_sbuf b = {0};
     exp_sb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
