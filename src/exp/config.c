@@ -12,6 +12,7 @@
 #include "base/threads.h"
 #include "data/import.h"
 #include "gen/examples.h"
+#include "io/json.h"
 #include "quant/strategy.h"
 #include "quant/tokenizer.h"
 
@@ -261,7 +262,9 @@ static semid_status apply_object(exp_config *c, const cJSON *obj, const char *pr
 }
 
 semid_status exp_config_apply_json(exp_config *c, const char *json, const char *origin) {
-    cJSON *root = cJSON_Parse(json);
+    int oom = 0;
+    cJSON *root = semid_json_parse(json, strlen(json), &oom);
+    if (oom) return semid_fail(SEMID_ENOMEM, "%s: out of memory", origin);
     if (!root) {
         const char *where = cJSON_GetErrorPtr();
         return semid_fail(SEMID_EPARSE, "%s: invalid JSON near '%.20s'", origin, where ? where : "?");
@@ -282,20 +285,30 @@ semid_status exp_config_apply_override(exp_config *c, const char *assignment) {
     key[klen] = '\0';
     const key_spec *k = find_key(key);
     if (!k) return semid_fail(SEMID_EINVAL, "override: unknown key '%s'", key);
-    cJSON *v = cJSON_Parse(eq + 1);
-    if (!v || (k->type == K_STRING && !cJSON_IsString(v))) {
+    int oom = 0;
+    cJSON *v = semid_json_parse(eq + 1, strlen(eq + 1), &oom);
+    if (!oom && (!v || (k->type == K_STRING && !cJSON_IsString(v)))) {
         cJSON_Delete(v);
         v = cJSON_CreateString(eq + 1); /* bare words are strings */
+        oom = !v;
     }
-    if ((k->type == K_STRATEGIES || k->type == K_TOKENIZERS) && cJSON_IsString(v)) {
+    if (!oom && (k->type == K_STRATEGIES || k->type == K_TOKENIZERS) && cJSON_IsString(v)) {
         /* "a,b,c" -> ["a","b","c"] */
         cJSON *arr = cJSON_CreateArray();
         char buf[512];
         snprintf(buf, sizeof buf, "%s", v->valuestring);
-        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-            cJSON_AddItemToArray(arr, cJSON_CreateString(tok));
+        oom = !arr;
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); !oom && tok; tok = strtok_r(NULL, ",", &save)) {
+            cJSON *s = cJSON_CreateString(tok);
+            oom = !s || !cJSON_AddItemToArray(arr, s);
+            if (oom) cJSON_Delete(s);
+        }
         cJSON_Delete(v);
         v = arr;
+    }
+    if (oom) {
+        cJSON_Delete(v);
+        return semid_fail(SEMID_ENOMEM, "override '%s': out of memory", assignment);
     }
     char origin[160];
     snprintf(origin, sizeof origin, "override '%s'", assignment);
@@ -373,25 +386,38 @@ int exp_config_key_is_execution(const char *name) {
     return in_list(name, EXECUTION_KEYS, sizeof EXECUTION_KEYS / sizeof *EXECUTION_KEYS);
 }
 
+/* Appends e to the array a (NULL a or e: out of memory, e freed); 0 then. */
+static int append(cJSON *a, cJSON *e) {
+    if (a && e && cJSON_AddItemToArray(a, e)) return 1;
+    cJSON_Delete(e);
+    return 0;
+}
+
+/* NULL when out of memory. */
 static cJSON *key_value_json(const exp_config *c, const key_spec *k) {
     const char *base = (const char *)c + k->offset;
     cJSON *v = NULL;
+    int ok = 1;
     switch (k->type) {
     case K_INT: v = cJSON_CreateNumber(*(const int32_t *)base); break;
     case K_DOUBLE: v = cJSON_CreateNumber(*(const double *)base); break;
     case K_STRING: v = cJSON_CreateString(base); break;
     case K_SEEDS:
         v = cJSON_CreateArray();
-        for (int s = 0; s < c->n_seeds; s++) cJSON_AddItemToArray(v, cJSON_CreateNumber((double)c->seeds[s]));
+        for (int s = 0; ok && s < c->n_seeds; s++) ok = append(v, cJSON_CreateNumber((double)c->seeds[s]));
         break;
     case K_STRATEGIES:
         v = cJSON_CreateArray();
-        for (int s = 0; s < c->n_strategies; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->strategies[s]));
+        for (int s = 0; ok && s < c->n_strategies; s++) ok = append(v, cJSON_CreateString(c->strategies[s]));
         break;
     case K_TOKENIZERS:
         v = cJSON_CreateArray();
-        for (int s = 0; s < c->n_ablation; s++) cJSON_AddItemToArray(v, cJSON_CreateString(c->ablation[s]));
+        for (int s = 0; ok && s < c->n_ablation; s++) ok = append(v, cJSON_CreateString(c->ablation[s]));
         break;
+    }
+    if (!ok) {
+        cJSON_Delete(v);
+        return NULL;
     }
     return v;
 }
@@ -406,9 +432,10 @@ static int selected_by(const char *name, const char *const *list) {
 }
 
 /* Adds the keys to `root` in table order, dotted names nested:
- * "model.layers" -> {"model": {"layers": ...}}. NULL include = every key. */
-static void config_tree(cJSON *root, const exp_config *c, const char *const *include, const char *const *exclude,
-                        int skip_execution) {
+ * "model.layers" -> {"model": {"layers": ...}}. NULL include = every key.
+ * 0 when out of memory (a partial tree would make a wrong cache key). */
+static int config_tree(cJSON *root, const exp_config *c, const char *const *include, const char *const *exclude,
+                       int skip_execution) {
     for (int i = 0; i < N_KEYS; i++) {
         const key_spec *k = &KEYS[i];
         if (include && !selected_by(k->name, include)) continue;
@@ -416,22 +443,24 @@ static void config_tree(cJSON *root, const exp_config *c, const char *const *inc
         if (skip_execution && exp_config_key_is_execution(k->name)) continue;
         cJSON *v = key_value_json(c, k);
         const char *dot = strchr(k->name, '.');
+        cJSON *into = root;
         if (dot) {
             char group[64];
             snprintf(group, sizeof group, "%.*s", (int)(dot - k->name), k->name);
-            cJSON *g = cJSON_GetObjectItemCaseSensitive(root, group);
-            if (!g) g = cJSON_AddObjectToObject(root, group);
-            cJSON_AddItemToObject(g, dot + 1, v);
-        } else {
-            cJSON_AddItemToObject(root, k->name, v);
+            into = cJSON_GetObjectItemCaseSensitive(root, group);
+            if (!into) into = cJSON_AddObjectToObject(root, group);
+        }
+        if (!v || !into || !cJSON_AddItemToObject(into, dot ? dot + 1 : k->name, v)) {
+            cJSON_Delete(v);
+            return 0;
         }
     }
+    return 1;
 }
 
 char *exp_config_select_json(const exp_config *c, const char *const *include, const char *const *exclude) {
     cJSON *root = cJSON_CreateObject();
-    if (root) config_tree(root, c, include, exclude, 1);
-    char *out = root ? cJSON_PrintUnformatted(root) : NULL;
+    char *out = root && config_tree(root, c, include, exclude, 1) ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return out;
 }
@@ -439,9 +468,8 @@ char *exp_config_select_json(const exp_config *c, const char *const *include, co
 char *exp_config_to_json(const exp_config *c) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
-    cJSON_AddStringToObject(root, "preset", c->preset);
-    config_tree(root, c, NULL, NULL, 0);
-    char *out = cJSON_Print(root);
+    int ok = cJSON_AddStringToObject(root, "preset", c->preset) && config_tree(root, c, NULL, NULL, 0);
+    char *out = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     return out;
 }
