@@ -16,7 +16,9 @@
  *   load      the bundle loaded; decode: search, recommendation,
  *             evaluation, diverse beam search
  *   report    an experiment's results compared and written (results.json,
- *             report.md, the SVG plot, the text table)
+ *             report.md, the SVG plot, the text table); config: an
+ *             experiment's configuration (preset, JSON, overrides) and the
+ *             cache keys of its stages
  * (SQLite's loop: N goes on until a run ends before its Nth allocation.)
  * Every failed run must return SEMID_ENOMEM with a message naming memory,
  * free everything it allocated (the live blocks of tests/support/alloc_fail
@@ -57,6 +59,8 @@
 
 #include "base/status.h"
 #include "embed/text_encoder.h"
+#include "exp/cache.h"
+#include "exp/config.h"
 #include "exp/results.h"
 #include "quant/prefix_share.h"
 #include "quant/rlfq.h"
@@ -1104,6 +1108,41 @@ static void check_report_ok(int64_t n, int first) {
     out_check_ok(&rep_svg, "report", n, first);
 }
 
+/* ---- path: an experiment's configuration (preset, JSON, overrides) and its cache keys ---- */
+
+static char cfg_keys[5][17]; /* the stage keys a run computed */
+
+static semid_status run_config(void) {
+    exp_config cfg;
+    semid_status st = exp_config_preset(&cfg, "quick");
+    STEP(exp_config_apply_json(&cfg, "{\"k\": 20, \"model\": {\"layers\": 1}, \"seeds\": [1, 2],"
+                                     " \"sid\": {\"strategies\": [\"content\", \"search\"]}}", "test"));
+    STEP(exp_config_apply_override(&cfg, "sid.strategies=search,rec,multi"));
+    STEP(exp_config_apply_override(&cfg, "model.dim=32"));
+    char *json = st == SEMID_OK ? exp_config_to_json(&cfg) : NULL;
+    if (st == SEMID_OK && !json) st = semid_fail(SEMID_ENOMEM, "out of memory (the configuration)");
+    free(json);
+    exp_key data, emb, sid, mdl, ref;
+    STEP(exp_key_dataset(&cfg, &data));
+    STEP(exp_key_embedding(&cfg, &data, "search", &emb));
+    STEP(exp_key_sid(&cfg, &emb, "search", "rqkmeans", &sid));
+    STEP(exp_key_model(&cfg, &sid, 1, &mdl));
+    STEP(exp_key_reference(&cfg, &data, "popularity", &ref));
+    if (st == SEMID_OK) {
+        const exp_key *keys[5] = {&data, &emb, &sid, &mdl, &ref};
+        for (int i = 0; i < 5; i++) snprintf(cfg_keys[i], sizeof cfg_keys[i], "%.16s", keys[i]->hex);
+    }
+    return st;
+}
+
+/* A run that succeeds computes the same keys (a key of a partial
+ * configuration would make a stage reuse another's cached results). */
+static void check_config_ok(int64_t n, int first) {
+    static char want[5][17];
+    if (first) memcpy(want, cfg_keys, sizeof want);
+    else if (memcmp(want, cfg_keys, sizeof want) != 0) bad("config run %lld: other cache keys", (long long)n);
+}
+
 /* ---- set-up ---- */
 
 static int setup(void **state) {
@@ -1288,6 +1327,12 @@ static void test_report(void **state) {
     sweep(&p);
 }
 
+static void test_config(void **state) {
+    (void)state;
+    static const sweep_path p = {"config", run_config, NULL, NULL, check_config_ok};
+    sweep(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import), cmocka_unit_test(test_ml1m),  cmocka_unit_test(test_ml100k),
@@ -1295,7 +1340,7 @@ int main(void) {
         cmocka_unit_test(test_embed),  cmocka_unit_test(test_ids),   cmocka_unit_test(test_quant),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_train),  cmocka_unit_test(test_load),  cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_report), cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
