@@ -16,7 +16,6 @@
 #include "quant/strategy.h"
 #include "quant/tokenizer.h"
 
-
 /* Seeds are exact integers in a JSON number (a double). */
 #define EXP_MAX_SEED 9007199254740991.0
 

@@ -14,6 +14,7 @@
 #include "exp/stages.h"
 #include "gen/generate.h"
 #include "gen/train.h"
+#include "io/json.h"
 #include "io/npy.h"
 
 void exp_eval_free(exp_eval *e) {
@@ -22,32 +23,38 @@ void exp_eval_free(exp_eval *e) {
     memset(e, 0, sizeof *e);
 }
 
-static cJSON *ranking_json(const semid_ranking_eval *r) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "k", r->k);
-    cJSON *rank = cJSON_AddArrayToObject(o, "rank");
-    cJSON *group = cJSON_AddArrayToObject(o, "group");
-    for (int64_t i = 0; i < r->n; i++) {
-        cJSON_AddItemToArray(rank, cJSON_CreateNumber(r->rank[i]));
-        cJSON_AddItemToArray(group, cJSON_CreateNumber(r->group[i]));
-    }
-    return o;
+/* Appends a number to an array; 0 when out of memory. */
+static int append_number(cJSON *a, double v) {
+    cJSON *n = cJSON_CreateNumber(v);
+    if (n && cJSON_AddItemToArray(a, n)) return 1;
+    cJSON_Delete(n);
+    return 0;
+}
+
+/* Adds the ranking as o[key]; 0 when out of memory. */
+static int add_ranking(cJSON *o, const char *key, const semid_ranking_eval *r) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON *rank = j && cJSON_AddNumberToObject(j, "k", r->k) ? cJSON_AddArrayToObject(j, "rank") : NULL;
+    cJSON *group = rank ? cJSON_AddArrayToObject(j, "group") : NULL;
+    int ok = group != NULL;
+    for (int64_t i = 0; ok && i < r->n; i++) ok = append_number(rank, r->rank[i]) && append_number(group, r->group[i]);
+    if (ok && cJSON_AddItemToObject(o, key, j)) return 1;
+    cJSON_Delete(j);
+    return 0;
 }
 
 semid_status exp_eval_save(const exp_eval *e, const char *path) {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "version", 1);
-    cJSON_AddNumberToObject(root, "invalid_share", e->invalid_share);
-    cJSON_AddNumberToObject(root, "seconds", e->seconds);
-    cJSON_AddItemToObject(root, "search", ranking_json(&e->search));
-    cJSON_AddItemToObject(root, "rec", ranking_json(&e->rec));
-    if (e->epochs_run > 0) {
-        cJSON *tr = cJSON_AddObjectToObject(root, "train");
-        cJSON_AddNumberToObject(tr, "epochs_run", e->epochs_run);
-        cJSON_AddNumberToObject(tr, "best_epoch", e->best_epoch);
-        cJSON_AddBoolToObject(tr, "stopped_early", e->stopped_early);
-    }
-    char *text = cJSON_PrintUnformatted(root);
+    cJSON *tr = NULL;
+    int ok = root && cJSON_AddNumberToObject(root, "version", 1) &&
+             cJSON_AddNumberToObject(root, "invalid_share", e->invalid_share) &&
+             cJSON_AddNumberToObject(root, "seconds", e->seconds) && add_ranking(root, "search", &e->search) &&
+             add_ranking(root, "rec", &e->rec) &&
+             (e->epochs_run <= 0 ||
+              ((tr = cJSON_AddObjectToObject(root, "train")) && cJSON_AddNumberToObject(tr, "epochs_run", e->epochs_run) &&
+               cJSON_AddNumberToObject(tr, "best_epoch", e->best_epoch) &&
+               cJSON_AddBoolToObject(tr, "stopped_early", e->stopped_early)));
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!text) return semid_fail(SEMID_ENOMEM, "out of memory writing %s", path);
     semid_status st = semid_write_file_summed(path, text, strlen(text)); /* + eval.json.sum, checked on reuse */
@@ -83,9 +90,10 @@ semid_status exp_eval_load(const char *path, exp_eval *e) {
     char *text;
     size_t len;
     SEMID_TRY(semid_read_file_verified(path, &text, &len));
-    cJSON *root = cJSON_Parse(text);
+    int oom = 0;
+    cJSON *root = semid_json_parse(text, len, &oom);
     free(text);
-    if (!root) return semid_fail(SEMID_EFORMAT, "%s: not valid JSON", path);
+    if (!root) return semid_fail(oom ? SEMID_ENOMEM : SEMID_EFORMAT, "%s: %s", path, oom ? "out of memory" : "not valid JSON");
     semid_status st = SEMID_OK;
     const cJSON *inv = cJSON_GetObjectItemCaseSensitive(root, "invalid_share");
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, "seconds");
