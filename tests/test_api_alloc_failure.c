@@ -16,7 +16,8 @@
  *   load      the bundle loaded; decode: search, recommendation,
  *             evaluation, diverse beam search
  *   report    an experiment's results compared and written (results.json,
- *             report.md, the SVG plot, the text table); config: an
+ *             report.md, the SVG plot, the text table), a stage's cached
+ *             evaluation saved and read back; config: an
  *             experiment's configuration (preset, JSON, overrides) and the
  *             cache keys of its stages
  * (SQLite's loop: N goes on until a run ends before its Nth allocation.)
@@ -62,6 +63,7 @@
 #include "exp/cache.h"
 #include "exp/config.h"
 #include "exp/results.h"
+#include "exp/stages.h"
 #include "quant/prefix_share.h"
 #include "quant/rlfq.h"
 #include "quant/rqvae.h"
@@ -1032,7 +1034,7 @@ static void check_decode_ok(int64_t n, int first) {
 
 /* ---- path: an experiment's results (compared, written as JSON, Markdown, SVG, text) ---- */
 
-static out_file rep_json, rep_md, rep_svg;
+static out_file rep_json, rep_md, rep_svg, rep_eval;
 
 static semid_status add_result_row(exp_results *r, exp_table table, const char *name, int gen, int shift) {
     enum { N = 12 };
@@ -1086,6 +1088,24 @@ static semid_status run_report(void) {
     if (st == SEMID_OK && !text) st = semid_fail(SEMID_ENOMEM, "out of memory (the main table)");
     free(text);
     exp_results_free(&r);
+    /* A stage's cached evaluation, saved and read back. */
+    exp_eval ev, back;
+    memset(&ev, 0, sizeof ev);
+    memset(&back, 0, sizeof back);
+    const int32_t ranked[3] = {4, 2, 7};
+    STEP(semid_ranking_eval_init(&ev.search, 3, 2));
+    STEP(semid_ranking_eval_init(&ev.rec, 2, 2));
+    if (st == SEMID_OK) {
+        for (int q = 0; q < 3; q++) semid_ranking_eval_set(&ev.search, q, ranked, 3, ranked[q], SEMID_GROUP_TORSO);
+        for (int q = 0; q < 2; q++) semid_ranking_eval_set(&ev.rec, q, ranked, 3, ranked[2 - q], SEMID_GROUP_HEAD);
+        ev.invalid_share = 0.25;
+    }
+    STEP(exp_eval_save(&ev, rep_eval.path));
+    STEP(exp_eval_load(rep_eval.path, &back));
+    if (st == SEMID_OK && (back.invalid_share != 0.25 || back.rec.n != 2))
+        st = semid_fail(SEMID_EINTERNAL, "report: the evaluation read back differs");
+    exp_eval_free(&ev);
+    exp_eval_free(&back);
     return st;
 }
 
@@ -1093,12 +1113,14 @@ static void reset_report(void) {
     out_reset(&rep_json);
     out_reset(&rep_md);
     out_reset(&rep_svg);
+    out_reset(&rep_eval);
 }
 
 static void check_report_failed(int64_t n) {
     out_check_failed(&rep_json, "report", n);
     out_check_failed(&rep_md, "report", n);
     out_check_failed(&rep_svg, "report", n);
+    out_check_failed(&rep_eval, "report", n);
     check_no_temp(work, "report", n, 0);
 }
 
@@ -1106,6 +1128,7 @@ static void check_report_ok(int64_t n, int first) {
     out_check_ok(&rep_json, "report", n, first);
     out_check_ok(&rep_md, "report", n, first);
     out_check_ok(&rep_svg, "report", n, first);
+    out_check_ok(&rep_eval, "report", n, first);
 }
 
 /* ---- path: an experiment's configuration (preset, JSON, overrides) and its cache keys ---- */
@@ -1189,6 +1212,7 @@ static int setup(void **state) {
     out_init(&rep_json, "results.json", "the results before\n");
     out_init(&rep_md, "report.md", NULL);
     out_init(&rep_svg, "plot.svg", NULL);
+    out_init(&rep_eval, "eval.json", NULL);
     out_init(&quant_file, "quant.bin", NULL);
     resume_dir = path_in("resume");
     train_dir = path_in("train");
@@ -1236,6 +1260,7 @@ static int teardown(void **state) {
     out_free(&rep_json);
     out_free(&rep_md);
     out_free(&rep_svg);
+    out_free(&rep_eval);
     out_free(&quant_file);
     for (int f = 0; f < 4; f++) free(fmt_dir[f]);
     free(train_dir);
