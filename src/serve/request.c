@@ -33,6 +33,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/status.h"
+#include "io/json.h"
 #include "serve/response.h"
 #include "text/tokenize.h"
 
@@ -380,7 +381,9 @@ semid_status semid_serve_request_parse(semid_serve_kind kind, const char *body, 
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     semid_status st = SEMID_OK;
-    if (!root) {
+    if (!root && semid_json_valid(text, len)) {
+        st = oom(&c); /* JSON that cJSON reads: an allocation failed */
+    } else if (!root) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         st = bad(&c, NULL, "malformed JSON at byte %zu", at);
     } else {
