@@ -20,6 +20,8 @@
  *             evaluation saved and read back; config: an
  *             experiment's configuration (preset, JSON, overrides) and the
  *             cache keys of its stages
+ *   serve     the server's request parser (search with a history,
+ *             recommend) and its JSON answers
  * (SQLite's loop: N goes on until a run ends before its Nth allocation.)
  * Every failed run must return SEMID_ENOMEM with a message naming memory,
  * free everything it allocated (the live blocks of tests/support/alloc_fail
@@ -69,6 +71,8 @@
 #include "quant/rqvae.h"
 #include "quant/tokenizer.h"
 #include "semid/semid.h"
+#include "serve/request.h"
+#include "serve/response.h"
 #include "support/alloc_fail/alloc_fail.h"
 #include "support/testutil.h"
 
@@ -1166,6 +1170,86 @@ static void check_config_ok(int64_t n, int first) {
     else if (memcmp(want, cfg_keys, sizeof want) != 0) bad("config run %lld: other cache keys", (long long)n);
 }
 
+/* ---- path: the server's requests and answers (parsing, the JSON written back) ---- */
+
+static const char *const srv_ids[4] = {"10", "11", "12", "13"};
+static const char *const srv_titles[4] = {"Space War", "Love \"Story\"", "Caf\xC3\xA9", "Night"};
+static const char *const srv_genres[4] = {"Drama,War", "", "Comedy", "Horror"};
+static char srv_out[16384]; /* the answers of a run, concatenated */
+static size_t srv_len;
+
+static int32_t srv_lookup(const char *id, void *user) {
+    (void)user;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(id, srv_ids[i]) == 0) return i;
+    return -1;
+}
+
+/* Appends (and frees) an answer of the server's JSON writers (NULL: out of memory). */
+static semid_status srv_take(char *json, const char *what) {
+    if (!json) return semid_fail(SEMID_ENOMEM, "out of memory (%s returned NULL)", what);
+    size_t b = strlen(json);
+    assert_true(srv_len + b + 2 <= sizeof srv_out);
+    memcpy(srv_out + srv_len, json, b);
+    srv_len += b;
+    srv_out[srv_len++] = '\n';
+    srv_out[srv_len] = '\0';
+    free(json);
+    return SEMID_OK;
+}
+
+static semid_status srv_parse(semid_serve_kind kind, const char *body, semid_serve_request *req) {
+    semid_serve_error err;
+    memset(&err, 0, sizeof err);
+    semid_status st = semid_serve_request_parse(kind, body, strlen(body), srv_lookup, NULL, req, &err);
+    if (st == SEMID_ENOMEM && err.http_status != 500)
+        return semid_fail(SEMID_EINTERNAL, "serve: out of memory answered %d, not 500", err.http_status);
+    if (st == SEMID_OK && req->n_entries < 1) return semid_fail(SEMID_EINTERNAL, "serve: no entries");
+    return st;
+}
+
+static semid_status run_serve(void) {
+    srv_len = 0;
+    srv_out[0] = '\0';
+    static const int32_t years[4] = {1990, 0, 2001, 1975};
+    static const int64_t pop[4] = {5, 9, 1, 7};
+    static const int32_t sid_s[4 * 2] = {0, 1, 1, 0, 2, 3, 3, 2}, sid_r[4 * 2] = {1, 1, 0, 2, 3, 0, 2, 2};
+    semid_serve_catalog cat = {.n_items = 4, .ids = srv_ids, .titles = srv_titles, .years = years,
+                               .genres = srv_genres, .popularity = pop, .sid = {sid_s, sid_r}, .n_levels = {2, 2}};
+    semid_serve_request search, rec;
+    memset(&search, 0, sizeof search);
+    memset(&rec, 0, sizeof rec);
+    semid_status st = srv_parse(SEMID_SERVE_SEARCH,
+                                "{\"queries\": [\"space war\", \"caf\\u00e9 love\"], \"k\": 3, \"beam\": 2,"
+                                " \"history\": [\"10\", 12], \"history_weight\": 0.25}",
+                                &search);
+    STEP(srv_parse(SEMID_SERVE_RECOMMEND, "{\"histories\": [[\"10\", \"11\"], [\"13\"]], \"keep_history\": true}", &rec));
+    static const int32_t items[2 * 3] = {0, 2, -1, 1, 3, 0};
+    static const float scores[2 * 3] = {-0.5f, -1.25f, 0, -0.1f, -2, -3};
+    static const int32_t n_hits[2] = {2, 3}, n_invalid[2] = {0, 1}, n_unknown[2] = {0, 1};
+    semid_serve_hits hits = {.n = 2, .k = 3, .items = items, .scores = scores, .n_hits = n_hits,
+                             .n_invalid = n_invalid, .n_unknown = n_unknown};
+    if (st == SEMID_OK) st = srv_take(semid_serve_results_json(&cat, SEMID_SERVE_SEARCH, &hits, 1, "v1", 1.5), "results");
+    if (st == SEMID_OK) st = srv_take(semid_serve_results_json(&cat, SEMID_SERVE_RECOMMEND, &hits, 0, "v1", 2), "results");
+    if (st == SEMID_OK) st = srv_take(semid_serve_item_json(&cat, 2), "item");
+    int32_t idx[4];
+    int32_t n = semid_serve_typeahead(srv_titles, pop, 4, "s", 4, idx);
+    if (st == SEMID_OK) st = srv_take(semid_serve_typeahead_json(&cat, idx, n), "typeahead");
+    if (st == SEMID_OK) st = srv_take(semid_serve_health_json("v1", 4), "health");
+    semid_serve_error err;
+    semid_serve_error_set(&err, 400, "queries[1]", "a query needs a word");
+    if (st == SEMID_OK) st = srv_take(semid_serve_error_json(&err), "error");
+    semid_serve_request_free(&search);
+    semid_serve_request_free(&rec);
+    return st;
+}
+
+static void check_serve_ok(int64_t n, int first) {
+    static char want[sizeof srv_out];
+    if (first) memcpy(want, srv_out, sizeof want);
+    else if (strcmp(want, srv_out) != 0) bad("serve run %lld: other answers", (long long)n);
+}
+
 /* ---- set-up ---- */
 
 static int setup(void **state) {
@@ -1358,6 +1442,12 @@ static void test_config(void **state) {
     sweep(&p);
 }
 
+static void test_serve(void **state) {
+    (void)state;
+    static const sweep_path p = {"serve", run_serve, NULL, NULL, check_serve_ok};
+    sweep(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import), cmocka_unit_test(test_ml1m),  cmocka_unit_test(test_ml100k),
@@ -1365,7 +1455,7 @@ int main(void) {
         cmocka_unit_test(test_embed),  cmocka_unit_test(test_ids),   cmocka_unit_test(test_quant),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_train),  cmocka_unit_test(test_load),  cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_report), cmocka_unit_test(test_config),
+        cmocka_unit_test(test_report), cmocka_unit_test(test_config), cmocka_unit_test(test_serve),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
