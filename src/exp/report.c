@@ -10,6 +10,7 @@
 #include "base/status.h"
 #include "exp/results.h"
 #include "exp/sbuf.h"
+#include "io/json.h"
 
 /* Published figures (search Recall@30, rec Recall@30) on the paper's
  * MovieLens-25M subset, as far as DESIGN.md records them; NAN = not given. */
@@ -104,7 +105,12 @@ static void write_training(exp_sbuf *b, const exp_results *r) {
     int any = 0;
     for (int i = 0; i < r->n_rows; i++) any |= r->rows[i].generative && !r->rows[i].failed[0];
     if (!any) return;
-    cJSON *cfg = r->config_json ? cJSON_Parse(r->config_json) : NULL;
+    int oom = 0;
+    cJSON *cfg = r->config_json ? semid_json_parse(r->config_json, strlen(r->config_json), &oom) : NULL;
+    if (oom) {
+        b->oom = 1; /* the writer reports it; a report without the settings would look complete */
+        return;
+    }
     double epochs = config_number(cfg, "model", "epochs"), patience = config_number(cfg, "model", "patience");
     double min_epochs = config_number(cfg, "model", "min_epochs"), max_steps = config_number(cfg, "model", "max_steps");
     double valid = config_number(cfg, "model", "valid_sample");
