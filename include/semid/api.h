@@ -395,6 +395,9 @@ typedef struct semid_decode_opts {
     int exclude_history; /* recommend: -1 = the model's default (exclude when items never
                             repeat in training), 0 = keep, 1 = exclude */
     int threads;         /* 0 = the calling thread's setting */
+    double expand_prefix; /* prefix expansion (TIGER's way, docs/catalog.md): the most share
+                             of the top k that items under the generated prefixes may
+                             take, 0..1: 0 (off) */
 } semid_decode_opts;
 
 SEMID_API semid_decode_opts semid_decode_opts_default(void);

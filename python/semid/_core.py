@@ -555,13 +555,14 @@ def train(dataset, ids, out_dir, **options):
 # ---------------------------------------------------------------- models
 
 
-def _decode_opts(k, beam, diverse, exclude_history, threads):
+def _decode_opts(k, beam, diverse, exclude_history, threads, expand_prefix=0.0):
     o = lib.semid_decode_opts_default()
     o.k = k
     o.beam = beam
     o.diverse = int(bool(diverse))
     o.exclude_history = -1 if exclude_history is None else int(bool(exclude_history))
     o.threads = threads
+    o.expand_prefix = float(expand_prefix)
     return o
 
 
@@ -600,22 +601,26 @@ class Bundle(_Handle):
         """Item ids of result indices (n, k), row by row, leaving out the -1 padding."""
         return [[self.item_id(i) for i in row if i >= 0] for row in np.atleast_2d(items)]
 
-    def search(self, queries, k=10, beam=30, diverse=False, threads=0):
+    def search(self, queries, k=10, beam=30, diverse=False, threads=0, expand_prefix=0.0):
         """Searches a list of queries (a str is one query): (items int32 (n, k), scores float32 (n, k)),
-        items as indices (item_id / item_ids name them), best first, -1 / -inf past the last hit."""
+        items as indices (item_id / item_ids name them), best first, -1 / -inf past the last hit.
+        expand_prefix (0..1): prefix expansion, the most share of the top k that items under the
+        generated prefixes may take (docs/catalog.md); 0 = off."""
         if isinstance(queries, (str, bytes)):
             queries = [queries]
         qs = [_bytes(q) for q in queries]
         arr = (c_char_p * max(len(qs), 1))(*qs)
         items = np.full((len(qs), k), -1, np.int32)
         scores = np.full((len(qs), k), -np.inf, np.float32)
-        o = _decode_opts(k, beam, diverse, None, threads)
+        o = _decode_opts(k, beam, diverse, None, threads, expand_prefix)
         _check(lib.semid_search(self._h, arr, len(qs), byref(o), _iptr(items), _fptr(scores), None))
         return items, scores
 
-    def recommend(self, histories, k=10, beam=30, diverse=False, exclude_history=None, threads=0):
+    def recommend(self, histories, k=10, beam=30, diverse=False, exclude_history=None, threads=0,
+                  expand_prefix=0.0):
         """Recommends for a list of histories (each a list of item indices or item ids, oldest
-        first): (items, scores) as search(). exclude_history None = the model's default."""
+        first): (items, scores) as search(). exclude_history None = the model's default;
+        expand_prefix as in search()."""
         flat, offsets = [], [0]
         for h in histories:
             for it in h:
@@ -632,7 +637,7 @@ class Bundle(_Handle):
         n = len(offsets) - 1
         items = np.full((n, k), -1, np.int32)
         scores = np.full((n, k), -np.inf, np.float32)
-        o = _decode_opts(k, beam, diverse, exclude_history, threads)
+        o = _decode_opts(k, beam, diverse, exclude_history, threads, expand_prefix)
         _check(lib.semid_recommend(self._h, _iptr(hist), offs.ctypes.data_as(POINTER(c_int64)), n, byref(o),
                                    _iptr(items), _fptr(scores), None))
         return items, scores

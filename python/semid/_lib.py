@@ -100,7 +100,7 @@ class TrainReport(Structure):
 
 class DecodeOpts(Structure):
     _fields_ = [("k", c_int32), ("beam", c_int32), ("diverse", c_int), ("exclude_history", c_int),
-                ("threads", c_int)]
+                ("threads", c_int), ("expand_prefix", c_double)]
 
 
 class Metrics(Structure):

@@ -67,7 +67,7 @@ def test_option_structs_match_the_c_defaults():
     assert (i.strategy, i.method, i.levels, i.codebook, i.seed, i.disambiguate, i.threads) == (
         b"search", b"rqkmeans", 2, 256, 1234, 0, 0)
     d = _lib.lib.semid_decode_opts_default()
-    assert (d.k, d.beam, d.diverse, d.exclude_history, d.threads) == (10, 30, 0, -1, 0)
+    assert (d.k, d.beam, d.diverse, d.exclude_history, d.threads, d.expand_prefix) == (10, 30, 0, -1, 0, 0.0)
     s = _lib.lib.semid_synth_opts_default()
     assert (s.n_items, s.n_users, s.mean_history, s.min_history, s.n_topics, s.queries_per_item, s.queries_train,
             s.queries_valid, s.seed) == (1200, 3000, 30.0, 5, 24, 20, 10, 0, 1)

@@ -217,6 +217,7 @@ semid_decode_opts semid_decode_opts_default(void) {
     o.diverse = g.diverse;
     o.exclude_history = g.exclude_history;
     o.threads = 0;
+    o.expand_prefix = g.expand_prefix;
     return o;
 }
 
@@ -226,6 +227,9 @@ static semid_status decode_options(const semid_decode_opts *opts, const char *fn
         return semid_fail(SEMID_EINVAL,
                           "%s: k %d must be in 1..100000, beam %d >= 1, threads %d >= 0 and exclude_history %d in -1..1",
                           fn, o.k, o.beam, o.threads, o.exclude_history);
+    if (!(o.expand_prefix >= 0 && o.expand_prefix <= 1))
+        return semid_fail(SEMID_EINVAL, "%s: expand_prefix %g must be in 0..1 (a share of the top k)", fn,
+                          o.expand_prefix);
     *g = semid_gen_decode_defaults();
     if (o.diverse) {
         g->beam = semid_beam_paper_diverse(o.k);
@@ -235,6 +239,7 @@ static semid_status decode_options(const semid_decode_opts *opts, const char *fn
         g->beam.beam_size = o.beam > o.k ? o.beam : o.k;
     }
     g->exclude_history = o.exclude_history;
+    g->expand_prefix = o.expand_prefix;
     return SEMID_OK;
 }
 
