@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "cli/cli.h"
+#include "cli/cli_dense.h"
 #include "cli/cli_gen.h"
 #include "text/tokenize.h"
 
@@ -37,7 +38,27 @@ static semid_status join_query(const char *const *pos, int n_pos, char **out, in
 typedef struct one_query {
     const char *text;
     int32_t n_words;
+    const cli_dense_args *dense; /* --rerank dense, or NULL */
 } one_query;
+
+/* --rerank dense: the beam's top `beam` hits re-ranked with the dense
+ * index's (gen/hybrid.h); *h is replaced. */
+static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_options *o, const cli_dense_args *a,
+                           const char *query, semid_beam_hits *h) {
+    cli_dense dn;
+    SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
+    float *qv = NULL;
+    semid_status st = cli_dense_encode(&dn, &query, 1, &qv);
+    semid_beam_hits r;
+    if (st == SEMID_OK) st = cli_dense_rerank(&dn, h, qv, NULL, NULL, &r);
+    if (st == SEMID_OK) {
+        semid_beam_hits_free(h);
+        *h = r;
+    }
+    free(qv);
+    cli_dense_close(&dn);
+    return st;
+}
 
 static semid_status search_one(const semid_gen_bundle *b, const semid_gen_decode_options *o, int json, const void *ctx) {
     const char *query = ((const one_query *)ctx)->text;
@@ -45,7 +66,11 @@ static semid_status search_one(const semid_gen_bundle *b, const semid_gen_decode
     semid_beam_hits h = {0};
     int32_t n_unknown = 0;
     const char *qs[1] = {query};
-    semid_status st = semid_gen_search(b, qs, 1, o, &h, &n_unknown);
+    const cli_dense_args *dense = ((const one_query *)ctx)->dense;
+    semid_gen_decode_options go = *o;
+    if (dense && !go.diverse && go.beam.beam_size > go.beam.k) go.beam.k = go.beam.beam_size; /* the beam's top-K */
+    semid_status st = semid_gen_search(b, qs, 1, &go, &h, &n_unknown);
+    if (st == SEMID_OK && dense) st = rerank(b, o, dense, query, &h);
     if (st == SEMID_OK) {
         if (n_unknown == n_words)
             fprintf(stderr, "semid: warning: no word of the query is known to the model; the results come from "
@@ -61,18 +86,27 @@ static semid_status search_one(const semid_gen_bundle *b, const semid_gen_decode
 int cmd_search(int argc, char **argv) {
     cli_gen_args a = cli_gen_args_default(10);
     const char *queries = NULL;
-    const cli_option extra[] = {
+    cli_dense_args dense = cli_dense_args_default();
+    cli_option extra[1 + CLI_DENSE_N_OPTIONS] = {
         {"queries", CLI_STRING, &queries,
          "file of queries, one a line: TSV (ID<TAB>QUERY or QUERY) or JSONL ({\"id\", \"query\"}); - = stdin"},
     };
+    cli_dense_options(&dense, extra + 1);
     /* The query's words may be given unquoted: any number of them. */
     const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos);
     if (!pos) return cli_report(semid_fail(SEMID_ENOMEM, "out of memory"));
     int n_pos = 0;
-    int r = cli_gen_parse(argc, argv, &a, CLI_GEN_FORMAT, extra, 1,
+    int r = cli_gen_parse(argc, argv, &a, CLI_GEN_FORMAT, extra, 1 + CLI_DENSE_N_OPTIONS,
                           "usage: semid search --model MODEL_DIR [--k 10] \"query text\"\n"
-                          "       semid search --model MODEL_DIR --queries FILE|- [--format tsv|json]",
+                          "       semid search --model MODEL_DIR --queries FILE|- [--format tsv|json]\n"
+                          "       semid search --model MODEL_DIR --rerank dense (--encoder ENC | --content --dataset "
+                          "DS.sdd) [--rerank-weight 0.5] [--dense-k 20] \"query text\"",
                           pos, argc, &n_pos, "search");
+    if (r < 0) r = cli_dense_check(&dense) == CLI_EXIT_OK ? -1 : CLI_EXIT_USAGE;
+    if (r < 0 && cli_dense_on(&dense) && queries) {
+        fprintf(stderr, "semid: error: --rerank dense takes one query for now, not --queries\n");
+        r = CLI_EXIT_USAGE;
+    }
     if (r >= 0) {
         free(pos);
         return r;
@@ -82,7 +116,7 @@ int cmd_search(int argc, char **argv) {
         fprintf(stderr, "semid: error: give a query or --queries FILE, not both\n");
         return CLI_EXIT_USAGE;
     }
-    one_query q = {NULL, 0};
+    one_query q = {NULL, 0, cli_dense_on(&dense) ? &dense : NULL};
     char *query = NULL;
     if (!queries) {
         semid_status st = join_query(pos, n_pos, &query, &q.n_words);

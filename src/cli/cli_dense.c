@@ -1,0 +1,186 @@
+#include "cli/cli_dense.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "data/dataset.h"
+#include "embed/content.h"
+#include "embed/text_encoder.h"
+#include "io/npy.h"
+#include "linalg/matrix.h"
+#include "text/wordvec.h"
+
+cli_dense_args cli_dense_args_default(void) {
+    cli_dense_args a = {.rerank = "none", .weight = 0.5, .dense_k = 20};
+    return a;
+}
+
+void cli_dense_options(cli_dense_args *a, cli_option *opts) {
+    const cli_option o[CLI_DENSE_N_OPTIONS] = {
+        {"rerank", CLI_STRING, &a->rerank,
+         "none, or dense: re-rank the beam's items with the dense index's nearest ones (LIGER's way; docs/catalog.md)"},
+        {"rerank-weight", CLI_DOUBLE, &a->weight,
+         "W in 0..1: score = W z(log-prob) + (1 - W) z(cosine) over the candidates (1 = the model's order)"},
+        {"dense-k", CLI_INT, &a->dense_k, "candidates the dense index adds per query"},
+        {"encoder", CLI_STRING, &a->encoder, "--rerank dense: the bi-encoder's text tower (ENC.safetensors)"},
+        {"content", CLI_FLAG, &a->content, "--rerank dense: the content encoder, fitted on --dataset's items"},
+        {"dataset", CLI_STRING, &a->dataset, "--rerank dense: the dataset the model was trained on (.sdd)"},
+        {"glove", CLI_STRING, &a->glove, "--rerank dense --content: word vectors (default: the built-in ones)"},
+        {"item-embeddings", CLI_STRING, &a->item_embeddings,
+         "--rerank dense: item vectors (.npy, bundle order; default: the encoder on the items' texts)"},
+    };
+    memcpy(opts, o, sizeof o);
+}
+
+int cli_dense_on(const cli_dense_args *a) { return a->rerank && strcmp(a->rerank, "dense") == 0; }
+
+int cli_dense_check(const cli_dense_args *a) {
+    if (a->rerank && strcmp(a->rerank, "none") != 0 && strcmp(a->rerank, "dense") != 0) {
+        fprintf(stderr, "semid: error: --rerank is none or dense, not '%s'\n", a->rerank);
+        return CLI_EXIT_USAGE;
+    }
+    if (!cli_dense_on(a)) {
+        if (a->encoder || a->content || a->item_embeddings) {
+            fprintf(stderr, "semid: error: --encoder, --content and --item-embeddings go with --rerank dense\n");
+            return CLI_EXIT_USAGE;
+        }
+        return CLI_EXIT_OK;
+    }
+    if (!(a->weight >= 0 && a->weight <= 1)) {
+        fprintf(stderr, "semid: error: --rerank-weight must be in 0..1, not %g\n", a->weight);
+        return CLI_EXIT_USAGE;
+    }
+    if (a->dense_k < 0 || a->dense_k > 100000) {
+        fprintf(stderr, "semid: error: --dense-k must be in 0..100000, not %d\n", a->dense_k);
+        return CLI_EXIT_USAGE;
+    }
+    if ((a->encoder != NULL) + (a->content != 0) != 1) {
+        fprintf(stderr, "semid: error: --rerank dense needs one query encoder: --encoder ENC.safetensors or --content "
+                        "--dataset DS.sdd\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (a->content && !a->dataset) {
+        fprintf(stderr, "semid: error: --content needs --dataset (the content encoder is fitted on its items)\n");
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+semid_status cli_dense_encode(const cli_dense *dn, const char *const *texts, int64_t n, float **out) {
+    *out = NULL;
+    semid_matrix m = {0};
+    semid_status st = dn->enc ? semid_text_encoder_encode(dn->enc, texts, n, &m)
+                              : semid_content_encode(dn->content, texts, n, &m, NULL);
+    if (st != SEMID_OK) return st;
+    if (m.cols != dn->d) {
+        semid_matrix_free(&m);
+        return semid_fail(SEMID_EINVAL, "dense re-ranking: the encoder gives %lld-dim vectors, the items have %lld",
+                          (long long)m.cols, (long long)dn->d);
+    }
+    *out = m.data;
+    return SEMID_OK;
+}
+
+/* The text of catalog item i: the dataset's when it names the same item. */
+static char *item_text(const semid_gen_bundle *b, const semid_dataset *ds, int32_t i) {
+    if (ds && i < b->n_base_items && i < ds->n_items && strcmp(ds->items[i].id, b->item_ids[i]) == 0)
+        return semid_item_text(&ds->items[i]);
+    semid_item it = {.id = b->item_ids[i], .title = b->titles[i], .year = b->years ? b->years[i] : 0,
+                     .genres = b->genres ? b->genres[i] : "", .description = "", .tags = ""};
+    return semid_item_text(&it);
+}
+
+semid_status cli_dense_open(const cli_dense_args *a, const semid_gen_bundle *b, int k, cli_dense *out) {
+    memset(out, 0, sizeof *out);
+    out->o = semid_hybrid_defaults();
+    out->o.weight = a->weight;
+    out->o.n_dense = a->dense_k;
+    out->o.k = k;
+    out->n_items = b->n_items;
+    semid_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    int have_ds = 0;
+    semid_status st = SEMID_OK;
+    if (a->dataset) {
+        st = semid_dataset_load(a->dataset, &ds);
+        have_ds = st == SEMID_OK;
+    }
+    if (st == SEMID_OK && a->encoder) st = semid_text_encoder_load(a->encoder, &out->enc);
+    else if (st == SEMID_OK) {
+        char **texts = NULL;
+        out->wv = calloc(1, sizeof *out->wv);
+        st = out->wv ? semid_item_texts(&ds, &texts) : semid_fail(SEMID_ENOMEM, "out of memory");
+        if (st == SEMID_OK)
+            st = a->glove ? semid_wordvec_load(a->glove, 0, out->wv) : semid_wordvec_load_default(out->wv);
+        semid_content_config cc = semid_content_defaults();
+        if (st == SEMID_OK) st = semid_content_fit((const char *const *)texts, ds.n_items, out->wv, &cc, &out->content);
+        if (texts) semid_item_texts_free(texts, ds.n_items);
+    }
+    /* item vectors */
+    semid_matrix given = {0};
+    int32_t from = 0; /* items [from, n_items) are encoded from their text */
+    if (st == SEMID_OK && a->item_embeddings) {
+        st = semid_npy_read(a->item_embeddings, &given);
+        if (st == SEMID_OK && given.rows != b->n_items && given.rows != b->n_base_items)
+            st = semid_fail(SEMID_EINVAL,
+                            "%s: %lld rows, but the catalog has %d items (%d trained): give one row per item, in "
+                            "bundle order",
+                            a->item_embeddings, (long long)given.rows, b->n_items, b->n_base_items);
+        from = (int32_t)given.rows;
+    }
+    int32_t n_enc = b->n_items - from;
+    char **texts = NULL;
+    float *enc = NULL;
+    if (st == SEMID_OK && n_enc > 0) {
+        texts = calloc((size_t)n_enc, sizeof *texts);
+        if (!texts) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        for (int32_t i = 0; st == SEMID_OK && i < n_enc; i++)
+            if (!(texts[i] = item_text(b, have_ds ? &ds : NULL, from + i))) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        out->d = given.rows > 0 ? given.cols : 0;
+        if (st == SEMID_OK) {
+            semid_matrix m = {0};
+            st = out->enc ? semid_text_encoder_encode(out->enc, (const char *const *)texts, n_enc, &m)
+                          : semid_content_encode(out->content, (const char *const *)texts, n_enc, &m, NULL);
+            if (st == SEMID_OK && given.rows > 0 && m.cols != given.cols)
+                st = semid_fail(SEMID_EINVAL, "%s: %lld-dim vectors, but the encoder gives %lld", a->item_embeddings,
+                                (long long)given.cols, (long long)m.cols);
+            if (st == SEMID_OK) out->d = m.cols;
+            enc = m.data;
+            if (st != SEMID_OK) semid_matrix_free(&m), enc = NULL;
+        }
+    } else if (st == SEMID_OK) out->d = given.cols;
+    if (st == SEMID_OK) {
+        out->items = malloc((size_t)(b->n_items > 0 ? b->n_items : 1) * (size_t)out->d * sizeof *out->items);
+        out->skip = calloc((size_t)(b->n_items > 0 ? b->n_items : 1), 1);
+        if (!out->items || !out->skip) st = semid_fail(SEMID_ENOMEM, "out of memory for the item vectors");
+    }
+    if (st == SEMID_OK) {
+        if (from > 0) memcpy(out->items, given.data, (size_t)from * (size_t)out->d * sizeof *out->items);
+        if (n_enc > 0) memcpy(out->items + (size_t)from * out->d, enc, (size_t)n_enc * (size_t)out->d * sizeof *enc);
+        if (b->removed) memcpy(out->skip, b->removed, (size_t)b->n_items);
+    }
+    free(enc);
+    if (texts) semid_item_texts_free(texts, n_enc);
+    semid_matrix_free(&given);
+    semid_dataset_free(&ds);
+    if (st != SEMID_OK) cli_dense_close(out);
+    return st;
+}
+
+void cli_dense_close(cli_dense *dn) {
+    semid_text_encoder_free(dn->enc);
+    semid_content_model_free(dn->content);
+    if (dn->wv) semid_wordvec_free(dn->wv);
+    free(dn->wv);
+    free(dn->items);
+    free(dn->skip);
+    memset(dn, 0, sizeof *dn);
+}
+
+semid_status cli_dense_rerank(const cli_dense *dn, const semid_beam_hits *hits, const float *qv,
+                              const int32_t *const *exclude, const int32_t *n_exclude, semid_beam_hits *out) {
+    return semid_hybrid_rerank(hits, qv, dn->items, dn->n_items, dn->d, dn->skip, exclude, n_exclude, &dn->o, out);
+}

@@ -1,0 +1,155 @@
+/* semid search --rerank dense end to end through the CLI binary on the tiny
+ * model (gen/hybrid.h, cli/cli_dense.h): an item added by `semid catalog
+ * add` (never trained) comes back for a query made of its own words; W = 1
+ * keeps the model's own order; a removed item never comes back; bad usage
+ * is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/testutil.h"
+
+static char *tmpdir;
+static char model[600];
+
+static int setup(void **state) {
+    (void)state;
+    tmpdir = test_make_tmpdir();
+    if (!tmpdir || test_cli_tiny_model(tmpdir, 60, 80) != 0) return -1;
+    snprintf(model, sizeof model, "%s/model", tmpdir);
+    char *items = test_write_file(tmpdir, "new.tsv",
+                                  "item_id\ttitle\tyear\tgenres\tdescription\n"
+                                  "cold1\tSubmarine Volcano Penguin\t2024\tDocumentary\t"
+                                  "penguins explore an underwater volcano in a submarine\n");
+    char *out = NULL;
+    int rc = test_run_clif(&out, "catalog add --model %s --items %s --tokenizer %s/tok.bin --content --dataset %s/ds.sdd",
+                           model, items, tmpdir, tmpdir);
+    if (rc != 0) fprintf(stderr, "catalog add: %d: %s\n", rc, out ? out : "");
+    free(out);
+    free(items);
+    return rc == 0 ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (tmpdir) test_rm_rf(tmpdir);
+    free(tmpdir);
+    return 0;
+}
+
+/* The item ids of a single search's TSV rows ("rank id score title" after
+ * a header), at most max; returns how many. */
+static int ids_of(const char *out, char ids[][64], int max) {
+    int n = 0;
+    const char *p = strstr(out, "rank\titem_id");
+    if (!p) return 0;
+    p = strchr(p, '\n');
+    while (p && n < max) {
+        p++;
+        int rank;
+        char id[64];
+        if (sscanf(p, "%d\t%63[^\t]\t", &rank, id) != 2) break;
+        snprintf(ids[n++], 64, "%s", id);
+        p = strchr(p, '\n');
+    }
+    return n;
+}
+
+static char *search(const char *opts, const char *query) {
+    char *out = NULL;
+    int rc = test_run_clif(&out, "search --model %s --threads 1 %s \"%s\" 2>/dev/null", model, opts, query);
+    if (rc != 0) fail_msg("search %s: exit %d: %s", opts, rc, out ? out : "");
+    return out;
+}
+
+static void test_cold_item_comes_back(void **state) {
+    (void)state;
+    char dense[1200], ids[10][64];
+    snprintf(dense, sizeof dense, "--k 10 --rerank dense --content --dataset %s/ds.sdd --rerank-weight 0", tmpdir);
+    char *out = search(dense, "submarine volcano penguin");
+    assert_true(ids_of(out, ids, 10) >= 1);
+    assert_string_equal(ids[0], "cold1"); /* W = 0: the dense side alone, and its own words are nearest */
+    free(out);
+    snprintf(dense, sizeof dense, "--k 10 --rerank dense --content --dataset %s/ds.sdd", tmpdir);
+    out = search(dense, "submarine volcano penguin");
+    int n = ids_of(out, ids, 10), found = 0;
+    for (int i = 0; i < n; i++) found |= strcmp(ids[i], "cold1") == 0;
+    if (!found) fail_msg("W = 0.5: cold1 not in the top 10:\n%s", out);
+    free(out);
+}
+
+static void test_weight_one_is_the_model_order(void **state) {
+    (void)state;
+    const char *queries[] = {"space adventure", "the brave mountain", "submarine volcano penguin"};
+    for (int q = 0; q < 3; q++) {
+        char *plain = search("--k 8", queries[q]);
+        char dense[1200], a[10][64], b[10][64];
+        snprintf(dense, sizeof dense, "--k 8 --rerank dense --content --dataset %s/ds.sdd --rerank-weight 1", tmpdir);
+        char *re = search(dense, queries[q]);
+        int na = ids_of(plain, a, 10), nb = ids_of(re, b, 10);
+        assert_int_equal(na, 8);
+        assert_int_equal(nb, 8);
+        for (int i = 0; i < na; i++)
+            if (strcmp(a[i], b[i]) != 0) fail_msg("'%s' rank %d: %s without rerank, %s with W = 1", queries[q], i, a[i], b[i]);
+        free(plain);
+        free(re);
+    }
+}
+
+static void test_bad_usage(void **state) {
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(test_run_clif(&out, "search --model %s --rerank sparse \"a b\"", model), 2);
+    assert_non_null(strstr(out, "--rerank"));
+    free(out);
+    assert_int_equal(test_run_clif(&out, "search --model %s --rerank dense \"a b\"", model), 2);
+    assert_non_null(strstr(out, "--encoder"));
+    free(out);
+    assert_int_equal(test_run_clif(&out, "search --model %s --rerank dense --content \"a b\"", model), 2);
+    assert_non_null(strstr(out, "--dataset"));
+    free(out);
+    assert_int_equal(
+        test_run_clif(&out, "search --model %s --rerank dense --content --dataset %s/ds.sdd --rerank-weight 1.5 \"a\"",
+                      model, tmpdir),
+        2);
+    assert_non_null(strstr(out, "--rerank-weight"));
+    free(out);
+    assert_int_equal(test_run_clif(&out, "search --model %s --encoder x.safetensors \"a b\"", model), 2);
+    free(out);
+    assert_int_equal(test_run_clif(&out, "search --model %s --rerank dense --content --dataset %s/ds.sdd "
+                                         "--item-embeddings %s/emb/missing.npy \"a b\"",
+                                   model, tmpdir, tmpdir),
+                     1);
+    free(out);
+}
+
+/* Runs last: it removes the cold item. */
+static void test_removed_never_comes_back(void **state) {
+    (void)state;
+    char *out = NULL;
+    int rc = test_run_clif(&out, "catalog remove --model %s cold1", model);
+    if (rc != 0) fail_msg("catalog remove: %d: %s", rc, out);
+    free(out);
+    char dense[1200], ids[10][64];
+    snprintf(dense, sizeof dense, "--k 10 --rerank dense --content --dataset %s/ds.sdd --rerank-weight 0", tmpdir);
+    out = search(dense, "submarine volcano penguin");
+    int n = ids_of(out, ids, 10);
+    assert_int_equal(n, 10);
+    for (int i = 0; i < n; i++) assert_string_not_equal(ids[i], "cold1");
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cold_item_comes_back),
+        cmocka_unit_test(test_weight_one_is_the_model_order),
+        cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_removed_never_comes_back),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
