@@ -2,7 +2,7 @@
  * model (gen/hybrid.h, cli/cli_dense.h): an item added by `semid catalog
  * add` (never trained) comes back for a query made of its own words; W = 1
  * keeps the model's own order; a removed item never comes back; bad usage
- * is refused. */
+ * is refused. recommend --rerank dense likewise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +128,54 @@ static void test_bad_usage(void **state) {
     free(out);
 }
 
+static char *recommend(const char *opts) {
+    char *out = NULL;
+    int rc = test_run_clif(&out, "recommend --model %s --threads 1 %s 2>/dev/null", model, opts);
+    if (rc != 0) fail_msg("recommend %s: exit %d: %s", opts, rc, out ? out : "");
+    return out;
+}
+
+/* recommend --rerank dense: the user vector is the mean of the history's
+ * item vectors, so with W = 0 and the history kept, a one-item history
+ * comes first; left out by default (items do not repeat in the synthetic
+ * data) it never comes back; W = 1 is the model's order. */
+static void test_recommend(void **state) {
+    (void)state;
+    char opts[1600], a[10][64], b[10][64];
+    snprintf(opts, sizeof opts,
+             "--k 5 --history 7 --keep-history --rerank dense --rerank-weight 0 --content --dataset %s/ds.sdd", tmpdir);
+    char *out = recommend(opts);
+    assert_true(ids_of(out, a, 10) >= 1);
+    assert_string_equal(a[0], "7");
+    free(out);
+    snprintf(opts, sizeof opts, "--k 10 --history 7 --rerank dense --rerank-weight 0 --content --dataset %s/ds.sdd",
+             tmpdir);
+    out = recommend(opts);
+    int n = ids_of(out, a, 10);
+    assert_int_equal(n, 10);
+    for (int i = 0; i < n; i++) assert_string_not_equal(a[i], "7");
+    free(out);
+    char *plain = recommend("--k 6 --history 1,2,3");
+    snprintf(opts, sizeof opts, "--k 6 --history 1,2,3 --rerank dense --rerank-weight 1 --content --dataset %s/ds.sdd",
+             tmpdir);
+    out = recommend(opts);
+    int na = ids_of(plain, a, 10), nb = ids_of(out, b, 10);
+    assert_int_equal(na, 6);
+    assert_int_equal(nb, 6);
+    for (int i = 0; i < na; i++) assert_string_equal(a[i], b[i]);
+    free(plain);
+    free(out);
+    /* --item-embeddings alone cannot cover the added item */
+    int rc = test_run_clif(&out, "recommend --model %s --history 1 --rerank dense --item-embeddings %s/emb/content.npy",
+                           model, tmpdir);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "added"));
+    free(out);
+    rc = test_run_clif(&out, "recommend --model %s --history 1 --rerank dense", model);
+    assert_int_equal(rc, 2);
+    free(out);
+}
+
 /* Runs last: it removes the cold item. */
 static void test_removed_never_comes_back(void **state) {
     (void)state;
@@ -149,6 +197,7 @@ int main(void) {
         cmocka_unit_test(test_cold_item_comes_back),
         cmocka_unit_test(test_weight_one_is_the_model_order),
         cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_removed_never_comes_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -37,7 +37,7 @@ void cli_dense_options(cli_dense_args *a, cli_option *opts) {
 
 int cli_dense_on(const cli_dense_args *a) { return a->rerank && strcmp(a->rerank, "dense") == 0; }
 
-int cli_dense_check(const cli_dense_args *a) {
+int cli_dense_check(const cli_dense_args *a, int rec) {
     if (a->rerank && strcmp(a->rerank, "none") != 0 && strcmp(a->rerank, "dense") != 0) {
         fprintf(stderr, "semid: error: --rerank is none or dense, not '%s'\n", a->rerank);
         return CLI_EXIT_USAGE;
@@ -57,7 +57,13 @@ int cli_dense_check(const cli_dense_args *a) {
         fprintf(stderr, "semid: error: --dense-k must be in 0..100000, not %d\n", a->dense_k);
         return CLI_EXIT_USAGE;
     }
+    if (rec && (a->encoder != NULL) + (a->content != 0) == 0 && a->item_embeddings) return CLI_EXIT_OK;
     if ((a->encoder != NULL) + (a->content != 0) != 1) {
+        if (rec) {
+            fprintf(stderr, "semid: error: --rerank dense needs --item-embeddings ITEMS.npy, or one encoder for the "
+                            "items' texts: --encoder ENC.safetensors or --content --dataset DS.sdd\n");
+            return CLI_EXIT_USAGE;
+        }
         fprintf(stderr, "semid: error: --rerank dense needs one query encoder: --encoder ENC.safetensors or --content "
                         "--dataset DS.sdd\n");
         return CLI_EXIT_USAGE;
@@ -109,7 +115,7 @@ semid_status cli_dense_open(const cli_dense_args *a, const semid_gen_bundle *b, 
         have_ds = st == SEMID_OK;
     }
     if (st == SEMID_OK && a->encoder) st = semid_text_encoder_load(a->encoder, &out->enc);
-    else if (st == SEMID_OK) {
+    else if (st == SEMID_OK && a->content) {
         char **texts = NULL;
         out->wv = calloc(1, sizeof *out->wv);
         st = out->wv ? semid_item_texts(&ds, &texts) : semid_fail(SEMID_ENOMEM, "out of memory");
@@ -132,6 +138,11 @@ semid_status cli_dense_open(const cli_dense_args *a, const semid_gen_bundle *b, 
         from = (int32_t)given.rows;
     }
     int32_t n_enc = b->n_items - from;
+    if (st == SEMID_OK && n_enc > 0 && !out->enc && !out->content)
+        st = semid_fail(SEMID_EINVAL,
+                        "%s has %d rows, but the catalog has %d items: the %d added ones need an encoder for their "
+                        "texts (--encoder or --content --dataset)",
+                        a->item_embeddings ? a->item_embeddings : "--item-embeddings", from, b->n_items, n_enc);
     char **texts = NULL;
     float *enc = NULL;
     if (st == SEMID_OK && n_enc > 0) {
@@ -178,6 +189,24 @@ void cli_dense_close(cli_dense *dn) {
     free(dn->items);
     free(dn->skip);
     memset(dn, 0, sizeof *dn);
+}
+
+semid_status cli_dense_user(const cli_dense *dn, const int32_t *history, int64_t n, float **out) {
+    *out = calloc((size_t)dn->d, sizeof **out);
+    if (!*out) return semid_fail(SEMID_ENOMEM, "out of memory");
+    int64_t used = 0;
+    for (int64_t j = 0; j < n; j++) {
+        if (history[j] < 0 || history[j] >= dn->n_items) continue;
+        const float *v = dn->items + (int64_t)history[j] * dn->d;
+        double s = 0;
+        for (int64_t t = 0; t < dn->d; t++) s += (double)v[t] * v[t];
+        if (s <= 0) continue;
+        double inv = 1.0 / sqrt(s);
+        for (int64_t t = 0; t < dn->d; t++) (*out)[t] += (float)(v[t] * inv);
+        used++;
+    }
+    for (int64_t t = 0; used > 0 && t < dn->d; t++) (*out)[t] /= (float)used;
+    return SEMID_OK;
 }
 
 semid_status cli_dense_rerank(const cli_dense *dn, const semid_beam_hits *hits, const float *qv,

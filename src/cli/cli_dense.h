@@ -10,6 +10,7 @@
  *   --content --dataset DS.sdd  the content encoder, fitted again on the
  *                               dataset's items as `semid embed` did
  *                               ([--glove F] its word vectors).
+ * (recommend needs no query encoder: --item-embeddings alone will do.)
  * Item vectors: --item-embeddings ITEMS.npy (rows = the catalog's items in
  * bundle order: all of them, or the trained ones only, the added ones then
  * encoded from their text), else every item's text encoded (for trained
@@ -37,8 +38,10 @@ enum { CLI_DENSE_N_OPTIONS = 8 };
 cli_dense_args cli_dense_args_default(void);
 /* Writes the --rerank options (CLI_DENSE_N_OPTIONS of them) into opts. */
 void cli_dense_options(cli_dense_args *a, cli_option *opts);
-/* Usage checks after parsing: CLI_EXIT_OK, or the exit code after a message. */
-int cli_dense_check(const cli_dense_args *a);
+/* Usage checks after parsing: CLI_EXIT_OK, or the exit code after a message.
+ * rec = 1 (recommend): no query encoder is needed, --item-embeddings alone
+ * will do (an encoder then only encodes the added items). */
+int cli_dense_check(const cli_dense_args *a, int rec);
 int cli_dense_on(const cli_dense_args *a);
 
 typedef struct cli_dense {
@@ -57,6 +60,11 @@ semid_status cli_dense_open(const cli_dense_args *a, const semid_gen_bundle *b, 
 void cli_dense_close(cli_dense *dn);
 /* Query vectors (n, d), allocated. */
 semid_status cli_dense_encode(const cli_dense *dn, const char *const *texts, int64_t n, float **out);
+/* The user vector of a history (n item indices): the mean of its items'
+ * L2-normalised vectors ((d), allocated). The bundle keeps no user tower (the
+ * ENMF user vectors need user-side weights it does not hold), so this is
+ * the documented stand-in. */
+semid_status cli_dense_user(const cli_dense *dn, const int32_t *history, int64_t n, float **out);
 /* Re-ranks hits (the beam's, k >= the beam's hits) for n queries of vectors qv. */
 semid_status cli_dense_rerank(const cli_dense *dn, const semid_beam_hits *hits, const float *qv,
                               const int32_t *const *exclude, const int32_t *n_exclude, semid_beam_hits *out);

@@ -11,6 +11,7 @@
 #include "base/fileio.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "cli/cli_dense.h"
 #include "cli/cli_gen.h"
 
 /* --history ID,ID,... as item indices. */
@@ -34,8 +35,40 @@ static semid_status parse_history(const semid_gen_bundle *b, const char *history
     return st;
 }
 
+typedef struct one_history {
+    const char *ids;
+    const cli_dense_args *dense; /* --rerank dense, or NULL */
+} one_history;
+
+/* --rerank dense: the beam's top `beam` hits re-ranked with the dense
+ * index's nearest items to the user vector (the mean of the history's item
+ * vectors, cli_dense_user); *h is replaced. */
+static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_options *o, const cli_dense_args *a,
+                           const int32_t *items, int64_t n, semid_beam_hits *h) {
+    cli_dense dn;
+    SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
+    int32_t w = semid_gen_effective_window(&b->ex, b->table.n_levels);
+    int64_t from = n > w ? n - w : 0; /* the items the model reads */
+    float *uv = NULL;
+    semid_status st = cli_dense_user(&dn, items + from, n - from, &uv);
+    int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
+    const int32_t *ex[1] = {items};
+    int32_t nex[1] = {(int32_t)(n < INT32_MAX ? n : INT32_MAX)};
+    semid_beam_hits r;
+    if (st == SEMID_OK) st = cli_dense_rerank(&dn, h, uv, excl ? ex : NULL, excl ? nex : NULL, &r);
+    if (st == SEMID_OK) {
+        semid_beam_hits_free(h);
+        *h = r;
+    }
+    free(uv);
+    cli_dense_close(&dn);
+    return st;
+}
+
 static semid_status recommend_one(const semid_gen_bundle *b, const semid_gen_decode_options *o, int json,
-                                  const void *history) {
+                                  const void *ctx) {
+    const char *history = ((const one_history *)ctx)->ids;
+    const cli_dense_args *dense = ((const one_history *)ctx)->dense;
     int32_t *items = NULL;
     int64_t n = 0;
     semid_status st = parse_history(b, history, &items, &n);
@@ -44,7 +77,10 @@ static semid_status recommend_one(const semid_gen_bundle *b, const semid_gen_dec
         int32_t w = semid_gen_effective_window(&b->ex, b->table.n_levels);
         if (n > w) fprintf(stderr, "semid: note: the history has %lld items; the model reads the last %d\n", (long long)n, w);
         const int32_t *hs[1] = {items};
-        st = semid_gen_recommend(b, hs, &n, 1, o, &h);
+        semid_gen_decode_options go = *o;
+        if (dense && !go.diverse && go.beam.beam_size > go.beam.k) go.beam.k = go.beam.beam_size; /* the beam's top-K */
+        st = semid_gen_recommend(b, hs, &n, 1, &go, &h);
+        if (st == SEMID_OK && dense) st = rerank(b, o, dense, items, n, &h);
     }
     if (st == SEMID_OK && json) {
         cJSON *given = cli_gen_history_json(b, items, n);
@@ -62,22 +98,32 @@ static semid_status recommend_one(const semid_gen_bundle *b, const semid_gen_dec
 int cmd_recommend(int argc, char **argv) {
     cli_gen_args a = cli_gen_args_default(10);
     const char *history = NULL, *histories = NULL;
-    const cli_option extra[] = {
+    cli_dense_args dense = cli_dense_args_default();
+    cli_option extra[2 + CLI_DENSE_N_OPTIONS] = {
         {"history", CLI_STRING, &history, "comma-separated item ids, oldest first"},
         {"histories", CLI_STRING, &histories,
          "file of histories, one a line: TSV (USER<TAB>ID,ID,... or ID,ID,...) or JSONL ({\"id\", \"history\": [ids]}); "
          "- = stdin"},
     };
+    cli_dense_options(&dense, extra + 2);
     const char *pos[1];
     int n_pos = 0;
-    int r = cli_gen_parse(argc, argv, &a, CLI_GEN_HISTORY | CLI_GEN_FORMAT, extra, 2,
+    int r = cli_gen_parse(argc, argv, &a, CLI_GEN_HISTORY | CLI_GEN_FORMAT, extra, 2 + CLI_DENSE_N_OPTIONS,
                           "usage: semid recommend --model MODEL_DIR --history ID,ID,... [--k 10]\n"
-                          "       semid recommend --model MODEL_DIR --histories FILE|- [--format tsv|json]",
+                          "       semid recommend --model MODEL_DIR --histories FILE|- [--format tsv|json]\n"
+                          "       semid recommend --model MODEL_DIR --history ID,... --rerank dense (--item-embeddings "
+                          "ITEMS.npy | --encoder ENC | --content --dataset DS.sdd) [--rerank-weight 0.5] [--dense-k 20]",
                           pos, 0, &n_pos, "recommend");
     if (r >= 0) return r;
+    if (cli_dense_check(&dense, 1) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
+    if (cli_dense_on(&dense) && histories) {
+        fprintf(stderr, "semid: error: --rerank dense takes one --history for now, not --histories\n");
+        return CLI_EXIT_USAGE;
+    }
     if (!history == !histories) {
         fprintf(stderr, "semid: error: recommend needs one of --history ID,ID,... or --histories FILE (see --help)\n");
         return CLI_EXIT_USAGE;
     }
-    return cli_gen_run(&a, SEMID_TASK_REC, histories, recommend_one, history);
+    one_history ctx = {history, cli_dense_on(&dense) ? &dense : NULL};
+    return cli_gen_run(&a, SEMID_TASK_REC, histories, recommend_one, &ctx);
 }

@@ -102,7 +102,7 @@ int cmd_search(int argc, char **argv) {
                           "       semid search --model MODEL_DIR --rerank dense (--encoder ENC | --content --dataset "
                           "DS.sdd) [--rerank-weight 0.5] [--dense-k 20] \"query text\"",
                           pos, argc, &n_pos, "search");
-    if (r < 0) r = cli_dense_check(&dense) == CLI_EXIT_OK ? -1 : CLI_EXIT_USAGE;
+    if (r < 0) r = cli_dense_check(&dense, 0) == CLI_EXIT_OK ? -1 : CLI_EXIT_USAGE;
     if (r < 0 && cli_dense_on(&dense) && queries) {
         fprintf(stderr, "semid: error: --rerank dense takes one query for now, not --queries\n");
         r = CLI_EXIT_USAGE;
