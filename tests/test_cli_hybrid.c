@@ -8,10 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen/generate.h"
 #include "support/testutil.h"
 
 static char *tmpdir;
@@ -176,6 +178,42 @@ static void test_recommend(void **state) {
     free(out);
 }
 
+/* Teacher forcing (semid_gen_score_items) gives each beam hit the score the
+ * beam gave it, for both tasks, on the bundle with its added item. */
+static void test_teacher_forcing_matches_the_beam(void **state) {
+    (void)state;
+    semid_gen_bundle *b = NULL;
+    assert_int_equal(semid_gen_bundle_load(model, &b), SEMID_OK);
+    semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.beam.k = 12;
+    o.beam.beam_size = 12;
+    int32_t T = b->ex.max_seq_len, len = 0;
+    int32_t *tok = malloc((size_t)T * sizeof *tok);
+    float got[12];
+    const char *q[] = {"submarine volcano penguin"};
+    semid_beam_hits h;
+    assert_int_equal(semid_gen_search(b, q, 1, &o, &h, NULL), SEMID_OK);
+    assert_int_equal(semid_gen_prompt_search(&b->vocab, &b->table, &b->ex, q[0], tok, &len, NULL), SEMID_OK);
+    assert_true(h.n_hits[0] > 0);
+    assert_int_equal(semid_gen_score_items(b, SEMID_TASK_SEARCH, tok, len, h.items, h.n_hits[0], got), SEMID_OK);
+    for (int j = 0; j < h.n_hits[0]; j++)
+        if (fabsf(got[j] - h.scores[j]) > 1e-3f) fail_msg("search hit %d: forced %g, beam %g", j, got[j], h.scores[j]);
+    semid_beam_hits_free(&h);
+    const int32_t hist[] = {1, 2, 3};
+    const int32_t *hs[] = {hist};
+    int64_t hl = 3;
+    assert_int_equal(semid_gen_recommend(b, hs, &hl, 1, &o, &h), SEMID_OK);
+    semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, hist, 3, tok, &len);
+    assert_int_equal(semid_gen_score_items(b, SEMID_TASK_REC, tok, len, h.items, h.n_hits[0], got), SEMID_OK);
+    for (int j = 0; j < h.n_hits[0]; j++)
+        if (fabsf(got[j] - h.scores[j]) > 1e-3f) fail_msg("rec hit %d: forced %g, beam %g", j, got[j], h.scores[j]);
+    semid_beam_hits_free(&h);
+    const int32_t bad[] = {b->n_items};
+    assert_int_equal(semid_gen_score_items(b, SEMID_TASK_REC, tok, len, bad, 1, got), SEMID_EINVAL);
+    free(tok);
+    semid_gen_bundle_free(b);
+}
+
 /* Runs last: it removes the cold item. */
 static void test_removed_never_comes_back(void **state) {
     (void)state;
@@ -198,6 +236,7 @@ int main(void) {
         cmocka_unit_test(test_weight_one_is_the_model_order),
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_recommend),
+        cmocka_unit_test(test_teacher_forcing_matches_the_beam),
         cmocka_unit_test(test_removed_never_comes_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

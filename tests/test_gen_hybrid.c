@@ -72,6 +72,9 @@ static void test_hybrid_brute_force(void **state) {
                                   .n_dense = (int32_t)semid_rng_below(&rng, 9),
                                   .k = 1 + (int32_t)semid_rng_below(&rng, 12)};
         const uint8_t *sk = trial % 2 ? skip : NULL;
+        float gof[NI];
+        for (int i = 0; i < NI; i++) gof[i] = semid_rng_below(&rng, 3) == 0 ? NAN : -(float)semid_rng_below(&rng, 8) * 0.5f;
+        const float *go = trial % 3 ? gof : NULL;
 
         ref x[NI];
         int n = 0;
@@ -90,8 +93,16 @@ static void test_hybrid_brute_force(void **state) {
             for (int t = 0; t < NI; t++)
                 if (t != i && cos[t] > -INFINITY && !(sk && sk[t]) && (cos[t] > cos[i] || (cos[t] == cos[i] && t < i)))
                     better++;
-            if (better < o.n_dense) x[n++] = (ref){i, INT32_MAX, gmin, cos[i], 0};
+            double g = go && isfinite(go[i]) ? go[i] : gmin;
+            if (better < o.n_dense) x[n++] = (ref){i, INT32_MAX, g, cos[i], 0};
         }
+        /* D in the order the ranker lists it (cosine desc, index asc), so that
+         * the standardisation sums in the same order, bit for bit */
+        for (int i = nb + 1; i < n; i++)
+            for (int j = i; j > nb && (x[j].c > x[j - 1].c || (x[j].c == x[j - 1].c && x[j].item < x[j - 1].item)); j--) {
+                ref t = x[j];
+                x[j] = x[j - 1], x[j - 1] = t;
+            }
         for (int i = 0; i < n; i++) x[i].h = o.weight * zval(x, n, 0, i) + (1 - o.weight) * zval(x, n, 1, i);
         int32_t want[NI + MAXG];
         double want_h[NI + MAXG];
@@ -103,7 +114,7 @@ static void test_hybrid_brute_force(void **state) {
         }
         int32_t got[16], n_out = -1;
         float got_s[16];
-        assert_int_equal(semid_hybrid_rank(gen, gs, n_gen, cos, NI, sk, &o, got, got_s, &n_out), SEMID_OK);
+        assert_int_equal(semid_hybrid_rank(gen, gs, n_gen, cos, NI, sk, go, &o, got, got_s, &n_out), SEMID_OK);
         int m = n < o.k ? n : o.k;
         assert_int_equal(n_out, m);
         for (int j = 0; j < o.k; j++) {
@@ -115,9 +126,17 @@ static void test_hybrid_brute_force(void **state) {
                 assert_true(got_s[j] == -INFINITY);
             }
         }
-        if (o.weight == 1)
+        if (o.weight == 1 && !go)
             for (int j = 0; j < m && j < n_gen; j++) assert_int_equal(got[j], gen[j]);
     }
+}
+
+/* A scorer that gives every item it is asked about a log-prob of -0.05. */
+static semid_status high_scorer(void *ctx, int64_t q, const int32_t *items, int32_t n, float *out) {
+    (void)q, (void)items;
+    *(int *)ctx += n;
+    for (int32_t j = 0; j < n; j++) out[j] = -0.05f;
+    return SEMID_OK;
 }
 
 static void test_hybrid_rerank_vectors(void **state) {
@@ -130,14 +149,14 @@ static void test_hybrid_rerank_vectors(void **state) {
     h.items[0] = 0, h.items[1] = 1, h.scores[0] = -0.1f, h.scores[1] = -2.0f, h.n_hits[0] = 2;
     semid_hybrid_options o = {.weight = 0, .n_dense = 1, .k = 3};
     semid_beam_hits out;
-    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, NULL, NULL, &o, &out), SEMID_OK);
+    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, NULL, NULL, NULL, NULL, &o, &out), SEMID_OK);
     assert_int_equal(out.n_hits[0], 3);
     assert_int_equal(out.items[0], 3); /* the dense-only item, cosine 1 */
     assert_int_equal(out.items[1], 1);
     assert_int_equal(out.items[2], 0);
     semid_beam_hits_free(&out);
     o.weight = 1;
-    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, NULL, NULL, &o, &out), SEMID_OK);
+    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, NULL, NULL, NULL, NULL, &o, &out), SEMID_OK);
     assert_int_equal(out.items[0], 0);
     assert_int_equal(out.items[1], 1);
     assert_int_equal(out.items[2], 3);
@@ -147,11 +166,19 @@ static void test_hybrid_rerank_vectors(void **state) {
     const int32_t *exq[] = {ex};
     const int32_t nex[] = {1};
     o.weight = 0;
-    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, exq, nex, &o, &out), SEMID_OK);
+    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, exq, nex, NULL, NULL, &o, &out), SEMID_OK);
     assert_int_equal(out.items[0], 2);
     semid_beam_hits_free(&out);
+    /* teacher forcing: item 3, scored above the beam's best, leads even at W = 1 */
+    int asked = 0;
+    o.weight = 1;
+    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, NULL, NULL, high_scorer, &asked, &o, &out), SEMID_OK);
+    assert_int_equal(asked, 1);
+    assert_int_equal(out.items[0], 3);
+    assert_int_equal(out.items[1], 0);
+    semid_beam_hits_free(&out);
     o.weight = 1.5;
-    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, NULL, NULL, &o, &out), SEMID_EINVAL);
+    assert_int_equal(semid_hybrid_rerank(&h, q, items, 4, 2, NULL, NULL, NULL, NULL, NULL, &o, &out), SEMID_EINVAL);
     semid_beam_hits_free(&h);
 }
 

@@ -209,7 +209,22 @@ semid_status cli_dense_user(const cli_dense *dn, const int32_t *history, int64_t
     return SEMID_OK;
 }
 
-semid_status cli_dense_rerank(const cli_dense *dn, const semid_beam_hits *hits, const float *qv,
+typedef struct tf_ctx {
+    const semid_gen_bundle *b;
+    int task;
+    const int32_t *const *prompts;
+    const int32_t *lens;
+} tf_ctx;
+
+static semid_status teacher_force(void *ctx, int64_t q, const int32_t *items, int32_t n, float *out) {
+    const tf_ctx *c = ctx;
+    return semid_gen_score_items(c->b, c->task, c->prompts[q], c->lens[q], items, n, out);
+}
+
+semid_status cli_dense_rerank(const cli_dense *dn, const semid_gen_bundle *b, int task, const int32_t *const *prompts,
+                              const int32_t *lens, const semid_beam_hits *hits, const float *qv,
                               const int32_t *const *exclude, const int32_t *n_exclude, semid_beam_hits *out) {
-    return semid_hybrid_rerank(hits, qv, dn->items, dn->n_items, dn->d, dn->skip, exclude, n_exclude, &dn->o, out);
+    tf_ctx c = {b, task, prompts, lens};
+    return semid_hybrid_rerank(hits, qv, dn->items, dn->n_items, dn->d, dn->skip, exclude, n_exclude, teacher_force, &c,
+                               &dn->o, out);
 }

@@ -65,8 +65,11 @@ semid_status cli_dense_encode(const cli_dense *dn, const char *const *texts, int
  * ENMF user vectors need user-side weights it does not hold), so this is
  * the documented stand-in. */
 semid_status cli_dense_user(const cli_dense *dn, const int32_t *history, int64_t n, float **out);
-/* Re-ranks hits (the beam's, k >= the beam's hits) for n queries of vectors qv. */
-semid_status cli_dense_rerank(const cli_dense *dn, const semid_beam_hits *hits, const float *qv,
+/* Re-ranks hits (the beam's) for the queries of vectors qv; the dense
+ * candidates the beam missed are scored by teacher forcing after prompts[q]
+ * (model tokens, lens[q]) for `task`. */
+semid_status cli_dense_rerank(const cli_dense *dn, const semid_gen_bundle *b, int task, const int32_t *const *prompts,
+                              const int32_t *lens, const semid_beam_hits *hits, const float *qv,
                               const int32_t *const *exclude, const int32_t *n_exclude, semid_beam_hits *out);
 
 #endif

@@ -54,8 +54,15 @@ static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_opt
     int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
     const int32_t *ex[1] = {items};
     int32_t nex[1] = {(int32_t)(n < INT32_MAX ? n : INT32_MAX)};
+    int32_t T = b->ex.max_seq_len, len = 0;
+    int32_t *tok = malloc((size_t)T * sizeof *tok);
+    if (st == SEMID_OK && !tok) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, items, n, tok, &len);
+    const int32_t *prompts[1] = {tok};
     semid_beam_hits r;
-    if (st == SEMID_OK) st = cli_dense_rerank(&dn, h, uv, excl ? ex : NULL, excl ? nex : NULL, &r);
+    if (st == SEMID_OK)
+        st = cli_dense_rerank(&dn, b, SEMID_TASK_REC, prompts, &len, h, uv, excl ? ex : NULL, excl ? nex : NULL, &r);
+    free(tok);
     if (st == SEMID_OK) {
         semid_beam_hits_free(h);
         *h = r;

@@ -49,8 +49,14 @@ static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_opt
     SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
     float *qv = NULL;
     semid_status st = cli_dense_encode(&dn, &query, 1, &qv);
+    int32_t T = b->ex.max_seq_len, len = 0;
+    int32_t *tok = malloc((size_t)T * sizeof *tok);
+    if (st == SEMID_OK && !tok) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_gen_prompt_search(&b->vocab, &b->table, &b->ex, query, tok, &len, NULL);
+    const int32_t *prompts[1] = {tok};
     semid_beam_hits r;
-    if (st == SEMID_OK) st = cli_dense_rerank(&dn, h, qv, NULL, NULL, &r);
+    if (st == SEMID_OK) st = cli_dense_rerank(&dn, b, SEMID_TASK_SEARCH, prompts, &len, h, qv, NULL, NULL, &r);
+    free(tok);
     if (st == SEMID_OK) {
         semid_beam_hits_free(h);
         *h = r;

@@ -12,6 +12,7 @@
 #include "data/id_index.h"
 #include "gen/catalog.h"
 #include "gen/expand.h"
+#include "gen/layers.h"
 #include "io/json.h"
 
 enum { BUNDLE_META_VERSION = 1 };
@@ -574,5 +575,42 @@ semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *
     semid_gen_seqs_free(&seqs);
     free(role);
     free(head);
+    return st;
+}
+
+semid_status semid_gen_score_items(const semid_gen_bundle *b, int task, const int32_t *prompt, int32_t prompt_len,
+                                   const int32_t *items, int32_t n, float *out) {
+    if (n <= 0) return SEMID_OK;
+    if (task != SEMID_TASK_SEARCH && task != SEMID_TASK_REC) return semid_fail(SEMID_EINVAL, "score: task %d", task);
+    for (int32_t r = 0; r < n; r++)
+        if (items[r] < 0 || items[r] >= b->n_items)
+            return semid_fail(SEMID_EINVAL, "score: item index %d is not in the catalog of %d items", items[r], b->n_items);
+    int32_t L = b->table.n_levels, S = b->vocab.n_sid, base = b->vocab.sid_base, slot = 0;
+    semid_gpt_cache *c = NULL;
+    SEMID_TRY(semid_gpt_cache_create(b->model, 1, n, L, &c));
+    float *lg = malloc((size_t)n * (size_t)S * sizeof *lg);
+    int32_t *codes = malloc((size_t)n * (size_t)L * sizeof *codes), *tok = malloc((size_t)n * sizeof *tok);
+    semid_status st = lg && codes && tok ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_gpt_cache_prefill(b->model, c, 1, &slot, prompt, &prompt_len, base, base + S, lg);
+    if (st == SEMID_OK) {
+        float lse = semid_logsumexp(lg, S);
+        for (int32_t r = 0; r < n && st == SEMID_OK; r++) {
+            semid_idtable_tokens(&b->table, task, items[r], codes + (int64_t)r * L);
+            out[r] = lg[codes[(int64_t)r * L]] - lse;
+            st = semid_gpt_cache_attach(c, r, 0);
+        }
+    }
+    for (int32_t l = 1; l < L && st == SEMID_OK; l++) {
+        for (int32_t r = 0; r < n; r++) tok[r] = base + codes[(int64_t)r * L + l - 1];
+        st = semid_gpt_cache_step(b->model, c, tok, n, base, base + S, lg);
+        for (int32_t r = 0; r < n && st == SEMID_OK; r++) {
+            const float *row = lg + (int64_t)r * S;
+            out[r] += row[codes[(int64_t)r * L + l]] - semid_logsumexp(row, S);
+        }
+    }
+    free(lg);
+    free(codes);
+    free(tok);
+    semid_gpt_cache_free(c);
     return st;
 }

@@ -118,6 +118,14 @@ semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *quer
 semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
                                  int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out);
 
+/* Teacher forcing: out[r] = the log-probability the model gives item
+ * items[r]'s whole ID for `task` after the prompt (model tokens, as
+ * semid_gen_prompt_search / semid_gen_prompt_rec write them), the softmax
+ * over the ID tokens as in the beam search, so it equals the score the beam
+ * gives the item when it finds it (whether the beam would find it or not). */
+semid_status semid_gen_score_items(const semid_gen_bundle *b, int task, const int32_t *prompt, int32_t prompt_len,
+                                   const int32_t *items, int32_t n, float *out);
+
 /* Decodes prompts of a sequence pool (examples.h): seqs->seq[idx[j]] for
  * j < n, each with the trie of its task; rec prompts exclude their history
  * when exclude_history is set. out is allocated, in the order of idx. */

@@ -48,8 +48,24 @@ static semid_status check_options(const semid_hybrid_options *o) {
     return SEMID_OK;
 }
 
+int32_t semid_hybrid_dense_top(const float *cos, int32_t n_items, const uint8_t *skip, int32_t nd, int32_t *top) {
+    int32_t nt = 0;
+    for (int32_t i = 0; i < n_items && nd > 0; i++) {
+        float c = cos[i];
+        if (!(c > -INFINITY) || (skip && skip[i])) continue;
+        if (nt == nd && !(c > cos[top[nt - 1]])) continue;
+        int32_t p = nt < nd ? nt++ : nd - 1;
+        while (p > 0 && cos[top[p - 1]] < c) {
+            top[p] = top[p - 1];
+            p--;
+        }
+        top[p] = i;
+    }
+    return nt;
+}
+
 semid_status semid_hybrid_rank(const int32_t *gen_items, const float *gen_scores, int32_t n_gen, const float *cos,
-                               int32_t n_items, const uint8_t *skip, const semid_hybrid_options *o,
+                               int32_t n_items, const uint8_t *skip, const float *gen_of, const semid_hybrid_options *o,
                                int32_t *out_items, float *out_scores, int32_t *n_out) {
     SEMID_TRY(check_options(o));
     if (n_gen < 0 || n_items < 0) return semid_fail(SEMID_EINVAL, "hybrid ranking: %d hits, %d items", n_gen, n_items);
@@ -77,23 +93,13 @@ semid_status semid_hybrid_rank(const int32_t *gen_items, const float *gen_scores
         any = 1;
     }
     int32_t n_beam = n;
-    /* D: the nd best cosines (desc, index asc), by insertion. */
-    int32_t nt = 0;
-    for (int32_t i = 0; i < n_items && nd > 0; i++) {
-        float c = cos[i];
-        if (!(c > -INFINITY) || (skip && skip[i])) continue;
-        if (nt == nd && !(c > cos[top[nt - 1]])) continue;
-        int32_t p = nt < nd ? nt++ : nd - 1;
-        while (p > 0 && cos[top[p - 1]] < c) {
-            top[p] = top[p - 1];
-            p--;
-        }
-        top[p] = i;
-    }
+    /* D: the nd best cosines (desc, index asc). */
+    int32_t nt = semid_hybrid_dense_top(cos, n_items, skip, nd, top);
     for (int32_t t = 0; t < nt; t++) {
         int32_t it = top[t], dup = 0;
         for (int32_t j = 0; j < n_beam && !dup; j++) dup = x[j].item == it;
-        if (!dup) x[n++] = (hcand){it, INT32_MAX, gmin, cos[it], 0};
+        double g = gen_of && isfinite(gen_of[it]) ? gen_of[it] : gmin;
+        if (!dup) x[n++] = (hcand){it, INT32_MAX, g, cos[it], 0};
     }
     if (n > 0) {
         zscore(x, n, 0, zg);
@@ -113,7 +119,8 @@ semid_status semid_hybrid_rank(const int32_t *gen_items, const float *gen_scores
 
 semid_status semid_hybrid_rerank(const semid_beam_hits *hits, const float *qvecs, const float *item_vecs,
                                  int32_t n_items, int64_t d, const uint8_t *skip, const int32_t *const *exclude,
-                                 const int32_t *n_exclude, const semid_hybrid_options *o, semid_beam_hits *out) {
+                                 const int32_t *n_exclude, semid_hybrid_scorer scorer, void *scorer_ctx,
+                                 const semid_hybrid_options *o, semid_beam_hits *out) {
     memset(out, 0, sizeof *out);
     SEMID_TRY(check_options(o));
     if (d < 1 || n_items < 0) return semid_fail(SEMID_EINVAL, "hybrid ranking: dimension %lld", (long long)d);
@@ -121,7 +128,12 @@ semid_status semid_hybrid_rerank(const semid_beam_hits *hits, const float *qvecs
     float *norm = malloc((size_t)(n_items > 0 ? n_items : 1) * sizeof *norm);
     float *cos = malloc((size_t)(n_items > 0 ? n_items : 1) * sizeof *cos);
     uint8_t *sk = calloc((size_t)(n_items > 0 ? n_items : 1), 1);
-    semid_status st = norm && cos && sk ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    int32_t nd = o->n_dense < n_items ? o->n_dense : n_items;
+    float *gen_of = malloc((size_t)(n_items > 0 ? n_items : 1) * sizeof *gen_of);
+    int32_t *top = malloc((size_t)(nd > 0 ? nd : 1) * sizeof *top), *miss = malloc((size_t)(nd > 0 ? nd : 1) * sizeof *miss);
+    float *ms = malloc((size_t)(nd > 0 ? nd : 1) * sizeof *ms);
+    semid_status st = norm && cos && sk && gen_of && top && miss && ms ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int32_t i = 0; st == SEMID_OK && i < n_items; i++) gen_of[i] = NAN;
     for (int32_t i = 0; st == SEMID_OK && i < n_items; i++) {
         double s = 0;
         for (int64_t t = 0; t < d; t++) s += (double)item_vecs[i * d + t] * item_vecs[i * d + t];
@@ -142,11 +154,25 @@ semid_status semid_hybrid_rerank(const semid_beam_hits *hits, const float *qvecs
         else memset(sk, 0, (size_t)(n_items > 0 ? n_items : 1));
         for (int32_t j = 0; exclude && exclude[q] && j < n_exclude[q]; j++)
             if (exclude[q][j] >= 0 && exclude[q][j] < n_items) sk[exclude[q][j]] = 1;
-        st = semid_hybrid_rank(hits->items + q * hits->k, hits->scores + q * hits->k, hits->n_hits[q], cos, n_items, sk,
-                               o, out->items + q * o->k, out->scores + q * o->k, &out->n_hits[q]);
+        const int32_t *gi = hits->items + q * hits->k;
+        int32_t nm = 0;
+        if (scorer) {
+            int32_t nt = semid_hybrid_dense_top(cos, n_items, sk, nd, top);
+            for (int32_t t = 0; t < nt; t++) {
+                int in = 0;
+                for (int32_t j = 0; j < hits->n_hits[q] && !in; j++) in = gi[j] == top[t];
+                if (!in) miss[nm++] = top[t];
+            }
+            st = nm > 0 ? scorer(scorer_ctx, q, miss, nm, ms) : SEMID_OK;
+            for (int32_t j = 0; st == SEMID_OK && j < nm; j++) gen_of[miss[j]] = ms[j];
+        }
+        if (st == SEMID_OK)
+            st = semid_hybrid_rank(gi, hits->scores + q * hits->k, hits->n_hits[q], cos, n_items, sk, scorer ? gen_of : NULL,
+                                   o, out->items + q * o->k, out->scores + q * o->k, &out->n_hits[q]);
+        for (int32_t j = 0; j < nm; j++) gen_of[miss[j]] = NAN;
         if (hits->n_invalid) out->n_invalid[q] = hits->n_invalid[q];
     }
-    free(norm), free(cos), free(sk);
+    free(norm), free(cos), free(sk), free(gen_of), free(top), free(miss), free(ms);
     if (st != SEMID_OK) semid_beam_hits_free(out);
     return st;
 }
