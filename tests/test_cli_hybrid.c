@@ -214,6 +214,45 @@ static void test_teacher_forcing_matches_the_beam(void **state) {
     semid_gen_bundle_free(b);
 }
 
+/* --queries / --histories: each record re-ranked as the single command does
+ * (same rows, after the record id). */
+static void test_batch_matches_single(void **state) {
+    (void)state;
+    char *qf = test_write_file(tmpdir, "q.tsv", "a\tsubmarine volcano penguin\nb\tthe brave mountain\n");
+    char *hf = test_write_file(tmpdir, "h.tsv", "u1\t1,2,3\nu2\t7\n");
+    char dense[1200];
+    snprintf(dense, sizeof dense, "--k 5 --rerank dense --content --dataset %s/ds.sdd", tmpdir);
+    const char *recs[2][2] = {{"submarine volcano penguin", "the brave mountain"}, {"1,2,3", "7"}};
+    for (int task = 0; task < 2; task++) {
+        char *batch = NULL;
+        int rc = task == 0 ? test_run_clif(&batch, "search --model %s --threads 1 %s --queries %s 2>/dev/null", model, dense, qf)
+                           : test_run_clif(&batch, "recommend --model %s --threads 1 %s --histories %s 2>/dev/null", model,
+                                           dense, hf);
+        if (rc != 0) fail_msg("batch %d: exit %d: %s", task, rc, batch);
+        for (int r = 0; r < 2; r++) {
+            char opts[1600], *one;
+            if (task == 0) one = search(dense, recs[0][r]);
+            else {
+                snprintf(opts, sizeof opts, "%s --history %s", dense, recs[1][r]);
+                one = recommend(opts);
+            }
+            char ids[10][64];
+            int n = ids_of(one, ids, 10);
+            assert_int_equal(n, 5);
+            for (int i = 0; i < n; i++) {
+                /* the batch row: "<record>\t<rank>\t<id>\t" */
+                char row[800];
+                snprintf(row, sizeof row, "%s\t%d\t%s\t", task == 0 ? (r ? "b" : "a") : (r ? "u2" : "u1"), i + 1, ids[i]);
+                if (!strstr(batch, row)) fail_msg("batch %d lacks row '%s':\n%s\nsingle:\n%s", task, row, batch, one);
+            }
+            free(one);
+        }
+        free(batch);
+    }
+    free(qf);
+    free(hf);
+}
+
 /* Runs last: it removes the cold item. */
 static void test_removed_never_comes_back(void **state) {
     (void)state;
@@ -237,6 +276,7 @@ int main(void) {
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_teacher_forcing_matches_the_beam),
+        cmocka_unit_test(test_batch_matches_single),
         cmocka_unit_test(test_removed_never_comes_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -228,3 +228,63 @@ semid_status cli_dense_rerank(const cli_dense *dn, const semid_gen_bundle *b, in
     return semid_hybrid_rerank(hits, qv, dn->items, dn->n_items, dn->d, dn->skip, exclude, n_exclude, teacher_force, &c,
                                &dn->o, out);
 }
+
+/* Replaces *h by r on success. */
+static semid_status swap_hits(semid_status st, semid_beam_hits *h, semid_beam_hits *r) {
+    if (st == SEMID_OK) {
+        semid_beam_hits_free(h);
+        *h = *r;
+    }
+    return st;
+}
+
+semid_status cli_dense_rerank_search(const cli_dense *dn, const semid_gen_bundle *b, const char *const *queries,
+                                     int64_t n, semid_beam_hits *h) {
+    int32_t T = b->ex.max_seq_len;
+    float *qv = NULL;
+    int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok), *lens = malloc((size_t)(n > 0 ? n : 1) * sizeof *lens);
+    const int32_t **prompts = malloc((size_t)(n > 0 ? n : 1) * sizeof *prompts);
+    semid_status st = tok && lens && prompts ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int64_t q = 0; q < n && st == SEMID_OK; q++) {
+        prompts[q] = tok + q * T;
+        st = semid_gen_prompt_search(&b->vocab, &b->table, &b->ex, queries[q], tok + q * T, &lens[q], NULL);
+    }
+    if (st == SEMID_OK) st = cli_dense_encode(dn, queries, n, &qv);
+    semid_beam_hits r;
+    if (st == SEMID_OK) st = swap_hits(cli_dense_rerank(dn, b, SEMID_TASK_SEARCH, prompts, lens, h, qv, NULL, NULL, &r), h, &r);
+    free(qv), free(tok), free(lens), free(prompts);
+    return st;
+}
+
+semid_status cli_dense_rerank_rec(const cli_dense *dn, const semid_gen_bundle *b, const semid_gen_decode_options *o,
+                                  const int32_t *const *hists, const int64_t *hlens, int64_t n, semid_beam_hits *h) {
+    int32_t T = b->ex.max_seq_len, w = semid_gen_effective_window(&b->ex, b->table.n_levels);
+    int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
+    size_t nn = (size_t)(n > 0 ? n : 1);
+    float *uv = malloc(nn * (size_t)(dn->d > 0 ? dn->d : 1) * sizeof *uv);
+    int32_t *tok = malloc(nn * (size_t)T * sizeof *tok), *lens = malloc(nn * sizeof *lens), *nex = malloc(nn * sizeof *nex);
+    const int32_t **prompts = malloc(nn * sizeof *prompts);
+    semid_status st = uv && tok && lens && nex && prompts ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int64_t q = 0; q < n && st == SEMID_OK; q++) {
+        prompts[q] = tok + q * T;
+        semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, hists[q], hlens[q], tok + q * T, &lens[q]);
+        nex[q] = (int32_t)(hlens[q] < INT32_MAX ? hlens[q] : INT32_MAX);
+        int64_t from = hlens[q] > w ? hlens[q] - w : 0; /* the items the model reads */
+        float *u = NULL;
+        st = cli_dense_user(dn, hists[q] + from, hlens[q] - from, &u);
+        if (st == SEMID_OK) memcpy(uv + q * dn->d, u, (size_t)dn->d * sizeof *u);
+        free(u);
+    }
+    semid_beam_hits r;
+    if (st == SEMID_OK)
+        st = swap_hits(cli_dense_rerank(dn, b, SEMID_TASK_REC, prompts, lens, h, uv, excl ? hists : NULL, excl ? nex : NULL, &r),
+                       h, &r);
+    free(uv), free(tok), free(lens), free(nex), free(prompts);
+    return st;
+}
+
+semid_gen_decode_options cli_dense_decode_options(const semid_gen_decode_options *o) {
+    semid_gen_decode_options g = *o;
+    if (!g.diverse && g.beam.beam_size > g.beam.k) g.beam.k = g.beam.beam_size; /* the beam's top-K */
+    return g;
+}

@@ -72,4 +72,15 @@ semid_status cli_dense_rerank(const cli_dense *dn, const semid_gen_bundle *b, in
                               const int32_t *lens, const semid_beam_hits *hits, const float *qv,
                               const int32_t *const *exclude, const int32_t *n_exclude, semid_beam_hits *out);
 
+/* The decode options for a re-ranked decode: the beam's whole top K (k =
+ * the beam width), re-ranked to o->k after. */
+semid_gen_decode_options cli_dense_decode_options(const semid_gen_decode_options *o);
+/* Re-ranks the hits of n search queries (*h replaced: k = dn->o.k). */
+semid_status cli_dense_rerank_search(const cli_dense *dn, const semid_gen_bundle *b, const char *const *queries,
+                                     int64_t n, semid_beam_hits *h);
+/* Re-ranks the hits of n histories; the history is left out of the dense
+ * candidates when o leaves it out of the decode. */
+semid_status cli_dense_rerank_rec(const cli_dense *dn, const semid_gen_bundle *b, const semid_gen_decode_options *o,
+                                  const int32_t *const *hists, const int64_t *hlens, int64_t n, semid_beam_hits *h);
+
 #endif

@@ -451,10 +451,13 @@ static semid_status write_record(const semid_gen_bundle *b, const cli_batch *c, 
 
 /* Decodes records [start, start + m) into h, counting what the notes say. */
 static semid_status decode_chunk(const semid_gen_bundle *b, const cli_batch *c, int64_t start, int64_t m,
-                                 const semid_gen_decode_options *o, semid_beam_hits *h, batch_notes *notes) {
+                                 const semid_gen_decode_options *o, semid_beam_hits *h, batch_notes *notes,
+                                 const cli_dense *dense) {
+    semid_gen_decode_options go = dense ? cli_dense_decode_options(o) : *o;
     if (c->task == SEMID_TASK_SEARCH) {
         int32_t unknown[CLI_BATCH_CHUNK];
-        SEMID_TRY(semid_gen_search(b, (const char *const *)c->queries + start, m, o, h, unknown));
+        SEMID_TRY(semid_gen_search(b, (const char *const *)c->queries + start, m, &go, h, unknown));
+        if (dense) SEMID_TRY(cli_dense_rerank_search(dense, b, (const char *const *)c->queries + start, m, h));
         for (int64_t j = 0; j < m; j++)
             if (unknown[j] == c->n_words[start + j] && !notes->unknown++) notes->first_unknown_line = c->line_no[start + j];
         return SEMID_OK;
@@ -467,11 +470,12 @@ static semid_status decode_chunk(const semid_gen_bundle *b, const cli_batch *c, 
         lens[j] = c->hist_off[start + j + 1] - c->hist_off[start + j];
         notes->long_hist += lens[j] > w;
     }
-    return semid_gen_recommend(b, hs, lens, m, o, h);
+    SEMID_TRY(semid_gen_recommend(b, hs, lens, m, &go, h));
+    return dense ? cli_dense_rerank_rec(dense, b, o, hs, lens, m, h) : SEMID_OK;
 }
 
 semid_status cli_batch_run(const semid_gen_bundle *b, const cli_batch *c, const semid_gen_decode_options *o, int json,
-                           const char *path) {
+                           const char *path, const cli_dense *dense) {
     const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
     batch_notes notes = {0};
     semid_status st = SEMID_OK;
@@ -479,7 +483,7 @@ semid_status cli_batch_run(const semid_gen_bundle *b, const cli_batch *c, const 
     for (int64_t start = 0; start < c->n && st == SEMID_OK; start += CLI_BATCH_CHUNK) {
         int64_t m = c->n - start < CLI_BATCH_CHUNK ? c->n - start : CLI_BATCH_CHUNK;
         semid_beam_hits h = {0};
-        st = decode_chunk(b, c, start, m, o, &h, &notes);
+        st = decode_chunk(b, c, start, m, o, &h, &notes, dense);
         for (int64_t j = 0; j < m && st == SEMID_OK; j++) {
             notes.invalid += h.n_invalid[j];
             if (h.n_hits[j] == 0 && !notes.empty++) notes.first_empty_line = c->line_no[start + j];
@@ -519,8 +523,13 @@ int cli_gen_run(const cli_gen_args *a, int task, const char *batch_path, cli_gen
     if (st == SEMID_OK && !batch_path) st = single(b, &o, json, ctx);
     else if (st == SEMID_OK) {
         cli_batch batch;
+        cli_dense dn;
+        int on = a->dense && cli_dense_on(a->dense);
+        memset(&dn, 0, sizeof dn);
         st = cli_batch_read(batch_path, task, b, &batch);
-        if (st == SEMID_OK) st = cli_batch_run(b, &batch, &o, json, batch_path);
+        if (st == SEMID_OK && on) st = cli_dense_open(a->dense, b, o.beam.k, &dn);
+        if (st == SEMID_OK) st = cli_batch_run(b, &batch, &o, json, batch_path, on ? &dn : NULL);
+        cli_dense_close(&dn);
         cli_batch_free(&batch);
     }
     semid_gen_bundle_free(b);

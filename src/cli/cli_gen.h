@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cli/cli.h"
+#include "cli/cli_dense.h"
 #include "gen/generate.h"
 
 /* The options the decoding commands share (cli_gen_parse). */
@@ -16,6 +17,7 @@ typedef struct cli_gen_args {
     const char *format; /* "tsv" or "json" */
     int k, beam, diverse, threads, keep, exclude;
     double expand;      /* --expand-prefix SHARE (0 = off) */
+    const cli_dense_args *dense; /* --rerank dense (NULL = off; cli_dense.h) */
 } cli_gen_args;
 
 /* Bounds of --k and --beam (the library refuses a decode whose memory
@@ -95,7 +97,8 @@ void cli_batch_free(cli_batch *batch);
  * first) or, with json set, one JSON line per record; notes on stderr. */
 enum { CLI_BATCH_CHUNK = 256 };
 semid_status cli_batch_run(const semid_gen_bundle *b, const cli_batch *batch, const semid_gen_decode_options *o,
-                           int json, const char *path);
+                           int json, const char *path,
+                           const cli_dense *dense);
 
 /* The body of search and recommend: loads the model, then decodes the
  * file batch_path (cli_batch_read, cli_batch_run) or, when it is NULL, calls

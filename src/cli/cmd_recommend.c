@@ -47,27 +47,7 @@ static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_opt
                            const int32_t *items, int64_t n, semid_beam_hits *h) {
     cli_dense dn;
     SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
-    int32_t w = semid_gen_effective_window(&b->ex, b->table.n_levels);
-    int64_t from = n > w ? n - w : 0; /* the items the model reads */
-    float *uv = NULL;
-    semid_status st = cli_dense_user(&dn, items + from, n - from, &uv);
-    int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
-    const int32_t *ex[1] = {items};
-    int32_t nex[1] = {(int32_t)(n < INT32_MAX ? n : INT32_MAX)};
-    int32_t T = b->ex.max_seq_len, len = 0;
-    int32_t *tok = malloc((size_t)T * sizeof *tok);
-    if (st == SEMID_OK && !tok) st = semid_fail(SEMID_ENOMEM, "out of memory");
-    if (st == SEMID_OK) semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, items, n, tok, &len);
-    const int32_t *prompts[1] = {tok};
-    semid_beam_hits r;
-    if (st == SEMID_OK)
-        st = cli_dense_rerank(&dn, b, SEMID_TASK_REC, prompts, &len, h, uv, excl ? ex : NULL, excl ? nex : NULL, &r);
-    free(tok);
-    if (st == SEMID_OK) {
-        semid_beam_hits_free(h);
-        *h = r;
-    }
-    free(uv);
+    semid_status st = cli_dense_rerank_rec(&dn, b, o, &items, &n, 1, h);
     cli_dense_close(&dn);
     return st;
 }
@@ -84,8 +64,7 @@ static semid_status recommend_one(const semid_gen_bundle *b, const semid_gen_dec
         int32_t w = semid_gen_effective_window(&b->ex, b->table.n_levels);
         if (n > w) fprintf(stderr, "semid: note: the history has %lld items; the model reads the last %d\n", (long long)n, w);
         const int32_t *hs[1] = {items};
-        semid_gen_decode_options go = *o;
-        if (dense && !go.diverse && go.beam.beam_size > go.beam.k) go.beam.k = go.beam.beam_size; /* the beam's top-K */
+        semid_gen_decode_options go = dense ? cli_dense_decode_options(o) : *o;
         st = semid_gen_recommend(b, hs, &n, 1, &go, &h);
         if (st == SEMID_OK && dense) st = rerank(b, o, dense, items, n, &h);
     }
@@ -123,14 +102,11 @@ int cmd_recommend(int argc, char **argv) {
                           pos, 0, &n_pos, "recommend");
     if (r >= 0) return r;
     if (cli_dense_check(&dense, 1) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
-    if (cli_dense_on(&dense) && histories) {
-        fprintf(stderr, "semid: error: --rerank dense takes one --history for now, not --histories\n");
-        return CLI_EXIT_USAGE;
-    }
     if (!history == !histories) {
         fprintf(stderr, "semid: error: recommend needs one of --history ID,ID,... or --histories FILE (see --help)\n");
         return CLI_EXIT_USAGE;
     }
     one_history ctx = {history, cli_dense_on(&dense) ? &dense : NULL};
+    a.dense = &dense;
     return cli_gen_run(&a, SEMID_TASK_REC, histories, recommend_one, &ctx);
 }

@@ -47,21 +47,7 @@ static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_opt
                            const char *query, semid_beam_hits *h) {
     cli_dense dn;
     SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
-    float *qv = NULL;
-    semid_status st = cli_dense_encode(&dn, &query, 1, &qv);
-    int32_t T = b->ex.max_seq_len, len = 0;
-    int32_t *tok = malloc((size_t)T * sizeof *tok);
-    if (st == SEMID_OK && !tok) st = semid_fail(SEMID_ENOMEM, "out of memory");
-    if (st == SEMID_OK) st = semid_gen_prompt_search(&b->vocab, &b->table, &b->ex, query, tok, &len, NULL);
-    const int32_t *prompts[1] = {tok};
-    semid_beam_hits r;
-    if (st == SEMID_OK) st = cli_dense_rerank(&dn, b, SEMID_TASK_SEARCH, prompts, &len, h, qv, NULL, NULL, &r);
-    free(tok);
-    if (st == SEMID_OK) {
-        semid_beam_hits_free(h);
-        *h = r;
-    }
-    free(qv);
+    semid_status st = cli_dense_rerank_search(&dn, b, &query, 1, h);
     cli_dense_close(&dn);
     return st;
 }
@@ -73,8 +59,7 @@ static semid_status search_one(const semid_gen_bundle *b, const semid_gen_decode
     int32_t n_unknown = 0;
     const char *qs[1] = {query};
     const cli_dense_args *dense = ((const one_query *)ctx)->dense;
-    semid_gen_decode_options go = *o;
-    if (dense && !go.diverse && go.beam.beam_size > go.beam.k) go.beam.k = go.beam.beam_size; /* the beam's top-K */
+    semid_gen_decode_options go = dense ? cli_dense_decode_options(o) : *o;
     semid_status st = semid_gen_search(b, qs, 1, &go, &h, &n_unknown);
     if (st == SEMID_OK && dense) st = rerank(b, o, dense, query, &h);
     if (st == SEMID_OK) {
@@ -109,10 +94,6 @@ int cmd_search(int argc, char **argv) {
                           "DS.sdd) [--rerank-weight 0.5] [--dense-k 20] \"query text\"",
                           pos, argc, &n_pos, "search");
     if (r < 0) r = cli_dense_check(&dense, 0) == CLI_EXIT_OK ? -1 : CLI_EXIT_USAGE;
-    if (r < 0 && cli_dense_on(&dense) && queries) {
-        fprintf(stderr, "semid: error: --rerank dense takes one query for now, not --queries\n");
-        r = CLI_EXIT_USAGE;
-    }
     if (r >= 0) {
         free(pos);
         return r;
@@ -137,6 +118,7 @@ int cmd_search(int argc, char **argv) {
         q.text = query;
     }
     free(pos);
+    a.dense = &dense;
     r = cli_gen_run(&a, SEMID_TASK_SEARCH, queries, search_one, &q);
     free(query);
     return r;
