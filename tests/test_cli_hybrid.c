@@ -253,6 +253,33 @@ static void test_batch_matches_single(void **state) {
     free(hf);
 }
 
+/* The bi-encoder's text tower as the query encoder, its item vectors from
+ * `semid embed` (trained items only: the added one encoded from its text). */
+static void test_bi_encoder(void **state) {
+    (void)state;
+    char *out = NULL;
+    int rc = test_run_clif(&out, "embed --method search --dataset %s/ds.sdd --out %s/text --dim 16 --epochs 1 --batch 256 "
+                                 "--threads 1",
+                           tmpdir, tmpdir);
+    if (rc != 0) fail_msg("embed: %d: %s", rc, out);
+    free(out);
+    char dense[1600], ids[10][64];
+    snprintf(dense, sizeof dense,
+             "--k 10 --rerank dense --encoder %s/text/search_encoder.safetensors --item-embeddings %s/text/search.npy "
+             "--rerank-weight 0",
+             tmpdir, tmpdir);
+    out = search(dense, "submarine volcano penguin");
+    assert_int_equal(ids_of(out, ids, 10), 10);
+    assert_string_equal(ids[0], "cold1");
+    free(out);
+    /* vectors of another width are refused */
+    rc = test_run_clif(&out, "search --model %s --rerank dense --encoder %s/text/search_encoder.safetensors "
+                             "--item-embeddings %s/emb/content.npy \"a b\"",
+                       model, tmpdir, tmpdir);
+    assert_int_equal(rc, 1);
+    free(out);
+}
+
 /* Runs last: it removes the cold item. */
 static void test_removed_never_comes_back(void **state) {
     (void)state;
@@ -277,6 +304,7 @@ int main(void) {
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_teacher_forcing_matches_the_beam),
         cmocka_unit_test(test_batch_matches_single),
+        cmocka_unit_test(test_bi_encoder),
         cmocka_unit_test(test_removed_never_comes_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
