@@ -90,6 +90,9 @@ int cmd_train(int argc, char **argv) {
     if (rep.stopped_early)
         printf("stopped early after epoch %d of at most %d: no better validation score for %d epoch%s\n", rep.epochs_run,
                c.epochs, rep.epochs_run - rep.best_epoch, rep.epochs_run - rep.best_epoch == 1 ? "" : "s");
+    if (rep.step_cpu_seconds > 0)
+        printf("steps: %.0f tokens per CPU second (%.1f CPU s in %.1f s), %.1f%% of token slots padding\n",
+               rep.tokens / rep.step_cpu_seconds, rep.step_cpu_seconds, rep.step_seconds, 100.0 * rep.padding);
     printf("last epoch loss %.4f\n", rep.last_epoch_loss);
     if (rep.best_valid >= 0)
         printf("best epoch %d: validation Recall@%d search %.4f, rec %.4f\n", rep.best_epoch, c.valid_k, rep.valid_search,

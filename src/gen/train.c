@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -623,6 +624,13 @@ static semid_status setup(trainer *t) {
     return SEMID_OK;
 }
 
+/* CPU time of the process (all threads), in seconds. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* The last component of a directory path, naming a model in log lines. */
 static const char *dir_name(const char *path) {
     const char *slash = strrchr(path, '/');
@@ -711,17 +719,18 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     if (cfg->verbose == 1) semid_progress_start(&prog, "train", t.total_steps);
     int64_t end = t.stopped ? step : t.total_steps; /* a resumed run that had stopped early is complete */
     if (cfg->stop_after > 0 && cfg->stop_after < end) end = cfg->stop_after;
-    double loss_sum = 0, last_epoch_loss = NAN, tokens = 0, t_train = 0, t_epoch = semid_now();
+    double loss_sum = 0, last_epoch_loss = NAN, tokens = 0, slots = 0, t_train = 0, c_train = 0, t_epoch = semid_now();
     int64_t loss_n = 0, start_step = step;
     for (; step < end && st == SEMID_OK; step++) {
         int64_t e = step / t.n_batches, b = step % t.n_batches;
-        double ts = semid_now();
+        double ts = semid_now(), cs = cpu_now();
         if ((st = epoch_order(&t, e)) != SEMID_OK) break;
         int64_t first = b * cfg->batch_size;
         int32_t B = (int32_t)(t.n_epoch - first < cfg->batch_size ? t.n_epoch - first : cfg->batch_size);
         int32_t T = 0;
         semid_gen_batch_fill(&t.train, t.order + first, B, inputs, targets, &T);
         for (int64_t j = 0; j < (int64_t)B * T; j++) tokens += inputs[j] != SEMID_TOK_PAD;
+        slots += (double)B * T;
         float loss = 0;
         semid_gpt_zero_grad(t.model);
         st = semid_gpt_forward(t.model, inputs, targets, B, T, &loss);
@@ -734,6 +743,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         }
         semid_adamw_step(&t.opt, params, grads, mask);
         t_train += semid_now() - ts;
+        c_train += cpu_now() - cs;
         loss_sum += loss;
         loss_n++;
         if (cfg->verbose == 1) {
@@ -782,6 +792,10 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         report->n_train_seqs[0] = t.train.n_task[0];
         report->n_train_seqs[1] = t.train.n_task[1];
         report->n_params = n_params;
+        report->step_seconds = t_train;
+        report->step_cpu_seconds = c_train;
+        report->tokens = tokens;
+        report->padding = slots > 0 ? 1.0 - tokens / slots : 0;
     }
     free(inputs);
     free(targets);

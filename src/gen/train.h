@@ -118,6 +118,11 @@ typedef struct semid_gen_train_report {
     double tokens_per_s;      /* training tokens (non-padding inputs) per second */
     int64_t n_train_seqs[2];  /* [search, rec] training sequences */
     int64_t n_params;
+    /* this run's steps (forward, backward, AdamW; not validation or checkpoints): */
+    double step_seconds;      /* wall time */
+    double step_cpu_seconds;  /* CPU time of the process, all threads */
+    double tokens;            /* non-padding input tokens */
+    double padding;           /* share of the batches' token slots that were padding */
 } semid_gen_train_report;
 
 /* The early-stopping rule, after `epoch` (1-based) validated epochs of
