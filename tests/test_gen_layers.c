@@ -65,21 +65,29 @@ static void check_grad(const char *what, float *x, const float *grad, int64_t n,
 typedef struct {
     int32_t *inp;
     float *wte, *wpe;
+    const int32_t *pos;
 } enc_ctx;
 static void enc_fwd(void *c, float *out) {
     enc_ctx *e = c;
-    semid_encoder_forward(out, e->inp, e->wte, e->wpe, B, T, C);
+    semid_encoder_forward(out, e->inp, e->pos, e->wte, e->wpe, B, T, C);
 }
+
+/* Packed rows: row 0 holds sequences of 2 and 3 tokens, row 1 one of 4 and one of 1. */
+static const int32_t packed_pos[N] = {0, 1, 0, 1, 2, 0, 1, 2, 3, 0};
 
 static void test_encoder(void **state) {
     (void)state;
     int32_t inp[N] = {1, 3, 3, 0, 10, 3, 2, 2, 7, 1}; /* repeated tokens accumulate */
-    enc_ctx e = {inp, randn(V * C, 1), randn(T * C, 1)};
-    float *R = randn(N * C, 1), *dwte = zeros(V * C), *dwpe = zeros(T * C);
-    semid_encoder_backward(dwte, dwpe, R, inp, B, T, C);
-    check_grad("encoder.wte", e.wte, dwte, V * C, enc_fwd, &e, N * C, R);
-    check_grad("encoder.wpe", e.wpe, dwpe, T * C, enc_fwd, &e, N * C, R);
-    free(e.wte), free(e.wpe), free(R), free(dwte), free(dwpe);
+    for (int packed = 0; packed < 2; packed++) {
+        enc_ctx e = {inp, randn(V * C, 1), randn(T * C, 1), packed ? packed_pos : NULL};
+        float *R = randn(N * C, 1), *dwte = zeros(V * C), *dwpe = zeros(T * C);
+        semid_encoder_backward(dwte, dwpe, R, inp, e.pos, B, T, C);
+        check_grad("encoder.wte", e.wte, dwte, V * C, enc_fwd, &e, N * C, R);
+        check_grad("encoder.wpe", e.wpe, dwpe, T * C, enc_fwd, &e, N * C, R);
+        if (packed) /* position 4 is nobody's */
+            for (int i = 0; i < C; i++) assert_float_equal(dwpe[4 * C + i], 0, 0);
+        free(e.wte), free(e.wpe), free(R), free(dwte), free(dwpe);
+    }
 }
 
 /* ---- layernorm ---- */
@@ -143,16 +151,17 @@ static void test_matmul(void **state) {
 /* ---- attention ---- */
 typedef struct {
     float *inp, *att, *scratch;
+    const int32_t *pos;
 } at_ctx;
 static void at_fwd(void *c, float *out) {
     at_ctx *a = c;
-    semid_attention_forward(out, a->att, a->scratch, a->inp, B, T, C, NH);
+    semid_attention_forward(out, a->att, a->scratch, a->inp, a->pos, B, T, C, NH);
 }
 
 static void test_attention(void **state) {
     (void)state;
     float *scratch = zeros(semid_attention_scratch_size(B, T, C, NH));
-    at_ctx a = {randn(N * 3 * C, 1), zeros(B * NH * T * T), scratch};
+    at_ctx a = {randn(N * 3 * C, 1), zeros(B * NH * T * T), scratch, NULL};
     float *out = zeros(N * C), *R = randn(N * C, 1);
     at_fwd(&a, out);
     /* probabilities: rows sum to 1, nothing above the diagonal */
@@ -174,9 +183,38 @@ static void test_attention(void **state) {
     assert_true(memcmp(out + (T - 1) * C, before + (T - 1) * C, C * sizeof(float)) != 0);
     at_fwd(&a, out);
     float *dinp = zeros(N * 3 * C);
-    semid_attention_backward(dinp, scratch, R, a.inp, a.att, B, T, C, NH);
+    semid_attention_backward(dinp, scratch, R, a.inp, a.att, NULL, B, T, C, NH);
     check_grad("attention.inp", a.inp, dinp, N * 3 * C, at_fwd, &a, N * C, R);
     free(a.inp), free(a.att), free(out), free(R), free(scratch), free(before), free(dinp);
+}
+
+/* Packed rows: each position attends within its own sequence, and a row of
+ * sequences gives what each sequence gives alone. */
+static void test_attention_packed(void **state) {
+    (void)state;
+    float *scratch = zeros(semid_attention_scratch_size(B, T, C, NH));
+    at_ctx a = {randn(N * 3 * C, 1), zeros(B * NH * T * T), scratch, packed_pos};
+    float *out = zeros(N * C), *R = randn(N * C, 1);
+    at_fwd(&a, out);
+    for (int r = 0; r < B * NH * T; r++) {
+        int b = r / (NH * T), t = r % T, s0 = t - packed_pos[b * T + t];
+        double s = 0;
+        for (int t2 = 0; t2 < T; t2++) {
+            if (t2 > t || t2 < s0) assert_float_equal(a.att[r * T + t2], 0, 0);
+            s += a.att[r * T + t2];
+        }
+        assert_float_equal(s, 1, 1e-5);
+    }
+    /* row 0's second sequence (positions 2..4) alone, as a row of its own */
+    float *one = zeros(N * 3 * C), *one_out = zeros(N * C), *one_att = zeros(B * NH * T * T);
+    memcpy(one, a.inp + 2 * 3 * C, 3 * 3 * C * sizeof(float));
+    semid_attention_forward(one_out, one_att, scratch, one, NULL, 1, 3, C, NH);
+    for (int i = 0; i < 3 * C; i++) assert_float_equal(one_out[i], out[2 * C + i], 1e-6);
+    float *dinp = zeros(N * 3 * C);
+    at_fwd(&a, out);
+    semid_attention_backward(dinp, scratch, R, a.inp, a.att, packed_pos, B, T, C, NH);
+    check_grad("attention.inp (packed)", a.inp, dinp, N * 3 * C, at_fwd, &a, N * C, R);
+    free(a.inp), free(a.att), free(out), free(R), free(scratch), free(dinp), free(one), free(one_out), free(one_att);
 }
 
 /* ---- gelu, residual ---- */
@@ -294,7 +332,7 @@ static int setup(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoder),    cmocka_unit_test(test_layernorm),
-        cmocka_unit_test(test_matmul),     cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_matmul),     cmocka_unit_test(test_attention), cmocka_unit_test(test_attention_packed),
         cmocka_unit_test(test_gelu_and_residual), cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_tied_logits),       cmocka_unit_test(test_fast_exp),
     };

@@ -221,6 +221,70 @@ static void test_threads_agree(void **state) {
     semid_gpt_free(m);
 }
 
+/* Sequences packed into shared rows (block-diagonal attention, positions
+ * from each sequence's start) give the loss and gradients of the same
+ * sequences padded to a row each. */
+static void test_packed_matches_padded(void **state) {
+    (void)state;
+    enum { T = 8, NS = 5 };
+    semid_gpt *m = random_model(&tiny, 4);
+    static const int32_t len[NS] = {8, 5, 3, 4, 2};
+    /* packed: row 0 = seq 0; row 1 = seqs 1, 2; row 2 = seqs 3, 4 and 2 positions of padding */
+    static const int32_t row_of[NS] = {0, 1, 1, 2, 2}, at[NS] = {0, 0, 5, 0, 4};
+    int32_t tok[NS][T], tgt[NS][T];
+    for (int k = 0; k < NS; k++) {
+        random_tokens(tok[k], T, tiny.vocab_size, 20 + (uint64_t)k);
+        random_tokens(tgt[k], T, tiny.vocab_size, 40 + (uint64_t)k);
+        for (int t = 0; t < T; t++)
+            if (t >= len[k] || (t + k) % 3 == 0) tgt[k][t] = -1;
+    }
+    int32_t pin[NS * T], ptg[NS * T], qin[3 * T], qtg[3 * T], qpos[3 * T];
+    for (int k = 0; k < NS; k++)
+        for (int t = 0; t < T; t++) {
+            pin[k * T + t] = t < len[k] ? tok[k][t] : 0;
+            ptg[k * T + t] = tgt[k][t];
+        }
+    for (int j = 0; j < 3 * T; j++) {
+        qin[j] = 0;
+        qtg[j] = -1;
+        qpos[j] = -1;
+    }
+    for (int k = 0; k < NS; k++)
+        for (int t = 0; t < len[k]; t++) {
+            int j = row_of[k] * T + at[k] + t;
+            qin[j] = tok[k][t];
+            qtg[j] = tgt[k][t];
+            qpos[j] = t;
+        }
+    qpos[2 * T + 6] = 0; /* the padding */
+    qpos[2 * T + 7] = 1;
+    int64_t n;
+    float *g = semid_gpt_grads(m, &n);
+    float *padded = malloc((size_t)n * sizeof(float)), loss_padded, loss_packed;
+    assert_int_equal(semid_gpt_forward(m, pin, ptg, NS, T, &loss_padded), SEMID_OK);
+    semid_gpt_zero_grad(m);
+    assert_int_equal(semid_gpt_backward(m), SEMID_OK);
+    memcpy(padded, g, (size_t)n * sizeof(float));
+    assert_int_equal(semid_gpt_forward_packed(m, qin, qtg, qpos, 3, T, &loss_packed), SEMID_OK);
+    semid_gpt_zero_grad(m);
+    assert_int_equal(semid_gpt_backward(m), SEMID_OK);
+    assert_float_equal(loss_packed, loss_padded, 1e-5);
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs((double)g[i] - padded[i]) / (1e-4 + fabs((double)padded[i]));
+        worst = err > worst ? err : worst;
+    }
+    assert_true(worst < 1e-3);
+    /* positions must count up from 0 within a row */
+    qpos[T + 5] = 1;
+    assert_int_equal(semid_gpt_forward_packed(m, qin, qtg, qpos, 3, T, &loss_packed), SEMID_EINVAL);
+    qpos[T + 5] = 0;
+    qpos[T] = 1;
+    assert_int_equal(semid_gpt_forward_packed(m, qin, qtg, qpos, 3, T, &loss_packed), SEMID_EINVAL);
+    free(padded);
+    semid_gpt_free(m);
+}
+
 static void test_forward_validates_and_logits_rows(void **state) {
     (void)state;
     enum { B = 2, T = 5 };
@@ -461,6 +525,7 @@ int main(void) {
         cmocka_unit_test(test_gradients_match_finite_differences),
         cmocka_unit_test(test_output_range),
         cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_packed_matches_padded),
         cmocka_unit_test(test_forward_validates_and_logits_rows),
         cmocka_unit_test(test_cache_matches_forward),
         cmocka_unit_test(test_checkpoint_roundtrip),

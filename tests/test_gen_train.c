@@ -12,6 +12,7 @@
 
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/rng.h"
 #include "data/synth.h"
 #include "gen/examples.h"
 #include "gen/generate.h"
@@ -164,6 +165,79 @@ static void test_examples(void **state) {
     free(role);
 }
 
+/* Packed batches: each sequence once, whole, in one row, positions counted
+ * from its start; the targets those of the padded batch; fewer rows. */
+static void test_batch_pack(void **state) {
+    (void)state;
+    semid_gen_example_options o = semid_gen_example_defaults();
+    o.max_seq_len = 8 * table.n_levels;
+    uint8_t *role = malloc((size_t)ds.n_queries);
+    semid_gen_query_roles(&ds, &o, role);
+    semid_gen_vocab v;
+    assert_int_equal(semid_gen_vocab_build(&ds, NULL, &table, NULL, &v), SEMID_OK);
+    semid_gen_seqs s;
+    assert_int_equal(semid_gen_examples_train(&ds, &table, &v, role, &o, &s), SEMID_OK);
+    enum { B = 24 };
+    int64_t idx[B];
+    semid_rng r;
+    semid_rng_seed(&r, 9);
+    size_t cells = (size_t)B * (size_t)s.max_len;
+    int32_t *in = malloc(cells * sizeof *in), *tg = malloc(cells * sizeof *tg), *pos = malloc(cells * sizeof *pos);
+    int32_t *fin = malloc(cells * sizeof *fin), *ftg = malloc(cells * sizeof *ftg);
+    double slots_packed = 0, slots_padded = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        for (int b = 0; b < B; b++) idx[b] = (int64_t)semid_rng_below(&r, (uint64_t)s.n);
+        int32_t rows = 0, T = 0, FT = 0;
+        int64_t nt = -1;
+        assert_int_equal(semid_gen_batch_pack(&s, idx, B, in, tg, pos, &rows, &T, &nt), SEMID_OK);
+        int64_t fnt = semid_gen_batch_fill(&s, idx, B, fin, ftg, &FT);
+        assert_int_equal(T, FT);
+        assert_int_equal(nt, fnt);
+        assert_true(rows >= 1 && rows <= B);
+        slots_packed += (double)rows * T;
+        slots_padded += (double)B * T;
+        /* find each sequence as a run starting at pos 0 with its tokens and targets */
+        uint8_t *used = calloc((size_t)rows * (size_t)T, 1);
+        for (int b = 0; b < B; b++) {
+            const semid_gen_seq *q = &s.seq[idx[b]];
+            int32_t need = q->len - 1;
+            int found = 0;
+            for (int64_t j = 0; j + need <= (int64_t)rows * T && !found; j++) {
+                if ((j % T) + need > T || pos[j] != 0 || used[j]) continue;
+                int ok = 1;
+                for (int32_t t = 0; t < need && ok; t++)
+                    ok = in[j + t] == s.tokens[q->offset + t] && pos[j + t] == t && !used[j + t] &&
+                         tg[j + t] == ftg[(int64_t)b * T + t];
+                if (ok && (j + need) % T != 0) ok = pos[j + need] == 0; /* the next sequence starts after it */
+                if (!ok) continue;
+                found = 1;
+                memset(used + j, 1, (size_t)need);
+            }
+            assert_true(found);
+        }
+        for (int64_t j = 0; j < (int64_t)rows * T; j++)
+            if (!used[j]) {
+                assert_int_equal(in[j], SEMID_TOK_PAD);
+                assert_int_equal(tg[j], -1);
+            }
+        free(used);
+        /* the same batch packs the same way */
+        int32_t rows2, T2;
+        int32_t *in2 = malloc(cells * sizeof *in2), *tg2 = malloc(cells * sizeof *tg2), *pos2 = malloc(cells * sizeof *pos2);
+        assert_int_equal(semid_gen_batch_pack(&s, idx, B, in2, tg2, pos2, &rows2, &T2, NULL), SEMID_OK);
+        assert_int_equal(rows2, rows);
+        assert_memory_equal(in2, in, (size_t)rows * T * sizeof *in);
+        assert_memory_equal(pos2, pos, (size_t)rows * T * sizeof *pos);
+        free(in2), free(tg2), free(pos2);
+    }
+    print_message("packed batches: %.0f%% of the padded batches' slots\n", 100 * slots_packed / slots_padded);
+    assert_true(slots_packed < 0.9 * slots_padded);
+    free(in), free(tg), free(pos), free(fin), free(ftg);
+    semid_gen_seqs_free(&s);
+    semid_gen_vocab_free(&v);
+    free(role);
+}
+
 static semid_gen_train_config tiny_config(void) {
     semid_gen_train_config c = semid_gen_train_defaults();
     c.n_layer = 1;
@@ -191,11 +265,15 @@ static void read_params(const char *dir, float **p, int64_t *n) {
     free(path);
 }
 
-/* N steps straight == N/2, stop, resume, N/2 more: the same parameters. */
-static void test_resume_is_exact(void **state) {
-    (void)state;
-    char *a = semid_path_join(tmpdir, "straight"), *b = semid_path_join(tmpdir, "resumed");
+/* N steps straight == N/2, stop, resume, N/2 more: the same parameters,
+ * with packed batches (the default) and without. */
+static void resume_is_exact(int pack) {
+    char name[2][32];
+    snprintf(name[0], sizeof name[0], "straight-%d", pack);
+    snprintf(name[1], sizeof name[1], "resumed-%d", pack);
+    char *a = semid_path_join(tmpdir, name[0]), *b = semid_path_join(tmpdir, name[1]);
     semid_gen_train_config c = tiny_config();
+    c.pack = pack;
     semid_gen_train_report ra, rb;
     assert_int_equal(semid_gen_train(&ds, &table, &c, a, &ra), SEMID_OK);
     assert_true(ra.total_steps >= 4);
@@ -216,14 +294,26 @@ static void test_resume_is_exact(void **state) {
     /* The best model of the resumed run was kept across the interruption. */
     assert_int_equal(rb.best_epoch, ra.best_epoch);
     assert_true(fabs(rb.best_valid - ra.best_valid) < 1e-12);
-    /* A different set-up refuses to resume from it. */
+    /* A different set-up refuses to resume from it: another batch size, or
+     * the other batch order. */
     c.batch_size = 16;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "another set-up"));
+    c.batch_size = tiny_config().batch_size;
+    c.pack = !pack;
     assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_EINVAL);
     assert_non_null(strstr(semid_last_error(), "another set-up"));
     free(pa);
     free(pb);
     free(a);
     free(b);
+}
+
+static void test_resume_is_exact(void **state) {
+    (void)state;
+    assert_int_equal(semid_gen_train_defaults().pack, 1);
+    resume_is_exact(1);
+    resume_is_exact(0);
 }
 
 /* A step budget below the epochs' cuts the run, ends it like an epoch
@@ -481,6 +571,7 @@ static void test_end_to_end(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_batch_pack),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_max_steps),
         cmocka_unit_test(test_should_stop_rule),

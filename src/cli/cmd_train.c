@@ -12,7 +12,7 @@
 int cmd_train(int argc, char **argv) {
     semid_gen_train_config c = semid_gen_train_defaults();
     const char *dataset = NULL, *sids = NULL, *out = NULL, *decay = "cosine";
-    int seed = (int)c.seed, resume = 0, quiet = 0, wait = 0;
+    int seed = (int)c.seed, resume = 0, quiet = 0, wait = 0, no_pack = 0;
     int64_t warmup = c.warmup_steps;
     cli_option opts[] = {
         {"dataset", CLI_STRING, &dataset, "dataset file (.sdd, from semid data)"},
@@ -29,6 +29,8 @@ int cmd_train(int argc, char **argv) {
          "early stopping: stop after this many epochs in a row without a better validation score (0 = off)"},
         {"min-epochs", CLI_INT, &c.min_epochs, "early stopping: run at least this many epochs"},
         {"batch", CLI_INT, &c.batch_size, "sequences per batch"},
+        {"no-pack", CLI_FLAG, &no_pack,
+         "a padded row per sequence, as before packing (slower; the same batches and loss)"},
         {"lr", CLI_FLOAT, &c.lr, "peak learning rate"},
         {"weight-decay", CLI_FLOAT, &c.weight_decay, "AdamW weight decay"},
         {"clip", CLI_FLOAT, &c.clip_norm, "gradient-norm clip (0 = off)"},
@@ -73,6 +75,7 @@ int cmd_train(int argc, char **argv) {
     c.seed = (uint64_t)seed;
     c.warmup_steps = warmup;
     c.resume = resume;
+    c.pack = !no_pack;
     c.wait = wait;
     c.verbose = !quiet;
 

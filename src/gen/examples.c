@@ -302,3 +302,62 @@ int64_t semid_gen_batch_fill(const semid_gen_seqs *s, const int64_t *idx, int32_
     *T = TT;
     return n_targets;
 }
+
+semid_status semid_gen_batch_pack(const semid_gen_seqs *s, const int64_t *idx, int32_t B, int32_t *inputs,
+                                  int32_t *targets, int32_t *pos, int32_t *rows, int32_t *T, int64_t *n_targets) {
+    int32_t *order = malloc((size_t)(B > 0 ? B : 1) * 4 * sizeof *order);
+    if (!order) return semid_fail(SEMID_ENOMEM, "examples: out of memory for a batch of %d", B);
+    int32_t *fill = order + B, *row_of = fill + B, *at = row_of + B;
+    int32_t maxlen = 2;
+    for (int32_t b = 0; b < B; b++)
+        if (s->seq[idx[b]].len > maxlen) maxlen = s->seq[idx[b]].len;
+    int32_t TT = maxlen - 1, R = 0;
+    /* longest first, ties in batch order (an insertion sort: batches are small) */
+    for (int32_t b = 0; b < B; b++) {
+        int32_t j = b, len = s->seq[idx[b]].len;
+        for (; j > 0 && s->seq[idx[order[j - 1]]].len < len; j--) order[j] = order[j - 1];
+        order[j] = b;
+    }
+    /* first fit: sequence b goes to row row_of[b] at position at[b] */
+    for (int32_t k = 0; k < B; k++) {
+        int32_t b = order[k], need = s->seq[idx[b]].len - 1 > 1 ? s->seq[idx[b]].len - 1 : 1;
+        int32_t r = 0;
+        while (r < R && fill[r] + need > TT) r++;
+        if (r == R) fill[R++] = 0;
+        row_of[b] = r;
+        at[b] = fill[r];
+        fill[r] += need;
+    }
+    for (int64_t j = 0; j < (int64_t)R * TT; j++) {
+        inputs[j] = SEMID_TOK_PAD;
+        targets[j] = -1;
+        pos[j] = -1;
+    }
+    int64_t nt = 0;
+    for (int32_t b = 0; b < B; b++) {
+        const semid_gen_seq *q = &s->seq[idx[b]];
+        const int32_t *tok = s->tokens + q->offset;
+        const uint8_t *tg = s->is_target + q->offset;
+        int32_t need = q->len - 1 > 1 ? q->len - 1 : 1;
+        int64_t base = (int64_t)row_of[b] * TT + at[b];
+        for (int32_t t = 0; t < need; t++) {
+            inputs[base + t] = tok[t];
+            int32_t y = t + 1 < q->len && tg[t + 1] ? tok[t + 1] : -1;
+            targets[base + t] = y;
+            pos[base + t] = t;
+            nt += y >= 0;
+        }
+    }
+    /* padding after a row's last sequence: a sequence of its own */
+    for (int32_t r = 0; r < R; r++)
+        for (int32_t t = 0, run = 0; t < TT; t++) {
+            int32_t *p = pos + (int64_t)r * TT + t;
+            if (*p < 0) *p = run++;
+            else run = 0;
+        }
+    free(order);
+    *rows = R;
+    *T = TT;
+    if (n_targets) *n_targets = nt;
+    return SEMID_OK;
+}

@@ -112,4 +112,18 @@ semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtabl
 int64_t semid_gen_batch_fill(const semid_gen_seqs *s, const int64_t *idx, int32_t B, int32_t *inputs,
                              int32_t *targets, int32_t *T);
 
+/* The batch of sequences idx[0..B) packed into rows (semid_gpt_forward_packed),
+ * no sequence cut: T = longest length - 1 positions per row, and a sequence
+ * of n tokens takes n - 1 positions of a row (its tokens but the last as
+ * inputs; each next token as the target where it is a training target,
+ * else -1). Sequences go longest first (ties in idx order), each into the
+ * first row with room for it; positions left at a row's end are PAD tokens
+ * without targets, a sequence of their own in pos. Writes inputs, targets
+ * and pos, (*rows, T) each, and the number of target tokens to *n_targets
+ * (may be NULL): the same set as semid_gen_batch_fill's, in fewer rows. A
+ * function of the batch alone. Each buffer needs room for B * max_len
+ * values. SEMID_ENOMEM when scratch memory is short. */
+semid_status semid_gen_batch_pack(const semid_gen_seqs *s, const int64_t *idx, int32_t B, int32_t *inputs,
+                                  int32_t *targets, int32_t *pos, int32_t *rows, int32_t *T, int64_t *n_targets);
+
 #endif

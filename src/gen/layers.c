@@ -39,19 +39,19 @@ static void add_column_sums(float *out, const float *x, int64_t N, int64_t C) {
     }
 }
 
-void semid_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int64_t B, int64_t T,
-                           int64_t C) {
+void semid_encoder_forward(float *out, const int32_t *inp, const int32_t *pos, const float *wte, const float *wpe,
+                           int64_t B, int64_t T, int64_t C) {
 #pragma omp parallel for schedule(static) if (B * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t bt = 0; bt < B * T; bt++) {
         const float *e = wte + (int64_t)inp[bt] * C;
-        const float *p = wpe + (bt % T) * C;
+        const float *p = wpe + (pos ? pos[bt] : bt % T) * C;
         float *o = out + bt * C;
         for (int64_t i = 0; i < C; i++) o[i] = e[i] + p[i];
     }
 }
 
-void semid_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, int64_t B, int64_t T,
-                            int64_t C) {
+void semid_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, const int32_t *pos,
+                            int64_t B, int64_t T, int64_t C) {
 #pragma omp parallel if (B * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     {
         int64_t c0, c1;
@@ -59,7 +59,7 @@ void semid_encoder_backward(float *dwte, float *dwpe, const float *dout, const i
         for (int64_t bt = 0; bt < B * T; bt++) {
             const float *d = dout + bt * C;
             float *de = dwte + (int64_t)inp[bt] * C;
-            float *dp = dwpe + (bt % T) * C;
+            float *dp = dwpe + (pos ? pos[bt] : bt % T) * C;
             for (int64_t i = c0; i < c1; i++) {
                 de[i] += d[i];
                 dp[i] += d[i];
@@ -157,8 +157,8 @@ static void pack_transposed(float *restrict dst, const float *restrict src, int6
         for (int64_t i = 0; i < hs; i++) dst[i * T + t] = src[t * stride + i];
 }
 
-void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, int64_t B, int64_t T, int64_t C,
-                             int64_t NH) {
+void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, const int32_t *pos, int64_t B,
+                             int64_t T, int64_t C, int64_t NH) {
     int64_t hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
@@ -171,10 +171,10 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
         for (int64_t t = 0; t < T; t++) {
             const float *q = base + t * C3 + h * hs;
             float *restrict a = att + (bh * T + t) * T;
-            int64_t n = t + 1;
+            int64_t n = t + 1, s0 = pos ? t - pos[b * T + t] : 0; /* attends to [s0, n) */
             for (int64_t t2 = 0; t2 < T; t2++) a[t2] = 0.0f;
             /* scores BLOCK positions at a time in registers, then the rest */
-            int64_t t0 = 0;
+            int64_t t0 = s0;
             for (; t0 + ATT_BLOCK <= n; t0 += ATT_BLOCK) {
                 float r[ATT_BLOCK] = {0};
                 for (int64_t i = 0; i < hs; i++) {
@@ -189,23 +189,23 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
                 const float *restrict kr = kt + i * T;
                 for (int64_t t2 = t0; t2 < n; t2++) a[t2] = MADD(qi, kr[t2], a[t2]);
             }
-            float maxv = a[0];
+            float maxv = a[s0];
 #pragma omp simd reduction(max : maxv)
-            for (int64_t t2 = 1; t2 < n; t2++) maxv = a[t2] > maxv ? a[t2] : maxv;
+            for (int64_t t2 = s0 + 1; t2 < n; t2++) maxv = a[t2] > maxv ? a[t2] : maxv;
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-            for (int64_t t2 = 0; t2 < n; t2++) {
+            for (int64_t t2 = s0; t2 < n; t2++) {
                 float e = semid_fast_expf(a[t2] - maxv);
                 a[t2] = e;
                 sum += e;
             }
             float inv = 1.0f / sum;
-            for (int64_t t2 = 0; t2 < n; t2++) a[t2] *= inv;
+            for (int64_t t2 = s0; t2 < n; t2++) a[t2] *= inv;
             /* weighted values BLOCK channels at a time in registers, then the rest */
             int64_t i0 = 0;
             for (; i0 + ATT_BLOCK <= hs; i0 += ATT_BLOCK) {
                 float r[ATT_BLOCK] = {0};
-                for (int64_t t2 = 0; t2 < n; t2++) {
+                for (int64_t t2 = s0; t2 < n; t2++) {
                     const float *restrict v = base + t2 * C3 + 2 * C + h * hs + i0;
                     float p = a[t2];
                     for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(p, v[u], r[u]);
@@ -213,7 +213,7 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
                 memcpy(acc + i0, r, sizeof r);
             }
             for (int64_t i = i0; i < hs; i++) acc[i] = 0.0f;
-            for (int64_t t2 = 0; t2 < n && i0 < hs; t2++) {
+            for (int64_t t2 = s0; t2 < n && i0 < hs; t2++) {
                 const float *restrict v = base + t2 * C3 + 2 * C + h * hs;
                 float p = a[t2];
                 for (int64_t i = i0; i < hs; i++) acc[i] = MADD(p, v[i], acc[i]);
@@ -224,7 +224,7 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
 }
 
 void semid_attention_backward(float *dinp, float *scratch, const float *dout, const float *inp, const float *att,
-                              int64_t B, int64_t T, int64_t C, int64_t NH) {
+                              const int32_t *pos, int64_t B, int64_t T, int64_t C, int64_t NH) {
     int64_t hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
@@ -243,9 +243,9 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
         for (int64_t t = 0; t < T; t++) {
             const float *restrict a = att + (bh * T + t) * T;
             const float *restrict d = dout + (b * T + t) * C + h * hs;
-            int64_t n = t + 1;
+            int64_t n = t + 1, s0 = pos ? t - pos[b * T + t] : 0; /* attended to [s0, n) */
             /* through out = att . v: datt = d . v^T, dv += att d */
-            int64_t t0 = 0;
+            int64_t t0 = s0;
             for (; t0 + ATT_BLOCK <= n; t0 += ATT_BLOCK) { /* datt in registers */
                 float r[ATT_BLOCK] = {0};
                 for (int64_t i = 0; i < hs; i++) {
@@ -272,13 +272,13 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
             /* through the softmax, then the scaled scores q . k */
             float dot_ad = 0.0f;
 #pragma omp simd reduction(+ : dot_ad)
-            for (int64_t t2 = 0; t2 < n; t2++) dot_ad += a[t2] * dpre[t2];
-            for (int64_t t2 = 0; t2 < n; t2++) dpre[t2] = a[t2] * (dpre[t2] - dot_ad) * scale;
+            for (int64_t t2 = s0; t2 < n; t2++) dot_ad += a[t2] * dpre[t2];
+            for (int64_t t2 = s0; t2 < n; t2++) dpre[t2] = a[t2] * (dpre[t2] - dot_ad) * scale;
             const float *restrict q = base + t * C3 + h * hs;
             int64_t i0 = 0;
             for (; i0 + ATT_BLOCK <= hs; i0 += ATT_BLOCK) { /* dq in registers */
                 float r[ATT_BLOCK] = {0};
-                for (int64_t t2 = 0; t2 < n; t2++) {
+                for (int64_t t2 = s0; t2 < n; t2++) {
                     const float *restrict k = base + t2 * C3 + C + h * hs + i0;
                     float p = dpre[t2];
                     for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(p, k[u], r[u]);
@@ -286,7 +286,7 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
                 memcpy(dq + i0, r, sizeof r);
             }
             for (int64_t i = i0; i < hs; i++) dq[i] = 0.0f;
-            for (int64_t t2 = 0; t2 < n && i0 < hs; t2++) {
+            for (int64_t t2 = s0; t2 < n && i0 < hs; t2++) {
                 const float *restrict k = base + t2 * C3 + C + h * hs;
                 float p = dpre[t2];
                 for (int64_t i = i0; i < hs; i++) dq[i] = MADD(p, k[i], dq[i]);
@@ -296,7 +296,7 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
             for (int64_t i = 0; i < hs; i++) {
                 float qi = q[i];
                 float *restrict dkr = dkt + i * T;
-                for (int64_t t2 = 0; t2 < n; t2++) dkr[t2] = MADD(qi, dpre[t2], dkr[t2]);
+                for (int64_t t2 = s0; t2 < n; t2++) dkr[t2] = MADD(qi, dpre[t2], dkr[t2]);
             }
         }
         for (int64_t t2 = 0; t2 < T; t2++) {

@@ -79,11 +79,16 @@ static inline __m512 semid_fast_expf16(__m512 x) {
 }
 #endif
 
-/* out (B,T,C) = wte[inp[b,t]] + wpe[t]. Tokens must be in [0, V). */
-void semid_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int64_t B, int64_t T,
-                           int64_t C);
-void semid_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, int64_t B, int64_t T,
-                            int64_t C);
+/* Packed rows: a row of T positions may hold several sequences back to
+ * back. pos (B*T), where the kernels take it, is each position's place in
+ * its own sequence (0 at a sequence's first token, then 1, 2, ...; every
+ * pos[b*T+t] <= t); NULL means one sequence per row (pos = t). */
+
+/* out (B,T,C) = wte[inp[b,t]] + wpe[pos[b,t]]. Tokens must be in [0, V). */
+void semid_encoder_forward(float *out, const int32_t *inp, const int32_t *pos, const float *wte, const float *wpe,
+                           int64_t B, int64_t T, int64_t C);
+void semid_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, const int32_t *pos,
+                            int64_t B, int64_t T, int64_t C);
 
 /* Row-wise LayerNorm (eps 1e-5) of inp (N,C) with gain w (C) and bias b (C).
  * mean and rstd (N) are saved for the backward; both may be NULL when no
@@ -104,16 +109,18 @@ void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *do
 /* Causal multi-head self-attention. inp (B,T,3C) holds q, k, v side by side,
  * each split into NH heads of hs; out (B,T,C); att (B,NH,T,T) keeps the
  * softmax probabilities for the backward (entries above the diagonal are 0).
+ * With pos, position t attends to its own sequence only, [t - pos, t] (a
+ * block-diagonal causal mask; att is 0 outside it).
  * scratch holds semid_attention_scratch_size(B, T, C, NH) floats (one packed
  * block per batch row and head, so threads never share one). */
 static inline int64_t semid_attention_scratch_size(int64_t B, int64_t T, int64_t C, int64_t NH) {
     return B * NH * ((3 * (C / NH) + 1) * T + C / NH);
 }
-void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, int64_t B, int64_t T, int64_t C,
-                             int64_t NH);
+void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, const int32_t *pos, int64_t B,
+                             int64_t T, int64_t C, int64_t NH);
 /* dinp (B,T,3C) accumulates; scratch as for the forward. */
 void semid_attention_backward(float *dinp, float *scratch, const float *dout, const float *inp, const float *att,
-                              int64_t B, int64_t T, int64_t C, int64_t NH);
+                              const int32_t *pos, int64_t B, int64_t T, int64_t C, int64_t NH);
 
 /* GELU, tanh approximation (as GPT-2), over n values. */
 void semid_gelu_forward(float *out, const float *inp, int64_t n);

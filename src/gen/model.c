@@ -136,6 +136,7 @@ void semid_gpt_free(semid_gpt *m) {
     free(m->decay_mask);
     free_acts(&m->a);
     free(m->inputs);
+    free(m->pos);
     free(m->row_targets);
     free(m->row_pos);
     free(m->logits);
@@ -199,11 +200,13 @@ static semid_status ensure_acts(semid_gpt *m, int64_t B, int64_t T) {
     a->buf = malloc((size_t)total * sizeof(float));
     int32_t *inputs = realloc(m->inputs, (size_t)rows * sizeof(int32_t));
     if (inputs) m->inputs = inputs;
+    int32_t *pos = realloc(m->pos, (size_t)rows * sizeof(int32_t));
+    if (pos) m->pos = pos;
     int32_t *rt = realloc(m->row_targets, (size_t)rows * sizeof(int32_t));
     if (rt) m->row_targets = rt;
     int64_t *rp = realloc(m->row_pos, (size_t)rows * sizeof(int64_t));
     if (rp) m->row_pos = rp;
-    if (!a->buf || !inputs || !rt || !rp) {
+    if (!a->buf || !inputs || !pos || !rt || !rp) {
         free_acts(a);
         return semid_fail(SEMID_ENOMEM, "out of memory for activations of %lld positions", (long long)rows);
     }
@@ -238,6 +241,11 @@ static semid_status ensure_logits(semid_gpt *m, int64_t rows) {
 
 semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_t *targets, int32_t B, int32_t T,
                                float *loss) {
+    return semid_gpt_forward_packed(m, inputs, targets, NULL, B, T, loss);
+}
+
+semid_status semid_gpt_forward_packed(semid_gpt *m, const int32_t *inputs, const int32_t *targets, const int32_t *pos,
+                                      int32_t B, int32_t T, float *loss) {
     const semid_gpt_config *cfg = &m->cfg;
     if (B <= 0 || T <= 0 || T > cfg->max_seq_len)
         return semid_fail(SEMID_EINVAL, "gpt forward: batch %d x length %d (length must be in [1, %d])", B, T,
@@ -250,6 +258,10 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
         if (targets && targets[i] != -1 && (targets[i] < m->out_lo || targets[i] >= m->out_hi))
             return semid_fail(SEMID_EINVAL, "gpt forward: target %d at position %lld is outside the output range [%d, %d)",
                               targets[i], (long long)i, m->out_lo, m->out_hi);
+        if (pos && !(pos[i] == 0 || (i % T > 0 && pos[i] == pos[i - 1] + 1)))
+            return semid_fail(SEMID_EINVAL,
+                              "gpt forward: position %d at %lld of a packed row must be 0 or one more than the one before",
+                              pos[i], (long long)i);
     }
     m->has_targets = 0;
     m->n_rows = 0;
@@ -259,8 +271,11 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
     m->B = B;
     m->T = T;
     memcpy(m->inputs, inputs, (size_t)N * sizeof(int32_t));
+    m->packed = pos != NULL;
+    if (pos) memcpy(m->pos, pos, (size_t)N * sizeof(int32_t));
+    const int32_t *ps = m->packed ? m->pos : NULL;
 
-    semid_encoder_forward(a->encoded, inputs, p->wte, p->wpe, B, T, C);
+    semid_encoder_forward(a->encoded, inputs, ps, p->wte, p->wpe, B, T, C);
     for (int64_t l = 0; l < L; l++) {
         const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * N * C;
         float *ln1 = a->ln1 + l * N * C, *qkv = a->qkv + l * N * 3 * C, *atty = a->atty + l * N * C;
@@ -269,7 +284,7 @@ semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_
         semid_layernorm_forward(ln1, a->ln1_mean + l * N, a->ln1_rstd + l * N, residual, p->ln1w + l * C,
                                 p->ln1b + l * C, N, C);
         semid_matmul_forward(qkv, ln1, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, N, C, 3 * C);
-        semid_attention_forward(atty, att, a->att_scratch, qkv, B, T, C, NH);
+        semid_attention_forward(atty, att, a->att_scratch, qkv, ps, B, T, C, NH);
         semid_matmul_forward(a->tmp, atty, p->attprojw + l * C * C, p->attprojb + l * C, N, C, C);
         semid_residual_forward(res2, residual, a->tmp, N * C);
         semid_layernorm_forward(ln2, a->ln2_mean + l * N, a->ln2_rstd + l * N, res2, p->ln2w + l * C,
@@ -342,6 +357,7 @@ semid_status semid_gpt_backward(semid_gpt *m) {
     semid_gpt_acts *a = &m->a;
     const semid_gpt_weights *p = &m->p;
     const semid_gpt_weights *g = &m->g;
+    const int32_t *ps = m->packed ? m->pos : NULL;
     size_t fC = (size_t)C * sizeof(float);
 
     memset(a->dres, 0, (size_t)N * fC);
@@ -377,14 +393,14 @@ semid_status semid_gpt_backward(semid_gpt *m) {
         semid_matmul_backward(a->datty, g->attprojw + l * C * C, g->attprojb + l * C, a->dres, atty,
                               p->attprojw + l * C * C, N, C, C);
         memset(a->dqkv, 0, (size_t)N * 3 * fC);
-        semid_attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, B, T, C, NH);
+        semid_attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, ps, B, T, C, NH);
         memset(a->dln, 0, (size_t)N * fC);
         semid_matmul_backward(a->dln, g->qkvw + l * 3 * C * C, g->qkvb + l * 3 * C, a->dqkv, ln1,
                               p->qkvw + l * 3 * C * C, N, C, 3 * C);
         semid_layernorm_backward(a->dres, g->ln1w + l * C, g->ln1b + l * C, a->dln, residual, p->ln1w + l * C,
                                  a->ln1_mean + l * N, a->ln1_rstd + l * N, N, C);
     }
-    semid_encoder_backward(g->wte, g->wpe, a->dres, m->inputs, B, T, C);
+    semid_encoder_backward(g->wte, g->wpe, a->dres, m->inputs, ps, B, T, C);
     return SEMID_OK;
 }
 

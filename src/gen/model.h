@@ -43,6 +43,16 @@ const uint8_t *semid_gpt_decay_mask(const semid_gpt *m);
  * Activations are kept for semid_gpt_backward. `targets` may be NULL to get
  * logits only (semid_gpt_logits). */
 semid_status semid_gpt_forward(semid_gpt *m, const int32_t *inputs, const int32_t *targets, int32_t B, int32_t T, float *loss);
+/* semid_gpt_forward over packed rows: a row of T positions may hold several
+ * sequences back to back (less padding than a row per sequence). pos
+ * (B*T) is each position's place in its own sequence: 0 at a sequence's
+ * first token, else one more than the position before it (padding after
+ * the last sequence of a row counts as a sequence of its own). It picks
+ * the position embedding, and a position attends to its own sequence only,
+ * so each sequence gets the outputs it gets alone, up to float rounding.
+ * pos NULL is semid_gpt_forward. EINVAL for a pos breaking those rules. */
+semid_status semid_gpt_forward_packed(semid_gpt *m, const int32_t *inputs, const int32_t *targets, const int32_t *pos,
+                                      int32_t B, int32_t T, float *loss);
 /* Logits of the last forward pass.
  * - With targets == NULL: all positions, (B, T, V).
  * - With targets: ONLY the positions that have a target (>= 0) get logits

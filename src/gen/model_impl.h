@@ -95,6 +95,8 @@ struct semid_gpt {
     /* the last forward pass */
     int32_t B, T;
     int32_t *inputs;     /* (B*T) */
+    int32_t *pos;        /* (B*T) positions within packed sequences; NULL-like when !packed */
+    int packed;          /* the last forward had pos */
     int32_t *row_targets; /* (rows) targets of the rows with logits */
     int64_t *row_pos;     /* (rows) b*T+t of each row with logits */
     int64_t cap_tokens;

@@ -51,6 +51,7 @@ semid_gen_train_config semid_gen_train_defaults(void) {
     c.vocab = semid_gen_vocab_defaults();
     c.epochs = 10;
     c.batch_size = 64;
+    c.pack = 1;
     c.lr = 1e-3f;
     c.weight_decay = 0.01f;
     c.clip_norm = 1.0f;
@@ -241,6 +242,7 @@ static semid_status write_train_json(trainer *t, int64_t step) {
         !cJSON_AddNumberToObject(o, "batch_size", c->batch_size) || !cJSON_AddNumberToObject(o, "lr", c->lr) ||
         !cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay) || !cJSON_AddStringToObject(o, "seed", seed) ||
         !cJSON_AddNumberToObject(o, "search_share", c->search_share) ||
+        !cJSON_AddNumberToObject(o, "pack", c->pack) ||
         !cJSON_AddNumberToObject(o, "train_search_seqs", (double)t->train.n_task[0]) ||
         !cJSON_AddNumberToObject(o, "train_rec_seqs", (double)t->train.n_task[1]) ||
         !cJSON_AddNumberToObject(o, "steps_done", (double)step) ||
@@ -285,6 +287,8 @@ static void run_signature(const trainer *t, char *buf, size_t len) {
     used = strlen(buf);
     if (t->cfg->patience > 0 && used < len)
         snprintf(buf + used, len - used, " pat%d min%d", t->cfg->patience, t->cfg->min_epochs);
+    used = strlen(buf);
+    if (!t->cfg->pack && used < len) snprintf(buf + used, len - used, " unpacked");
 }
 
 static semid_status save_resume(trainer *t, int64_t step) {
@@ -700,12 +704,13 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
      * directory's bundle stays as it is until this run is complete. */
     if (st == SEMID_OK) st = prepare_staging(&t, resumed, step, &done);
     if (st == SEMID_OK && !done) st = semid_gen_bundle_write_static(stage_dir, ds, table);
-    int32_t *inputs = NULL, *targets = NULL;
+    int32_t *inputs = NULL, *targets = NULL, *pos = NULL;
     if (st == SEMID_OK) {
-        size_t cells = (size_t)cfg->batch_size * (size_t)(t.train.max_len > 0 ? t.train.max_len : 1);
+        size_t cells = (size_t)cfg->batch_size * (size_t)(t.train.max_len > 1 ? t.train.max_len : 2);
         inputs = malloc(cells * sizeof *inputs);
         targets = malloc(cells * sizeof *targets);
-        if (!inputs || !targets) st = semid_fail(SEMID_ENOMEM, "out of memory for a batch of %d", cfg->batch_size);
+        pos = malloc(cells * sizeof *pos);
+        if (!inputs || !targets || !pos) st = semid_fail(SEMID_ENOMEM, "out of memory for a batch of %d", cfg->batch_size);
     }
     int64_t n_params = 0;
     float *params = st == SEMID_OK ? semid_gpt_params(t.model, &n_params) : NULL;
@@ -727,13 +732,15 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         if ((st = epoch_order(&t, e)) != SEMID_OK) break;
         int64_t first = b * cfg->batch_size;
         int32_t B = (int32_t)(t.n_epoch - first < cfg->batch_size ? t.n_epoch - first : cfg->batch_size);
-        int32_t T = 0;
-        semid_gen_batch_fill(&t.train, t.order + first, B, inputs, targets, &T);
-        for (int64_t j = 0; j < (int64_t)B * T; j++) tokens += inputs[j] != SEMID_TOK_PAD;
-        slots += (double)B * T;
+        int32_t T = 0, rows = B;
+        if (cfg->pack) st = semid_gen_batch_pack(&t.train, t.order + first, B, inputs, targets, pos, &rows, &T, NULL);
+        else semid_gen_batch_fill(&t.train, t.order + first, B, inputs, targets, &T);
+        if (st != SEMID_OK) break;
+        for (int64_t j = 0; j < (int64_t)rows * T; j++) tokens += inputs[j] != SEMID_TOK_PAD;
+        slots += (double)rows * T;
         float loss = 0;
         semid_gpt_zero_grad(t.model);
-        st = semid_gpt_forward(t.model, inputs, targets, B, T, &loss);
+        st = semid_gpt_forward_packed(t.model, inputs, targets, cfg->pack ? pos : NULL, rows, T, &loss);
         if (st == SEMID_OK) st = semid_gpt_backward(t.model);
         if (st != SEMID_OK) break;
         if (!isfinite(loss)) {
@@ -799,6 +806,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     }
     free(inputs);
     free(targets);
+    free(pos);
     trainer_free(&t);
     semid_threads_pop(saved_threads);
     semid_dirlock_release(&lock);

@@ -2,10 +2,12 @@
  * transformer) from a dataset and a Semantic-ID table.
  *
  * An epoch is a seeded shuffle of all training sequences (examples.h),
- * taken in batches padded to the batch's longest sequence; the order of
- * epoch e depends only on (seed, e), so a position in training is just the
- * step number. AdamW (linalg/adamw.h) with the model's decay mask, linear
- * warm-up then cosine or linear decay over all steps, gradient clipping.
+ * taken in batches of batch_size sequences; a batch's sequences are packed
+ * into rows as long as its longest (pack), so that little of a step is
+ * padding. The order of epoch e depends only on (seed, e), so a position in
+ * training is just the step number. AdamW (linalg/adamw.h) with the model's
+ * decay mask, linear warm-up then cosine or linear decay over all steps,
+ * gradient clipping.
  *
  * After each epoch a validation pass decodes a fixed seeded sample of the
  * validation prompts (trie-constrained beam search) and measures Recall@K
@@ -78,6 +80,9 @@ typedef struct semid_gen_train_config {
                                  no better validation score; 0 = off (run every epoch) */
     int32_t min_epochs;       /* early stopping never ends a run before this many epochs (0) */
     int32_t batch_size;       /* 64 */
+    int pack;                 /* 1 = a batch's sequences packed into rows of its longest
+                                 (semid_gen_batch_pack): the same batches and loss, without
+                                 most of the padding (1); 0 = a padded row per sequence */
     float lr;                 /* 1e-3 */
     float weight_decay;       /* 0.01 */
     float clip_norm;          /* 1.0 */
