@@ -126,7 +126,7 @@ typedef struct {
 } mm_ctx;
 static void mm_fwd(void *c, float *out) {
     mm_ctx *m = c;
-    semid_matmul_forward(out, m->inp, m->w, m->bias, N, C, OC);
+    semid_matmul_forward(out, m->inp, m->w, m->bias, N, C, OC, SEMID_GEMM_FP32);
 }
 
 static void test_matmul(void **state) {
@@ -141,7 +141,7 @@ static void test_matmul(void **state) {
             assert_float_equal(out[r * OC + o], s, 1e-4);
         }
     float *dinp = zeros(N * C), *dw = zeros(OC * C), *db = zeros(OC);
-    semid_matmul_backward(dinp, dw, db, R, m.inp, m.w, N, C, OC);
+    semid_matmul_backward(dinp, dw, db, R, m.inp, m.w, N, C, OC, SEMID_GEMM_FP32);
     check_grad("matmul.inp", m.inp, dinp, N * C, mm_fwd, &m, N * OC, R);
     check_grad("matmul.w", m.w, dw, OC * C, mm_fwd, &m, N * OC, R);
     check_grad("matmul.bias", m.bias, db, OC, mm_fwd, &m, N * OC, R);
@@ -285,14 +285,14 @@ typedef struct {
 } tl_ctx;
 static void tl_fwd(void *c, float *out) {
     tl_ctx *t = c;
-    semid_tied_logits_forward(out, t->inp, t->wte, N, C, V);
+    semid_tied_logits_forward(out, t->inp, t->wte, N, C, V, SEMID_GEMM_FP32);
 }
 
 static void test_tied_logits(void **state) {
     (void)state;
     tl_ctx t = {randn(N * C, 1), randn(V * C, 1)};
     float *R = randn(N * V, 1), *dinp = zeros(N * C), *dwte = zeros(V * C);
-    semid_tied_logits_backward(dinp, dwte, R, t.inp, t.wte, N, C, V);
+    semid_tied_logits_backward(dinp, dwte, R, t.inp, t.wte, N, C, V, SEMID_GEMM_FP32);
     check_grad("tied.inp", t.inp, dinp, N * C, tl_fwd, &t, N * V, R);
     check_grad("tied.wte", t.wte, dwte, V * C, tl_fwd, &t, N * V, R);
     free(t.inp), free(t.wte), free(R), free(dinp), free(dwte);

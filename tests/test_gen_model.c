@@ -14,6 +14,8 @@
 #include "base/fileio.h"
 #include "base/rng.h"
 #include "gen/model.h"
+#include "linalg/adamw.h"
+#include "linalg/gemm.h"
 #include "support/testutil.h"
 
 static char *tmpdir;
@@ -285,6 +287,49 @@ static void test_packed_matches_padded(void **state) {
     semid_gpt_free(m);
 }
 
+/* Trains a model on one fixed batch (each target a function of its input
+ * token) for `steps` AdamW steps; losses[s] is step s's loss. */
+static void train_fixed_batch(semid_gemm_kind kind, int steps, float *losses) {
+    enum { B = 8, T = 16 };
+    semid_gpt_config cfg = {.vocab_size = 40, .max_seq_len = T, .n_layer = 2, .n_head = 4, .d_model = 64};
+    semid_gpt *m;
+    assert_int_equal(semid_gpt_create(&cfg, 11, &m), SEMID_OK);
+    semid_gpt_set_gemm(m, kind);
+    int32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, cfg.vocab_size, 12);
+    for (int i = 0; i < B * T; i++) tg[i] = (in[i] * 7 + 3) % cfg.vocab_size;
+    int64_t n;
+    float *params = semid_gpt_params(m, &n);
+    semid_adamw_config ac = semid_adamw_defaults();
+    ac.lr = 3e-3f;
+    semid_adamw opt;
+    assert_int_equal(semid_adamw_init(&opt, &ac, n), SEMID_OK);
+    for (int s = 0; s < steps; s++) {
+        assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &losses[s]), SEMID_OK);
+        semid_gpt_zero_grad(m);
+        assert_int_equal(semid_gpt_backward(m), SEMID_OK);
+        semid_adamw_step(&opt, params, semid_gpt_grads(m, NULL), semid_gpt_decay_mask(m));
+    }
+    semid_adamw_free(&opt);
+    semid_gpt_free(m);
+}
+
+/* bf16 products (with fp32 sums, master weights and optimizer) train as
+ * fp32 does: the loss falls as far, step for step within a few percent. */
+static void test_bf16_training(void **state) {
+    (void)state;
+    enum { STEPS = 80 };
+    float f32[STEPS], bf[STEPS];
+    train_fixed_batch(SEMID_GEMM_FP32, STEPS, f32);
+    train_fixed_batch(SEMID_GEMM_BF16, STEPS, bf);
+    print_message("loss fp32 %.4f -> %.4f, bf16 %.4f -> %.4f (bf16 %s)\n", f32[0], f32[STEPS - 1], bf[0], bf[STEPS - 1],
+                  semid_gemm_has_bf16() ? "native" : "run in fp32");
+    assert_true(bf[STEPS - 1] < 0.2f * bf[0]);
+    assert_float_equal(bf[0], f32[0], 0.01 * f32[0]);
+    for (int s = 0; s < STEPS; s++) assert_float_equal(bf[s], f32[s], 0.05 * f32[0]);
+    if (semid_gemm_has_bf16()) assert_true(bf[0] != f32[0]); /* it did run in bf16 */
+}
+
 static void test_forward_validates_and_logits_rows(void **state) {
     (void)state;
     enum { B = 2, T = 5 };
@@ -526,6 +571,7 @@ int main(void) {
         cmocka_unit_test(test_output_range),
         cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_packed_matches_padded),
+        cmocka_unit_test(test_bf16_training),
         cmocka_unit_test(test_forward_validates_and_logits_rows),
         cmocka_unit_test(test_cache_matches_forward),
         cmocka_unit_test(test_checkpoint_roundtrip),

@@ -6,8 +6,9 @@
  * B = batch, T = sequence length, C = width, OC = output width, NH = heads,
  * hs = C/NH, V = vocabulary.
  *
- * Loops over rows run under OpenMP; products go through semid_sgemm and are
- * never called from inside a parallel region. Column reductions (weight and
+ * Loops over rows run under OpenMP; products go through semid_gemm (the
+ * training products) or semid_sgemm and are never called from inside a
+ * parallel region. Column reductions (weight and
  * bias gradients) are split over columns, so results do not depend on the
  * thread count. */
 #ifndef SEMID_GEN_LAYERS_H
@@ -16,6 +17,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "linalg/gemm.h"
 
 /* Loops with less work than this (in multiply-adds or elements) run on one
  * thread: waking a team costs more than it saves, and on a busy machine a
@@ -99,12 +102,13 @@ void semid_layernorm_backward(float *dinp, float *dw, float *db, const float *do
                               const float *mean, const float *rstd, int64_t N, int64_t C);
 
 /* out (N,OC) = inp (N,C) * w^T + bias, w stored (OC,C) as torch.nn.Linear;
- * bias (OC) may be NULL. */
+ * bias (OC) may be NULL. The products are semid_gemm's of `kind` (fp32, or
+ * bf16 operands with fp32 sums), as in the tied logits below. */
 void semid_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int64_t N, int64_t C,
-                          int64_t OC);
+                          int64_t OC, semid_gemm_kind kind);
 /* dinp (N,C), dw (OC,C), dbias (OC) accumulate; any of them may be NULL to skip. */
 void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
-                           int64_t N, int64_t C, int64_t OC);
+                           int64_t N, int64_t C, int64_t OC, semid_gemm_kind kind);
 
 /* Causal multi-head self-attention. inp (B,T,3C) holds q, k, v side by side,
  * each split into NH heads of hs; out (B,T,C); att (B,NH,T,T) keeps the
@@ -144,9 +148,10 @@ void semid_softmax_xent_backward(float *dlogits, const float *logits, const floa
 
 /* Output projection tied to the token embedding: logits (N,V) = inp (N,C) *
  * wte^T, with wte (V,C). The backward accumulates dinp (N,C) and dwte. */
-void semid_tied_logits_forward(float *logits, const float *inp, const float *wte, int64_t N, int64_t C, int64_t V);
+void semid_tied_logits_forward(float *logits, const float *inp, const float *wte, int64_t N, int64_t C, int64_t V,
+                               semid_gemm_kind kind);
 void semid_tied_logits_backward(float *dinp, float *dwte, const float *dlogits, const float *inp, const float *wte,
-                                int64_t N, int64_t C, int64_t V);
+                                int64_t N, int64_t C, int64_t V, semid_gemm_kind kind);
 
 /* ---- Forward-only kernels for inference (the decoder's KV-cache path) ----
  *

@@ -283,15 +283,15 @@ semid_status semid_gpt_forward_packed(semid_gpt *m, const int32_t *inputs, const
         float *fch = a->fch + l * N * 4 * C, *fchg = a->fch_gelu + l * N * 4 * C, *res3 = a->residual3 + l * N * C;
         semid_layernorm_forward(ln1, a->ln1_mean + l * N, a->ln1_rstd + l * N, residual, p->ln1w + l * C,
                                 p->ln1b + l * C, N, C);
-        semid_matmul_forward(qkv, ln1, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, N, C, 3 * C);
+        semid_matmul_forward(qkv, ln1, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, N, C, 3 * C, m->gemm);
         semid_attention_forward(atty, att, a->att_scratch, qkv, ps, B, T, C, NH);
-        semid_matmul_forward(a->tmp, atty, p->attprojw + l * C * C, p->attprojb + l * C, N, C, C);
+        semid_matmul_forward(a->tmp, atty, p->attprojw + l * C * C, p->attprojb + l * C, N, C, C, m->gemm);
         semid_residual_forward(res2, residual, a->tmp, N * C);
         semid_layernorm_forward(ln2, a->ln2_mean + l * N, a->ln2_rstd + l * N, res2, p->ln2w + l * C,
                                 p->ln2b + l * C, N, C);
-        semid_matmul_forward(fch, ln2, p->fcw + l * 4 * C * C, p->fcb + l * 4 * C, N, C, 4 * C);
+        semid_matmul_forward(fch, ln2, p->fcw + l * 4 * C * C, p->fcb + l * 4 * C, N, C, 4 * C, m->gemm);
         semid_gelu_forward(fchg, fch, N * 4 * C);
-        semid_matmul_forward(a->tmp, fchg, p->fcprojw + l * C * 4 * C, p->fcprojb + l * C, N, 4 * C, C);
+        semid_matmul_forward(a->tmp, fchg, p->fcprojw + l * C * 4 * C, p->fcprojb + l * C, N, 4 * C, C, m->gemm);
         semid_residual_forward(res3, res2, a->tmp, N * C);
     }
     semid_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->residual3 + (L - 1) * N * C, p->lnfw, p->lnfb, N,
@@ -315,7 +315,7 @@ semid_status semid_gpt_forward_packed(semid_gpt *m, const int32_t *inputs, const
         for (int64_t r = 0; r < rows; r++) memcpy(a->lnf_rows + r * C, a->lnf + m->row_pos[r] * C, (size_t)C * sizeof(float));
         logit_inp = a->lnf_rows;
     }
-    semid_tied_logits_forward(m->logits, logit_inp, p->wte + lo * C, rows, C, Vo);
+    semid_tied_logits_forward(m->logits, logit_inp, p->wte + lo * C, rows, C, Vo, m->gemm);
     m->n_rows = rows;
     m->logit_lo = lo;
     m->logit_cols = Vo;
@@ -340,6 +340,8 @@ semid_status semid_gpt_set_output_range(semid_gpt *m, int32_t lo, int32_t hi) {
     m->out_hi = hi;
     return SEMID_OK;
 }
+
+void semid_gpt_set_gemm(semid_gpt *m, semid_gemm_kind kind) { m->gemm = kind; }
 
 const int64_t *semid_gpt_logit_positions(const semid_gpt *m, int64_t *n_rows) {
     if (n_rows) *n_rows = m->n_rows;
@@ -366,7 +368,8 @@ semid_status semid_gpt_backward(semid_gpt *m) {
         memset(m->dlogits, 0, (size_t)rows * (size_t)Vo * sizeof(float));
         semid_softmax_xent_backward(m->dlogits, m->logits, a->lse, m->row_targets, 1.0f / (float)rows, rows, Vo);
         memset(a->dlnf_rows, 0, (size_t)rows * fC);
-        semid_tied_logits_backward(a->dlnf_rows, g->wte + lo * C, m->dlogits, a->lnf_rows, p->wte + lo * C, rows, C, Vo);
+        semid_tied_logits_backward(a->dlnf_rows, g->wte + lo * C, m->dlogits, a->lnf_rows, p->wte + lo * C, rows, C, Vo,
+                                   m->gemm);
         memset(a->dln, 0, (size_t)N * fC);
         for (int64_t r = 0; r < rows; r++) memcpy(a->dln + m->row_pos[r] * C, a->dlnf_rows + r * C, fC);
         semid_layernorm_backward(a->dres, g->lnfw, g->lnfb, a->dln, a->residual3 + (L - 1) * N * C, p->lnfw,
@@ -380,23 +383,23 @@ semid_status semid_gpt_backward(semid_gpt *m) {
         /* MLP: res3 = res2 + proj(gelu(fc(ln2(res2)))) */
         memset(a->dfch_gelu, 0, (size_t)N * 4 * fC);
         semid_matmul_backward(a->dfch_gelu, g->fcprojw + l * C * 4 * C, g->fcprojb + l * C, a->dres, fchg,
-                              p->fcprojw + l * C * 4 * C, N, 4 * C, C);
+                              p->fcprojw + l * C * 4 * C, N, 4 * C, C, m->gemm);
         memset(a->dfch, 0, (size_t)N * 4 * fC);
         semid_gelu_backward(a->dfch, fch, a->dfch_gelu, N * 4 * C);
         memset(a->dln, 0, (size_t)N * fC);
         semid_matmul_backward(a->dln, g->fcw + l * 4 * C * C, g->fcb + l * 4 * C, a->dfch, ln2,
-                              p->fcw + l * 4 * C * C, N, C, 4 * C);
+                              p->fcw + l * 4 * C * C, N, C, 4 * C, m->gemm);
         semid_layernorm_backward(a->dres, g->ln2w + l * C, g->ln2b + l * C, a->dln, res2, p->ln2w + l * C,
                                  a->ln2_mean + l * N, a->ln2_rstd + l * N, N, C);
         /* attention: res2 = residual + proj(attn(qkv(ln1(residual)))) */
         memset(a->datty, 0, (size_t)N * fC);
         semid_matmul_backward(a->datty, g->attprojw + l * C * C, g->attprojb + l * C, a->dres, atty,
-                              p->attprojw + l * C * C, N, C, C);
+                              p->attprojw + l * C * C, N, C, C, m->gemm);
         memset(a->dqkv, 0, (size_t)N * 3 * fC);
         semid_attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, ps, B, T, C, NH);
         memset(a->dln, 0, (size_t)N * fC);
         semid_matmul_backward(a->dln, g->qkvw + l * 3 * C * C, g->qkvb + l * 3 * C, a->dqkv, ln1,
-                              p->qkvw + l * 3 * C * C, N, C, 3 * C);
+                              p->qkvw + l * 3 * C * C, N, C, 3 * C, m->gemm);
         semid_layernorm_backward(a->dres, g->ln1w + l * C, g->ln1b + l * C, a->dln, residual, p->ln1w + l * C,
                                  a->ln1_mean + l * N, a->ln1_rstd + l * N, N, C);
     }

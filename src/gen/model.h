@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "linalg/gemm.h"
 #include "semid/semid.h"
 
 typedef struct semid_gpt_config {
@@ -71,6 +72,13 @@ const float *semid_gpt_logits(const semid_gpt *m);
 semid_status semid_gpt_set_output_range(semid_gpt *m, int32_t lo, int32_t hi);
 /* Rows of semid_gpt_logits and their flat positions b*T+t (n_rows of them). */
 const int64_t *semid_gpt_logit_positions(const semid_gpt *m, int64_t *n_rows);
+/* The precision of the training products (the forward and backward passes'
+ * matrix products, output projection included): SEMID_GEMM_FP32 (the
+ * default) or SEMID_GEMM_BF16, operands rounded to bfloat16 and summed in
+ * fp32 (linalg/gemm.h), about twice as fast where the CPU has AVX-512 BF16
+ * and fp32 where it does not. Parameters, gradients, activations and the
+ * optimizer stay fp32; decoding (the cache) is always fp32. */
+void semid_gpt_set_gemm(semid_gpt *m, semid_gemm_kind kind);
 /* Number of parameters (the length of the params/grads/mask buffers). */
 int64_t semid_gpt_num_params(const semid_gpt *m);
 void semid_gpt_zero_grad(semid_gpt *m);

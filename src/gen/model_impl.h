@@ -105,6 +105,7 @@ struct semid_gpt {
     float *dlogits;       /* (n_rows, V) */
     int64_t cap_logit_rows;
     int has_targets;
+    semid_gemm_kind gemm; /* precision of the training products (default fp32) */
     /* Training softmax over tokens [out_lo, out_hi) only (default: all). */
     int32_t out_lo, out_hi;
     int64_t logit_lo;     /* first token of the last forward's logit columns */
