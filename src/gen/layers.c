@@ -144,17 +144,32 @@ void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *do
     if (dbias) add_column_sums(dbias, dout, N, OC);
 }
 
-#define MADD SEMID_MADD
-
 /* dst (hs, T) = the transpose of the hs columns at src of T rows of stride
- * `stride`: a head's keys or values laid out so that a query's scores against
- * all positions are a run of contiguous, vectorisable multiply-adds. */
-/* Attention loops hold this many floats of a result in registers. */
-enum { ATT_BLOCK = 16 };
-
+ * `stride`: a head's keys or values as the right operand of a product with
+ * the positions as its columns. */
 static void pack_transposed(float *restrict dst, const float *restrict src, int64_t stride, int64_t T, int64_t hs) {
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < hs; i++) dst[i * T + t] = src[t * stride + i];
+}
+
+/* dst (T, T) = the transpose of src (T, T). */
+static void transpose_square(float *restrict dst, const float *restrict src, int64_t T) {
+    enum { TB = 16 };
+    for (int64_t i0 = 0; i0 < T; i0 += TB)
+        for (int64_t j0 = 0; j0 < T; j0 += TB)
+            for (int64_t i = i0; i < i0 + TB && i < T; i++)
+                for (int64_t j = j0; j < j0 + TB && j < T; j++) dst[j * T + i] = src[i * T + j];
+}
+
+/* Attention runs per (batch row, head) as small products in blocks of
+ * ATT_ROWS query positions (semid_gemm_small): a block's queries see keys
+ * up to the block's last position only, so the causal triangle is about
+ * halved, not computed whole. */
+enum { ATT_ROWS = 8 };
+
+/* The first position each position t of a row attends to. */
+static inline int64_t att_start(const int32_t *pos, int64_t b, int64_t T, int64_t t) {
+    return pos ? t - pos[b * T + t] : 0;
 }
 
 void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, const int32_t *pos, int64_t B,
@@ -165,60 +180,33 @@ void semid_attention_forward(float *out, float *att, float *scratch, const float
     for (int64_t bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH;
         const float *base = inp + b * T * C3;
-        float *restrict kt = scratch + bh * semid_attention_scratch_size(1, T, C, NH) / NH; /* (hs, T) */
-        float *restrict acc = kt + hs * T;                                                    /* (hs) */
+        float *restrict kt = scratch + bh * (semid_attention_scratch_size(1, T, C, NH) / NH); /* (hs, T) */
+        float *a = att + bh * T * T;                                                          /* (T, T) */
         pack_transposed(kt, base + C + h * hs, C3, T, hs);
-        for (int64_t t = 0; t < T; t++) {
-            const float *q = base + t * C3 + h * hs;
-            float *restrict a = att + (bh * T + t) * T;
-            int64_t n = t + 1, s0 = pos ? t - pos[b * T + t] : 0; /* attends to [s0, n) */
-            for (int64_t t2 = 0; t2 < T; t2++) a[t2] = 0.0f;
-            /* scores BLOCK positions at a time in registers, then the rest */
-            int64_t t0 = s0;
-            for (; t0 + ATT_BLOCK <= n; t0 += ATT_BLOCK) {
-                float r[ATT_BLOCK] = {0};
-                for (int64_t i = 0; i < hs; i++) {
-                    float qi = q[i] * scale;
-                    const float *restrict kr = kt + i * T + t0;
-                    for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(qi, kr[u], r[u]);
-                }
-                memcpy(a + t0, r, sizeof r);
-            }
-            for (int64_t i = 0; i < hs && t0 < n; i++) {
-                float qi = q[i] * scale;
-                const float *restrict kr = kt + i * T;
-                for (int64_t t2 = t0; t2 < n; t2++) a[t2] = MADD(qi, kr[t2], a[t2]);
-            }
-            float maxv = a[s0];
-#pragma omp simd reduction(max : maxv)
-            for (int64_t t2 = s0 + 1; t2 < n; t2++) maxv = a[t2] > maxv ? a[t2] : maxv;
-            float sum = 0.0f;
+        for (int64_t r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int64_t mr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, n = r0 + mr; /* keys [0, n) */
+            /* scores q . k of the block's rows */
+            semid_gemm_small(mr, n, hs, base + r0 * C3 + h * hs, C3, kt, T, false, a + r0 * T, T);
+            for (int64_t t = r0; t < r0 + mr; t++) {
+                float *restrict r = a + t * T;
+                int64_t s0 = att_start(pos, b, T, t);
+                float maxv = r[s0] * scale;
+                for (int64_t t2 = s0 + 1; t2 <= t; t2++) maxv = r[t2] * scale > maxv ? r[t2] * scale : maxv;
+                float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-            for (int64_t t2 = s0; t2 < n; t2++) {
-                float e = semid_fast_expf(a[t2] - maxv);
-                a[t2] = e;
-                sum += e;
-            }
-            float inv = 1.0f / sum;
-            for (int64_t t2 = s0; t2 < n; t2++) a[t2] *= inv;
-            /* weighted values BLOCK channels at a time in registers, then the rest */
-            int64_t i0 = 0;
-            for (; i0 + ATT_BLOCK <= hs; i0 += ATT_BLOCK) {
-                float r[ATT_BLOCK] = {0};
-                for (int64_t t2 = s0; t2 < n; t2++) {
-                    const float *restrict v = base + t2 * C3 + 2 * C + h * hs + i0;
-                    float p = a[t2];
-                    for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(p, v[u], r[u]);
+                for (int64_t t2 = s0; t2 <= t; t2++) {
+                    float e = semid_fast_expf(r[t2] * scale - maxv);
+                    r[t2] = e;
+                    sum += e;
                 }
-                memcpy(acc + i0, r, sizeof r);
+                float inv = 1.0f / sum;
+                for (int64_t t2 = 0; t2 < s0; t2++) r[t2] = 0.0f;
+                for (int64_t t2 = s0; t2 <= t; t2++) r[t2] *= inv;
+                for (int64_t t2 = t + 1; t2 < T; t2++) r[t2] = 0.0f;
             }
-            for (int64_t i = i0; i < hs; i++) acc[i] = 0.0f;
-            for (int64_t t2 = s0; t2 < n && i0 < hs; t2++) {
-                const float *restrict v = base + t2 * C3 + 2 * C + h * hs;
-                float p = a[t2];
-                for (int64_t i = i0; i < hs; i++) acc[i] = MADD(p, v[i], acc[i]);
-            }
-            memcpy(out + (b * T + t) * C + h * hs, acc, (size_t)hs * sizeof(float));
+            /* the block's outputs: probabilities times values */
+            semid_gemm_small(mr, hs, n, a + r0 * T, T, base + 2 * C + h * hs, C3, false, out + (b * T + r0) * C + h * hs,
+                             C);
         }
     }
 }
@@ -230,81 +218,43 @@ void semid_attention_backward(float *dinp, float *scratch, const float *dout, co
 #pragma omp parallel for schedule(static) if (B * T * T * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
     for (int64_t bh = 0; bh < B * NH; bh++) {
         int64_t b = bh / NH, h = bh % NH;
-        const float *base = inp + b * T * C3;
+        const float *base = inp + b * T * C3, *a = att + bh * T * T, *dO = dout + b * T * C + h * hs;
         float *dbase = dinp + b * T * C3;
-        /* packed per head: v^T, and dk^T, dv^T accumulated before one scatter */
-        float *restrict vt = scratch + bh * semid_attention_scratch_size(1, T, C, NH) / NH; /* (hs, T) */
-        float *restrict dkt = vt + hs * T;                                                    /* (hs, T) */
-        float *restrict dvt = dkt + hs * T;                                                   /* (hs, T) */
-        float *restrict dpre = dvt + hs * T;                                                  /* (T) */
-        float *restrict dq = dpre + T;                                                        /* (hs) */
+        float *restrict vt = scratch + bh * (semid_attention_scratch_size(1, T, C, NH) / NH); /* (hs, T) */
+        float *restrict ds = vt + hs * T;                                                     /* (T, T) */
+        float *restrict tr = ds + T * T;                                                      /* (T, T) */
         pack_transposed(vt, base + 2 * C + h * hs, C3, T, hs);
-        memset(dkt, 0, (size_t)(2 * hs * T) * sizeof(float));
-        for (int64_t t = 0; t < T; t++) {
-            const float *restrict a = att + (bh * T + t) * T;
-            const float *restrict d = dout + (b * T + t) * C + h * hs;
-            int64_t n = t + 1, s0 = pos ? t - pos[b * T + t] : 0; /* attended to [s0, n) */
-            /* through out = att . v: datt = d . v^T, dv += att d */
-            int64_t t0 = s0;
-            for (; t0 + ATT_BLOCK <= n; t0 += ATT_BLOCK) { /* datt in registers */
-                float r[ATT_BLOCK] = {0};
-                for (int64_t i = 0; i < hs; i++) {
-                    float di = d[i];
-                    const float *restrict vr = vt + i * T + t0;
-                    float *restrict dvr = dvt + i * T + t0;
-                    for (int u = 0; u < ATT_BLOCK; u++) {
-                        r[u] = MADD(di, vr[u], r[u]);
-                        dvr[u] = MADD(di, a[t0 + u], dvr[u]);
-                    }
-                }
-                memcpy(dpre + t0, r, sizeof r);
-            }
-            for (int64_t t2 = t0; t2 < n; t2++) dpre[t2] = 0.0f;
-            for (int64_t i = 0; i < hs && t0 < n; i++) {
-                float di = d[i];
-                const float *restrict vr = vt + i * T;
-                float *restrict dvr = dvt + i * T;
-                for (int64_t t2 = t0; t2 < n; t2++) {
-                    dpre[t2] = MADD(di, vr[t2], dpre[t2]);
-                    dvr[t2] = MADD(di, a[t2], dvr[t2]);
-                }
-            }
-            /* through the softmax, then the scaled scores q . k */
-            float dot_ad = 0.0f;
-#pragma omp simd reduction(+ : dot_ad)
-            for (int64_t t2 = s0; t2 < n; t2++) dot_ad += a[t2] * dpre[t2];
-            for (int64_t t2 = s0; t2 < n; t2++) dpre[t2] = a[t2] * (dpre[t2] - dot_ad) * scale;
-            const float *restrict q = base + t * C3 + h * hs;
-            int64_t i0 = 0;
-            for (; i0 + ATT_BLOCK <= hs; i0 += ATT_BLOCK) { /* dq in registers */
-                float r[ATT_BLOCK] = {0};
-                for (int64_t t2 = s0; t2 < n; t2++) {
-                    const float *restrict k = base + t2 * C3 + C + h * hs + i0;
-                    float p = dpre[t2];
-                    for (int u = 0; u < ATT_BLOCK; u++) r[u] = MADD(p, k[u], r[u]);
-                }
-                memcpy(dq + i0, r, sizeof r);
-            }
-            for (int64_t i = i0; i < hs; i++) dq[i] = 0.0f;
-            for (int64_t t2 = s0; t2 < n && i0 < hs; t2++) {
-                const float *restrict k = base + t2 * C3 + C + h * hs;
-                float p = dpre[t2];
-                for (int64_t i = i0; i < hs; i++) dq[i] = MADD(p, k[i], dq[i]);
-            }
-            float *dqo = dbase + t * C3 + h * hs;
-            for (int64_t i = 0; i < hs; i++) dqo[i] += dq[i];
-            for (int64_t i = 0; i < hs; i++) {
-                float qi = q[i];
-                float *restrict dkr = dkt + i * T;
-                for (int64_t t2 = s0; t2 < n; t2++) dkr[t2] = MADD(qi, dpre[t2], dkr[t2]);
-            }
+        /* dv = att^T . dout: a block of value rows t2 takes the queries t >= t2 */
+        transpose_square(tr, a, T);
+        for (int64_t r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int64_t mr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS;
+            semid_gemm_small(mr, hs, T - r0, tr + r0 * T + r0, T, dO + r0 * C, C, true, dbase + r0 * C3 + 2 * C + h * hs,
+                             C3);
         }
-        for (int64_t t2 = 0; t2 < T; t2++) {
-            float *dk = dbase + t2 * C3 + C + h * hs, *dv = dk + C;
-            for (int64_t i = 0; i < hs; i++) {
-                dk[i] += dkt[i * T + t2];
-                dv[i] += dvt[i * T + t2];
+        /* datt = dout . v^T, then through the softmax: ds = att (datt - att . datt) scale */
+        for (int64_t r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int64_t mr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, n = r0 + mr;
+            semid_gemm_small(mr, n, hs, dO + r0 * C, C, vt, T, false, ds + r0 * T, T);
+            for (int64_t t = r0; t < r0 + mr; t++) {
+                const float *restrict ar = a + t * T;
+                float *restrict d = ds + t * T;
+                int64_t s0 = att_start(pos, b, T, t);
+                float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                for (int64_t t2 = s0; t2 <= t; t2++) dot += ar[t2] * d[t2];
+                for (int64_t t2 = 0; t2 < s0; t2++) d[t2] = 0.0f;
+                for (int64_t t2 = s0; t2 <= t; t2++) d[t2] = ar[t2] * (d[t2] - dot) * scale;
+                for (int64_t t2 = t + 1; t2 < T; t2++) d[t2] = 0.0f;
             }
+            /* dq = ds . k over the keys the block saw */
+            semid_gemm_small(mr, hs, n, ds + r0 * T, T, base + C + h * hs, C3, true, dbase + r0 * C3 + h * hs, C3);
+        }
+        /* dk = ds^T . q: a block of key rows t2 takes the queries t >= t2 */
+        transpose_square(tr, ds, T);
+        for (int64_t r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int64_t mr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS;
+            semid_gemm_small(mr, hs, T - r0, tr + r0 * T + r0, T, base + r0 * C3 + h * hs, C3, true,
+                             dbase + r0 * C3 + C + h * hs, C3);
         }
     }
 }

@@ -114,11 +114,13 @@ void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *do
  * each split into NH heads of hs; out (B,T,C); att (B,NH,T,T) keeps the
  * softmax probabilities for the backward (entries above the diagonal are 0).
  * With pos, position t attends to its own sequence only, [t - pos, t] (a
- * block-diagonal causal mask; att is 0 outside it).
- * scratch holds semid_attention_scratch_size(B, T, C, NH) floats (one packed
- * block per batch row and head, so threads never share one). */
+ * block-diagonal causal mask; att is 0 outside it). The products run as
+ * semid_gemm_small's register tiles, per batch row and head.
+ * scratch holds semid_attention_scratch_size(B, T, C, NH) floats (a block
+ * per batch row and head, so threads never share one: keys or values
+ * transposed, and two T x T matrices). */
 static inline int64_t semid_attention_scratch_size(int64_t B, int64_t T, int64_t C, int64_t NH) {
-    return B * NH * ((3 * (C / NH) + 1) * T + C / NH);
+    return B * NH * ((C / NH) * T + 2 * T * T);
 }
 void semid_attention_forward(float *out, float *att, float *scratch, const float *inp, const int32_t *pos, int64_t B,
                              int64_t T, int64_t C, int64_t NH);

@@ -184,7 +184,7 @@ static semid_status ensure_acts(semid_gpt *m, int64_t B, int64_t T) {
         N * C,                             /* lnf_rows */
         N,          N,                     /* losses, lse */
         N * C,      N * C, N * 3 * C, N * C, N * 4 * C, N * 4 * C, N * C, /* dres .. dlnf_rows */
-        N * (3 * C + NH) + (N + 1) * C,    /* att_scratch, >= semid_attention_scratch_size */
+        N * C + 2 * NH * att,              /* att_scratch, >= semid_attention_scratch_size */
         N * C,                             /* tmp */
     };
     float **fields[] = {&a->encoded,  &a->ln1,       &a->ln1_mean, &a->ln1_rstd, &a->qkv,       &a->atty,
