@@ -294,13 +294,17 @@ static void resume_is_exact(int pack) {
     /* The best model of the resumed run was kept across the interruption. */
     assert_int_equal(rb.best_epoch, ra.best_epoch);
     assert_true(fabs(rb.best_valid - ra.best_valid) < 1e-12);
-    /* A different set-up refuses to resume from it: another batch size, or
-     * the other batch order. */
+    /* A different set-up refuses to resume from it: another batch size,
+     * packing or not, bf16 products. */
     c.batch_size = 16;
     assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_EINVAL);
     assert_non_null(strstr(semid_last_error(), "another set-up"));
     c.batch_size = tiny_config().batch_size;
     c.pack = !pack;
+    assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "another set-up"));
+    c.pack = pack;
+    c.bf16 = 1; /* the products' precision is part of the set-up too */
     assert_int_equal(semid_gen_train(&ds, &table, &c, b, &rb), SEMID_EINVAL);
     assert_non_null(strstr(semid_last_error(), "another set-up"));
     free(pa);

@@ -12,7 +12,7 @@
 int cmd_train(int argc, char **argv) {
     semid_gen_train_config c = semid_gen_train_defaults();
     const char *dataset = NULL, *sids = NULL, *out = NULL, *decay = "cosine";
-    int seed = (int)c.seed, resume = 0, quiet = 0, wait = 0, no_pack = 0;
+    int seed = (int)c.seed, resume = 0, quiet = 0, wait = 0, no_pack = 0, bf16 = 0;
     int64_t warmup = c.warmup_steps;
     cli_option opts[] = {
         {"dataset", CLI_STRING, &dataset, "dataset file (.sdd, from semid data)"},
@@ -31,6 +31,7 @@ int cmd_train(int argc, char **argv) {
         {"batch", CLI_INT, &c.batch_size, "sequences per batch"},
         {"no-pack", CLI_FLAG, &no_pack,
          "a padded row per sequence, as before packing (slower; the same batches and loss)"},
+        {"bf16", CLI_FLAG, &bf16, "matrix products in bfloat16 with fp32 sums (faster on CPUs with AVX-512 BF16)"},
         {"lr", CLI_FLOAT, &c.lr, "peak learning rate"},
         {"weight-decay", CLI_FLOAT, &c.weight_decay, "AdamW weight decay"},
         {"clip", CLI_FLOAT, &c.clip_norm, "gradient-norm clip (0 = off)"},
@@ -76,6 +77,7 @@ int cmd_train(int argc, char **argv) {
     c.warmup_steps = warmup;
     c.resume = resume;
     c.pack = !no_pack;
+    c.bf16 = bf16;
     c.wait = wait;
     c.verbose = !quiet;
 

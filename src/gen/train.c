@@ -242,7 +242,7 @@ static semid_status write_train_json(trainer *t, int64_t step) {
         !cJSON_AddNumberToObject(o, "batch_size", c->batch_size) || !cJSON_AddNumberToObject(o, "lr", c->lr) ||
         !cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay) || !cJSON_AddStringToObject(o, "seed", seed) ||
         !cJSON_AddNumberToObject(o, "search_share", c->search_share) ||
-        !cJSON_AddNumberToObject(o, "pack", c->pack) ||
+        !cJSON_AddNumberToObject(o, "pack", c->pack) || !cJSON_AddNumberToObject(o, "bf16", c->bf16) ||
         !cJSON_AddNumberToObject(o, "train_search_seqs", (double)t->train.n_task[0]) ||
         !cJSON_AddNumberToObject(o, "train_rec_seqs", (double)t->train.n_task[1]) ||
         !cJSON_AddNumberToObject(o, "steps_done", (double)step) ||
@@ -289,6 +289,8 @@ static void run_signature(const trainer *t, char *buf, size_t len) {
         snprintf(buf + used, len - used, " pat%d min%d", t->cfg->patience, t->cfg->min_epochs);
     used = strlen(buf);
     if (!t->cfg->pack && used < len) snprintf(buf + used, len - used, " unpacked");
+    used = strlen(buf);
+    if (t->cfg->bf16 && used < len) snprintf(buf + used, len - used, " bf16");
 }
 
 static semid_status save_resume(trainer *t, int64_t step) {
@@ -599,6 +601,7 @@ static semid_status setup(trainer *t) {
     /* Targets are always ID tokens and decoding scores only those: the
      * training softmax runs over them alone (model.h). */
     SEMID_TRY(semid_gpt_set_output_range(t->model, t->vocab.sid_base, t->vocab.sid_base + t->vocab.n_sid));
+    semid_gpt_set_gemm(t->model, c->bf16 ? SEMID_GEMM_BF16 : SEMID_GEMM_FP32);
     if (c->word_vectors && *c->word_vectors) SEMID_TRY(init_words(t));
 
     int64_t ns = t->train.n_task[0], nr = t->train.n_task[1];

@@ -83,6 +83,9 @@ typedef struct semid_gen_train_config {
     int pack;                 /* 1 = a batch's sequences packed into rows of its longest
                                  (semid_gen_batch_pack): the same batches and loss, without
                                  most of the padding (1); 0 = a padded row per sequence */
+    int bf16;                 /* 1 = the model's products in bf16 with fp32 sums
+                                 (semid_gpt_set_gemm; fp32 where the CPU lacks AVX-512
+                                 BF16); 0 = fp32 (0) */
     float lr;                 /* 1e-3 */
     float weight_decay;       /* 0.01 */
     float clip_norm;          /* 1.0 */
