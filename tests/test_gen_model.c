@@ -384,6 +384,12 @@ static void test_forward_validates_and_logits_rows(void **state) {
     tg[1] = -2;
     assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_EINVAL);
     assert_int_equal(semid_gpt_forward(m, in, NULL, 1, tiny.max_seq_len + 1, NULL), SEMID_EINVAL);
+    /* room made ahead of time; a length past the context is refused there too */
+    assert_int_equal(semid_gpt_reserve(m, B, tiny.max_seq_len + 1), SEMID_EINVAL);
+    assert_int_equal(semid_gpt_reserve(m, 2 * B, tiny.max_seq_len), SEMID_OK);
+    tg[1] = 3;
+    assert_int_equal(semid_gpt_forward(m, in, tg, B, T, &loss), SEMID_OK);
+    assert_int_equal(semid_gpt_backward(m), SEMID_OK);
     semid_gpt_free(m);
 }
 

@@ -221,9 +221,10 @@ static semid_status ensure_acts(semid_gpt *m, int64_t B, int64_t T) {
     return SEMID_OK;
 }
 
-static semid_status ensure_logits(semid_gpt *m, int64_t rows) {
-    if (rows <= m->cap_logit_rows) return SEMID_OK;
-    size_t n = (size_t)rows * (size_t)m->cfg.vocab_size;
+/* Room for logits (and their gradient) of rows x cols. */
+static semid_status ensure_logits(semid_gpt *m, int64_t rows, int64_t cols) {
+    if (rows * cols <= m->cap_logit_floats) return SEMID_OK;
+    size_t n = (size_t)rows * (size_t)cols;
     free(m->logits);
     free(m->dlogits);
     m->logits = malloc(n * sizeof(float));
@@ -232,10 +233,10 @@ static semid_status ensure_logits(semid_gpt *m, int64_t rows) {
         free(m->logits);
         free(m->dlogits);
         m->logits = m->dlogits = NULL;
-        m->cap_logit_rows = 0;
+        m->cap_logit_floats = 0;
         return semid_fail(SEMID_ENOMEM, "out of memory for %lld rows of logits", (long long)rows);
     }
-    m->cap_logit_rows = rows;
+    m->cap_logit_floats = rows * cols;
     return SEMID_OK;
 }
 
@@ -308,7 +309,7 @@ semid_status semid_gpt_forward_packed(semid_gpt *m, const int32_t *inputs, const
         m->row_targets[rows] = targets ? (int32_t)(targets[i] - lo) : -1;
         rows++;
     }
-    SEMID_TRY(ensure_logits(m, rows > 0 ? rows : 1));
+    SEMID_TRY(ensure_logits(m, rows > 0 ? rows : 1, Vo));
     const float *logit_inp = a->lnf;
     if (targets) {
 #pragma omp parallel for schedule(static) if (rows * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
@@ -346,6 +347,14 @@ void semid_gpt_set_gemm(semid_gpt *m, semid_gemm_kind kind) { m->gemm = kind; }
 const int64_t *semid_gpt_logit_positions(const semid_gpt *m, int64_t *n_rows) {
     if (n_rows) *n_rows = m->n_rows;
     return m->row_pos;
+}
+
+semid_status semid_gpt_reserve(semid_gpt *m, int32_t B, int32_t T) {
+    if (B <= 0 || T <= 0 || T > m->cfg.max_seq_len)
+        return semid_fail(SEMID_EINVAL, "gpt reserve: batch %d x length %d (length must be in [1, %d])", B, T,
+                          m->cfg.max_seq_len);
+    SEMID_TRY(ensure_acts(m, B, T));
+    return ensure_logits(m, (int64_t)B * T, m->out_hi - m->out_lo);
 }
 
 void semid_gpt_zero_grad(semid_gpt *m) { memset(m->grads_mem, 0, (size_t)m->num_params * sizeof(float)); }

@@ -82,6 +82,11 @@ void semid_gpt_set_gemm(semid_gpt *m, semid_gemm_kind kind);
 /* Number of parameters (the length of the params/grads/mask buffers). */
 int64_t semid_gpt_num_params(const semid_gpt *m);
 void semid_gpt_zero_grad(semid_gpt *m);
+/* Makes room at once for training passes (forward with targets, and
+ * backward) of up to B x T positions, which the passes otherwise grow as
+ * they come: memory grown midway is fresh pages, and faulting them in cost
+ * a tenth of the first steps' time. Call it after semid_gpt_set_output_range. */
+semid_status semid_gpt_reserve(semid_gpt *m, int32_t B, int32_t T);
 /* Accumulates d(loss)/d(params) into the gradient buffer (call
  * semid_gpt_zero_grad first). Needs the last forward to have had targets;
  * if no position had a target, the loss is 0 and nothing is added. */

@@ -103,7 +103,7 @@ struct semid_gpt {
     int64_t n_rows;       /* rows of logits */
     float *logits;        /* (n_rows, V) */
     float *dlogits;       /* (n_rows, V) */
-    int64_t cap_logit_rows;
+    int64_t cap_logit_floats; /* room in logits and dlogits */
     int has_targets;
     semid_gemm_kind gemm; /* precision of the training products (default fp32) */
     /* Training softmax over tokens [out_lo, out_hi) only (default: all). */

@@ -715,6 +715,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         pos = malloc(cells * sizeof *pos);
         if (!inputs || !targets || !pos) st = semid_fail(SEMID_ENOMEM, "out of memory for a batch of %d", cfg->batch_size);
     }
+    if (st == SEMID_OK && !done) st = semid_gpt_reserve(t.model, cfg->batch_size, t.train.max_len > 1 ? t.train.max_len - 1 : 1);
     int64_t n_params = 0;
     float *params = st == SEMID_OK ? semid_gpt_params(t.model, &n_params) : NULL;
     float *grads = st == SEMID_OK ? semid_gpt_grads(t.model, &n_params) : NULL;
