@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
             for (int i = -2; i < reps; i++) {
                 double t0 = semid_now(), c0 = cpu_now();
                 if (v == 0) semid_sgemm(h->ta, h->tb, h->M, h->N, h->K, 1.0f, A, lda, B, ldb, 1.0f, Cm, h->N);
-                else semid_gemm(h->ta, h->tb, h->M, h->N, h->K, A, lda, B, ldb, true, Cm, h->N,
+                else semid_gemm(h->ta, h->tb, h->M, h->N, h->K, A, lda, B, ldb, NULL, true, Cm, h->N,
                                 v == 1 ? SEMID_GEMM_FP32 : SEMID_GEMM_BF16);
                 if (i >= 0) {
                     t[i] = semid_now() - t0;

@@ -141,11 +141,17 @@ static void test_matmul(void **state) {
             assert_float_equal(out[r * OC + o], s, 1e-4);
         }
     float *dinp = zeros(N * C), *dw = zeros(OC * C), *db = zeros(OC);
-    semid_matmul_backward(dinp, dw, db, R, m.inp, m.w, N, C, OC, SEMID_GEMM_FP32);
+    semid_matmul_backward(dinp, false, dw, db, R, m.inp, m.w, N, C, OC, SEMID_GEMM_FP32);
     check_grad("matmul.inp", m.inp, dinp, N * C, mm_fwd, &m, N * OC, R);
     check_grad("matmul.w", m.w, dw, OC * C, mm_fwd, &m, N * OC, R);
     check_grad("matmul.bias", m.bias, db, OC, mm_fwd, &m, N * OC, R);
-    free(m.inp), free(m.w), free(m.bias), free(out), free(R), free(dinp), free(dw), free(db);
+    /* set_dinp overwrites what was there: the accumulated result into zeros */
+    float *dset = randn(N * C, 1);
+    memset(dinp, 0, N * C * sizeof(float));
+    semid_matmul_backward(dinp, false, NULL, NULL, R, m.inp, m.w, N, C, OC, SEMID_GEMM_FP32);
+    semid_matmul_backward(dset, true, NULL, NULL, R, m.inp, m.w, N, C, OC, SEMID_GEMM_FP32);
+    assert_memory_equal(dset, dinp, N * C * sizeof(float));
+    free(m.inp), free(m.w), free(m.bias), free(out), free(R), free(dinp), free(dw), free(db), free(dset);
 }
 
 /* ---- attention ---- */

@@ -53,9 +53,9 @@ static void check(semid_gemm_kind kind) {
             semid_sgemm_ref(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, acc ? 1.0f : 0.0f, ref, ldc);
             int saved = semid_get_threads();
             semid_set_threads(1);
-            semid_gemm(ta, tb, M, N, K, A, lda, B, ldb, acc, C1, ldc, kind);
+            semid_gemm(ta, tb, M, N, K, A, lda, B, ldb, NULL, acc, C1, ldc, kind);
             semid_set_threads(2);
-            semid_gemm(ta, tb, M, N, K, A, lda, B, ldb, acc, C2, ldc, kind);
+            semid_gemm(ta, tb, M, N, K, A, lda, B, ldb, NULL, acc, C2, ldc, kind);
             semid_set_threads(saved);
             /* the same bits at any thread count, the padding columns untouched */
             assert_memory_equal(C1, C2, (size_t)(M * ldc) * sizeof *C1);
@@ -99,8 +99,8 @@ static void test_bf16_exact_values(void **state) {
     float A[M * K], B[K * N], C1[M * N], C2[M * N];
     for (int i = 0; i < M * K; i++) A[i] = (float)((int)semid_rng_below(&r, 31) - 15) * 0.25f;
     for (int i = 0; i < K * N; i++) B[i] = (float)((int)semid_rng_below(&r, 31) - 15) * 0.5f;
-    semid_gemm(false, false, M, N, K, A, K, B, N, false, C1, N, SEMID_GEMM_FP32);
-    semid_gemm(false, false, M, N, K, A, K, B, N, false, C2, N, SEMID_GEMM_BF16);
+    semid_gemm(false, false, M, N, K, A, K, B, N, NULL, false, C1, N, SEMID_GEMM_FP32);
+    semid_gemm(false, false, M, N, K, A, K, B, N, NULL, false, C2, N, SEMID_GEMM_BF16);
     assert_memory_equal(C1, C2, sizeof C1);
 }
 
@@ -131,12 +131,34 @@ static void test_small(void **state) {
     }
 }
 
+/* A bias stands for C filled with it and accumulated into: the same bits,
+ * whether the product is packed or plain, over one k block or several. */
+static void test_bias(void **state) {
+    (void)state;
+    static const int64_t sh[][3] = {{5, 7, 3}, {37, 45, 67}, {70, 100, 301}};
+    semid_rng r;
+    semid_rng_seed(&r, 7);
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+        int64_t M = sh[s][0], N = sh[s][1], K = sh[s][2];
+        for (int kind = 0; kind < 2; kind++) {
+            float *A = randn(&r, M * K), *B = randn(&r, N * K), *bias = randn(&r, N);
+            float *C1 = randn(&r, M * N), *C2 = malloc((size_t)(M * N) * sizeof *C2);
+            for (int64_t i = 0; i < M; i++) memcpy(C2 + i * N, bias, (size_t)N * sizeof *C2);
+            semid_gemm(false, true, M, N, K, A, K, B, K, bias, false, C1, N, (semid_gemm_kind)kind);
+            semid_gemm(false, true, M, N, K, A, K, B, K, NULL, true, C2, N, (semid_gemm_kind)kind);
+            assert_memory_equal(C1, C2, (size_t)(M * N) * sizeof *C1);
+            free(A), free(B), free(bias), free(C1), free(C2);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp32),
         cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_bf16_exact_values),
         cmocka_unit_test(test_small),
+        cmocka_unit_test(test_bias),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

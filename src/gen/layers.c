@@ -130,17 +130,13 @@ void semid_layernorm_backward(float *dinp, float *dw, float *db, const float *do
 
 void semid_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int64_t N, int64_t C,
                           int64_t OC, semid_gemm_kind kind) {
-    if (bias) {
-#pragma omp parallel for schedule(static) if (N * OC >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
-        for (int64_t r = 0; r < N; r++) memcpy(out + r * OC, bias, (size_t)OC * sizeof(float));
-    }
-    semid_gemm(false, true, N, OC, C, inp, C, w, C, bias != NULL, out, OC, kind);
+    semid_gemm(false, true, N, OC, C, inp, C, w, C, bias, false, out, OC, kind);
 }
 
-void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
-                           int64_t N, int64_t C, int64_t OC, semid_gemm_kind kind) {
-    if (dinp) semid_gemm(false, false, N, C, OC, dout, OC, w, C, true, dinp, C, kind);
-    if (dw) semid_gemm(true, false, OC, C, N, dout, OC, inp, C, true, dw, C, kind);
+void semid_matmul_backward(float *dinp, bool set_dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                           const float *w, int64_t N, int64_t C, int64_t OC, semid_gemm_kind kind) {
+    if (dinp) semid_gemm(false, false, N, C, OC, dout, OC, w, C, NULL, !set_dinp, dinp, C, kind);
+    if (dw) semid_gemm(true, false, OC, C, N, dout, OC, inp, C, NULL, true, dw, C, kind);
     if (dbias) add_column_sums(dbias, dout, N, OC);
 }
 
@@ -336,13 +332,13 @@ void semid_softmax_xent_backward(float *dlogits, const float *logits, const floa
 
 void semid_tied_logits_forward(float *logits, const float *inp, const float *wte, int64_t N, int64_t C, int64_t V,
                                semid_gemm_kind kind) {
-    semid_gemm(false, true, N, V, C, inp, C, wte, C, false, logits, V, kind);
+    semid_gemm(false, true, N, V, C, inp, C, wte, C, NULL, false, logits, V, kind);
 }
 
 void semid_tied_logits_backward(float *dinp, float *dwte, const float *dlogits, const float *inp, const float *wte,
                                 int64_t N, int64_t C, int64_t V, semid_gemm_kind kind) {
-    semid_gemm(false, false, N, C, V, dlogits, V, wte, C, true, dinp, C, kind);
-    semid_gemm(true, false, V, C, N, dlogits, V, inp, C, true, dwte, C, kind);
+    semid_gemm(false, false, N, C, V, dlogits, V, wte, C, NULL, true, dinp, C, kind);
+    semid_gemm(true, false, V, C, N, dlogits, V, inp, C, NULL, true, dwte, C, kind);
 }
 
 /* ---- forward-only kernels for inference ---- */

@@ -15,6 +15,7 @@
 #define SEMID_GEN_LAYERS_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -106,9 +107,11 @@ void semid_layernorm_backward(float *dinp, float *dw, float *db, const float *do
  * bf16 operands with fp32 sums), as in the tied logits below. */
 void semid_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int64_t N, int64_t C,
                           int64_t OC, semid_gemm_kind kind);
-/* dinp (N,C), dw (OC,C), dbias (OC) accumulate; any of them may be NULL to skip. */
-void semid_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
-                           int64_t N, int64_t C, int64_t OC, semid_gemm_kind kind);
+/* dw (OC,C) and dbias (OC) accumulate, and so does dinp (N,C) unless
+ * set_dinp, when it is overwritten (it need not be zeroed first); any of
+ * them may be NULL to skip. */
+void semid_matmul_backward(float *dinp, bool set_dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                           const float *w, int64_t N, int64_t C, int64_t OC, semid_gemm_kind kind);
 
 /* Causal multi-head self-attention. inp (B,T,3C) holds q, k, v side by side,
  * each split into NH heads of hs; out (B,T,C); att (B,NH,T,T) keeps the

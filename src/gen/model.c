@@ -357,7 +357,19 @@ semid_status semid_gpt_reserve(semid_gpt *m, int32_t B, int32_t T) {
     return ensure_logits(m, (int64_t)B * T, m->out_hi - m->out_lo);
 }
 
-void semid_gpt_zero_grad(semid_gpt *m) { memset(m->grads_mem, 0, (size_t)m->num_params * sizeof(float)); }
+/* x[0..n) = 0, split over the threads when big: a step zeroes tens of MB,
+ * which on one thread kept the others waiting. */
+static void zero_floats(float *x, int64_t n) {
+    enum { CHUNK = 1 << 16 };
+    int64_t chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1) num_threads(semid_get_threads())
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t lo = c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+        memset(x + lo, 0, (size_t)len * sizeof *x);
+    }
+}
+
+void semid_gpt_zero_grad(semid_gpt *m) { zero_floats(m->grads_mem, m->num_params); }
 
 semid_status semid_gpt_backward(semid_gpt *m) {
     if (!m->has_targets)
@@ -371,15 +383,17 @@ semid_status semid_gpt_backward(semid_gpt *m) {
     const int32_t *ps = m->packed ? m->pos : NULL;
     size_t fC = (size_t)C * sizeof(float);
 
-    memset(a->dres, 0, (size_t)N * fC);
+    /* Buffers a product overwrites (set_dinp) are not zeroed first. */
+    zero_floats(a->dres, N * C);
     if (rows > 0) {
         int64_t lo = m->logit_lo, Vo = m->logit_cols;
-        memset(m->dlogits, 0, (size_t)rows * (size_t)Vo * sizeof(float));
+        zero_floats(m->dlogits, rows * Vo);
         semid_softmax_xent_backward(m->dlogits, m->logits, a->lse, m->row_targets, 1.0f / (float)rows, rows, Vo);
-        memset(a->dlnf_rows, 0, (size_t)rows * fC);
+        zero_floats(a->dlnf_rows, rows * C);
         semid_tied_logits_backward(a->dlnf_rows, g->wte + lo * C, m->dlogits, a->lnf_rows, p->wte + lo * C, rows, C, Vo,
                                    m->gemm);
-        memset(a->dln, 0, (size_t)N * fC);
+        zero_floats(a->dln, N * C);
+#pragma omp parallel for schedule(static) if (rows * C >= SEMID_PAR_MIN_WORK) num_threads(semid_get_threads())
         for (int64_t r = 0; r < rows; r++) memcpy(a->dln + m->row_pos[r] * C, a->dlnf_rows + r * C, fC);
         semid_layernorm_backward(a->dres, g->lnfw, g->lnfb, a->dln, a->residual3 + (L - 1) * N * C, p->lnfw,
                                  a->lnf_mean, a->lnf_rstd, N, C);
@@ -390,24 +404,20 @@ semid_status semid_gpt_backward(semid_gpt *m) {
         const float *att = a->att + l * NH * a->cap_att, *res2 = a->residual2 + l * N * C;
         const float *ln2 = a->ln2 + l * N * C, *fch = a->fch + l * N * 4 * C, *fchg = a->fch_gelu + l * N * 4 * C;
         /* MLP: res3 = res2 + proj(gelu(fc(ln2(res2)))) */
-        memset(a->dfch_gelu, 0, (size_t)N * 4 * fC);
-        semid_matmul_backward(a->dfch_gelu, g->fcprojw + l * C * 4 * C, g->fcprojb + l * C, a->dres, fchg,
+        semid_matmul_backward(a->dfch_gelu, true, g->fcprojw + l * C * 4 * C, g->fcprojb + l * C, a->dres, fchg,
                               p->fcprojw + l * C * 4 * C, N, 4 * C, C, m->gemm);
-        memset(a->dfch, 0, (size_t)N * 4 * fC);
+        zero_floats(a->dfch, N * 4 * C);
         semid_gelu_backward(a->dfch, fch, a->dfch_gelu, N * 4 * C);
-        memset(a->dln, 0, (size_t)N * fC);
-        semid_matmul_backward(a->dln, g->fcw + l * 4 * C * C, g->fcb + l * 4 * C, a->dfch, ln2,
+        semid_matmul_backward(a->dln, true, g->fcw + l * 4 * C * C, g->fcb + l * 4 * C, a->dfch, ln2,
                               p->fcw + l * 4 * C * C, N, C, 4 * C, m->gemm);
         semid_layernorm_backward(a->dres, g->ln2w + l * C, g->ln2b + l * C, a->dln, res2, p->ln2w + l * C,
                                  a->ln2_mean + l * N, a->ln2_rstd + l * N, N, C);
         /* attention: res2 = residual + proj(attn(qkv(ln1(residual)))) */
-        memset(a->datty, 0, (size_t)N * fC);
-        semid_matmul_backward(a->datty, g->attprojw + l * C * C, g->attprojb + l * C, a->dres, atty,
+        semid_matmul_backward(a->datty, true, g->attprojw + l * C * C, g->attprojb + l * C, a->dres, atty,
                               p->attprojw + l * C * C, N, C, C, m->gemm);
-        memset(a->dqkv, 0, (size_t)N * 3 * fC);
+        zero_floats(a->dqkv, N * 3 * C);
         semid_attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, ps, B, T, C, NH);
-        memset(a->dln, 0, (size_t)N * fC);
-        semid_matmul_backward(a->dln, g->qkvw + l * 3 * C * C, g->qkvb + l * 3 * C, a->dqkv, ln1,
+        semid_matmul_backward(a->dln, true, g->qkvw + l * 3 * C * C, g->qkvb + l * 3 * C, a->dqkv, ln1,
                               p->qkvw + l * 3 * C * C, N, C, 3 * C, m->gemm);
         semid_layernorm_backward(a->dres, g->ln1w + l * C, g->ln1b + l * C, a->dln, residual, p->ln1w + l * C,
                                  a->ln1_mean + l * N, a->ln1_rstd + l * N, N, C);

@@ -22,7 +22,9 @@ void semid_sgemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
                      int64_t ldc);
 
 /* Products for training (gen/layers.c): C (M x N) = op(A) op(B), plus C
- * when accumulate, op and strides as above. With AVX-512 the operands are
+ * when accumulate, op and strides as above; bias (N values, may be NULL) is
+ * added to every row, in its place (it stands for C, which is then neither
+ * read nor needed: the same sums as C filled with bias rows and accumulate). With AVX-512 the operands are
  * packed into panels and each result is one chain of fused multiply-adds
  * over k in order, starting from C or 0: the bits depend on the operands
  * alone, never on the thread count (products are split over
@@ -35,7 +37,8 @@ void semid_sgemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
 typedef enum semid_gemm_kind { SEMID_GEMM_FP32 = 0, SEMID_GEMM_BF16 = 1 } semid_gemm_kind;
 
 void semid_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                const float *B, int64_t ldb, bool accumulate, float *C, int64_t ldc, semid_gemm_kind kind);
+                const float *B, int64_t ldb, const float *bias, bool accumulate, float *C, int64_t ldc,
+                semid_gemm_kind kind);
 bool semid_gemm_has_bf16(void);
 
 /* C (M x N) = A (M x K) B (K x N), plus C when accumulate, A and B as

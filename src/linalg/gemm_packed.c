@@ -50,9 +50,12 @@ void semid_gemm_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t l
 }
 
 void semid_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                const float *B, int64_t ldb, bool accumulate, float *C, int64_t ldc, semid_gemm_kind kind) {
+                const float *B, int64_t ldb, const float *bias, bool accumulate, float *C, int64_t ldc,
+                semid_gemm_kind kind) {
     (void)kind;
-    semid_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
+    if (bias)
+        for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof *C);
+    semid_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, accumulate || bias ? 1.0f : 0.0f, C, ldc);
 }
 
 #else
@@ -144,16 +147,18 @@ static void pack_b_f32(float *dst, const float *B, int64_t ldb, int64_t N, int64
 
 /* ---- the fp32 tile ---- */
 
-/* C tile (GP_MR rows, columns under m0/m1) = (acc_in ? C : 0) + the
- * products over k in [0, K) of A (row r's value k at a[r * ars + k * aks])
- * and B (GP_NR values of k at b + k * bks, under m0/m1). Every row is read
- * and written: a tile past M's edge runs on copies (tile_f32_any). */
+/* C tile (GP_MR rows, columns under m0/m1) = (acc_in ? the start : 0) +
+ * the products over k in [0, K) of A (row r's value k at a[r * ars + k *
+ * aks]) and B (GP_NR values of k at b + k * bks, under m0/m1). The start
+ * of row r is at s + r * lds: C itself (s = c, lds = ldc) or a bias row
+ * (lds = 0). Every row is read and written: a tile past M's edge runs on
+ * copies (tile_f32_any). */
 /* The tile's 2 x GP_MR accumulators are named variables, not an array:
  * GCC kept an array of them in memory, stored at every k. */
 #define GP_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define GP_LOAD(r)                                                                                     \
-    __m512 c0_##r = acc_in ? _mm512_maskz_loadu_ps(m0, c + (r) * ldc) : _mm512_setzero_ps();          \
-    __m512 c1_##r = acc_in ? _mm512_maskz_loadu_ps(m1, c + (r) * ldc + 16) : _mm512_setzero_ps();
+    __m512 c0_##r = acc_in ? _mm512_maskz_loadu_ps(m0, s + (r) * lds) : _mm512_setzero_ps();          \
+    __m512 c1_##r = acc_in ? _mm512_maskz_loadu_ps(m1, s + (r) * lds + 16) : _mm512_setzero_ps();
 #define GP_STORE(r)                                                                                    \
     _mm512_mask_storeu_ps(c + (r) * ldc, m0, c0_##r);                                                  \
     _mm512_mask_storeu_ps(c + (r) * ldc + 16, m1, c1_##r);
@@ -166,7 +171,8 @@ static void pack_b_f32(float *dst, const float *B, int64_t ldb, int64_t N, int64
 
 static inline __attribute__((always_inline)) void tile_f32(const int64_t ars, const int64_t aks, int64_t K,
                                                            const float *a, const float *b, int64_t bks, float *c,
-                                                           int64_t ldc, __mmask16 m0, __mmask16 m1, bool acc_in) {
+                                                           int64_t ldc, const float *s, int64_t lds, __mmask16 m0,
+                                                           __mmask16 m1, bool acc_in) {
     GP_ROWS(GP_LOAD)
     for (int64_t k = 0; k < K; k++) {
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b + k * bks), b1 = _mm512_maskz_loadu_ps(m1, b + k * bks + 16);
@@ -201,21 +207,26 @@ static inline void edge_done(const float *buf, float *c, int64_t ldc, int64_t mr
 }
 
 /* A packed (GP_MR values per k: a0 is the panel) or read in place (rows of
- * k at stride lda); B packed (bks = GP_NR) or in place (bks = ldb). */
+ * k at stride lda); B packed (bks = GP_NR) or in place (bks = ldb). The
+ * tile starts from bias (when given: GP_NR values of a row), else from C
+ * when acc_in, else from 0. */
 static void tile_f32_any(bool a_packed, int64_t K, const float *a0, int64_t lda, const float *b, int64_t bks, float *c,
-                         int64_t ldc, int64_t mr, __mmask16 m0, __mmask16 m1, bool acc_in) {
+                         int64_t ldc, int64_t mr, __mmask16 m0, __mmask16 m1, bool acc_in, const float *bias) {
     float buf[GP_MR * GP_NR] __attribute__((aligned(64)));
     int64_t ld;
-    float *t = edge_tile(buf, c, ldc, mr, m0, m1, acc_in, &ld);
+    float *t = edge_tile(buf, c, ldc, mr, m0, m1, acc_in && !bias, &ld);
+    const float *s = bias ? bias : t;
+    int64_t lds = bias ? 0 : ld;
+    acc_in = acc_in || bias;
     if (a_packed) {
-        tile_f32(1, GP_MR, K, a0, b, bks, t, ld, m0, m1, acc_in);
+        tile_f32(1, GP_MR, K, a0, b, bks, t, ld, s, lds, m0, m1, acc_in);
     } else if (mr == GP_MR) {
-        tile_f32(lda, 1, K, a0, b, bks, t, ld, m0, m1, acc_in);
+        tile_f32(lda, 1, K, a0, b, bks, t, ld, s, lds, m0, m1, acc_in);
     } else { /* the rows past M would be read: a packed copy of the rows there are (K <= GP_KC) */
         float ap[GP_MR * GP_KC] __attribute__((aligned(64)));
         for (int64_t k = 0; k < K; k++)
             for (int64_t r = 0; r < GP_MR; r++) ap[k * GP_MR + r] = r < mr ? a0[r * lda + k] : 0.0f;
-        tile_f32(1, GP_MR, K, ap, b, bks, t, ld, m0, m1, acc_in);
+        tile_f32(1, GP_MR, K, ap, b, bks, t, ld, s, lds, m0, m1, acc_in);
     }
     edge_done(buf, c, ldc, mr, m0, m1);
 }
@@ -322,8 +333,8 @@ static void pack_b_bf16(uint32_t *dst, bool trans, const float *B, int64_t ldb, 
     }
 
 static inline __attribute__((always_inline)) void tile_bf16_full(int64_t Kp, const uint32_t *ap, const uint32_t *bp,
-                                                                 float *c, int64_t ldc, __mmask16 m0, __mmask16 m1,
-                                                                 bool acc_in) {
+                                                                 float *c, int64_t ldc, const float *s, int64_t lds,
+                                                                 __mmask16 m0, __mmask16 m1, bool acc_in) {
     GP_ROWS(GP_LOAD)
     for (int64_t kp = 0; kp < Kp; kp++) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + kp * GP_NR);
@@ -334,11 +345,11 @@ static inline __attribute__((always_inline)) void tile_bf16_full(int64_t Kp, con
 }
 
 static void tile_bf16(int64_t Kp, const uint32_t *ap, const uint32_t *bp, float *c, int64_t ldc, int64_t mr,
-                      __mmask16 m0, __mmask16 m1, bool acc_in) {
+                      __mmask16 m0, __mmask16 m1, bool acc_in, const float *bias) {
     float buf[GP_MR * GP_NR] __attribute__((aligned(64)));
     int64_t ld;
-    float *t = edge_tile(buf, c, ldc, mr, m0, m1, acc_in, &ld);
-    tile_bf16_full(Kp, ap, bp, t, ld, m0, m1, acc_in);
+    float *t = edge_tile(buf, c, ldc, mr, m0, m1, acc_in && !bias, &ld);
+    tile_bf16_full(Kp, ap, bp, t, ld, bias ? bias : t, bias ? 0 : ld, m0, m1, acc_in || bias);
     edge_done(buf, c, ldc, mr, m0, m1);
 }
 #endif
@@ -360,21 +371,30 @@ void semid_gemm_small(int64_t M, int64_t N, int64_t K, const float *A, int64_t l
             for (int64_t k0 = 0; k0 < K; k0 += GP_KC) {
                 int64_t kn = K - k0 < GP_KC ? K - k0 : GP_KC;
                 tile_f32_any(false, kn, A + i0 * lda + k0, lda, B + k0 * ldb + j0, ldb, C + i0 * ldc + j0, ldc, mr, m0,
-                             m1, accumulate || k0 > 0);
+                             m1, accumulate || k0 > 0, NULL);
             }
         }
     }
 }
 
+/* The plain product (semid_sgemm) with gemm's bias. */
+static void plain_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                       const float *B, int64_t ldb, const float *bias, bool accumulate, float *C, int64_t ldc) {
+    if (bias)
+        for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof *C);
+    semid_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, accumulate || bias ? 1.0f : 0.0f, C, ldc);
+}
+
 void semid_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                const float *B, int64_t ldb, bool accumulate, float *C, int64_t ldc, semid_gemm_kind kind) {
+                const float *B, int64_t ldb, const float *bias, bool accumulate, float *C, int64_t ldc,
+                semid_gemm_kind kind) {
     if (M <= 0 || N <= 0) return;
 #ifndef GP_BF16
     kind = SEMID_GEMM_FP32;
 #endif
     bool bf16 = kind == SEMID_GEMM_BF16;
     if (K <= 0 || M * N * K < GP_MIN_WORK) {
-        semid_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
+        plain_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, bias, accumulate, C, ldc);
         return;
     }
     int64_t np_a = (M + GP_MR - 1) / GP_MR, np_b = (N + GP_NR - 1) / GP_NR;
@@ -384,7 +404,7 @@ void semid_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, con
     a_bytes = (a_bytes + 63) / 64 * 64;
     char *buf = a_bytes + b_bytes > 0 ? scratch_get(a_bytes + b_bytes) : NULL;
     if (a_bytes + b_bytes > 0 && !buf) { /* no room to pack: the plain product */
-        semid_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
+        plain_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, bias, accumulate, C, ldc);
         return;
     }
     void *ap = buf, *bp = buf ? buf + a_bytes : NULL;
@@ -421,19 +441,20 @@ void semid_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, con
             for (int64_t k0 = 0; k0 < Kp; k0 += kc) {
                 int64_t kn = Kp - k0 < kc ? Kp - k0 : kc;
                 bool acc_in = accumulate || k0 > 0;
+                const float *bs = bias && k0 == 0 ? bias + j0 : NULL; /* the first block starts from the bias */
                 for (int64_t p = p0; p < p1; p++) {
                     int64_t i0 = p * GP_MR, mr = M - i0 < GP_MR ? M - i0 : GP_MR;
                     float *c = C + i0 * ldc + j0;
 #ifdef GP_BF16
                     if (bf16) {
                         tile_bf16(kn, (const uint32_t *)ap + (p * Kp + k0) * GP_MR,
-                                  (const uint32_t *)bp + (q * Kp + k0) * GP_NR, c, ldc, mr, m0, m1, acc_in);
+                                  (const uint32_t *)bp + (q * Kp + k0) * GP_NR, c, ldc, mr, m0, m1, acc_in, bs);
                         continue;
                     }
 #endif
                     const float *a0 = pack_a ? (const float *)ap + (p * Kp + k0) * GP_MR : A + i0 * lda + k0;
                     const float *b0 = pack_b ? (const float *)bp + (q * Kp + k0) * GP_NR : B + k0 * ldb + j0;
-                    tile_f32_any(pack_a, kn, a0, lda, b0, pack_b ? GP_NR : ldb, c, ldc, mr, m0, m1, acc_in);
+                    tile_f32_any(pack_a, kn, a0, lda, b0, pack_b ? GP_NR : ldb, c, ldc, mr, m0, m1, acc_in, bs);
                 }
             }
         }
