@@ -237,8 +237,11 @@ static void tile_f32_any(bool a_packed, int64_t K, const float *a0, int64_t lda,
 /* Rounds 16 floats to bf16 (nearest even). */
 static inline __m256i to_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
 
-/* A in bf16 panels: panel p holds, for each pair kp of k (2kp, 2kp+1), GP_MR
- * 32-bit words (row r: A(r,2kp) low, A(r,2kp+1) high). Kp = ceil(K/2). */
+/* A in bf16, GP_MR rows p*GP_MR.. (zeros past M): as panels when A is
+ * transposed (for each pair kp of k (2kp, 2kp+1), GP_MR 32-bit words, row
+ * r's A(r,2kp) low and A(r,2kp+1) high), else as rows of Kp = ceil(K/2)
+ * words (a row's pairs are adjacent values: converted in place, no
+ * scatter). */
 static void pack_a_bf16(uint32_t *dst, bool trans, const float *A, int64_t lda, int64_t M, int64_t K, int64_t p) {
     int64_t i0 = p * GP_MR, mr = M - i0 < GP_MR ? M - i0 : GP_MR, Kp = (K + 1) / 2;
     uint32_t *d = dst + p * GP_MR * Kp;
@@ -252,28 +255,20 @@ static void pack_a_bf16(uint32_t *dst, bool trans, const float *A, int64_t lda, 
             __m256i w = _mm256_set_m128i(_mm_unpackhi_epi16(bl, bh), _mm_unpacklo_epi16(bl, bh));
             _mm256_storeu_si256((__m256i *)(d + kp * GP_MR), w);
         }
-    } else { /* row by row: a row's pairs are adjacent values */
-        for (int64_t r = 0; r < GP_MR; r++) {
-            if (r >= mr) {
-                for (int64_t kp = 0; kp < Kp; kp++) d[kp * GP_MR + r] = 0;
-                continue;
-            }
-            const float *src = A + (i0 + r) * lda;
-            int64_t kp = 0;
-            for (; 2 * kp + 32 <= K; kp += 16) {
-                __m256i lo = to_bf16(_mm512_loadu_ps(src + 2 * kp)), hi = to_bf16(_mm512_loadu_ps(src + 2 * kp + 16));
-                uint32_t w[16];
-                _mm256_storeu_si256((__m256i *)w, lo);
-                _mm256_storeu_si256((__m256i *)(w + 8), hi);
-                for (int u = 0; u < 16; u++) d[(kp + u) * GP_MR + r] = w[u];
-            }
-            for (; kp < Kp; kp++) {
-                int64_t k = 2 * kp;
-                __m512 x = _mm512_maskz_loadu_ps((__mmask16)(k + 1 < K ? 3 : 1), src + k);
-                uint32_t w[8];
-                _mm256_storeu_si256((__m256i *)w, to_bf16(x));
-                d[kp * GP_MR + r] = w[0];
-            }
+        return;
+    }
+    for (int64_t r = 0; r < GP_MR; r++) {
+        uint32_t *dr = d + r * Kp;
+        if (r >= mr) {
+            memset(dr, 0, (size_t)Kp * sizeof *dr);
+            continue;
+        }
+        const float *src = A + (i0 + r) * lda;
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16) _mm256_storeu_si256((__m256i *)(dr + k / 2), to_bf16(_mm512_loadu_ps(src + k)));
+        if (k < K) { /* the last values, an odd one paired with zero */
+            __m256i w = to_bf16(_mm512_maskz_loadu_ps((__mmask16)((1u << (K - k)) - 1), src + k));
+            _mm256_mask_storeu_epi32(dr + k / 2, (__mmask8)((1u << ((K - k + 1) / 2)) - 1), w);
         }
     }
 }
@@ -327,13 +322,14 @@ static void pack_b_bf16(uint32_t *dst, bool trans, const float *B, int64_t ldb, 
 /* tile_f32 over Kp pairs of k in bf16. */
 #define GP_DPBF16(r)                                                                                   \
     {                                                                                                  \
-        __m512bh x = (__m512bh)_mm512_set1_epi32((int)ap[kp * GP_MR + (r)]);                          \
+        __m512bh x = (__m512bh)_mm512_set1_epi32((int)ap[(r) * ars + kp * aks]);                       \
         c0_##r = _mm512_dpbf16_ps(c0_##r, x, b0);                                                      \
         c1_##r = _mm512_dpbf16_ps(c1_##r, x, b1);                                                      \
     }
 
-static inline __attribute__((always_inline)) void tile_bf16_full(int64_t Kp, const uint32_t *ap, const uint32_t *bp,
-                                                                 float *c, int64_t ldc, const float *s, int64_t lds,
+static inline __attribute__((always_inline)) void tile_bf16_full(const int64_t ars, const int64_t aks, int64_t Kp,
+                                                                 const uint32_t *ap, const uint32_t *bp, float *c,
+                                                                 int64_t ldc, const float *s, int64_t lds,
                                                                  __mmask16 m0, __mmask16 m1, bool acc_in) {
     GP_ROWS(GP_LOAD)
     for (int64_t kp = 0; kp < Kp; kp++) {
@@ -344,12 +340,17 @@ static inline __attribute__((always_inline)) void tile_bf16_full(int64_t Kp, con
     GP_ROWS(GP_STORE)
 }
 
-static void tile_bf16(int64_t Kp, const uint32_t *ap, const uint32_t *bp, float *c, int64_t ldc, int64_t mr,
-                      __mmask16 m0, __mmask16 m1, bool acc_in, const float *bias) {
+/* A as panels (a_rows 0: ap is the panel) or as rows of a_rows words
+ * (ap is the tile's first row: rows past M are there, zero). */
+static void tile_bf16(int64_t Kp, const uint32_t *ap, int64_t a_rows, const uint32_t *bp, float *c, int64_t ldc,
+                      int64_t mr, __mmask16 m0, __mmask16 m1, bool acc_in, const float *bias) {
     float buf[GP_MR * GP_NR] __attribute__((aligned(64)));
     int64_t ld;
     float *t = edge_tile(buf, c, ldc, mr, m0, m1, acc_in && !bias, &ld);
-    tile_bf16_full(Kp, ap, bp, t, ld, bias ? bias : t, bias ? 0 : ld, m0, m1, acc_in || bias);
+    const float *s = bias ? bias : t;
+    int64_t lds = bias ? 0 : ld;
+    if (a_rows) tile_bf16_full(a_rows, 1, Kp, ap, bp, t, ld, s, lds, m0, m1, acc_in || bias);
+    else tile_bf16_full(1, GP_MR, Kp, ap, bp, t, ld, s, lds, m0, m1, acc_in || bias);
     edge_done(buf, c, ldc, mr, m0, m1);
 }
 #endif
@@ -447,8 +448,10 @@ void semid_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, con
                     float *c = C + i0 * ldc + j0;
 #ifdef GP_BF16
                     if (bf16) {
-                        tile_bf16(kn, (const uint32_t *)ap + (p * Kp + k0) * GP_MR,
-                                  (const uint32_t *)bp + (q * Kp + k0) * GP_NR, c, ldc, mr, m0, m1, acc_in, bs);
+                        /* panel p: GP_MR words per pair (transposed A), or GP_MR rows of Kp words */
+                        const uint32_t *a0 = (const uint32_t *)ap + p * GP_MR * Kp + (trans_a ? k0 * GP_MR : k0);
+                        tile_bf16(kn, a0, trans_a ? 0 : Kp, (const uint32_t *)bp + (q * Kp + k0) * GP_NR, c, ldc, mr, m0,
+                                  m1, acc_in, bs);
                         continue;
                     }
 #endif
