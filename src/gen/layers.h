@@ -1,6 +1,7 @@
 /* The transformer's layers as forward/backward pairs (llm.c style: outputs
  * first, then saved values, inputs, sizes). Every backward ACCUMULATES (+=)
- * into its gradient outputs, so callers zero them first.
+ * into its gradient outputs, so callers zero them first (one exception:
+ * semid_matmul_backward can be told to overwrite dinp).
  *
  * Dimension legend: N = rows (B*T, or the rows of a decoding step),
  * B = batch, T = sequence length, C = width, OC = output width, NH = heads,

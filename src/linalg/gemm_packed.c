@@ -4,15 +4,17 @@
  * Operands are packed once per call where their layout does not suit the
  * tiles: B into panels of GP_NR columns (for each k, GP_NR values side by
  * side) when transposed, A into panels of GP_MR rows (for each k, the
- * panel's GP_MR values) when transposed; in bf16 both always are (they are
- * rounded on the way). A tile of GP_MR x GP_NR results lives
- * in 16 registers: it starts from C (accumulate) or 0 and takes one fused
- * multiply-add per k in order, so each result is a fixed chain whatever the
- * blocking and the threads; threads share the tiles, never a sum.
+ * panel's GP_MR values) when transposed; otherwise the tiles read them in
+ * place. A tile of GP_MR x GP_NR results lives in 16 registers: it starts
+ * from C (accumulate), a bias row or 0 and takes one fused multiply-add per
+ * k in order, so each result is a fixed chain whatever the blocking and the
+ * threads; threads share the tiles, never a sum.
  *
- * bf16: values are rounded to bfloat16 (nearest even) as they are packed,
- * pairs of k side by side, and _mm512_dpbf16_ps adds a[2i]b[2i] +
- * a[2i+1]b[2i+1] to each fp32 lane; an odd K gets a zero partner. */
+ * bf16: both operands are always packed, rounded to bfloat16 (nearest
+ * even) on the way, pairs of k side by side in 32-bit words (a row-major A
+ * stays rows: its pairs are adjacent already); _mm512_dpbf16_ps adds
+ * a[2i]b[2i] + a[2i+1]b[2i+1] to each fp32 lane; an odd K gets a zero
+ * partner. */
 #include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
