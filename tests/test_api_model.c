@@ -173,6 +173,32 @@ static void test_train_stops_early(void **state) {
     free(dir);
 }
 
+/* bf16 products train the same model to about the same loss (fp32 where the
+ * CPU lacks AVX-512 BF16), and the bundle says how it was trained. */
+static void test_train_bf16(void **state) {
+    (void)state;
+    semid_train_opts o = tiny_train();
+    semid_train_report fp32, bf16;
+    char *dir32 = path_in("model-fp32"), *dir16 = path_in("model-bf16");
+    OK(semid_train(ds, ids, dir32, &o, &fp32));
+    o.bf16 = 1;
+    OK(semid_train(ds, ids, dir16, &o, &bf16));
+    assert_true(isfinite(bf16.last_epoch_loss));
+    assert_true(fabs(bf16.last_epoch_loss - fp32.last_epoch_loss) < 0.05 * fp32.last_epoch_loss);
+    char path[1024], text[8192];
+    snprintf(path, sizeof path, "%s/train.json", dir16);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = 0;
+    const char *field = strstr(text, "\"bf16\":");
+    assert_non_null(field);
+    assert_int_equal(strtol(field + strlen("\"bf16\":"), NULL, 10), 1);
+    free(dir32);
+    free(dir16);
+}
+
 static void test_train_in_two_runs(void **state) {
     (void)state;
     semid_train_opts o = tiny_train();
@@ -394,6 +420,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embed_methods),
         cmocka_unit_test(test_train_stops_early),
+        cmocka_unit_test(test_train_bf16),
         cmocka_unit_test(test_train_in_two_runs),
         cmocka_unit_test(test_model_items),
         cmocka_unit_test(test_search),

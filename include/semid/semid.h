@@ -8,11 +8,11 @@
  * and change without notice.
  *
  * What is stable. Before 1.0, the API is stable within a minor version
- * (0.2.x): functions keep their names, arguments and meaning; handles stay
+ * (0.3.x): functions keep their names, arguments and meaning; handles stay
  * opaque. A new minor version may add functions, and may add fields at the
  * end of the option and result structs: programs that start from the
  * matching *_default() function and are rebuilt keep working. The shared
- * library's soname (libsemid.so.0.2) changes whenever its ABI can. Files
+ * library's soname (libsemid.so.0.3) changes whenever its ABI can. Files
  * written by semid (datasets, ID tables, quantizers, models) carry a format
  * version; a library that cannot read one says so (SEMID_EFORMAT). They
  * also carry a checksum, verified on load unless SEMID_NO_VERIFY=1 is set
@@ -26,9 +26,9 @@ extern "C" {
 
 /* The version of these headers; semid_version() gives the library's. */
 #define SEMID_VERSION_MAJOR 0
-#define SEMID_VERSION_MINOR 2
+#define SEMID_VERSION_MINOR 3
 #define SEMID_VERSION_PATCH 0
-#define SEMID_VERSION_STRING "0.2.0"
+#define SEMID_VERSION_STRING "0.3.0"
 #define SEMID_VERSION_NUMBER (SEMID_VERSION_MAJOR * 10000 + SEMID_VERSION_MINOR * 100 + SEMID_VERSION_PATCH)
 
 /* Marks what libsemid.so exports; everything else is hidden. */
@@ -80,7 +80,7 @@ SEMID_API void semid_set_log_level(semid_log_level level);
 SEMID_API void semid_set_threads(int n);
 SEMID_API int semid_get_threads(void);
 
-/* The version of the library linked ("0.2.0"), and as a number
+/* The version of the library linked ("0.3.0"), and as a number
  * (major * 10000 + minor * 100 + patch). */
 SEMID_API const char *semid_version(void);
 SEMID_API int semid_version_number(void);

@@ -88,7 +88,8 @@ class TrainOpts(Structure):
                 ("history_window", c_int32), ("epochs", c_int32), ("max_steps", c_int64), ("batch", c_int32),
                 ("lr", c_float), ("weight_decay", c_float), ("seed", c_uint64), ("valid_sample", c_int32),
                 ("valid_k", c_int32), ("word_vectors", c_char_p), ("resume", c_int), ("verbose", c_int),
-                ("threads", c_int), ("patience", c_int32), ("min_epochs", c_int32)]
+                ("threads", c_int), ("patience", c_int32), ("min_epochs", c_int32),
+                ("bf16", c_int32)]
 
 
 class TrainReport(Structure):

@@ -58,7 +58,7 @@ def test_option_structs_match_the_c_defaults():
     # Field for field: a layout mismatch would show up as wrong defaults.
     o = _lib.lib.semid_train_opts_default()
     assert (o.layers, o.heads, o.dim, o.history_window, o.epochs, o.patience, o.min_epochs, o.batch, o.seed,
-            o.valid_sample, o.valid_k, o.resume, o.verbose, o.threads) == (4, 4, 128, 20, 10, 0, 0, 64, 1, 500, 10, 0, 0, 0)
+            o.valid_sample, o.valid_k, o.resume, o.verbose, o.threads, o.bf16) == (4, 4, 128, 20, 10, 0, 0, 64, 1, 500, 10, 0, 0, 0, 0)
     assert abs(o.lr - 1e-3) < 1e-9 and abs(o.weight_decay - 0.01) < 1e-9 and o.word_vectors is None
     q = _lib.lib.semid_quantizer_opts_default()
     assert (q.method, q.levels, q.codebook, q.iters, q.beam, q.seed, q.verbose, q.threads) == (

@@ -27,6 +27,7 @@ semid_train_opts semid_train_opts_default(void) {
     o.epochs = c.epochs;
     o.patience = c.patience;
     o.min_epochs = c.min_epochs;
+    o.bf16 = c.bf16;
     o.max_steps = c.max_steps;
     o.batch = c.batch_size;
     o.lr = c.lr;
@@ -107,6 +108,7 @@ semid_status semid_trainer_create(const semid_data *d, const semid_ids *ids, con
     c->epochs = o.epochs;
     c->patience = o.patience;
     c->min_epochs = o.min_epochs;
+    c->bf16 = o.bf16 != 0;
     c->max_steps = o.max_steps;
     c->batch_size = o.batch;
     c->lr = o.lr;

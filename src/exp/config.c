@@ -72,6 +72,7 @@ static const key_spec KEYS[] = {
     {"model.parallel", K_INT, F(model_parallel), 0, 0, 1024},
     {"model.word_vectors", K_STRING, F(model_word_vectors), sizeof(((exp_config *)0)->model_word_vectors), 0, 0},
     {"model.batch", K_INT, F(model_batch), 0, 1, 1000000},
+    {"model.bf16", K_INT, F(model_bf16), 0, 0, 1},
     {"model.lr", K_DOUBLE, F(model_lr), 0, 1e-9, 10},
     {"model.history", K_INT, F(model_history), 0, 1, 4096},
     {"model.beam", K_INT, F(beam), 0, 1, 10000},

@@ -55,6 +55,7 @@ typedef struct exp_config {
     char model_word_vectors[512]; /* "" = random word embeddings; a file or "default" (gen/word_init.h) */
     int32_t model_parallel;   /* models trained at once, one thread each (0 = one per thread) */
     int32_t model_batch;
+    int32_t model_bf16;       /* 1 = bf16 matrix products with fp32 sums (gen/train.h) */
     double model_lr;
     int32_t model_history;    /* items of history in a rec prompt */
     int32_t beam;             /* constrained beam width at evaluation */

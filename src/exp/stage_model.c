@@ -160,6 +160,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.min_epochs = cfg->model_min_epochs;
     tc.word_vectors = cfg->model_word_vectors;
     tc.batch_size = cfg->model_batch;
+    tc.bf16 = cfg->model_bf16;
     tc.lr = (float)cfg->model_lr;
     tc.history_window = cfg->model_history;
     tc.seed = (uint64_t)seed;
