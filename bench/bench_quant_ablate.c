@@ -141,18 +141,23 @@ int main(int argc, char **argv) {
         tc.threads = threads;
         if (!strcmp(name, "rqvae") || !strcmp(name, "rlfq")) tc.iters = epochs;
         if (!strcmp(name, "rlfq")) tc.method_config = &lfq;
-        semid_tokenizer *tok;
+        semid_tokenizer *tok = NULL;
         double t0 = semid_now();
         st = semid_tokenizer_fit(&X, &tc, &tok);
         if (st == SEMID_OK) st = semid_tokenizer_encode(tok, &X, codes);
         double secs = semid_now() - t0;
         if (st != SEMID_OK) {
             printf("%-9s error: %s\n", name, semid_last_error());
+            if (tok) semid_tokenizer_free(tok);
             continue;
         }
         double err[8] = {0};
         double used, perp;
-        semid_codes_usage(codes, n, levels, 0, K, &used, &perp);
+        if (semid_codes_usage(codes, n, levels, 0, K, &used, &perp) != SEMID_OK) {
+            printf("%-9s error: %s\n", name, semid_last_error());
+            semid_tokenizer_free(tok);
+            continue;
+        }
         if (semid_tokenizer_level_errors(tok, &X, codes, err) != SEMID_OK) {
             /* Dictionary codes carry no coefficients: report the sparse
              * coding error with the L atoms' least-squares coefficients. */

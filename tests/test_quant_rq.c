@@ -147,10 +147,10 @@ static void test_usage_stats(void **state) {
     (void)state;
     int32_t codes[8] = {0, 1, 0, 2, 1, 3, 1, 3}; /* 4 items, 2 levels */
     double used, ppl;
-    semid_codes_usage(codes, 4, 2, 0, 4, &used, &ppl);
+    assert_int_equal(semid_codes_usage(codes, 4, 2, 0, 4, &used, &ppl), SEMID_OK);
     assert_float_equal(used, 0.5, 1e-12);
     assert_float_equal(ppl, 2.0, 1e-9);
-    semid_codes_usage(codes, 4, 2, 1, 4, &used, &ppl);
+    assert_int_equal(semid_codes_usage(codes, 4, 2, 1, 4, &used, &ppl), SEMID_OK);
     assert_float_equal(used, 0.75, 1e-12);
 }
 

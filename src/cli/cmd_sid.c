@@ -94,7 +94,7 @@ static semid_status load_embeddings(const char *path, const char *ids_path, int 
     return st;
 }
 
-static void print_table_stats(const semid_idtable *t, const semid_collision_stats *before) {
+static semid_status print_table_stats(const semid_idtable *t, const semid_collision_stats *before) {
     printf("strategy      %s\nmethod        %s\nitems         %d\ntasks         %d\nlevels        %d%s\n", t->strategy,
            t->method, t->n_items, t->n_tasks, t->n_levels, t->disambiguated ? " (last: disambiguation)" : "");
     printf("tokens        %d\nfingerprint   %016" PRIx64 "\n", t->n_tokens, t->fingerprint);
@@ -102,7 +102,7 @@ static void print_table_stats(const semid_idtable *t, const semid_collision_stat
     for (int ti = 0; ti < t->n_tasks; ti++) {
         const char *name = t->n_tasks == 1 ? "both tasks" : ti == SEMID_TASK_SEARCH ? "search" : "rec";
         semid_collision_stats cs;
-        if (semid_idtable_collisions(t, ti, &cs) != SEMID_OK) continue;
+        SEMID_TRY(semid_idtable_collisions(t, ti, &cs));
         printf("[%s]\n", name);
         if (before)
             printf("  collisions before disambiguation: rate %.4f, %d items share an ID, largest group %d\n",
@@ -113,14 +113,15 @@ static void print_table_stats(const semid_idtable *t, const semid_collision_stat
         for (int32_t l = 0; l < L; l++) {
             double used, ppl;
             int32_t size = t->level_size[ti * L + l];
-            semid_codes_usage(codes, t->n_items, L, l, size, &used, &ppl);
+            SEMID_TRY(semid_codes_usage(codes, t->n_items, L, l, size, &used, &ppl));
             printf("  level %d: %d codes (tokens %d..%d), used %.1f%%, perplexity %.1f\n", l, size,
                    t->token_offset[ti * L + l], t->token_offset[ti * L + l] + size - 1, 100 * used, ppl);
         }
     }
+    return SEMID_OK;
 }
 
-static void print_table_json(const semid_idtable *t) {
+static semid_status print_table_json(const semid_idtable *t) {
     printf("{\"strategy\": \"%s\", \"method\": \"%s\", \"n_items\": %d, \"n_tasks\": %d, \"n_levels\": %d, "
            "\"n_tokens\": %d, \"disambiguated\": %s, \"fingerprint\": \"%016" PRIx64 "\", \"tasks\": [",
            t->strategy, t->method, t->n_items, t->n_tasks, t->n_levels, t->n_tokens, t->disambiguated ? "true" : "false",
@@ -128,20 +129,21 @@ static void print_table_json(const semid_idtable *t) {
     int32_t L = t->n_levels;
     for (int ti = 0; ti < t->n_tasks; ti++) {
         semid_collision_stats cs;
-        if (semid_idtable_collisions(t, ti, &cs) != SEMID_OK) memset(&cs, 0, sizeof cs);
+        SEMID_TRY(semid_idtable_collisions(t, ti, &cs));
         printf("%s{\"collision_rate\": %.6f, \"distinct_ids\": %d, \"colliding_items\": %d, \"max_items_per_id\": %d, "
                "\"levels\": [",
                ti ? ", " : "", cs.rate, cs.distinct_ids, cs.colliding_items, cs.max_items_per_id);
         for (int32_t l = 0; l < L; l++) {
             double used, ppl;
-            semid_codes_usage(t->codes + (int64_t)ti * t->n_items * L, t->n_items, L, l, t->level_size[ti * L + l],
-                              &used, &ppl);
+            SEMID_TRY(semid_codes_usage(t->codes + (int64_t)ti * t->n_items * L, t->n_items, L, l,
+                                        t->level_size[ti * L + l], &used, &ppl));
             printf("%s{\"size\": %d, \"offset\": %d, \"used\": %.6f, \"perplexity\": %.3f}", l ? ", " : "",
                    t->level_size[ti * L + l], t->token_offset[ti * L + l], used, ppl);
         }
         printf("]}");
     }
     printf("]}\n");
+    return SEMID_OK;
 }
 
 static char *with_suffix(const char *path, const char *suffix) {
@@ -186,8 +188,8 @@ static semid_status save_outputs(const build_args *a, const semid_strategy_resul
     return semid_idtable_save(&res->table, a->out);
 }
 
-static void print_build(const build_args *a, const semid_strategy_result *res) {
-    print_table_stats(&res->table, a->opt.disambiguate ? res->before : NULL);
+static semid_status print_build(const build_args *a, const semid_strategy_result *res) {
+    SEMID_TRY(print_table_stats(&res->table, a->opt.disambiguate ? res->before : NULL));
     for (int i = 0; i < res->n_tokenizers; i++) {
         if (!res->level_error[i]) continue;
         printf("reconstruction error (%s, mean squared per item):", res->n_tokenizers == 1 ? "tokenizer" : i ? "rec" : "search");
@@ -195,6 +197,7 @@ static void print_build(const build_args *a, const semid_strategy_result *res) {
         printf("\n");
     }
     printf("built in %.2fs, wrote %s\n", res->seconds, a->out);
+    return SEMID_OK;
 }
 
 /* The CLI's part of building: files in and out; the building itself is
@@ -212,7 +215,7 @@ static semid_status run_build(const build_args *a, const semid_strategy_def *def
     const semid_matrix *const emb[2] = {&in[0].m, &in[1].m};
     if (st == SEMID_OK) st = semid_strategy_build_catalog(emb, &a->opt, dsp, in[0].ids, &res);
     if (st == SEMID_OK) st = save_outputs(a, &res);
-    if (st == SEMID_OK) print_build(a, &res);
+    if (st == SEMID_OK) st = print_build(a, &res);
     semid_strategy_result_free(&res);
     loaded_free(&in[0]);
     loaded_free(&in[1]);
@@ -307,10 +310,9 @@ static int sid_stats(int argc, char **argv) {
     semid_idtable t;
     semid_status st = semid_idtable_load(pos[0], &t);
     if (st != SEMID_OK) return cli_report(st);
-    if (json) print_table_json(&t);
-    else print_table_stats(&t, NULL);
+    st = json ? print_table_json(&t) : print_table_stats(&t, NULL);
     semid_idtable_free(&t);
-    return CLI_EXIT_OK;
+    return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
 }
 
 static int sid_export(int argc, char **argv) {

@@ -167,15 +167,13 @@ semid_status semid_tokenizer_level_errors(const semid_tokenizer *tok, const semi
     return SEMID_OK;
 }
 
-void semid_codes_usage(const int32_t *codes, int64_t n, int32_t levels, int32_t level, int32_t level_size,
-                       double *used_share, double *perplexity) {
-    int64_t *cnt = calloc((size_t)(level_size > 0 ? level_size : 1), sizeof(int64_t));
-    if (!cnt || level_size < 1 || n < 1) {
-        free(cnt);
-        *used_share = 0.0;
-        *perplexity = 0.0;
-        return;
-    }
+semid_status semid_codes_usage(const int32_t *codes, int64_t n, int32_t levels, int32_t level, int32_t level_size,
+                               double *used_share, double *perplexity) {
+    *used_share = 0.0;
+    *perplexity = 0.0;
+    if (level_size < 1 || n < 1) return SEMID_OK;
+    int64_t *cnt = calloc((size_t)level_size, sizeof(int64_t));
+    if (!cnt) return semid_fail(SEMID_ENOMEM, "out of memory (code usage of %d codes)", level_size);
     for (int64_t i = 0; i < n; i++) {
         int32_t c = codes[i * levels + level];
         if (c >= 0 && c < level_size) cnt[c]++;
@@ -191,6 +189,7 @@ void semid_codes_usage(const int32_t *codes, int64_t n, int32_t levels, int32_t 
     *used_share = (double)used / level_size;
     *perplexity = exp(h);
     free(cnt);
+    return SEMID_OK;
 }
 
 /* ---- File format helpers. ---- */

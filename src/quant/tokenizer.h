@@ -111,8 +111,8 @@ semid_status semid_tokenizer_level_errors(const semid_tokenizer *tok, const semi
 
 /* Code usage of one level over n items: the share of the level's codes used
  * at least once, and the perplexity exp(entropy) of the code distribution
- * (= level size when perfectly balanced). */
-void semid_codes_usage(const int32_t *codes, int64_t n, int32_t levels, int32_t level, int32_t level_size,
+ * (= level size when perfectly balanced); both 0 when n or level_size is 0. */
+semid_status semid_codes_usage(const int32_t *codes, int64_t n, int32_t levels, int32_t level, int32_t level_size,
                        double *used_share, double *perplexity);
 
 /* ------------------------------------------------------------------------
