@@ -8,6 +8,7 @@
 #include "base/status.h"
 #include "linalg/adamw.h"
 #include "linalg/vec.h"
+#include "quant/ae_buffers.h"
 #include "quant/kmeans.h"
 #include "quant/qtrain.h"
 #include "quant/vq.h"
@@ -176,12 +177,10 @@ semid_status semid_prefix_share_create(int64_t Ds, int64_t Dr, const semid_prefi
     if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for a prefix-share quantizer");
     *m = shape;
     int64_t off = m->n_params, d = cfg->latent_dim;
-    m->params = calloc((size_t)off, sizeof(float));
-    m->grads = calloc((size_t)off, sizeof(float));
-    m->decay_mask = calloc((size_t)off, 1);
-    if (!m->params || !m->grads || !m->decay_mask) {
+    semid_status st = semid_ae_params_alloc(off, &m->params, &m->grads, &m->decay_mask, "prefix-share");
+    if (st != SEMID_OK) {
         semid_prefix_share_free(m);
-        return semid_fail(SEMID_ENOMEM, "out of memory for %lld prefix-share parameters", (long long)off);
+        return st;
     }
     semid_rng rng;
     semid_rng_seed(&rng, cfg->seed);
@@ -603,8 +602,7 @@ static semid_status psq_write(const void *model, FILE *fp) {
     for (int i = 0; i < 11; i++) SEMID_TRY(semid_tok_write_u32(fp, v[i]));
     float f[3] = {c->beta, c->codebook_weight, c->recon_weight};
     SEMID_TRY(semid_tok_write_f32s(fp, f, 3));
-    SEMID_TRY(semid_tok_write_u32(fp, (uint32_t)m->n_params));
-    return semid_tok_write_f32s(fp, m->params, m->n_params);
+    return semid_ae_params_write(fp, m->params, m->n_params);
 }
 
 static semid_status psq_read(semid_tok_reader *r, void **out) {
@@ -639,20 +637,11 @@ static semid_status psq_read(semid_tok_reader *r, void **out) {
     semid_prefix_share shape = {0};
     if (layout(&shape, (int64_t)v[1], (int64_t)v[2], &c) != SEMID_OK)
         return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
-    if (r->left < 4 || (uint64_t)shape.n_params > (r->left - 4) / sizeof(float))
-        return semid_fail(SEMID_EFORMAT, "%s: prefix-share sizes imply %lld parameters (%lld bytes) but %zu bytes are left",
-                          r->path, (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
+    SEMID_TRY(semid_ae_params_check_room(r, shape.n_params, "prefix-share"));
     semid_prefix_share *m;
     semid_status cst = semid_prefix_share_create((int64_t)v[1], (int64_t)v[2], &c, &m);
     if (cst != SEMID_OK) return semid_fail_context(cst == SEMID_ENOMEM ? cst : SEMID_EFORMAT, "%s", r->path);
-    uint32_t n_params;
-    semid_status st = semid_tok_read_u32(r, &n_params, "parameter count");
-    if (st == SEMID_OK && (int64_t)n_params != m->n_params)
-        st = semid_fail(SEMID_EFORMAT, "%s: prefix-share has %u parameters, its sizes imply %lld", r->path, n_params,
-                        (long long)m->n_params);
-    if (st == SEMID_OK) st = semid_tok_read_f32s(r, m->params, m->n_params, "prefix-share parameters");
-    if (st == SEMID_OK && semid_find_nonfinite(m->params, m->n_params) >= 0)
-        st = semid_fail(SEMID_EFORMAT, "%s: prefix-share parameters contain NaN or Inf", r->path);
+    semid_status st = semid_ae_params_read(r, m->params, m->n_params, "prefix-share");
     if (st != SEMID_OK) {
         semid_prefix_share_free(m);
         return st;

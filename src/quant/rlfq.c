@@ -8,6 +8,7 @@
 #include "base/status.h"
 #include "linalg/adamw.h"
 #include "linalg/vec.h"
+#include "quant/ae_buffers.h"
 #include "quant/qtrain.h"
 #include "quant/vq.h"
 
@@ -32,47 +33,6 @@ semid_rlfq_config semid_rlfq_defaults(void) {
     c.act = SEMID_ACT_RELU;
     c.seed = 1234;
     return c;
-}
-
-typedef struct semid_rlfq_work {
-    int64_t cap;
-    semid_mlp_cache enc, dec;
-    float *x, *resid, *zq, *dz, *dout;
-    int32_t *codes;
-} semid_rlfq_work;
-
-static void work_free(semid_rlfq_work *w) {
-    if (!w) return;
-    semid_mlp_cache_free(&w->enc);
-    semid_mlp_cache_free(&w->dec);
-    free(w->x);
-    free(w->resid);
-    free(w->zq);
-    free(w->dz);
-    free(w->dout);
-    free(w->codes);
-    free(w);
-}
-
-static semid_status work_alloc(const semid_rlfq *m, int64_t cap, semid_rlfq_work **out) {
-    semid_rlfq_work *w = calloc(1, sizeof *w);
-    if (!w) return semid_fail(SEMID_ENOMEM, "out of memory for RLFQ buffers");
-    int64_t D = m->dim, b = m->cfg.bits, L = m->cfg.levels;
-    w->cap = cap;
-    w->x = malloc(sizeof(float) * (size_t)(cap * D));
-    w->resid = malloc(sizeof(float) * (size_t)(L * cap * b));
-    w->zq = malloc(sizeof(float) * (size_t)(cap * b));
-    w->dz = malloc(sizeof(float) * (size_t)(cap * b));
-    w->dout = malloc(sizeof(float) * (size_t)(cap * D));
-    w->codes = malloc(sizeof(int32_t) * (size_t)(cap * L));
-    if (!w->x || !w->resid || !w->zq || !w->dz || !w->dout || !w->codes ||
-        semid_mlp_cache_alloc(&w->enc, &m->enc, cap) != SEMID_OK ||
-        semid_mlp_cache_alloc(&w->dec, &m->dec, cap) != SEMID_OK) {
-        work_free(w);
-        return semid_fail(SEMID_ENOMEM, "out of memory for RLFQ buffers (%lld rows)", (long long)cap);
-    }
-    *out = w;
-    return SEMID_OK;
 }
 
 static semid_status check_config(const semid_rlfq_config *c) {
@@ -112,13 +72,10 @@ semid_status semid_rlfq_create(int64_t D, const semid_rlfq_config *cfg, semid_rl
     semid_rlfq *m = calloc(1, sizeof *m);
     if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for an RLFQ model");
     *m = shape;
-    int64_t off = m->n_params;
-    m->params = calloc((size_t)off, sizeof(float));
-    m->grads = calloc((size_t)off, sizeof(float));
-    m->decay_mask = calloc((size_t)off, 1);
-    if (!m->params || !m->grads || !m->decay_mask) {
+    semid_status st = semid_ae_params_alloc(m->n_params, &m->params, &m->grads, &m->decay_mask, "RLFQ");
+    if (st != SEMID_OK) {
         semid_rlfq_free(m);
-        return semid_fail(SEMID_ENOMEM, "out of memory for %lld RLFQ parameters", (long long)off);
+        return st;
     }
     semid_rng rng;
     semid_rng_seed(&rng, cfg->seed);
@@ -133,7 +90,7 @@ semid_status semid_rlfq_create(int64_t D, const semid_rlfq_config *cfg, semid_rl
 
 void semid_rlfq_free(semid_rlfq *m) {
     if (!m) return;
-    work_free(m->work);
+    semid_ae_work_free(m->work);
     free(m->params);
     free(m->grads);
     free(m->decay_mask);
@@ -299,7 +256,7 @@ semid_status semid_rlfq_reg_backward(float *dz, double *commit, double *entropy,
     return SEMID_OK;
 }
 
-static semid_status batch_loss_grad(semid_rlfq *m, semid_rlfq_work *w, int64_t B, bool assign,
+static semid_status batch_loss_grad(semid_rlfq *m, semid_ae_work *w, int64_t B, bool assign,
                                     semid_rlfq_terms *terms) {
     const semid_rlfq_config *c = &m->cfg;
     int64_t D = m->dim;
@@ -331,11 +288,12 @@ static semid_status batch_loss_grad(semid_rlfq *m, semid_rlfq_work *w, int64_t B
     return SEMID_OK;
 }
 
+static semid_status work_alloc(const semid_rlfq *m, int64_t cap, semid_ae_work **out) {
+    return semid_ae_work_alloc(&m->enc, &m->dec, m->dim, m->cfg.bits, m->cfg.levels, cap, "RLFQ", out);
+}
+
 static semid_status ensure_work(semid_rlfq *m, int64_t rows) {
-    if (m->work && m->work->cap >= rows) return SEMID_OK;
-    work_free(m->work);
-    m->work = NULL;
-    return work_alloc(m, rows, &m->work);
+    return semid_ae_work_ensure(&m->work, &m->enc, &m->dec, m->dim, m->cfg.bits, m->cfg.levels, rows, "RLFQ");
 }
 
 static semid_status check_width(const semid_rlfq *m, const semid_matrix *X) {
@@ -350,7 +308,7 @@ semid_status semid_rlfq_loss_grad(semid_rlfq *m, const semid_matrix *X, const in
     SEMID_TRY(check_width(m, X));
     int64_t B = X->rows, L = m->cfg.levels;
     SEMID_TRY(ensure_work(m, B));
-    semid_rlfq_work *w = m->work;
+    semid_ae_work *w = m->work;
     memcpy(w->x, X->data, sizeof(float) * (size_t)(B * m->dim));
     if (fixed_codes) memcpy(w->codes, fixed_codes, sizeof(int32_t) * (size_t)(B * L));
     SEMID_TRY(batch_loss_grad(m, w, B, fixed_codes == NULL, terms));
@@ -360,7 +318,7 @@ semid_status semid_rlfq_loss_grad(semid_rlfq *m, const semid_matrix *X, const in
 
 static semid_status encode_rows(const semid_rlfq *m, const float *X, int64_t n, int32_t *codes, float *recon) {
     int64_t block = n < ENCODE_BLOCK ? n : ENCODE_BLOCK;
-    semid_rlfq_work *w;
+    semid_ae_work *w;
     SEMID_TRY(work_alloc(m, block > 0 ? block : 1, &w));
     int64_t D = m->dim;
     int bits = m->cfg.bits, L = m->cfg.levels;
@@ -373,7 +331,7 @@ static semid_status encode_rows(const semid_rlfq *m, const float *X, int64_t n, 
             memcpy(recon + s * D, xhat, sizeof(float) * (size_t)(B * D));
         }
     }
-    work_free(w);
+    semid_ae_work_free(w);
     return SEMID_OK;
 }
 
@@ -393,7 +351,7 @@ semid_status semid_rlfq_decode(const semid_rlfq *m, const int32_t *codes, int64_
             return semid_fail(SEMID_EINVAL, "rlfq: code %d of item %lld is outside 0..%lld", codes[i],
                               (long long)(i / L), (long long)K - 1);
     int64_t block = n < ENCODE_BLOCK ? n : ENCODE_BLOCK;
-    semid_rlfq_work *w;
+    semid_ae_work *w;
     SEMID_TRY(work_alloc(m, block > 0 ? block : 1, &w));
     for (int64_t s = 0; s < n; s += block) {
         int64_t B = n - s < block ? n - s : block;
@@ -406,7 +364,7 @@ semid_status semid_rlfq_decode(const semid_rlfq *m, const int32_t *codes, int64_
         const float *xhat = semid_mlp_forward(&m->dec, m->params, &w->dec, w->zq, B);
         memcpy(out + s * D, xhat, sizeof(float) * (size_t)(B * D));
     }
-    work_free(w);
+    semid_ae_work_free(w);
     return SEMID_OK;
 }
 
@@ -418,7 +376,7 @@ typedef struct train_ctx {
 static semid_status train_batch(void *ctx, const int64_t *rows, int64_t nb, double *loss) {
     train_ctx *x = ctx;
     semid_rlfq *m = x->m;
-    semid_rlfq_work *w = m->work;
+    semid_ae_work *w = m->work;
     int64_t D = m->dim;
     for (int64_t b = 0; b < nb; b++) memcpy(w->x + b * D, x->X->data + rows[b] * D, sizeof(float) * (size_t)D);
     semid_rlfq_terms t;
@@ -486,7 +444,7 @@ semid_status semid_rlfq_fit(const semid_matrix *X, const semid_rlfq_config *cfg,
         semid_rlfq_free(m);
         return st;
     }
-    work_free(m->work);
+    semid_ae_work_free(m->work);
     m->work = NULL;
     rep.seconds = semid_now() - t0;
     if (cfg->verbose)
@@ -508,8 +466,7 @@ semid_status semid_rlfq_write(const semid_rlfq *m, FILE *fp) {
     for (int i = 0; i < 7; i++) SEMID_TRY(semid_tok_write_u32(fp, ints[i]));
     float floats[4] = {c->beta, c->entropy_weight, c->entropy_temp, c->recon_weight};
     SEMID_TRY(semid_tok_write_f32s(fp, floats, 4));
-    SEMID_TRY(semid_tok_write_u32(fp, (uint32_t)m->n_params));
-    return semid_tok_write_f32s(fp, m->params, m->n_params);
+    return semid_ae_params_write(fp, m->params, m->n_params);
 }
 
 semid_status semid_rlfq_read(semid_tok_reader *r, semid_rlfq **out) {
@@ -540,20 +497,11 @@ semid_status semid_rlfq_read(semid_tok_reader *r, semid_rlfq **out) {
      * floats), before allocating for them. */
     semid_rlfq shape = {0};
     if (layout(&shape, (int64_t)v[1], &c) != SEMID_OK) return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
-    if (r->left < 4 || (uint64_t)shape.n_params > (r->left - 4) / sizeof(float))
-        return semid_fail(SEMID_EFORMAT, "%s: rlfq sizes imply %lld parameters (%lld bytes) but %zu bytes are left", r->path,
-                          (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
+    SEMID_TRY(semid_ae_params_check_room(r, shape.n_params, "rlfq"));
     semid_rlfq *m;
     semid_status cst = semid_rlfq_create((int64_t)v[1], &c, &m);
     if (cst != SEMID_OK) return semid_fail_context(cst == SEMID_ENOMEM ? cst : SEMID_EFORMAT, "%s", r->path);
-    uint32_t n_params;
-    semid_status st = semid_tok_read_u32(r, &n_params, "parameter count");
-    if (st == SEMID_OK && (int64_t)n_params != m->n_params)
-        st = semid_fail(SEMID_EFORMAT, "%s: rlfq has %u parameters, its sizes imply %lld", r->path, n_params,
-                        (long long)m->n_params);
-    if (st == SEMID_OK) st = semid_tok_read_f32s(r, m->params, m->n_params, "rlfq parameters");
-    if (st == SEMID_OK && semid_find_nonfinite(m->params, m->n_params) >= 0)
-        st = semid_fail(SEMID_EFORMAT, "%s: rlfq parameters contain NaN or Inf", r->path);
+    semid_status st = semid_ae_params_read(r, m->params, m->n_params, "rlfq");
     if (st != SEMID_OK) {
         semid_rlfq_free(m);
         return st;

@@ -68,7 +68,7 @@ typedef struct semid_rlfq {
     int64_t n_params;
     float *params, *grads; /* (n_params) */
     uint8_t *decay_mask;   /* (n_params) */
-    struct semid_rlfq_work *work;
+    struct semid_ae_work *work;
 } semid_rlfq;
 
 typedef struct semid_rlfq_report {

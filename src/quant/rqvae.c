@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "linalg/adamw.h"
 #include "linalg/vec.h"
+#include "quant/ae_buffers.h"
 #include "quant/kmeans.h"
 #include "quant/qtrain.h"
 #include "quant/vq.h"
@@ -36,52 +37,6 @@ semid_rqvae_config semid_rqvae_defaults(void) {
     c.reset_dead = 1;
     c.seed = 1234;
     return c;
-}
-
-/* Buffers of one batch of B <= cap rows. */
-typedef struct semid_rqvae_work {
-    int64_t cap;
-    semid_mlp_cache enc, dec;
-    float *x;      /* (B, D) gathered inputs */
-    float *resid;  /* (L, B, d) */
-    float *zq;     /* (B, d) */
-    float *dz;     /* (B, d) gradient reaching the encoder output */
-    float *dout;   /* (B, D) gradient of the reconstruction */
-    int32_t *codes;/* (B, L) */
-} semid_rqvae_work;
-
-static void work_free(semid_rqvae_work *w) {
-    if (!w) return;
-    semid_mlp_cache_free(&w->enc);
-    semid_mlp_cache_free(&w->dec);
-    free(w->x);
-    free(w->resid);
-    free(w->zq);
-    free(w->dz);
-    free(w->dout);
-    free(w->codes);
-    free(w);
-}
-
-static semid_status work_alloc(const semid_rqvae *m, int64_t cap, semid_rqvae_work **out) {
-    semid_rqvae_work *w = calloc(1, sizeof *w);
-    if (!w) return semid_fail(SEMID_ENOMEM, "out of memory for RQ-VAE buffers");
-    int64_t D = m->dim, d = m->cfg.latent_dim, L = m->cfg.levels;
-    w->cap = cap;
-    w->x = malloc(sizeof(float) * (size_t)(cap * D));
-    w->resid = malloc(sizeof(float) * (size_t)(L * cap * d));
-    w->zq = malloc(sizeof(float) * (size_t)(cap * d));
-    w->dz = malloc(sizeof(float) * (size_t)(cap * d));
-    w->dout = malloc(sizeof(float) * (size_t)(cap * D));
-    w->codes = malloc(sizeof(int32_t) * (size_t)(cap * L));
-    if (!w->x || !w->resid || !w->zq || !w->dz || !w->dout || !w->codes ||
-        semid_mlp_cache_alloc(&w->enc, &m->enc, cap) != SEMID_OK ||
-        semid_mlp_cache_alloc(&w->dec, &m->dec, cap) != SEMID_OK) {
-        work_free(w);
-        return semid_fail(SEMID_ENOMEM, "out of memory for RQ-VAE buffers (%lld rows)", (long long)cap);
-    }
-    *out = w;
-    return SEMID_OK;
 }
 
 static semid_status check_config(const semid_rqvae_config *c) {
@@ -119,13 +74,11 @@ semid_status semid_rqvae_create(int64_t D, const semid_rqvae_config *cfg, semid_
     semid_rqvae *m = calloc(1, sizeof *m);
     if (!m) return semid_fail(SEMID_ENOMEM, "out of memory for an RQ-VAE");
     *m = shape;
-    int64_t off = m->n_params, d = cfg->latent_dim;
-    m->params = calloc((size_t)off, sizeof(float));
-    m->grads = calloc((size_t)off, sizeof(float));
-    m->decay_mask = calloc((size_t)off, 1);
-    if (!m->params || !m->grads || !m->decay_mask) {
+    int64_t d = cfg->latent_dim;
+    semid_status st = semid_ae_params_alloc(m->n_params, &m->params, &m->grads, &m->decay_mask, "RQ-VAE");
+    if (st != SEMID_OK) {
         semid_rqvae_free(m);
-        return semid_fail(SEMID_ENOMEM, "out of memory for %lld RQ-VAE parameters", (long long)off);
+        return st;
     }
     semid_rng rng;
     semid_rng_seed(&rng, cfg->seed);
@@ -144,22 +97,23 @@ semid_status semid_rqvae_create(int64_t D, const semid_rqvae_config *cfg, semid_
 
 void semid_rqvae_free(semid_rqvae *m) {
     if (!m) return;
-    work_free(m->work);
+    semid_ae_work_free(m->work);
     free(m->params);
     free(m->grads);
     free(m->decay_mask);
     free(m);
 }
 
+static semid_status work_alloc(const semid_rqvae *m, int64_t cap, semid_ae_work **out) {
+    return semid_ae_work_alloc(&m->enc, &m->dec, m->dim, m->cfg.latent_dim, m->cfg.levels, cap, "RQ-VAE", out);
+}
+
 static semid_status ensure_work(semid_rqvae *m, int64_t rows) {
-    if (m->work && m->work->cap >= rows) return SEMID_OK;
-    work_free(m->work);
-    m->work = NULL;
-    return work_alloc(m, rows, &m->work);
+    return semid_ae_work_ensure(&m->work, &m->enc, &m->dec, m->dim, m->cfg.latent_dim, m->cfg.levels, rows, "RQ-VAE");
 }
 
 /* One batch: x already in w->x (B rows). Fills m->grads (zeroed first). */
-static semid_status batch_loss_grad(semid_rqvae *m, semid_rqvae_work *w, int64_t B, bool assign,
+static semid_status batch_loss_grad(semid_rqvae *m, semid_ae_work *w, int64_t B, bool assign,
                                     semid_rqvae_terms *terms) {
     const semid_rqvae_config *c = &m->cfg;
     int64_t D = m->dim, d = c->latent_dim, K = c->codebook_size;
@@ -202,7 +156,7 @@ semid_status semid_rqvae_loss_grad(semid_rqvae *m, const semid_matrix *X, const 
                           (long long)m->dim);
     int64_t B = X->rows, L = m->cfg.levels;
     SEMID_TRY(ensure_work(m, B));
-    semid_rqvae_work *w = m->work;
+    semid_ae_work *w = m->work;
     memcpy(w->x, X->data, sizeof(float) * (size_t)(B * m->dim));
     if (fixed_codes) memcpy(w->codes, fixed_codes, sizeof(int32_t) * (size_t)(B * L));
     SEMID_TRY(batch_loss_grad(m, w, B, fixed_codes == NULL, terms));
@@ -214,7 +168,7 @@ semid_status semid_rqvae_loss_grad(semid_rqvae *m, const semid_matrix *X, const 
  * receives the decoded vectors (n, D). */
 static semid_status encode_rows(const semid_rqvae *m, const float *X, int64_t n, int32_t *codes, float *recon) {
     int64_t block = n < ENCODE_BLOCK ? n : ENCODE_BLOCK;
-    semid_rqvae_work *w;
+    semid_ae_work *w;
     SEMID_TRY(work_alloc(m, block > 0 ? block : 1, &w));
     const float *C = m->params + m->cb_off;
     int64_t D = m->dim, d = m->cfg.latent_dim, K = m->cfg.codebook_size;
@@ -229,7 +183,7 @@ static semid_status encode_rows(const semid_rqvae *m, const float *X, int64_t n,
             memcpy(recon + s * D, xhat, sizeof(float) * (size_t)(B * D));
         }
     }
-    work_free(w);
+    semid_ae_work_free(w);
     return st;
 }
 
@@ -252,7 +206,7 @@ semid_status semid_rqvae_decode(const semid_rqvae *m, const int32_t *codes, int6
             return semid_fail(SEMID_EINVAL, "rqvae: code %d of item %lld is outside 0..%lld", codes[i],
                               (long long)(i / L), (long long)K - 1);
     int64_t block = n < ENCODE_BLOCK ? n : ENCODE_BLOCK;
-    semid_rqvae_work *w;
+    semid_ae_work *w;
     SEMID_TRY(work_alloc(m, block > 0 ? block : 1, &w));
     const float *C = m->params + m->cb_off;
     for (int64_t s = 0; s < n; s += block) {
@@ -266,7 +220,7 @@ semid_status semid_rqvae_decode(const semid_rqvae *m, const int32_t *codes, int6
         const float *xhat = semid_mlp_forward(&m->dec, m->params, &w->dec, w->zq, B);
         memcpy(out + s * D, xhat, sizeof(float) * (size_t)(B * D));
     }
-    work_free(w);
+    semid_ae_work_free(w);
     return SEMID_OK;
 }
 
@@ -280,7 +234,7 @@ static semid_status init_codebooks(semid_rqvae *m, const semid_matrix *X, semid_
     int64_t n = N < want ? N : want;
     int64_t *perm = malloc(sizeof(int64_t) * (size_t)N);
     float *sample = malloc(sizeof(float) * (size_t)(n * D));
-    semid_rqvae_work *w = NULL;
+    semid_ae_work *w = NULL;
     semid_status st = (!perm || !sample) ? semid_fail(SEMID_ENOMEM, "out of memory for the RQ-VAE init sample")
                                          : work_alloc(m, n, &w);
     if (st == SEMID_OK) {
@@ -290,7 +244,7 @@ static semid_status init_codebooks(semid_rqvae *m, const semid_matrix *X, semid_
         const float *z = semid_mlp_forward(&m->enc, m->params, &w->enc, sample, n);
         st = semid_rvq_init_kmeans(m->params + m->cb_off, L, K, d, z, n, c->seed);
     }
-    work_free(w);
+    semid_ae_work_free(w);
     free(perm);
     free(sample);
     return st;
@@ -308,7 +262,7 @@ typedef struct train_ctx {
 static semid_status train_batch(void *ctx, const int64_t *rows, int64_t nb, double *loss) {
     train_ctx *x = ctx;
     semid_rqvae *m = x->m;
-    semid_rqvae_work *w = m->work;
+    semid_ae_work *w = m->work;
     int64_t D = m->dim;
     for (int64_t b = 0; b < nb; b++) memcpy(w->x + b * D, x->X->data + rows[b] * D, sizeof(float) * (size_t)D);
     semid_rqvae_terms t;
@@ -401,7 +355,7 @@ semid_status semid_rqvae_fit(const semid_matrix *X, const semid_rqvae_config *cf
         return st;
     }
     /* Training buffers are not needed for encoding. */
-    work_free(m->work);
+    semid_ae_work_free(m->work);
     m->work = NULL;
     rep.seconds = semid_now() - t0;
     if (cfg->verbose)
@@ -423,8 +377,7 @@ semid_status semid_rqvae_write(const semid_rqvae *m, FILE *fp) {
     for (int i = 0; i < 8; i++) SEMID_TRY(semid_tok_write_u32(fp, ints[i]));
     float floats[3] = {c->beta, c->codebook_weight, c->recon_weight};
     SEMID_TRY(semid_tok_write_f32s(fp, floats, 3));
-    SEMID_TRY(semid_tok_write_u32(fp, (uint32_t)m->n_params));
-    return semid_tok_write_f32s(fp, m->params, m->n_params);
+    return semid_ae_params_write(fp, m->params, m->n_params);
 }
 
 semid_status semid_rqvae_read(semid_tok_reader *r, semid_rqvae **out) {
@@ -455,20 +408,11 @@ semid_status semid_rqvae_read(semid_tok_reader *r, semid_rqvae **out) {
      * floats), before allocating for them. */
     semid_rqvae shape = {0};
     if (layout(&shape, (int64_t)v[1], &c) != SEMID_OK) return semid_fail_context(SEMID_EFORMAT, "%s", r->path);
-    if (r->left < 4 || (uint64_t)shape.n_params > (r->left - 4) / sizeof(float))
-        return semid_fail(SEMID_EFORMAT, "%s: rqvae sizes imply %lld parameters (%lld bytes) but %zu bytes are left", r->path,
-                          (long long)shape.n_params, (long long)shape.n_params * 4, r->left);
+    SEMID_TRY(semid_ae_params_check_room(r, shape.n_params, "rqvae"));
     semid_rqvae *m;
     semid_status st = semid_rqvae_create((int64_t)v[1], &c, &m);
     if (st != SEMID_OK) return semid_fail_context(st == SEMID_ENOMEM ? st : SEMID_EFORMAT, "%s", r->path);
-    uint32_t n_params;
-    st = semid_tok_read_u32(r, &n_params, "parameter count");
-    if (st == SEMID_OK && (int64_t)n_params != m->n_params)
-        st = semid_fail(SEMID_EFORMAT, "%s: rqvae has %u parameters, its sizes imply %lld", r->path, n_params,
-                        (long long)m->n_params);
-    if (st == SEMID_OK) st = semid_tok_read_f32s(r, m->params, m->n_params, "rqvae parameters");
-    if (st == SEMID_OK && semid_find_nonfinite(m->params, m->n_params) >= 0)
-        st = semid_fail(SEMID_EFORMAT, "%s: rqvae parameters contain NaN or Inf", r->path);
+    st = semid_ae_params_read(r, m->params, m->n_params, "rqvae");
     if (st != SEMID_OK) {
         semid_rqvae_free(m);
         return st;

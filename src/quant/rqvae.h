@@ -65,7 +65,7 @@ typedef struct semid_rqvae {
     float *params;         /* (n_params) */
     float *grads;          /* (n_params) */
     uint8_t *decay_mask;   /* (n_params) 1 = weight decay */
-    struct semid_rqvae_work *work; /* batch buffers of loss_grad (lazy) */
+    struct semid_ae_work *work; /* batch buffers of loss_grad (lazy) */
 } semid_rqvae;
 
 typedef struct semid_rqvae_report {
