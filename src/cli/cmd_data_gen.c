@@ -121,7 +121,7 @@ int cmd_data_queries(int argc, char **argv) {
     semid_querygen_config_default(&cfg);
     int64_t seed = 1;
     const char *out = NULL, *tsv = NULL, *format = "auto";
-    int append = 0, samples = 0;
+    int append = 0, samples = 0, unseen = 0;
     char formats[512], format_help[560];
     snprintf(format_help, sizeof format_help, "when DATASET is a directory: %s",
              semid_import_formats(formats, sizeof formats));
@@ -131,6 +131,8 @@ int cmd_data_queries(int argc, char **argv) {
         {"valid", CLI_INT, &cfg.n_valid, "of which for validation (the rest are test)"},
         {"keywords", CLI_INT, &cfg.max_keywords, "keywords kept per item (by tf-idf)"},
         {"append", CLI_FLAG, &append, "keep the dataset's queries and add these"},
+        {"unseen-style", CLI_INT, &unseen,
+         "instead: replace the test queries with N per item in a style the training queries never use"},
         {"seed", CLI_INT64, &seed, "random seed"},
         {"format", CLI_STRING, &format, format_help},
         {"out", CLI_STRING, &out, "dataset file to write (default: DATASET when it is a file)"},
@@ -142,12 +144,14 @@ int cmd_data_queries(int argc, char **argv) {
     int rc = cli_parse(argc, argv, 1, opts, (int)(sizeof opts / sizeof opts[0]),
                        "usage: semid data queries DATASET [--out FILE.sdd] [--tsv FILE] [options]\n\n"
                        "Generates search queries from each item's metadata. DATASET is a .sdd file or a\n"
-                       "directory to import (MovieLens, generic TSV).",
+                       "directory to import (MovieLens, generic TSV). --unseen-style N keeps the training\n"
+                       "queries and rewrites the test ones in another style, to measure whether a model\n"
+                       "learnt the items or the generator's phrasing.",
                        pos, 1, &np);
     if (rc > 0) return CLI_EXIT_OK;
     if (rc < 0) return CLI_EXIT_USAGE;
     const cli_range ranges[] = {{"per-item", 0, 1000}, {"train", 0, 1000}, {"valid", 0, 1000}, {"keywords", 1, 1000},
-                                {"samples", 0, 1000000}};
+                                {"samples", 0, 1000000}, {"unseen-style", 0, 1000}};
     if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, (int)(sizeof ranges / sizeof ranges[0])) != 0)
         return CLI_EXIT_USAGE;
     if (np != 1) {
@@ -165,7 +169,8 @@ int cmd_data_queries(int argc, char **argv) {
     semid_status st = dir ? semid_import(format, pos[0], NULL, &ds) : semid_dataset_load(pos[0], &ds);
     if (st != SEMID_OK) return cli_report(st);
     semid_querygen_stats stats;
-    st = semid_querygen_run(&ds, &cfg, (uint64_t)seed, &stats);
+    st = unseen ? semid_querygen_unseen_style(&ds, unseen, (uint64_t)seed, &stats)
+                : semid_querygen_run(&ds, &cfg, (uint64_t)seed, &stats);
     if (st == SEMID_OK && out) st = semid_dataset_save(&ds, out);
     if (st == SEMID_OK && tsv) st = semid_queries_write_tsv(&ds, tsv);
     if (st != SEMID_OK) {

@@ -28,9 +28,7 @@ void semid_querygen_config_default(semid_querygen_config *cfg) {
     cfg->append = false;
 }
 
-/* Word-set hashes of ds->queries grouped by item: those of item i are
- * (*hashes)[(*start)[i] .. (*start)[i+1]). */
-static semid_status prior_wordsets(const semid_dataset *ds, int64_t **start, uint64_t **hashes) {
+semid_status qg_item_wordsets(const semid_dataset *ds, const uint8_t *keep, int64_t **start, uint64_t **hashes) {
     *start = calloc((size_t)ds->n_items + 2, sizeof **start);
     *hashes = malloc((size_t)ds->n_queries * sizeof **hashes + 1);
     int64_t *fill = calloc((size_t)ds->n_items + 1, sizeof *fill);
@@ -38,12 +36,12 @@ static semid_status prior_wordsets(const semid_dataset *ds, int64_t **start, uin
     if (!*start || !*hashes || !fill) st = semid_fail(SEMID_ENOMEM, "out of memory reading existing queries");
     for (int32_t q = 0; q < ds->n_queries && st == SEMID_OK; q++) {
         int32_t it = ds->queries[q].item;
-        if (it >= 0 && it < ds->n_items) (*start)[it + 1]++;
+        if (it >= 0 && it < ds->n_items && (!keep || keep[q])) (*start)[it + 1]++;
     }
     for (int32_t i = 0; i < ds->n_items && st == SEMID_OK; i++) (*start)[i + 1] += (*start)[i];
     for (int32_t q = 0; q < ds->n_queries && st == SEMID_OK; q++) {
         int32_t it = ds->queries[q].item;
-        if (it < 0 || it >= ds->n_items) continue;
+        if (it < 0 || it >= ds->n_items || (keep && !keep[q])) continue;
         semid_words w;
         st = semid_tokenize(ds->queries[q].text, &w);
         if (st != SEMID_OK) break;
@@ -97,7 +95,7 @@ semid_status semid_querygen_run(semid_dataset *ds, const semid_querygen_config *
      * that new queries do not repeat them. */
     int64_t *prior_start = NULL;
     uint64_t *prior = NULL;
-    if (cfg->append && ds->n_queries > 0 && st == SEMID_OK) st = prior_wordsets(ds, &prior_start, &prior);
+    if (cfg->append && ds->n_queries > 0 && st == SEMID_OK) st = qg_item_wordsets(ds, NULL, &prior_start, &prior);
     if (st != SEMID_OK) {
         free(texts);
         free(splits);

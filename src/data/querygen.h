@@ -68,4 +68,15 @@ bool semid_query_contains_title(const semid_item *item, const char *query);
  * train, valid or test), atomically. */
 semid_status semid_queries_write_tsv(const semid_dataset *ds, const char *path);
 
+/* Replaces the test queries with per_item queries per item (of the items
+ * that had test queries; every item when none had) written in a style the
+ * training queries never use: other frames, genre words and era wording,
+ * keywords in another inflection (querygen_unseen.c says which rules). The
+ * content comes from the item's metadata as for the training queries, never
+ * a title word, and no query has the word set of one of the item's
+ * training queries. Training and validation queries are kept as they were.
+ * Measures whether a model learnt the items or the generator's phrasing. */
+semid_status semid_querygen_unseen_style(semid_dataset *ds, int32_t per_item, uint64_t seed,
+                                         semid_querygen_stats *stats);
+
 #endif

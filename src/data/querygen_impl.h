@@ -9,6 +9,7 @@
  *                         keywords, phrases
  *   querygen_templates.c  query templates, the content they take, rendering
  *   querygen_item.c       the queries of one item and their splits
+ *   querygen_unseen.c     test queries in a style training never sees
  *   querygen.c            the whole catalog, copies, export */
 #ifndef SEMID_DATA_QUERYGEN_IMPL_H
 #define SEMID_DATA_QUERYGEN_IMPL_H
@@ -180,6 +181,12 @@ typedef struct qg_item_out {
 
 /* Order-free hash of the distinct words. */
 uint64_t qg_wordset_hash(char **words, int32_t n);
+/* The words joined by single blanks (NULL when out of memory). */
+char *qg_join_words(const semid_words *w);
+/* Word-set hashes of ds->queries (those with keep[q] != 0, or all when keep
+ * is NULL) grouped by item: those of item i are
+ * (*hashes)[(*start)[i] .. (*start)[i+1]) (querygen.c). */
+semid_status qg_item_wordsets(const semid_dataset *ds, const uint8_t *keep, int64_t **start, uint64_t **hashes);
 semid_status qg_item_queries(const qg_profile *p, const semid_querygen_config *cfg, semid_rng *rng,
                              qg_item_out *out);
 

@@ -24,7 +24,7 @@ uint64_t qg_wordset_hash(char **words, int32_t n) {
     return h;
 }
 
-static char *join_words(const semid_words *w) {
+char *qg_join_words(const semid_words *w) {
     size_t total = 1;
     for (int32_t i = 0; i < w->n; i++) total += strlen(w->words[i]) + 1;
     char *s = malloc(total);
@@ -86,7 +86,7 @@ semid_status qg_item_queries(const qg_profile *p, const semid_querygen_config *c
                 semid_words_free(&w);
                 continue;
             }
-            text = fixed ? join_words(&w) : semid_strdup(b.s);
+            text = fixed ? qg_join_words(&w) : semid_strdup(b.s);
             semid_words_free(&w);
             if (!text) {
                 st = semid_fail(SEMID_ENOMEM, "out of memory generating queries");
