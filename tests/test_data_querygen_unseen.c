@@ -83,6 +83,24 @@ static void test_replaces_test_queries_only(void **state) {
     semid_dataset_free(&before);
 }
 
+/* Test queries with a word that is in none of `words` (sorted). */
+static int32_t novel_test_queries(const semid_dataset *ds, char **words, int32_t n_words, int32_t *n_test) {
+    int32_t novel_n = 0;
+    *n_test = 0;
+    for (int32_t q = 0; q < ds->n_queries; q++) {
+        if (ds->queries[q].split != SEMID_SPLIT_TEST) continue;
+        semid_words w;
+        assert_int_equal(semid_tokenize(ds->queries[q].text, &w), SEMID_OK);
+        bool novel = false;
+        for (int32_t i = 0; i < w.n && !novel; i++)
+            novel = !bsearch(&w.words[i], words, (size_t)n_words, sizeof *words, cmp_str);
+        novel_n += novel;
+        (*n_test)++;
+        semid_words_free(&w);
+    }
+    return novel_n;
+}
+
 /* The style is the point: nearly every new query has a word that no
  * training query of the whole catalog uses, where the generator's own test
  * queries almost never do. */
@@ -90,35 +108,13 @@ static void test_words_training_never_uses(void **state) {
     (void)state;
     semid_dataset ds;
     make_dataset(&ds);
-    int32_t n_words;
+    int32_t n_words, n_same, n_unseen;
     char **words = training_words(&ds, &n_words);
-    int32_t same_style_new = 0, same_style_n = 0;
-    for (int32_t q = 0; q < ds.n_queries; q++) {
-        if (ds.queries[q].split != SEMID_SPLIT_TEST) continue;
-        semid_words w;
-        assert_int_equal(semid_tokenize(ds.queries[q].text, &w), SEMID_OK);
-        bool novel = false;
-        for (int32_t i = 0; i < w.n && !novel; i++)
-            novel = !bsearch(&w.words[i], words, (size_t)n_words, sizeof *words, cmp_str);
-        same_style_new += novel;
-        same_style_n++;
-        semid_words_free(&w);
-    }
+    int32_t same_style_novel = novel_test_queries(&ds, words, n_words, &n_same);
     assert_int_equal(semid_querygen_unseen_style(&ds, PER_ITEM, 9, NULL), SEMID_OK);
-    int32_t unseen_new = 0, unseen_n = 0;
-    for (int32_t q = 0; q < ds.n_queries; q++) {
-        if (ds.queries[q].split != SEMID_SPLIT_TEST) continue;
-        semid_words w;
-        assert_int_equal(semid_tokenize(ds.queries[q].text, &w), SEMID_OK);
-        bool novel = false;
-        for (int32_t i = 0; i < w.n && !novel; i++)
-            novel = !bsearch(&w.words[i], words, (size_t)n_words, sizeof *words, cmp_str);
-        unseen_new += novel;
-        unseen_n++;
-        semid_words_free(&w);
-    }
-    assert_true(unseen_new >= 0.9 * unseen_n);
-    assert_true(same_style_new <= 0.2 * same_style_n);
+    int32_t unseen_novel = novel_test_queries(&ds, words, n_words, &n_unseen);
+    assert_true(unseen_novel >= 0.9 * n_unseen);
+    assert_true(same_style_novel <= 0.2 * n_same);
     for (int32_t i = 0; i < n_words; i++) free(words[i]);
     free(words);
     semid_dataset_free(&ds);
