@@ -166,6 +166,38 @@ static void test_training_decreases_loss_and_is_deterministic(void **state) {
     toy_free(&t);
 }
 
+/* Trains the toy with batch_users and max_steps, the rest fixed. */
+static void train_toy(const toy *t, int32_t batch_users, int32_t max_steps, semid_enmf *m) {
+    semid_enmf_config cfg = semid_enmf_defaults();
+    cfg.dim = 8;
+    cfg.epochs = 3;
+    cfg.batch_users = batch_users;
+    cfg.max_steps = max_steps;
+    assert_int_equal(semid_enmf_train(m, &cfg, &t->data, NULL, NULL), SEMID_OK);
+}
+
+/* Over max_steps batches an epoch, the batch grows to ceil(U / max_steps)
+ * users (each step costs O((U + I) D²), so the cap keeps an epoch linear);
+ * within the cap the batches are exactly batch_users, as without one. */
+static void test_max_steps_grows_the_batch(void **state) {
+    (void)state;
+    toy t;
+    toy_make(&t, 120, 40, 0.1, 5);
+    semid_enmf capped, wide, small, within;
+    train_toy(&t, 8, 4, &capped); /* 15 batches of 8 > 4: batches of 30 */
+    train_toy(&t, 30, 0, &wide);
+    assert_memory_equal(capped.params, wide.params, (size_t)wide.n_params * sizeof(float));
+    train_toy(&t, 8, 0, &small);
+    train_toy(&t, 8, 15, &within); /* exactly 15 batches: not capped */
+    assert_memory_equal(small.params, within.params, (size_t)small.n_params * sizeof(float));
+    assert_true(memcmp(small.params, wide.params, (size_t)small.n_params * sizeof(float)) != 0);
+    semid_enmf_free(&capped);
+    semid_enmf_free(&wide);
+    semid_enmf_free(&small);
+    semid_enmf_free(&within);
+    toy_free(&t);
+}
+
 static void test_rejects_bad_input(void **state) {
     (void)state;
     toy t;
@@ -262,6 +294,7 @@ int main(void) {
         cmocka_unit_test(test_loss_equals_brute_force),
         cmocka_unit_test(test_gradient_finite_differences),
         cmocka_unit_test(test_training_decreases_loss_and_is_deterministic),
+        cmocka_unit_test(test_max_steps_grows_the_batch),
         cmocka_unit_test(test_rejects_bad_input),
         cmocka_unit_test(test_enmf_beats_popularity),
     };

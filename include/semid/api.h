@@ -144,7 +144,7 @@ typedef struct semid_embed_opts {
     int32_t dim;              /* width, 0 = the method's default (rec 256, search/multi 128;
                                  content: the word vectors' width, fixed) */
     int32_t epochs;           /* 0 = the method's default (rec 20, search/multi 5) */
-    int32_t batch;            /* users (rec) or pairs (search, multi) per step; 0 = default */
+    int32_t batch;            /* users (rec) or pairs (search, multi) per step; 0 = default (rec: 256, grown to keep an epoch within 32 steps) */
     float lr;                 /* learning rate, 0 = the method's default */
     uint64_t seed;            /* 42 */
     const char *word_vectors; /* GloVe / word2vec / .wv file for content, search and multi;

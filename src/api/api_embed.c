@@ -109,6 +109,7 @@ static semid_status embed_method(const semid_dataset *ds, const semid_embed_meth
     if (o->dim > 0) s.enmf.dim = s.biencoder.encoder.dim_out = o->dim;
     if (o->epochs > 0) s.enmf.epochs = s.biencoder.epochs = o->epochs;
     if (o->batch > 0) s.enmf.batch_users = s.biencoder.batch = o->batch;
+    if (o->batch > 0) s.enmf.max_steps = 0; /* the batch asked for, however many steps it makes */
     if (o->lr > 0) s.enmf.lr = s.biencoder.lr = o->lr;
     s.seed = o->seed;
     const semid_matrix *const inputs[2] = {&in[0], &in[1]};

@@ -56,6 +56,7 @@ static semid_embed_settings settings_of(const embed_args *a) {
     if (a->epochs >= 0) s.enmf.epochs = a->epochs;
     if (a->epochs > 0) s.biencoder.epochs = a->epochs;
     if (a->batch > 0) s.enmf.batch_users = s.biencoder.batch = a->batch;
+    if (a->batch > 0) s.enmf.max_steps = 0; /* the batch asked for, however many steps it makes */
     if (a->lr > 0) s.enmf.lr = s.biencoder.lr = a->lr;
     s.enmf.neg_weight = a->neg_weight;
     s.enmf.dropout = a->dropout;
@@ -157,7 +158,9 @@ int cmd_embed(int argc, char **argv) {
         {"dim", CLI_INT, &a.dim, "embedding width (0 = the method's default: rec 256, text encoders 128)"},
         {"epochs", CLI_INT, &a.epochs, "training epochs (-1 = the method's default)"},
         {"lr", CLI_FLOAT, &a.lr, "learning rate (0 = the method's default)"},
-        {"batch", CLI_INT, &a.batch, "batch size: users per step for rec, pairs for search/multi (0 = default)"},
+        {"batch", CLI_INT, &a.batch,
+         "batch size: users per step for rec, pairs for search/multi (0 = default; rec: 256 users, more where an "
+         "epoch would take over 32 steps)"},
         {"seed", CLI_INT, &a.seed, "random seed"},
         {"threads", CLI_INT, &a.threads, "threads (0 = all cores)"},
         {"neg-weight", CLI_FLOAT, &a.neg_weight, "rec: ENMF weight of missing entries"},

@@ -23,6 +23,7 @@ semid_enmf_config semid_enmf_defaults(void) {
     c.dim = 256;
     c.epochs = 20;
     c.batch_users = 256;
+    c.max_steps = 32;
     c.lr = 0.005f;
     c.neg_weight = 0.5f;
     c.dropout = 0.3f;
@@ -202,16 +203,21 @@ static semid_status check_data(const semid_enmf_data *data) {
 semid_status semid_enmf_train(semid_enmf *m, const semid_enmf_config *cfg, const semid_enmf_data *data,
                               semid_enmf_epoch_fn on_epoch, void *user) {
     memset(m, 0, sizeof *m);
-    if (cfg->dim < 1 || cfg->epochs < 0 || cfg->batch_users < 1 || !(cfg->lr > 0) || !(cfg->neg_weight >= 0) ||
-        !(cfg->neg_weight <= 1) || !(cfg->dropout >= 0) || !(cfg->dropout < 1) || !(cfg->init_std > 0))
+    if (cfg->dim < 1 || cfg->epochs < 0 || cfg->batch_users < 1 || cfg->max_steps < 0 || !(cfg->lr > 0) ||
+        !(cfg->neg_weight >= 0) || !(cfg->neg_weight <= 1) || !(cfg->dropout >= 0) || !(cfg->dropout < 1) ||
+        !(cfg->init_std > 0))
         return semid_fail(SEMID_EINVAL,
-                          "enmf: bad configuration (dim %d, epochs %d, batch %d, lr %g, neg_weight %g, dropout %g; "
-                          "need dim, batch >= 1, lr > 0, 0 <= neg_weight <= 1, 0 <= dropout < 1)",
-                          cfg->dim, cfg->epochs, cfg->batch_users, cfg->lr, cfg->neg_weight, cfg->dropout);
+                          "enmf: bad configuration (dim %d, epochs %d, batch %d, max_steps %d, lr %g, neg_weight %g, "
+                          "dropout %g; need dim, batch >= 1, max_steps >= 0, lr > 0, 0 <= neg_weight <= 1, "
+                          "0 <= dropout < 1)",
+                          cfg->dim, cfg->epochs, cfg->batch_users, cfg->max_steps, cfg->lr, cfg->neg_weight,
+                          cfg->dropout);
     SEMID_TRY(check_data(data));
     SEMID_TRY(semid_enmf_init(m, data->n_users, data->n_items, cfg->dim, cfg->init_std, cfg->seed));
     const int64_t D = cfg->dim, U = data->n_users;
-    int32_t B = cfg->batch_users < U ? cfg->batch_users : (int32_t)U;
+    int64_t B = cfg->batch_users;
+    if (cfg->max_steps > 0 && B * cfg->max_steps < U) B = (U + cfg->max_steps - 1) / cfg->max_steps;
+    if (B > U) B = U;
 
     semid_adamw_config acfg = semid_adamw_defaults();
     acfg.lr = cfg->lr;

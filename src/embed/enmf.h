@@ -39,6 +39,10 @@ typedef struct semid_enmf_config {
     int32_t dim;         /* D, 256 (the paper's rec embedding width) */
     int32_t epochs;      /* passes over the users, 20 */
     int32_t batch_users; /* users per step, 256 */
+    int32_t max_steps;   /* steps per epoch at most, 32 (0 = no cap): a larger catalog's batches
+                          * grow to ceil(U / max_steps) users, since every step updates every
+                          * user and item (Adam) and forms the item Gram, O((U + I) D²); capped,
+                          * an epoch stays linear in U + I. ML-1M (24 steps) is not capped. */
     float lr;            /* Adam learning rate, 0.005 */
     float neg_weight;    /* c⁻, weight of every missing entry, 0.5 */
     float dropout;       /* on p_u during training, 0.3 */
