@@ -42,6 +42,7 @@ static void test_help(void **state) {
     assert_non_null(strstr(out, "stats"));
     assert_non_null(strstr(out, "synth"));
     assert_non_null(strstr(out, "queries"));
+    assert_non_null(strstr(out, "export"));
     free(out);
     assert_int_equal(test_run_cli("data import --help", &out), 0);
     assert_non_null(strstr(out, "--min-rating"));
@@ -76,6 +77,24 @@ static void test_import_and_stats(void **state) {
     snprintf(args, sizeof args, "data import --min-rating 3 --user-core 2 %s --out %s/e.sdd", tmpdir, tmpdir);
     assert_int_equal(test_run_cli(args, &out), 0);
     assert_non_null(strstr(out, "3 items, 2 users, 4 interactions"));
+    free(out);
+
+    /* Exported and imported again: the same counts, the queries' splits kept. */
+    snprintf(args, sizeof args, "data export %s/d.sdd --out %s/exported", tmpdir, tmpdir);
+    assert_int_equal(test_run_cli(args, &out), 0);
+    assert_non_null(strstr(out, "3 items, 6 interactions, 2 queries"));
+    free(out);
+    snprintf(args, sizeof args, "data import %s/exported --out %s/f.sdd", tmpdir, tmpdir);
+    assert_int_equal(test_run_cli(args, &out), 0);
+    assert_non_null(strstr(out, "3 items, 3 users, 6 interactions, 2 queries"));
+    free(out);
+    snprintf(args, sizeof args, "data stats %s/f.sdd", tmpdir);
+    assert_int_equal(test_run_cli(args, &out), 0);
+    assert_non_null(strstr(out, "1 / 0 / 1"));
+    free(out);
+    snprintf(args, sizeof args, "data export %s/d.sdd", tmpdir);
+    assert_int_equal(test_run_cli(args, &out), 2);
+    assert_non_null(strstr(out, "--out"));
     free(out);
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "data/export_generic.h"
 #include "data/import.h"
 #include "data/stats.h"
 
@@ -20,7 +21,8 @@ static void print_data_help(void) {
            "  import    read a dataset (%s) and save it as a .sdd file\n"
            "  stats     print the statistics of a .sdd dataset (or of a directory to import)\n"
            "  synth     generate a synthetic dataset\n"
-           "  queries   generate search queries for a dataset's items\n",
+           "  queries   generate search queries for a dataset's items\n"
+           "  export    write a .sdd dataset as generic TSV files (items, interactions, queries)\n",
            semid_import_formats(formats, sizeof formats));
 }
 
@@ -131,6 +133,34 @@ static int cmd_stats(int argc, char **argv) {
     return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
 }
 
+static int cmd_export(int argc, char **argv) {
+    const char *out = NULL;
+    const cli_option opts[] = {
+        {"out", CLI_STRING, &out, "directory to write items.tsv, interactions.tsv and queries.tsv into"},
+    };
+    const char *pos[1];
+    int npos;
+    int r = cli_parse(argc, argv, 1, opts, (int)(sizeof opts / sizeof opts[0]),
+                      "usage: semid data export DATASET.sdd --out DIR\n\n"
+                      "Writes the dataset in the generic TSV layout (docs/formats.md); `semid data import DIR\n"
+                      "--keep-uninteracted` reads it back.",
+                      pos, 1, &npos);
+    if (r != 0) return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (npos != 1 || !out) {
+        fprintf(stderr, "semid: error: data export needs a dataset file and --out DIR (see --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    semid_dataset ds;
+    semid_status st = semid_dataset_load(pos[0], &ds);
+    if (st != SEMID_OK) return cli_report(st);
+    st = semid_dataset_export_generic(&ds, out);
+    if (st == SEMID_OK)
+        printf("wrote %s: %d items, %lld interactions, %d queries\n", out, ds.n_items, (long long)ds.n_interactions,
+               ds.n_queries);
+    semid_dataset_free(&ds);
+    return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
+}
+
 int cmd_data(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         print_data_help();
@@ -141,6 +171,7 @@ int cmd_data(int argc, char **argv) {
     if (strcmp(sub, "stats") == 0) return cmd_stats(argc - 1, argv + 1);
     if (strcmp(sub, "synth") == 0) return cmd_data_synth(argc - 1, argv + 1);
     if (strcmp(sub, "queries") == 0) return cmd_data_queries(argc - 1, argv + 1);
+    if (strcmp(sub, "export") == 0) return cmd_export(argc - 1, argv + 1);
     fprintf(stderr, "semid: error: unknown data subcommand '%s' (see semid data --help)\n", sub);
     return CLI_EXIT_USAGE;
 }
