@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/status.h"
 #include "data/dataset.h"
 #include "data/export_generic.h"
@@ -356,6 +357,27 @@ static void test_small_and_no_queries(void **state) {
     semid_dataset_free(&ds);
 }
 
+/* The histories drawn through the popularity trees (base/fenwick.h) are
+ * those of the scan they replaced: the datasets of 1,200 to 62,138 items
+ * were byte-identical before and after (cmp of the .sdd files); the hash
+ * below is the scan's, taken before the change. */
+static void test_histories_unchanged(void **state) {
+    (void)state;
+    semid_synth_config cfg;
+    semid_synth_config_default(&cfg);
+    cfg.n_items = 3000;
+    cfg.n_users = 2000;
+    cfg.queries_per_item = 0;
+    semid_dataset d;
+    assert_int_equal(semid_synth_generate(&cfg, 1, &d), SEMID_OK);
+    uint64_t h = semid_xxh64(d.seq_items, (size_t)d.n_interactions * sizeof(int32_t));
+    fprintf(stderr, "histories: %lld interactions, xxh64 %016llx\n", (long long)d.n_interactions,
+            (unsigned long long)h);
+    assert_int_equal(d.n_interactions, 60727);
+    assert_true(h == 0x42b5485f2d0830bfull);
+    semid_dataset_free(&d);
+}
+
 /* A synthetic catalog written as generic TSV and imported back is the same
  * dataset: items, users, interactions with their times, queries. */
 static void test_export_generic_round_trip(void **state) {
@@ -398,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_rejects_bad_config),
         cmocka_unit_test(test_small_and_no_queries),
         cmocka_unit_test(test_export_generic_round_trip),
+        cmocka_unit_test(test_histories_unchanged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fenwick.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/rng.h"
@@ -507,6 +508,22 @@ static int32_t draw_from(const synth_world *w, const int32_t *list, int32_t n, c
     return list[semid_rng_weighted(rng, wbuf, (size_t)n, total)];
 }
 
+/* The same draw from a slice of a popularity tree (the items of a topic,
+ * or all items) in O(log n) instead of a scan of the slice, which made the
+ * histories O(interactions x items / topics). The tree holds the unseen
+ * items' popularity; where rounding puts the draw on a boundary, the scan
+ * decides, with the same random number. */
+static int32_t draw_tree(const synth_world *w, const semid_fenwick *f, int32_t slice, const int32_t *list,
+                         const uint8_t *seen, double *wbuf, semid_rng *rng) {
+    if (semid_fenwick_live(f, slice) == 0) return -1;
+    semid_rng before = *rng;
+    int32_t pos = semid_fenwick_find(f, slice, semid_rng_uniform(rng) * semid_fenwick_total(f, slice));
+    if (pos >= 0) return list[pos];
+    *rng = before;
+    int32_t s0 = f->start[slice];
+    return draw_from(w, list + s0, f->start[slice + 1] - s0, seen, wbuf, rng);
+}
+
 /* Users watch a series in order: a draw that lands on a later part usually
  * becomes the first part not yet seen. */
 static int32_t series_entry(const synth_world *w, int32_t item, const uint8_t *seen, semid_rng *rng) {
@@ -527,13 +544,25 @@ static semid_status add_users(const semid_synth_config *cfg, const synth_world *
     int32_t *hist = malloc((size_t)cfg->max_history * sizeof *hist);
     double *wbuf = malloc((size_t)n * sizeof *wbuf);
     int32_t *all = malloc((size_t)n * sizeof *all);
+    int32_t *topic_pos = malloc((size_t)n * sizeof *topic_pos);
+    double *pop = malloc((size_t)n * sizeof *pop);
+    int32_t all_start[2] = {0, n};
+    int32_t cap = n / 2 < cfg->max_history ? n / 2 : cfg->max_history;
+    semid_fenwick by_topic = {0}, by_all = {0};
     semid_status st = SEMID_OK;
-    if (!seen || !hist || !wbuf || !all) {
+    if (!seen || !hist || !wbuf || !all || !topic_pos || !pop) {
         st = semid_fail(SEMID_ENOMEM, "out of memory generating histories");
         goto done;
     }
     for (int32_t i = 0; i < n; i++) all[i] = i;
-    int32_t cap = n / 2 < cfg->max_history ? n / 2 : cfg->max_history;
+    /* Popularity in the order of topic_items (sliced by topic), then of all items. */
+    for (int32_t k = 0; k < n; k++) {
+        topic_pos[w->topic_items[k]] = k;
+        pop[k] = w->items[w->topic_items[k]].pop;
+    }
+    st = semid_fenwick_init(&by_topic, pop, w->topic_start, T, cap);
+    for (int32_t i = 0; i < n; i++) pop[i] = w->items[i].pop;
+    if (st == SEMID_OK) st = semid_fenwick_init(&by_all, pop, all_start, 1, cap);
     for (int32_t u = 0; u < cfg->n_users && st == SEMID_OK; u++) {
         semid_rng rng = semid_rng_fork(&root, 1000 + (uint64_t)u);
         /* Preferences: 1 .. user_topics topics with Dirichlet(1) weights. */
@@ -575,30 +604,36 @@ static semid_status add_users(const semid_synth_config *cfg, const synth_world *
                     if (next >= 0) next = series_entry(w, next, seen, &rng);
                 } else if (r < cfg->p_sequel + cfg->p_cluster + cfg->p_explore) {
                     int32_t t = (int32_t)semid_rng_below(&rng, (uint64_t)T);
-                    next = draw_from(w, w->topic_items + w->topic_start[t], w->topic_start[t + 1] - w->topic_start[t],
-                                     seen, wbuf, &rng);
+                    next = draw_tree(w, &by_topic, t, w->topic_items, seen, wbuf, &rng);
                 }
             }
             if (next < 0) {
                 int32_t t = pref[semid_rng_weighted(&rng, pw, (size_t)n_pref, pw_total)];
-                next = draw_from(w, w->topic_items + w->topic_start[t], w->topic_start[t + 1] - w->topic_start[t],
-                                 seen, wbuf, &rng);
-                if (next < 0) next = draw_from(w, all, n, seen, wbuf, &rng);
+                next = draw_tree(w, &by_topic, t, w->topic_items, seen, wbuf, &rng);
+                if (next < 0) next = draw_tree(w, &by_all, 0, all, seen, wbuf, &rng);
                 if (next >= 0) next = series_entry(w, next, seen, &rng);
             }
             if (next < 0) break; /* every item seen: cannot happen with len <= n/2 */
             seen[next] = 1;
+            semid_fenwick_remove(&by_topic, topic_pos[next]);
+            semid_fenwick_remove(&by_all, next);
             hist[h] = next;
             st = semid_builder_add_interaction_idx(b, uidx, next, h);
             h++;
         }
         for (int32_t k = 0; k < h; k++) seen[hist[k]] = 0;
+        semid_fenwick_restore(&by_topic);
+        semid_fenwick_restore(&by_all);
     }
 done:
+    semid_fenwick_free(&by_topic);
+    semid_fenwick_free(&by_all);
     free(seen);
     free(hist);
     free(wbuf);
     free(all);
+    free(topic_pos);
+    free(pop);
     return st;
 }
 
