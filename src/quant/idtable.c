@@ -188,8 +188,8 @@ semid_status semid_idtable_check_fingerprint(const semid_idtable *t, uint64_t ex
 /* ---- Collisions. ---- */
 
 typedef struct sort_ctx {
-    const int32_t *codes; /* rows of L */
-    int32_t L;
+    const int32_t *codes; /* rows of `stride` codes, of which the first L are the ID compared */
+    int32_t stride, L;
     const int64_t *pop;
 } sort_ctx;
 
@@ -198,39 +198,41 @@ static _Thread_local const sort_ctx *g_sort;
 
 static int cmp_by_id(const void *pa, const void *pb) {
     int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
-    const int32_t *ca = g_sort->codes + (int64_t)a * g_sort->L, *cb = g_sort->codes + (int64_t)b * g_sort->L;
+    const int32_t *ca = g_sort->codes + (int64_t)a * g_sort->stride, *cb = g_sort->codes + (int64_t)b * g_sort->stride;
     for (int32_t l = 0; l < g_sort->L; l++)
         if (ca[l] != cb[l]) return ca[l] < cb[l] ? -1 : 1;
     if (g_sort->pop && g_sort->pop[a] != g_sort->pop[b]) return g_sort->pop[a] > g_sort->pop[b] ? -1 : 1;
     return a < b ? -1 : a > b;
 }
 
-/* Items of one task sorted by ID (then popularity desc, then index). */
-static int32_t *sorted_items(const int32_t *codes, int32_t n, int32_t L, const int64_t *pop) {
+/* Items of one task sorted by their first L codes (then popularity desc,
+ * then index). */
+static int32_t *sorted_items(const int32_t *codes, int32_t n, int32_t stride, int32_t L, const int64_t *pop) {
     int32_t *idx = malloc(sizeof(int32_t) * (size_t)n);
     if (!idx) return NULL;
     for (int32_t i = 0; i < n; i++) idx[i] = i;
-    sort_ctx ctx = {codes, L, pop};
+    sort_ctx ctx = {codes, stride, L, pop};
     g_sort = &ctx;
     qsort(idx, (size_t)n, sizeof(int32_t), cmp_by_id);
     g_sort = NULL;
     return idx;
 }
 
-static int same_id(const int32_t *codes, int32_t L, int32_t a, int32_t b) {
-    return memcmp(codes + (int64_t)a * L, codes + (int64_t)b * L, sizeof(int32_t) * (size_t)L) == 0;
+static int same_id(const int32_t *codes, int32_t stride, int32_t L, int32_t a, int32_t b) {
+    return memcmp(codes + (int64_t)a * stride, codes + (int64_t)b * stride, sizeof(int32_t) * (size_t)L) == 0;
 }
 
-semid_status semid_idtable_collisions(const semid_idtable *t, int task, semid_collision_stats *out) {
+/* Collisions of the IDs cut to their first `levels` levels. */
+static semid_status collisions_over(const semid_idtable *t, int task, int32_t levels, semid_collision_stats *out) {
     memset(out, 0, sizeof *out);
     int32_t ti = task_index(t, task), L = t->n_levels, n = t->n_items;
     const int32_t *codes = t->codes + (int64_t)ti * n * L;
-    int32_t *idx = sorted_items(codes, n, L, NULL);
+    int32_t *idx = sorted_items(codes, n, L, levels, NULL);
     if (!idx) return semid_fail(SEMID_ENOMEM, "out of memory");
     out->n_items = n;
     for (int32_t b = 0; b < n;) {
         int32_t e = b + 1;
-        while (e < n && same_id(codes, L, idx[b], idx[e])) e++;
+        while (e < n && same_id(codes, L, levels, idx[b], idx[e])) e++;
         out->distinct_ids++;
         if (e - b > 1) out->colliding_items += e - b;
         if (e - b > out->max_items_per_id) out->max_items_per_id = e - b;
@@ -239,6 +241,14 @@ semid_status semid_idtable_collisions(const semid_idtable *t, int task, semid_co
     out->rate = 1.0 - (double)out->distinct_ids / n;
     free(idx);
     return SEMID_OK;
+}
+
+semid_status semid_idtable_collisions(const semid_idtable *t, int task, semid_collision_stats *out) {
+    return collisions_over(t, task, t->n_levels, out);
+}
+
+semid_status semid_idtable_collisions_before(const semid_idtable *t, int task, semid_collision_stats *out) {
+    return collisions_over(t, task, t->n_levels - (t->disambiguated ? 1 : 0), out);
 }
 
 semid_status semid_idtable_disambiguate(semid_idtable *t, const int64_t *popularity) {
@@ -257,7 +267,7 @@ semid_status semid_idtable_disambiguate(semid_idtable *t, const int64_t *popular
         const int32_t *old = t->codes + (int64_t)ti * n * L;
         int32_t *neu = codes + (int64_t)ti * n * L2;
         for (int32_t i = 0; i < n; i++) memcpy(neu + (int64_t)i * L2, old + (int64_t)i * L, sizeof(int32_t) * (size_t)L);
-        int32_t *idx = sorted_items(old, n, L, popularity);
+        int32_t *idx = sorted_items(old, n, L, L, popularity);
         if (!idx) {
             free(codes);
             free(size);
@@ -267,7 +277,7 @@ semid_status semid_idtable_disambiguate(semid_idtable *t, const int64_t *popular
         int32_t biggest = 1;
         for (int32_t b = 0; b < n;) {
             int32_t e = b + 1;
-            while (e < n && same_id(old, L, idx[b], idx[e])) e++;
+            while (e < n && same_id(old, L, L, idx[b], idx[e])) e++;
             for (int32_t j = b; j < e; j++) neu[(int64_t)idx[j] * L2 + L] = j - b;
             if (e - b > biggest) biggest = e - b;
             b = e;

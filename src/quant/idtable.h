@@ -100,6 +100,11 @@ typedef struct semid_collision_stats {
 } semid_collision_stats;
 
 semid_status semid_idtable_collisions(const semid_idtable *t, int task, semid_collision_stats *out);
+/* The same over the IDs as they were before disambiguation (the table's
+ * levels less the appended one; all of them when not disambiguated): what
+ * the quantizer alone left shared. A disambiguated table's last level has
+ * max_items_per_id codes. */
+semid_status semid_idtable_collisions_before(const semid_idtable *t, int task, semid_collision_stats *out);
 
 /* Appends one level so that every item's ID is unique within each task:
  * items sharing an ID get 0, 1, 2, ... in order of decreasing popularity

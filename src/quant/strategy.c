@@ -98,9 +98,10 @@ static semid_status build_separate(const semid_strategy_inputs *in, const semid_
             semid_fail_context(st, "%s IDs", ti == SEMID_TASK_SEARCH ? "search" : "rec");
             break;
         }
-        if (semid_tokenizer_levels(r->tokenizers[ti]) != L) {
+        if (ti == 0) L = semid_tokenizer_levels(r->tokenizers[0]); /* atomic IDs: 1, whatever was asked */
+        if (semid_tokenizer_levels(r->tokenizers[ti]) != L || L > cfg->levels) {
             st = semid_fail(SEMID_EINTERNAL, "tokenizer returned %d levels, asked for %d",
-                            semid_tokenizer_levels(r->tokenizers[ti]), L);
+                            semid_tokenizer_levels(r->tokenizers[ti]), cfg->levels);
             break;
         }
         for (int32_t l = 0; l < L; l++) sizes[ti * L + l] = semid_tokenizer_level_size(r->tokenizers[ti], l);
@@ -150,6 +151,18 @@ static semid_status build_prefix_share(const semid_strategy_inputs *in, const se
     return st;
 }
 
+/* Atomic IDs give every item a code of its own: a disambiguation level
+ * would be one token that never varies. (Items with the very same vector
+ * share the nearest code, so the collisions decide, not the method alone.) */
+static int needs_no_disambiguation(const semid_strategy_def *def, const semid_strategy_options *opt,
+                                   const semid_strategy_result *r) {
+    const semid_tokenizer_method *m = semid_tokenizer_find_method(opt->tokenizer.method ? opt->tokenizer.method : "");
+    if (def->kind == SEMID_STRATEGY_PREFIX_SHARE || !m || !m->unique_codes) return 0;
+    for (int ti = 0; ti < r->table.n_tasks; ti++)
+        if (r->before[ti].colliding_items > 0) return 0;
+    return 1;
+}
+
 semid_status semid_strategy_build(const semid_strategy_inputs *in, const semid_strategy_options *opt,
                                   semid_strategy_result *out) {
     memset(out, 0, sizeof *out);
@@ -173,7 +186,8 @@ semid_status semid_strategy_build(const semid_strategy_inputs *in, const semid_s
             st = semid_idtable_collisions(&out->table, ti, &out->before[ti]);
         if (out->table.n_tasks == 1) out->before[1] = out->before[0];
     }
-    if (st == SEMID_OK && opt->disambiguate) st = semid_idtable_disambiguate(&out->table, opt->popularity);
+    if (st == SEMID_OK && opt->disambiguate && !needs_no_disambiguation(def, opt, out))
+        st = semid_idtable_disambiguate(&out->table, opt->popularity);
     if (st == SEMID_OK) {
         semid_idtable_update_fingerprint(&out->table);
         st = semid_idtable_validate(&out->table);

@@ -85,7 +85,7 @@ semid_status semid_tokenizer_fit(const semid_matrix *X, const semid_tokenizer_co
     if (cfg->beam < 0) return semid_fail(SEMID_EINVAL, "beam must be >= 1 (got %d)", cfg->beam);
     if (X->rows < 1 || X->cols < 1)
         return semid_fail(SEMID_EINVAL, "empty embedding matrix (%lld x %lld)", (long long)X->rows, (long long)X->cols);
-    if (X->rows < cfg->codebook_size)
+    if (X->rows < cfg->codebook_size && !m->unique_codes) /* atomic IDs: the codebook is the catalog */
         return semid_fail(SEMID_EINVAL,
                           "codebook size %d is larger than the number of items (%lld): use --codebook %lld or less",
                           cfg->codebook_size, (long long)X->rows, (long long)X->rows);

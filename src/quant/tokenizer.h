@@ -139,6 +139,8 @@ typedef struct semid_tokenizer_method {
     const char *label;   /* "RQ-KMeans": report rows */
     int32_t in_ablation; /* 1: in the experiment's default tokenizer ablation
                             (the paper's four); a new method starts at 0 */
+    int32_t unique_codes; /* 1: every fitted item gets a code of its own (atomic
+                             IDs), so strategies skip disambiguation */
     /* Fit on X (already validated: rows >= 1, finite, K <= rows, levels >= 1,
      * codebook_size >= 1; threads already applied); *state is the method's. */
     semid_status (*fit)(const semid_matrix *X, const semid_tokenizer_config *cfg, void **state);

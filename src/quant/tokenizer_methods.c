@@ -12,6 +12,7 @@
     ROW(rqvae) \
     ROW(rlfq) \
     ROW(dict) \
+    ROW(atomic) \
     /* one row a line, each ending in a backslash */
 
 #define DECLARE(name) extern const semid_tokenizer_method semid_method_##name;
