@@ -401,7 +401,7 @@ static void test_eval(void **state) {
     o.beam.k = 10;
     o.beam.beam_size = 30;
     semid_ranking_eval search, rec;
-    assert_int_equal(semid_gen_evaluate(b, &ds, SEMID_SPLIT_TEST, &o, &search, &rec), SEMID_OK);
+    assert_int_equal(semid_gen_evaluate(b, &ds, SEMID_SPLIT_TEST, &o, &search, &rec, NULL), SEMID_OK);
     semid_metric_summary s = semid_ranking_eval_mean(&search, SEMID_GROUP_ALL);
     semid_metric_summary r = semid_ranking_eval_mean(&rec, SEMID_GROUP_ALL);
     semid_metric_summary rh = semid_ranking_eval_mean(&rec, SEMID_GROUP_HEAD);
@@ -422,6 +422,21 @@ static void test_eval(void **state) {
         assert_true(c >= a - 1e-12); /* a larger K finds at least as much */
     }
     assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(r30, "k")->valuedouble, 30);
+    /* The invalid-ID rate: none on the trie; diverse search's as the library counts it. */
+    assert_true(cJSON_GetObjectItemCaseSensitive(r10, "invalid_share")->valuedouble == 0.0);
+    cJSON *rd = eval_json(10, "--diverse");
+    semid_gen_decode_options od = semid_gen_decode_defaults();
+    od.diverse = 1;
+    od.beam = semid_beam_paper_diverse(10);
+    semid_ranking_eval ds_search, ds_rec;
+    semid_gen_eval_stats stats;
+    assert_int_equal(semid_gen_evaluate(b, &ds, SEMID_SPLIT_TEST, &od, &ds_search, &ds_rec, &stats), SEMID_OK);
+    assert_true(stats.beams == (search.n + rec.n) * 60);
+    assert_true(fabs(cJSON_GetObjectItemCaseSensitive(rd, "invalid_share")->valuedouble -
+                     (double)stats.invalid / (double)stats.beams) < 1e-12);
+    semid_ranking_eval_free(&ds_search);
+    semid_ranking_eval_free(&ds_rec);
+    cJSON_Delete(rd);
     semid_ranking_eval_free(&search);
     semid_ranking_eval_free(&rec);
     semid_gen_bundle_free(b);

@@ -17,9 +17,9 @@
 
 /* The stage keys of one configuration, over fixed upstream keys (so that a
  * stage's key here moves only with its own settings). */
-enum { S_DATA, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_REF, N_STAGES };
+enum { S_DATA, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_DIVERSE, S_REF, N_STAGES };
 static const char *const STAGE_NAMES[N_STAGES] = {"dataset", "emb/content", "emb/search", "emb/multi", "emb/rec",
-                                                  "emb/fused_svd", "sid", "model", "ref"};
+                                                  "emb/fused_svd", "sid", "model", "diverse", "ref"};
 
 typedef struct keys {
     exp_key k[N_STAGES];
@@ -36,6 +36,7 @@ static keys stage_keys(const exp_config *cfg) {
     assert_int_equal(exp_key_embedding(cfg, &up, "fused_svd", &out.k[S_FUSED]), SEMID_OK);
     assert_int_equal(exp_key_sid(cfg, &up, "multi", "rqkmeans", &out.k[S_SID]), SEMID_OK);
     assert_int_equal(exp_key_model(cfg, &up, 1, &out.k[S_MODEL]), SEMID_OK);
+    assert_int_equal(exp_key_diverse(cfg, &up, &out.k[S_DIVERSE]), SEMID_OK);
     assert_int_equal(exp_key_reference(cfg, &up, "dense_search", &out.k[S_REF]), SEMID_OK);
     return out;
 }
@@ -63,7 +64,10 @@ static int depends(int stage, const char *name) {
     case S_MULTI: return !strcmp(name, "seeds") || (has_prefix(name, "embeddings") && !enmf);
     case S_REC: return !strcmp(name, "seeds") || (has_prefix(name, "embeddings") && !bienc);
     case S_FUSED: return 0; /* everything through its upstream keys */
-    case S_SID: return has_prefix(name, "sid") && strcmp(name, "sid.strategies") && strcmp(name, "sid.ablation");
+    case S_SID:
+        return has_prefix(name, "sid") && strcmp(name, "sid.strategies") && strcmp(name, "sid.ablation") &&
+               strcmp(name, "sid.atomic");
+    case S_DIVERSE: return has_prefix(name, "decode") && strcmp(name, "decode.diverse");
     case S_MODEL: return has_prefix(name, "model") || !strcmp(name, "k");
     case S_REF: return !strcmp(name, "k") || !strcmp(name, "head_fraction");
     }
@@ -154,7 +158,7 @@ static void check_every_key(const char *preset) {
         /* Every key that is not about how to run or which rows to run
          * moves some stage: a new setting cannot be cached stale. */
         if (!moved_any && !exp_config_key_is_execution(name) && strcmp(name, "sid.strategies") &&
-            strcmp(name, "sid.ablation"))
+            strcmp(name, "sid.ablation") && strcmp(name, "sid.atomic") && strcmp(name, "decode.diverse"))
             fail_msg("changing '%s' changes no stage's key", name);
     }
     assert_true(model_keys >= 10);

@@ -83,6 +83,47 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     for (int i = 0; i < r.n_rows; i++) best_search += r.rows[i].table == EXP_TABLE_MAIN && r.rows[i].best_search;
     assert_int_equal(best_search, 1);
 
+    /* The atomic-ID reference: the same model on one token per item, with
+     * both decoders; no ID of one level can be invalid. */
+    const exp_row *atomic[2] = {NULL, NULL};
+    for (int i = 0; i < r.n_rows; i++)
+        if (strcmp(r.rows[i].name, "atomic") == 0) atomic[r.rows[i].decoder] = &r.rows[i];
+    for (int d = 0; d < 2; d++) {
+        assert_non_null(atomic[d]);
+        assert_int_equal(atomic[d]->table, EXP_TABLE_REFERENCE);
+        assert_true(atomic[d]->generative);
+        assert_string_equal(atomic[d]->failed, "");
+        assert_metric_ok(&atomic[d]->search_recall, 2);
+        assert_metric_ok(&atomic[d]->rec_recall, 2);
+        assert_float_equal(atomic[d]->invalid_share.mean, 0, 0);
+        assert_int_equal(atomic[d]->ids.n_levels, 1);
+        assert_int_equal(atomic[d]->ids.n_tokens, 120);
+        assert_int_equal(atomic[d]->ids.largest_bucket[0], 1);
+    }
+    /* The main table decoded with diverse beam search: the same models, the
+     * trie's rows have no invalid ID, and off the trie some beams on this
+     * barely trained model name no item. */
+    double invalid = 0;
+    for (int i = 0; i < 5; i++) {
+        const exp_row *trie = find_row(&r, EXP_TABLE_MAIN, main_rows[i]);
+        const exp_row *div = find_row(&r, EXP_TABLE_MAIN_DIVERSE, main_rows[i]);
+        assert_non_null(div);
+        assert_string_equal(div->failed, "");
+        assert_int_equal(div->decoder, EXP_DECODER_DIVERSE);
+        assert_metric_ok(&div->search_recall, 2);
+        assert_metric_ok(&div->invalid_share, 2);
+        assert_float_equal(trie->invalid_share.mean, 0, 0);
+        invalid += div->invalid_share.mean;
+        /* collisions recorded, and the same count two ways */
+        assert_int_equal(div->ids.n_levels, trie->ids.n_levels);
+        double distinct = trie->ids.n_tasks == 1 ? trie->ids.distinct_ids[0]
+                                                 : (trie->ids.distinct_ids[0] + trie->ids.distinct_ids[1]) / 2.0;
+        assert_float_equal(trie->collision_rate, 1.0 - distinct / 120, 1e-9);
+        assert_int_equal(trie->ids.disambiguation_size[0], trie->ids.largest_bucket[0]);
+    }
+    assert_true(invalid > 0);
+    assert_null(find_row(&r, EXP_TABLE_MAIN_DIVERSE, "content")); /* not in the main table */
+
     /* Outputs exist and agree with the results. */
     char *json_path = semid_path_join(dir, "results.json");
     char *text;
@@ -94,6 +135,19 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "rows")), r.n_rows);
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rows"), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(first, "rec_recall"), "per_seed")), 1);
+    int diverse_rows = 0;
+    for (const cJSON *row = cJSON_GetObjectItem(root, "rows")->child; row; row = row->next) {
+        const cJSON *dec = cJSON_GetObjectItem(row, "decoder");
+        if (!cJSON_IsTrue(cJSON_GetObjectItem(row, "generative"))) continue;
+        assert_true(cJSON_IsString(dec));
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(row, "ids"), "tasks"));
+        if (strcmp(dec->valuestring, "diverse") == 0) {
+            diverse_rows++;
+            const char *table = cJSON_GetObjectItem(row, "table")->valuestring;
+            assert_true(strcmp(table, "main_diverse") == 0 || strcmp(table, "reference") == 0);
+        }
+    }
+    assert_int_equal(diverse_rows, 6); /* the main table's five and atomic IDs */
     cJSON_Delete(root);
     char *md = semid_path_join(dir, "report.md");
     assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
@@ -103,6 +157,10 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     assert_non_null(strstr(text, "tradeoff.svg"));
     assert_non_null(strstr(text, "## Training and seeds"));
     assert_non_null(strstr(text, "| multi-task | 1 / 1 | 0 of 2 | 1 / 1 |"));
+    assert_non_null(strstr(text, "Table 2b"));
+    assert_non_null(strstr(text, "| atomic IDs (one token per item) (reference) |"));
+    assert_non_null(strstr(text, "## Semantic-ID collisions"));
+    assert_non_null(strstr(text, "| atomic IDs (one token per item) | 1 | 120 | 0.0% | 120 | 1 | – |"));
     free(text);
     char *svg = semid_path_join(dir, "tradeoff.svg");
     assert_true(semid_path_exists(svg));
@@ -117,6 +175,23 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     assert_float_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->rec_recall.mean, multi_rec, 0);
     assert_int_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->epochs_run.n, 2); /* kept in the cached evaluation */
     exp_results_free(&r);
+
+    /* Another diverse penalty decodes the models again, and trains none. */
+    char *model_marker = semid_path_join(dir, "models/multi-rqkmeans-s1.done");
+    char *diverse_marker = semid_path_join(dir, "models/multi-rqkmeans-s1/diverse.done");
+    char *model_before, *diverse_before, *model_after, *diverse_after;
+    assert_int_equal(semid_read_file(model_marker, &model_before, &len), SEMID_OK);
+    assert_int_equal(semid_read_file(diverse_marker, &diverse_before, &len), SEMID_OK);
+    exp_config penalty = cfg;
+    assert_int_equal(exp_config_apply_override(&penalty, "decode.diverse_penalty=0.5"), SEMID_OK);
+    assert_int_equal(exp_run(&penalty, dir, &r), SEMID_OK);
+    exp_results_free(&r);
+    assert_int_equal(semid_read_file(model_marker, &model_after, &len), SEMID_OK);
+    assert_int_equal(semid_read_file(diverse_marker, &diverse_after, &len), SEMID_OK);
+    assert_string_equal(model_before, model_after);
+    assert_string_not_equal(diverse_before, diverse_after);
+    free(model_before), free(model_after), free(diverse_before), free(diverse_after);
+    free(model_marker), free(diverse_marker);
 
     char *marker = semid_path_join(dir, "emb/search.done");
     char *before;

@@ -546,7 +546,7 @@ static void test_end_to_end(void **state) {
     o.beam.beam_size = 10;
     o.beam.k = 10;
     semid_ranking_eval es, er;
-    assert_int_equal(semid_gen_evaluate(b, &ds, SEMID_SPLIT_TEST, &o, &es, &er), SEMID_OK);
+    assert_int_equal(semid_gen_evaluate(b, &ds, SEMID_SPLIT_TEST, &o, &es, &er, NULL), SEMID_OK);
     double search = semid_ranking_eval_mean(&es, SEMID_GROUP_ALL).recall;
     double rec = semid_ranking_eval_mean(&er, SEMID_GROUP_ALL).recall;
     double pop = popularity_recall(10), chance = 10.0 / ds.n_items;

@@ -337,7 +337,7 @@ semid_status semid_evaluate(const semid_model *m, const semid_data *d, const cha
     memset(&search, 0, sizeof search);
     memset(&rec, 0, sizeof rec);
     int saved = semid_threads_push(opts ? opts->threads : 0);
-    semid_status st = semid_gen_evaluate(m->b, &d->ds, which, &g, &search, &rec);
+    semid_status st = semid_gen_evaluate(m->b, &d->ds, which, &g, &search, &rec, NULL);
     semid_threads_pop(saved);
     if (st == SEMID_OK) {
         out->k = g.beam.k;

@@ -2,8 +2,9 @@
  * (or validation) queries and users, as the experiment measures them
  * (semid_gen_evaluate: search over the split's queries, rec over each
  * user's held-out item, grouped head/torso by the top 1% of items). Prints
- * a table; --json writes the same figures (and, with --per-query, each
- * query's recall for paired t-tests) atomically. */
+ * a table and the invalid-ID rate (beams naming no item: only diverse
+ * search, off the trie, has them); --json writes the same figures (and,
+ * with --per-query, each query's recall for paired t-tests) atomically. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,19 +107,24 @@ int cmd_eval(int argc, char **argv) {
     if (st == SEMID_OK) st = cli_gen_load(&a, &b);
     semid_gen_decode_options o = cli_gen_decode_options(&a);
     if (st == SEMID_OK) cli_gen_note_diverse_cap(&a, &o);
-    if (st == SEMID_OK) st = semid_gen_evaluate(b, &ds, which, &o, &search, &rec);
+    semid_gen_eval_stats stats = {0};
+    if (st == SEMID_OK) st = semid_gen_evaluate(b, &ds, which, &o, &search, &rec, &stats);
+    double invalid = stats.beams > 0 ? (double)stats.invalid / (double)stats.beams : 0.0;
     cJSON *root = st == SEMID_OK ? cJSON_CreateObject() : NULL;
     if (st == SEMID_OK) {
         int ok = root && cJSON_AddStringToObject(root, "model", a.model) &&
                  cJSON_AddStringToObject(root, "dataset", dataset) && cJSON_AddStringToObject(root, "split", split) &&
                  cJSON_AddNumberToObject(root, "k", o.beam.k) && cJSON_AddNumberToObject(root, "beam", o.beam.beam_size) &&
-                 cJSON_AddBoolToObject(root, "diverse", a.diverse) && add_results(root, &search, &rec, per_query);
+                 cJSON_AddBoolToObject(root, "diverse", a.diverse) && cJSON_AddNumberToObject(root, "invalid_share", invalid) &&
+                 add_results(root, &search, &rec, per_query);
         if (!ok) st = semid_fail(SEMID_ENOMEM, "out of memory");
     }
     if (st == SEMID_OK) {
         printf("model %s on %s (%s split), K = %d, beam %d%s\n", a.model, ds.name ? ds.name : dataset, split, o.beam.k,
                o.beam.beam_size, a.diverse ? " (diverse)" : "");
         print_table(root);
+        printf("invalid IDs: %.2f%% of the beams name no item%s\n", 100.0 * invalid,
+               a.diverse ? "" : " (the trie-constrained beam decodes only IDs that exist)");
         if (json) st = write_json(json, root);
     }
     cJSON_Delete(root);

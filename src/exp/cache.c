@@ -74,7 +74,7 @@ semid_status exp_key_embedding(const exp_config *cfg, const exp_key *upstream, c
 semid_status exp_key_sid(const exp_config *cfg, const exp_key *upstream, const char *strategy, const char *tokenizer,
                          exp_key *key) {
     static const char *const include[] = {"sid", NULL};
-    static const char *const exclude[] = {"sid.strategies", "sid.ablation", NULL}; /* what to run, not how */
+    static const char *const exclude[] = {"sid.strategies", "sid.ablation", "sid.atomic", NULL}; /* what to run, not how */
     char extra[96];
     snprintf(extra, sizeof extra, "%s|%s", strategy, tokenizer);
     return key_from_config(cfg, "sid v2", include, exclude, extra, upstream, key);
@@ -85,6 +85,12 @@ semid_status exp_key_model(const exp_config *cfg, const exp_key *sid_key, int64_
     char extra[48];
     snprintf(extra, sizeof extra, "seed=%lld", (long long)seed);
     return key_from_config(cfg, "gen v4", include, NULL, extra, sid_key, key);
+}
+
+semid_status exp_key_diverse(const exp_config *cfg, const exp_key *model_key, exp_key *key) {
+    static const char *const include[] = {"decode", NULL};
+    static const char *const exclude[] = {"decode.diverse", NULL}; /* whether to run it, not how */
+    return key_from_config(cfg, "diverse v1", include, exclude, "", model_key, key);
 }
 
 semid_status exp_key_reference(const exp_config *cfg, const exp_key *upstream, const char *name, exp_key *key) {

@@ -62,6 +62,7 @@ static const key_spec KEYS[] = {
     {"sid.disambiguate", K_INT, F(sid_disambiguate), 0, 0, 1},
     {"sid.strategies", K_STRATEGIES, F(strategies), 0, 0, 0},
     {"sid.ablation", K_TOKENIZERS, F(ablation), 0, 0, 0},
+    {"sid.atomic", K_INT, F(sid_atomic), 0, 0, 1},
     {"model.layers", K_INT, F(model_layers), 0, 1, 64},
     {"model.dim", K_INT, F(model_dim), 0, 8, 8192},
     {"model.heads", K_INT, F(model_heads), 0, 1, 128},
@@ -77,6 +78,10 @@ static const key_spec KEYS[] = {
     {"model.history", K_INT, F(model_history), 0, 1, 4096},
     {"model.beam", K_INT, F(beam), 0, 1, 10000},
     {"model.valid_sample", K_INT, F(valid_sample), 0, 0, 1000000},
+    {"decode.diverse", K_INT, F(decode_diverse), 0, 0, 1},
+    {"decode.diverse_beam", K_INT, F(diverse_beam), 0, 1, 10000},
+    {"decode.diverse_groups", K_INT, F(diverse_groups), 0, 1, 10000},
+    {"decode.diverse_penalty", K_DOUBLE, F(diverse_penalty), 0, 0, 100},
 };
 #undef F
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
@@ -94,6 +99,12 @@ static void set_defaults_common(exp_config *c) {
     c->head_fraction = 0.01;
     c->sid_levels = 2;
     c->sid_disambiguate = 1;
+    c->sid_atomic = 1; /* the reference every Semantic-ID paper compares with */
+    /* Both decoders, the paper's diverse beam search as it ran it. */
+    c->decode_diverse = 1;
+    c->diverse_beam = 60;
+    c->diverse_groups = 30;
+    c->diverse_penalty = 0.25;
     /* Every strategy of the table, in its order. */
     c->n_strategies = 0;
     for (int i = 0; semid_strategy_name_at(i) && c->n_strategies < EXP_MAX_LIST; i++)
@@ -362,8 +373,9 @@ semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
                           c->model_min_epochs, c->model_epochs);
     if (c->model_dim % c->model_heads != 0)
         return semid_fail(SEMID_EINVAL, "key 'model.dim' (%d) must be a multiple of 'model.heads' (%d)", c->model_dim, c->model_heads);
-    if (c->n_strategies == 0 && c->n_ablation == 0)
-        return semid_fail(SEMID_EINVAL, "keys 'sid.strategies' and 'sid.ablation' are both empty: nothing to run");
+    if (c->n_strategies == 0 && c->n_ablation == 0 && !c->sid_atomic)
+        return semid_fail(SEMID_EINVAL, "keys 'sid.strategies' and 'sid.ablation' are both empty and 'sid.atomic' is 0: "
+                                        "nothing to run");
     if (n_items > 0 && c->sid_codebook > n_items)
         return semid_fail(SEMID_EINVAL, "key 'sid.codebook' (%d) is larger than the catalog (%lld items)", c->sid_codebook,
                           (long long)n_items);
@@ -371,6 +383,12 @@ semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
         return semid_fail(SEMID_EINVAL, "key 'k' (%d) is larger than the catalog (%lld items)", c->k, (long long)n_items);
     if (c->beam < c->k)
         return semid_fail(SEMID_EINVAL, "key 'model.beam' (%d) must be at least 'k' (%d) to rank k items", c->beam, c->k);
+    if (c->decode_diverse && c->diverse_beam % c->diverse_groups != 0)
+        return semid_fail(SEMID_EINVAL, "key 'decode.diverse_groups' (%d) must divide 'decode.diverse_beam' (%d)",
+                          c->diverse_groups, c->diverse_beam);
+    if (c->decode_diverse && c->diverse_beam < c->k)
+        return semid_fail(SEMID_EINVAL, "key 'decode.diverse_beam' (%d) must be at least 'k' (%d) to rank k items",
+                          c->diverse_beam, c->k);
     return validate_machine(c);
 }
 

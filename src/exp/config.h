@@ -42,6 +42,8 @@ typedef struct exp_config {
     char strategies[EXP_MAX_LIST][24];
     int32_t n_ablation;
     char ablation[EXP_MAX_LIST][16];  /* tokenizers on the multi-task embeddings */
+    int32_t sid_atomic;       /* 1: the atomic-ID reference row (one token per item, a
+                                 softmax over all items: SASRec-style), same model and budget */
 
     /* generative model */
     int32_t model_layers;
@@ -60,6 +62,13 @@ typedef struct exp_config {
     int32_t model_history;    /* items of history in a rec prompt */
     int32_t beam;             /* constrained beam width at evaluation */
     int32_t valid_sample;     /* validation prompts per task after each epoch */
+
+    /* decoding: the tables always use the trie-constrained beam (model.beam);
+       decode.diverse adds the main table decoded as the paper decodes */
+    int32_t decode_diverse;   /* 1: also diverse beam search, no trie (rows "main_diverse") */
+    int32_t diverse_beam;     /* its beams (paper: 60) */
+    int32_t diverse_groups;   /* its groups, dividing the beams (paper: 30) */
+    double diverse_penalty;   /* its Hamming diversity penalty (paper: 0.25) */
 
     /* how to run, not what: no configuration key, not in results.json */
     int32_t wait;             /* the run directory is locked by another run:

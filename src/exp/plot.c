@@ -1,7 +1,7 @@
 /* Figure 1 as SVG: search Recall@K (x) against recommendation Recall@K (y)
- * for every generative row, the Pareto front joined by a line, and the
- * non-generative references (dense retrieval, ENMF, popularity) as hollow
- * diamonds.
+ * for every generative row decoded with the trie, the Pareto front joined
+ * by a line, and the references (dense retrieval, ENMF, popularity, atomic
+ * IDs) as hollow diamonds.
  *
  * - Rows at the same point (a row shown in two tables, or the ablation's
  *   RQ-KMeans, which is the multi-task row's models) are one marker with
@@ -50,7 +50,7 @@ static void sb_escaped(exp_sbuf *b, const char *in) {
 typedef struct point {
     double x, y;         /* the figures */
     double px, py;       /* where the marker is drawn */
-    int reference;       /* non-generative */
+    int reference;       /* a reference row (non-generative, or atomic IDs) */
     int rec_only;        /* no search side: drawn on the y axis */
     int off_x, off_y;    /* beyond the axis: drawn on the frame */
     int front;           /* generative and on the Pareto front */
@@ -306,15 +306,16 @@ semid_status exp_plot_write_svg(const exp_results *r, const char *path) {
         const exp_row *row = &r->rows[i];
         if (row->failed[0] || row->rec_recall.n == 0) continue;
         int rec_only = row->search_recall.n == 0;
-        if (row->generative && rec_only) continue;
+        if ((row->generative && rec_only) || row->decoder != EXP_DECODER_TRIE) continue;
         double x = rec_only ? 0.0 : row->search_recall.mean, y = row->rec_recall.mean;
+        int reference = !row->generative || row->table == EXP_TABLE_REFERENCE; /* atomic IDs too */
         int j;
         for (j = 0; j < n; j++)
-            if (pts[j].reference == !row->generative && pts[j].rec_only == rec_only && same_value(pts[j].x, x) &&
+            if (pts[j].reference == reference && pts[j].rec_only == rec_only && same_value(pts[j].x, x) &&
                 same_value(pts[j].y, y))
                 break;
         if (j == n) {
-            pts[n] = (point){.x = x, .y = y, .reference = !row->generative, .rec_only = rec_only};
+            pts[n] = (point){.x = x, .y = y, .reference = reference, .rec_only = rec_only};
             n++;
         }
         add_label(&pts[j], row->label);
@@ -445,7 +446,7 @@ semid_status exp_plot_write_svg(const exp_results *r, const char *path) {
                   "<text x=\"%d\" y=\"%.1f\">Pareto front (no row better on both)</text>\n",
               ML + 140, ly, ML + 172, ly, ML + 156, ly, ML + 180, ly + 4);
     diamond(&b, ML + 420, ly, MARKER_R + 1.5, "legend-ref", "#555");
-    exp_sb_printf(&b, "/><text x=\"%d\" y=\"%.1f\">non-generative reference</text>\n", ML + 432, ly + 4);
+    exp_sb_printf(&b, "/><text x=\"%d\" y=\"%.1f\">reference</text>\n", ML + 432, ly + 4);
     exp_sb_printf(&b, "</g>\n</svg>\n");
     free(pts);
     free(front);

@@ -59,10 +59,12 @@ static void write_table(exp_sbuf *b, const exp_results *r, exp_table table, cons
     exp_sb_printf(b, "| %s | Search R@%d | Rec R@%d | Rec Head R@%d | Rec Torso R@%d | Search NDCG@%d | Rec NDCG@%d | invalid IDs | paper search | paper rec |\n",
               first_col, r->k, r->k, r->k, r->k, r->k, r->k);
     exp_sb_printf(b, "|---|---|---|---|---|---|---|---|---|---|\n");
+    exp_decoder decoder = table == EXP_TABLE_MAIN_DIVERSE ? EXP_DECODER_DIVERSE : EXP_DECODER_TRIE;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < r->n_rows; i++) {
             const exp_row *row = &r->rows[i];
             if (pass == 0 ? row->table != table : row->table != EXP_TABLE_REFERENCE) continue;
+            if (row->generative && row->decoder != decoder) continue; /* atomic IDs: the table's decoder */
             exp_sb_printf(b, "| %s%s |", row->label, pass ? " (reference)" : "");
             if (row->failed[0]) {
                 exp_sb_printf(b, " failed: %s | | | | | | | | |\n", row->failed);
@@ -147,7 +149,7 @@ static void write_training(exp_sbuf *b, const exp_results *r) {
     exp_sb_printf(b, "|---|---|---|---|---|---|\n");
     for (int i = 0; i < r->n_rows; i++) {
         const exp_row *row = &r->rows[i];
-        if (!row->generative || row->failed[0]) continue;
+        if (!row->generative || row->failed[0] || row->decoder != EXP_DECODER_TRIE) continue;
         int seen = 0; /* a row shown in two tables is listed once */
         for (int j = 0; j < i && !seen; j++)
             seen = r->rows[j].generative && strcmp(r->rows[j].name, row->name) == 0;
@@ -163,6 +165,68 @@ static void write_training(exp_sbuf *b, const exp_results *r) {
     }
 }
 
+/* "a" or "a / b" (search / rec) of a per-task figure. */
+static void per_task(exp_sbuf *b, const exp_collisions *c, const double *v, int percent) {
+    for (int t = 0; t < c->n_tasks && t < 2; t++)
+        exp_sb_printf(b, percent ? "%s%.1f%%" : "%s%.0f", t ? " / " : " ", percent ? 100.0 * v[t] : v[t]);
+    exp_sb_printf(b, " |");
+}
+
+/* What the quantizer left shared: an ID table whose disambiguation level is
+ * large lets that last token name items one by one, as atomic IDs do. */
+static void write_collisions(exp_sbuf *b, const exp_results *r) {
+    int any = 0;
+    for (int i = 0; i < r->n_rows; i++) any |= r->rows[i].generative && r->rows[i].ids.n_tasks > 0;
+    if (!any) return;
+    exp_sb_printf(b, "\n## Semantic-ID collisions\n\n"
+                     "Before disambiguation, per ID table: the share of items whose ID another item had too, the "
+                     "distinct IDs, the most items under one ID, and the tokens of the level that disambiguation "
+                     "appends (as many as that largest group; – when none is appended). Two figures are search / rec "
+                     "for strategies with an ID per task. Where most items collide and the appended level is large, "
+                     "the last token tells items apart one by one, as an atomic ID does, and the comparison between "
+                     "strategies is partly one between how much of each ID is per-item; the atomic-ID row is that "
+                     "case taken to its end.\n\n");
+    exp_sb_printf(b, "| IDs | levels | tokens | items sharing an ID | distinct IDs | largest group | disambiguation level |\n");
+    exp_sb_printf(b, "|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const exp_row *row = &r->rows[i];
+        const exp_collisions *c = &row->ids;
+        if (!row->generative || c->n_tasks == 0 || row->decoder != EXP_DECODER_TRIE) continue;
+        int seen = 0; /* a row shown in two tables is listed once */
+        for (int j = 0; j < i && !seen; j++) seen = r->rows[j].ids.n_tasks > 0 && strcmp(r->rows[j].name, row->name) == 0;
+        if (seen) continue;
+        double distinct[2] = {c->distinct_ids[0], c->distinct_ids[1]};
+        double largest[2] = {c->largest_bucket[0], c->largest_bucket[1]};
+        double level[2] = {c->disambiguation_size[0], c->disambiguation_size[1]};
+        exp_sb_printf(b, "| %s | %d | %d |", row->label, c->n_levels, c->n_tokens);
+        per_task(b, c, c->colliding_share, 1);
+        per_task(b, c, distinct, 0);
+        per_task(b, c, largest, 0);
+        if (c->disambiguated) per_task(b, c, level, 0);
+        else exp_sb_printf(b, " – |");
+        exp_sb_printf(b, "\n");
+    }
+}
+
+/* The diverse table's settings, from the recorded configuration. */
+static void write_diverse_note(exp_sbuf *b, const exp_results *r) {
+    int oom = 0;
+    cJSON *cfg = r->config_json ? semid_json_parse(r->config_json, strlen(r->config_json), &oom) : NULL;
+    if (oom) {
+        b->oom = 1;
+        return;
+    }
+    double beams = config_number(cfg, "decode", "diverse_beam"), groups = config_number(cfg, "decode", "diverse_groups");
+    double penalty = config_number(cfg, "decode", "diverse_penalty"), beam = config_number(cfg, "model", "beam");
+    cJSON_Delete(cfg);
+    exp_sb_printf(b, "\nThe same models as Table 2 (and the atomic-ID reference), decoded as the paper decodes: diverse "
+                     "beam search with %.0f beams in %.0f groups and a diversity penalty of %g, not held to the IDs that "
+                     "exist, so a beam may name no item (\"invalid IDs\": the share of the beams decoded, queries x "
+                     "beams, both tasks). Table 2 decodes with the trie-constrained beam (%.0f beams), where no ID is "
+                     "invalid.\n",
+                  beams, groups, penalty, beam);
+}
+
 semid_status exp_report_write_markdown(const exp_results *r, const char *path, const char *plot_name) {
     exp_sbuf b = {0};
     exp_sb_printf(&b, "# semid experiment report\n\n");
@@ -176,13 +240,23 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
                   "queries (users), pairing each one's hits averaged over the seeds, and, with two seeds or more, one "
                   "over seeds, pairing the row's figure for each seed with the best row's for the same seed (n - 1 "
                   "degrees of freedom). The first alone ignores how much a row moves from seed to seed; the second "
-                  "keeps a gap within that spread from being marked. Reference rows are non-generative (dense "
-                  "retrieval and popularity) and are shown in every table. \"paper\" columns are the published "
+                  "keeps a gap within that spread from being marked. Reference rows are shown in every table "
+                  "and compared with none: dense retrieval, ENMF and popularity, and the same generative model, "
+                  "data and budget on atomic IDs (one token per item, a softmax over every item, as SASRec-style "
+                  "sequential recommenders have), the baseline Semantic IDs are meant to beat. \"paper\" columns are the published "
                   "figures on the paper's MovieLens-25M subset (62,138 movies, a fine-tuned flan-t5-base), where "
                   "known: a different dataset and model, for orientation only.\n");
     write_table(&b, r, EXP_TABLE_MOTIVATION, "Table 1: task-specific Semantic IDs (motivation)", "IDs from");
     write_table(&b, r, EXP_TABLE_MAIN, "Table 2: strategies for joint search and recommendation", "strategy");
+    write_table(&b, r, EXP_TABLE_MAIN_DIVERSE, "Table 2b: the strategies decoded with diverse beam search (no trie)",
+                "strategy");
+    for (int i = 0; i < r->n_rows; i++)
+        if (r->rows[i].table == EXP_TABLE_MAIN_DIVERSE) {
+            write_diverse_note(&b, r);
+            break;
+        }
     write_table(&b, r, EXP_TABLE_ABLATION, "Table 3: tokenizer ablation (multi-task embeddings)", "tokenizer");
+    write_collisions(&b, r);
     write_training(&b, r);
     if (plot_name)
         exp_sb_printf(&b, "\n## Figure 1: the trade-off\n\n![search against recommendation Recall@%d](%s)\n\n"
@@ -229,7 +303,7 @@ char *exp_report_main_table_text(const exp_results *r) {
     }
     for (int i = 0; i < r->n_rows; i++) {
         const exp_row *row = &r->rows[i];
-        if (row->table != EXP_TABLE_REFERENCE) continue;
+        if (row->table != EXP_TABLE_REFERENCE || row->decoder != EXP_DECODER_TRIE) continue;
         text_row(&b, row);
     }
     if (b.oom) {

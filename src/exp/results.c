@@ -117,6 +117,7 @@ static const char *table_name(exp_table t) {
     case EXP_TABLE_MOTIVATION: return "motivation";
     case EXP_TABLE_MAIN: return "main";
     case EXP_TABLE_ABLATION: return "ablation";
+    case EXP_TABLE_MAIN_DIVERSE: return "main_diverse";
     default: return "?";
     }
 }
@@ -147,6 +148,30 @@ static int add_metric(cJSON *o, const char *key, const exp_metric *m) {
     return add_item(o, key, j);
 }
 
+/* {"levels", "tokens", "disambiguated", "tasks": [{"colliding_share",
+ * "distinct_ids", "largest_bucket", "disambiguation_size"}, ...]}. */
+static int add_collisions(cJSON *o, const exp_collisions *c) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON *tasks = j && cJSON_AddNumberToObject(j, "levels", c->n_levels) && cJSON_AddNumberToObject(j, "tokens", c->n_tokens) &&
+                           cJSON_AddBoolToObject(j, "disambiguated", c->disambiguated)
+                       ? cJSON_AddArrayToObject(j, "tasks")
+                       : NULL;
+    int ok = tasks != NULL;
+    for (int t = 0; ok && t < c->n_tasks && t < 2; t++) {
+        cJSON *e = cJSON_CreateObject();
+        ok = e && cJSON_AddNumberToObject(e, "colliding_share", c->colliding_share[t]) &&
+             cJSON_AddNumberToObject(e, "distinct_ids", c->distinct_ids[t]) &&
+             cJSON_AddNumberToObject(e, "largest_bucket", c->largest_bucket[t]) &&
+             cJSON_AddNumberToObject(e, "disambiguation_size", c->disambiguation_size[t]) && cJSON_AddItemToArray(tasks, e);
+        if (!ok) cJSON_Delete(e);
+    }
+    if (!ok) {
+        cJSON_Delete(j);
+        return 0;
+    }
+    return add_item(o, "ids", j);
+}
+
 static int add_p(cJSON *o, const char *key, double p) {
     return isnan(p) ? cJSON_AddNullToObject(o, key) != NULL : cJSON_AddNumberToObject(o, key, p) != NULL;
 }
@@ -160,7 +185,9 @@ static int add_row(cJSON *rows, const exp_row *row) {
              add_metric(o, "rec_recall", &row->rec_recall) && add_metric(o, "rec_ndcg", &row->rec_ndcg) &&
              add_metric(o, "rec_head_recall", &row->rec_head) && add_metric(o, "rec_torso_recall", &row->rec_torso) &&
              (!row->generative || (add_metric(o, "invalid_share", &row->invalid_share) &&
+                                   cJSON_AddStringToObject(o, "decoder", row->decoder == EXP_DECODER_DIVERSE ? "diverse" : "trie") &&
                                    cJSON_AddNumberToObject(o, "collision_rate", row->collision_rate) &&
+                                   (row->ids.n_tasks == 0 || add_collisions(o, &row->ids)) &&
                                    add_metric(o, "epochs_run", &row->epochs_run) &&
                                    add_metric(o, "best_epoch", &row->best_epoch) &&
                                    cJSON_AddNumberToObject(o, "seeds_stopped_early", row->n_stopped_early))) &&

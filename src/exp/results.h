@@ -17,8 +17,33 @@ typedef struct exp_metric {
     double mean, sd;
 } exp_metric;
 
-/* Which table a row belongs to. Reference rows appear in every table. */
-typedef enum { EXP_TABLE_REFERENCE = 0, EXP_TABLE_MOTIVATION, EXP_TABLE_MAIN, EXP_TABLE_ABLATION, EXP_N_TABLES } exp_table;
+/* Which table a row belongs to. Reference rows appear in every table (a
+ * generative reference, atomic IDs, in the tables of its decoder).
+ * MAIN_DIVERSE is the main table's rows decoded with diverse beam search. */
+typedef enum {
+    EXP_TABLE_REFERENCE = 0,
+    EXP_TABLE_MOTIVATION,
+    EXP_TABLE_MAIN,
+    EXP_TABLE_ABLATION,
+    EXP_TABLE_MAIN_DIVERSE,
+    EXP_N_TABLES
+} exp_table;
+
+/* How a generative row decodes the test prompts. */
+typedef enum { EXP_DECODER_TRIE = 0, EXP_DECODER_DIVERSE = 1 } exp_decoder;
+
+/* The collisions of a row's ID table (per task: [0] alone when both tasks
+ * share IDs), as the quantizer left them before disambiguation. */
+typedef struct exp_collisions {
+    int32_t n_tasks;              /* 0 = not recorded */
+    int32_t n_levels;             /* levels of the final IDs, disambiguation included */
+    int32_t n_tokens;             /* ID tokens in all */
+    int32_t disambiguated;
+    double colliding_share[2];    /* items whose ID another item had too */
+    int32_t distinct_ids[2];
+    int32_t largest_bucket[2];    /* most items under one ID */
+    int32_t disambiguation_size[2]; /* tokens of the appended level (0: none appended) */
+} exp_collisions;
 
 typedef struct exp_row {
     exp_table table;
@@ -32,7 +57,9 @@ typedef struct exp_row {
                                  stopping may end it before model.epochs) */
     exp_metric best_epoch;    /* generative rows: the epoch of each seed's evaluated weights */
     int32_t n_stopped_early;  /* seeds whose model early stopping ended */
-    double collision_rate;    /* share of items whose ID is shared, before disambiguation */
+    double collision_rate;    /* 1 - distinct IDs / items, before disambiguation (mean over tasks) */
+    exp_collisions ids;       /* generative rows: the ID table's collisions in detail */
+    exp_decoder decoder;      /* generative rows */
     int64_t n_search, n_rec;
     double *search_hits;      /* (n_search) hits@K per test query, mean over seeds */
     double *rec_hits;         /* (n_rec) hits@K per test user, mean over seeds */

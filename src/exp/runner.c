@@ -17,6 +17,11 @@
 /* The paper's tokenizer ablation runs on the multi-task embeddings. */
 static const char ABLATION_STRATEGY[] = "multi";
 
+/* The atomic-ID reference row: one token per item. The IDs do not depend on
+ * the embeddings (they serve only a cold item's nearest neighbour); the rec
+ * strategy's are computed for the ENMF reference row anyway. */
+static const char ATOMIC_STRATEGY[] = "rec", ATOMIC_TOKENIZER[] = "atomic";
+
 /* The report label of a tokenizer-ablation row: the method table's. */
 static const char *tokenizer_label(const char *name) {
     const semid_tokenizer_method *m = semid_tokenizer_find_method(name);
@@ -109,7 +114,9 @@ typedef struct gen_row {
     exp_table table;
     const char *name, *label;
     int also_main; /* task-specific rows are shown in the main table too */
+    int diverse;   /* also decoded with diverse beam search (decode.diverse) */
     exp_row row;
+    exp_row diverse_row;
     semid_idtable ids;
     exp_key sid_key;
     int have_ids;
@@ -123,6 +130,9 @@ typedef struct model_job {
     exp_eval eval;
     semid_status st;
     char error[256];
+    exp_eval diverse_eval; /* row->diverse: the same model, diverse beam search */
+    semid_status diverse_st;
+    char diverse_error[256];
 } model_job;
 
 /* Models in parallel: each job on one thread (its loops and BLAS inside
@@ -143,10 +153,19 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         row_init(&g->row, g->table, g->name, g->label, 1);
         semid_status st = exp_stage_sid(cfg, run_dir, ds, data_key, g->strategy, g->tokenizer, &g->ids,
                                         &g->row.collision_rate, &g->sid_key);
-        if (st != SEMID_OK) row_fail(&g->row, st);
-        else {
+        if (st == SEMID_OK) {
             g->have_ids = 1;
             n_jobs += cfg->n_seeds;
+            st = exp_collisions_of(&g->ids, &g->row.ids);
+        }
+        if (st != SEMID_OK) row_fail(&g->row, st);
+        if (g->diverse) {
+            row_init(&g->diverse_row, g->table == EXP_TABLE_REFERENCE ? EXP_TABLE_REFERENCE : EXP_TABLE_MAIN_DIVERSE,
+                     g->name, g->label, 1);
+            g->diverse_row.decoder = EXP_DECODER_DIVERSE;
+            g->diverse_row.collision_rate = g->row.collision_rate;
+            g->diverse_row.ids = g->row.ids;
+            if (g->row.failed[0]) snprintf(g->diverse_row.failed, sizeof g->diverse_row.failed, "%s", g->row.failed);
         }
     }
     model_job *jobs = calloc((size_t)(n_jobs > 0 ? n_jobs : 1), sizeof *jobs);
@@ -181,8 +200,14 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         int saved = semid_threads_push(par > 1 ? 1 : 0);
         m->st = exp_stage_generative(cfg, run_dir, ds, &m->row->sid_key, &m->row->ids, model_name,
                                      cfg->seeds[m->seed_index], par == 1, &m->eval);
-        semid_threads_pop(saved);
         if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
+        m->diverse_st = m->st;
+        if (m->st == SEMID_OK && m->row->diverse) {
+            m->diverse_st = exp_stage_diverse(cfg, run_dir, ds, &m->row->sid_key, model_name,
+                                              cfg->seeds[m->seed_index], &m->diverse_eval);
+            if (m->diverse_st != SEMID_OK) snprintf(m->diverse_error, sizeof m->diverse_error, "%s", semid_last_error());
+        }
+        semid_threads_pop(saved);
         if (par > 1) {
 #pragma omp critical(semid_models_progress)
             semid_progress_update(&prog, ++done, NULL);
@@ -193,24 +218,31 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
     semid_status st = SEMID_OK;
     for (int k = 0; k < n_jobs; k++) {
         model_job *m = &jobs[k];
-        exp_row *row = &m->row->row;
-        if (row->failed[0]) {
-            exp_eval_free(&m->eval);
-            continue;
+        exp_row *rows_of[2] = {&m->row->row, m->row->diverse ? &m->row->diverse_row : NULL};
+        exp_eval *evals[2] = {&m->eval, &m->diverse_eval};
+        semid_status sts[2] = {m->st, m->diverse_st};
+        const char *errors[2] = {m->error, m->st != SEMID_OK ? m->error : m->diverse_error};
+        for (int d = 0; d < 2; d++) {
+            exp_row *row = rows_of[d];
+            if (!row || row->failed[0]) {
+                exp_eval_free(evals[d]);
+                continue;
+            }
+            semid_status js = sts[d];
+            if (js == SEMID_OK) {
+                js = row_add_eval(row, evals[d]);
+                exp_eval_free(evals[d]);
+            } else {
+                semid_fail(js, "%s", errors[d]);
+            }
+            if (js != SEMID_OK) row_fail(row, js);
+            if (js == SEMID_ENOMEM) st = js;
         }
-        semid_status js = m->st;
-        if (js == SEMID_OK) {
-            js = row_add_eval(row, &m->eval);
-            exp_eval_free(&m->eval);
-        } else {
-            semid_fail(js, "%s", m->error);
-        }
-        if (js != SEMID_OK) row_fail(row, js);
-        if (js == SEMID_ENOMEM) st = js;
     }
     for (int i = 0; i < n_rows; i++) {
         if (rows[i].have_ids) semid_idtable_free(&rows[i].ids);
         if (!rows[i].row.failed[0] && rows[i].same_as < 0) row_finish(&rows[i].row);
+        if (rows[i].diverse && !rows[i].diverse_row.failed[0]) row_finish(&rows[i].diverse_row);
     }
     for (int i = 0; i < n_rows && st == SEMID_OK; i++) {
         if (rows[i].same_as < 0) continue;
@@ -262,7 +294,7 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
     }
     /* Generative rows: strategies (task-specific ones appear in tables 1
      * and 2), then the tokenizer ablation on the multi-task embeddings. */
-    int n_gen = cfg->n_strategies + cfg->n_ablation;
+    int n_gen = cfg->n_strategies + cfg->n_ablation + (cfg->sid_atomic != 0);
     gen_row *rows = calloc((size_t)(n_gen > 0 ? n_gen : 1), sizeof *rows);
     if (!rows) return semid_fail(SEMID_ENOMEM, "out of memory");
     /* Strategies are compared with the paper's tokenizer, the default one;
@@ -272,12 +304,17 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         const semid_strategy_def *def = semid_strategy_find(cfg->strategies[i]); /* the config checked the names */
         rows[i] = (gen_row){.strategy = def->name, .tokenizer = tokenizer, .name = def->name, .label = def->label,
                             .table = def->task_specific ? EXP_TABLE_MOTIVATION : EXP_TABLE_MAIN,
-                            .also_main = def->task_specific && def->in_main};
+                            .also_main = def->task_specific && def->in_main,
+                            .diverse = cfg->decode_diverse && def->in_main};
     }
     for (int i = 0; i < cfg->n_ablation; i++)
         rows[cfg->n_strategies + i] =
             (gen_row){.strategy = ABLATION_STRATEGY, .tokenizer = cfg->ablation[i], .name = cfg->ablation[i],
                       .label = tokenizer_label(cfg->ablation[i]), .table = EXP_TABLE_ABLATION};
+    if (cfg->sid_atomic)
+        rows[n_gen - 1] = (gen_row){.strategy = ATOMIC_STRATEGY, .tokenizer = ATOMIC_TOKENIZER, .name = "atomic",
+                                    .label = "atomic IDs (one token per item)", .table = EXP_TABLE_REFERENCE,
+                                    .diverse = cfg->decode_diverse};
     semid_status st = generative_rows(cfg, run_dir, ds, data_key, rows, n_gen);
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
         if (rows[i].also_main) {
@@ -290,9 +327,17 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
             rows[i].row.search_hits = rows[i].row.rec_hits = NULL; /* owned by res now */
         }
     }
+    /* The rows decoded with diverse beam search: a table of their own. */
+    for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
+        if (!rows[i].diverse) continue;
+        st = add_row(res, &rows[i].diverse_row);
+        rows[i].diverse_row.search_hits = rows[i].diverse_row.rec_hits = NULL;
+    }
     for (int i = 0; i < n_gen; i++) {
         free(rows[i].row.search_hits);
         free(rows[i].row.rec_hits);
+        free(rows[i].diverse_row.search_hits);
+        free(rows[i].diverse_row.rec_hits);
     }
     free(rows);
     return st;

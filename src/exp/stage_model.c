@@ -128,6 +128,18 @@ static semid_status save_and_mark(const char *run_dir, const char *stage, const 
     return exp_stage_mark(run_dir, stage, key);
 }
 
+/* The test split decoded by the trained model in `dir`. */
+static semid_status evaluate_bundle(const char *dir, const semid_dataset *ds, const semid_gen_decode_options *o,
+                                    exp_eval *out) {
+    semid_gen_bundle *bundle = NULL;
+    SEMID_TRY(semid_gen_bundle_load(dir, &bundle));
+    semid_gen_eval_stats stats;
+    semid_status st = semid_gen_evaluate(bundle, ds, SEMID_SPLIT_TEST, o, &out->search, &out->rec, &stats);
+    if (st == SEMID_OK) out->invalid_share = stats.beams > 0 ? (double)stats.invalid / (double)stats.beams : 0.0;
+    semid_gen_bundle_free(bundle);
+    return st;
+}
+
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
                                   int64_t seed, int progress, exp_eval *out) {
@@ -179,15 +191,12 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     semid_gen_train_report rep;
     SEMID_INFO("model %s seed %lld: training", name, (long long)seed);
     st = semid_gen_train(ds, table, &tc, dir, &rep);
-    semid_gen_bundle *bundle = NULL;
-    if (st == SEMID_OK) st = semid_gen_bundle_load(dir, &bundle);
     if (st == SEMID_OK) {
         semid_gen_decode_options o = semid_gen_decode_defaults();
         o.beam.beam_size = cfg->beam;
         o.beam.k = cfg->k;
-        st = semid_gen_evaluate(bundle, ds, SEMID_SPLIT_TEST, &o, &out->search, &out->rec);
+        st = evaluate_bundle(dir, ds, &o, out);
     }
-    semid_gen_bundle_free(bundle);
     out->seconds = semid_now() - t0;
     if (st == SEMID_OK) {
         out->epochs_run = rep.epochs_run;
@@ -205,6 +214,49 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
         exp_eval_free(out);
     }
 done:
+    free(dir);
+    free(eval_path);
+    return st;
+}
+
+semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                               const exp_key *sid_key, const char *name, int64_t seed, exp_eval *out) {
+    memset(out, 0, sizeof *out);
+    char model[160], stage[192], rel[192];
+    snprintf(model, sizeof model, "models/%s-s%lld", name, (long long)seed);
+    snprintf(stage, sizeof stage, "%s/diverse", model);
+    snprintf(rel, sizeof rel, "%s/eval-diverse.json", model);
+    exp_key model_key, key;
+    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
+    SEMID_TRY(exp_key_diverse(cfg, &model_key, &key));
+    char *dir = semid_path_join(run_dir, model);
+    char *eval_path = semid_path_join(run_dir, rel);
+    semid_status st = dir && eval_path ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK && load_cached(run_dir, stage, &key, eval_path, out)) {
+        SEMID_INFO("model %s seed %lld: reusing %s", name, (long long)seed, eval_path);
+    } else if (st == SEMID_OK) {
+        double t0 = semid_now();
+        semid_gen_decode_options o = semid_gen_decode_defaults();
+        o.diverse = 1;
+        o.beam = semid_beam_paper_diverse(cfg->k);
+        o.beam.beam_size = cfg->diverse_beam;
+        o.beam.groups = cfg->diverse_groups;
+        o.beam.diversity = (float)cfg->diverse_penalty;
+        st = evaluate_bundle(dir, ds, &o, out);
+        out->seconds = semid_now() - t0;
+        if (st == SEMID_OK) {
+            SEMID_INFO("model %s seed %lld, diverse beam search: search R@%d %.4f, rec R@%d %.4f, %.1f%% invalid IDs "
+                       "(%.0f s)",
+                       name, (long long)seed, cfg->k, semid_ranking_eval_mean(&out->search, SEMID_GROUP_ALL).recall,
+                       cfg->k, semid_ranking_eval_mean(&out->rec, SEMID_GROUP_ALL).recall, 100.0 * out->invalid_share,
+                       out->seconds);
+            st = save_and_mark(run_dir, stage, &key, eval_path, out);
+        }
+        if (st != SEMID_OK) {
+            semid_fail_context(st, "model %s seed %lld, diverse beam search", name, (long long)seed);
+            exp_eval_free(out);
+        }
+    }
     free(dir);
     free(eval_path);
     return st;

@@ -115,3 +115,20 @@ done:
     free(side_path);
     return st;
 }
+
+semid_status exp_collisions_of(const semid_idtable *t, exp_collisions *out) {
+    memset(out, 0, sizeof *out);
+    out->n_tasks = t->n_tasks;
+    out->n_levels = t->n_levels;
+    out->n_tokens = t->n_tokens;
+    out->disambiguated = t->disambiguated;
+    for (int ti = 0; ti < t->n_tasks && ti < 2; ti++) {
+        semid_collision_stats c;
+        SEMID_TRY(semid_idtable_collisions_before(t, ti, &c));
+        out->colliding_share[ti] = c.n_items > 0 ? (double)c.colliding_items / c.n_items : 0.0;
+        out->distinct_ids[ti] = c.distinct_ids;
+        out->largest_bucket[ti] = c.max_items_per_id;
+        out->disambiguation_size[ti] = t->disambiguated ? t->level_size[ti * t->n_levels + t->n_levels - 1] : 0;
+    }
+    return SEMID_OK;
+}

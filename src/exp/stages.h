@@ -8,6 +8,7 @@
 #include "eval/metrics.h"
 #include "exp/cache.h"
 #include "exp/config.h"
+#include "exp/results.h"
 #include "linalg/matrix.h"
 #include "quant/idtable.h"
 
@@ -30,12 +31,15 @@ semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const sem
                            const exp_key *data_key, const char *strategy, const char *tokenizer,
                            semid_idtable *out, double *collision_rate, exp_key *key);
 
+/* The table's collisions before disambiguation, per task (exp/results.h). */
+semid_status exp_collisions_of(const semid_idtable *t, exp_collisions *out);
+
 /* Per-query test results of one system: search over the test queries, rec
  * over the users with a test item (group = head/torso). */
 typedef struct exp_eval {
     semid_ranking_eval search;
     semid_ranking_eval rec;
-    double invalid_share; /* generative rows: decoded IDs naming no item */
+    double invalid_share; /* generative rows: decoded beams whose ID names no item */
     double seconds;
     /* generative rows: how the model trained (0 = not recorded) */
     int32_t epochs_run;   /* epochs trained (early stopping may end a model before the most) */
@@ -54,6 +58,13 @@ semid_status exp_eval_load(const char *path, exp_eval *e);
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
                                   int64_t seed, int progress, exp_eval *out);
+
+/* The model that exp_stage_generative trained (same arguments) evaluated on
+ * the test split with the paper's decoder instead: diverse beam search, no
+ * trie (decode.diverse_beam, _groups, _penalty), invalid IDs counted
+ * (RUN/models/<name>-s<seed>/eval-diverse.json). */
+semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                               const exp_key *sid_key, const char *name, int64_t seed, exp_eval *out);
 
 /* The non-generative reference rows, one row each (stage_model.c), in
  * report order: "popularity", "dense_search" (the search bi-encoder: query

@@ -531,9 +531,10 @@ semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, s
 
 semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *ds, int split,
                                 const semid_gen_decode_options *o, semid_ranking_eval *search,
-                                semid_ranking_eval *rec) {
+                                semid_ranking_eval *rec, semid_gen_eval_stats *stats) {
     memset(search, 0, sizeof *search);
     memset(rec, 0, sizeof *rec);
+    if (stats) memset(stats, 0, sizeof *stats);
     if (ds->n_items != b->n_items)
         return semid_fail(SEMID_EINVAL, "evaluate: the dataset has %d items, the model %d", ds->n_items, b->n_items);
     for (int32_t i = 0; i < ds->n_items; i++)
@@ -561,6 +562,10 @@ semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *
     for (int64_t j = 0; j < seqs.n && st == SEMID_OK; j++) {
         const semid_gen_seq *s = &seqs.seq[j];
         const int32_t *items = hits.items + j * hits.k;
+        if (stats) {
+            stats->beams += o->beam.beam_size;
+            stats->invalid += hits.n_invalid[j];
+        }
         if (s->task == SEMID_TASK_SEARCH)
             semid_ranking_eval_set(search, ns++, items, hits.n_hits[j], s->target, SEMID_GROUP_TORSO);
         else

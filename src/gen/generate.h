@@ -134,13 +134,21 @@ semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, s
                                    int64_t n, const semid_gen_decode_options *o, int exclude_history,
                                    semid_beam_hits *out);
 
+/* What the decoder generated in an evaluation, both tasks together: the
+ * invalid-ID rate is invalid / beams. */
+typedef struct semid_gen_eval_stats {
+    int64_t beams;   /* beams decoded: prompts x beam_size */
+    int64_t invalid; /* finished beams whose ID names no item (diverse search; 0 with the trie) */
+} semid_gen_eval_stats;
+
 /* Evaluates the bundle on a split (SEMID_SPLIT_VALID or SEMID_SPLIT_TEST) of
  * `ds` (the dataset it was trained on: item ids must match): Recall@k and
  * NDCG@k per query, search and rec (rec grouped head/torso by the top 1%).
- * search/rec are initialised here (semid_ranking_eval_free). */
+ * search/rec are initialised here (semid_ranking_eval_free); stats may be
+ * NULL. */
 semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *ds, int split,
                                 const semid_gen_decode_options *o, semid_ranking_eval *search,
-                                semid_ranking_eval *rec);
+                                semid_ranking_eval *rec, semid_gen_eval_stats *stats);
 
 /* ---- for the trainer: writing a bundle ---- */
 
