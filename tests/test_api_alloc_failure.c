@@ -792,14 +792,14 @@ static void check_embed_ok(int64_t n, int first) {
     out_check_ok(&enc_file, "embed", n, first);
 }
 
-/* ---- path: the other tokenizers (RQ-VAE, RLFQ, dictionary, prefix sharing) ----
+/* ---- path: the other tokenizers (RQ-VAE, RLFQ, dictionary, atomic IDs, prefix sharing) ----
  * Through the internal API, for networks 8 wide instead of 256 (the
  * public options have no width): fitted, saved, read back, encoding; prefix
  * sharing fitted on two embeddings; then an ID table of separate IDs for
  * two embeddings through the public API. */
 
 static semid_status run_quant(void) {
-    static const char *const methods[] = {"rqvae", "rlfq", "dict"};
+    static const char *const methods[] = {"rqvae", "rlfq", "dict", "atomic"};
     int32_t n = semid_data_n_items(ds);
     float x[64 * EMB_DIM], y[64 * EMB_DIM];
     int32_t codes[64 * 3];
@@ -824,9 +824,9 @@ static semid_status run_quant(void) {
     psq.latent_dim = 4;
     psq.hidden_dim = 8;
     psq.n_hidden = 1;
-    const void *method_config[] = {&vae, &lfq, NULL};
+    const void *method_config[] = {&vae, &lfq, NULL, NULL};
     semid_status st = SEMID_OK;
-    for (int m = 0; m < 3 && st == SEMID_OK; m++) {
+    for (int m = 0; m < 4 && st == SEMID_OK; m++) {
         semid_tokenizer_config tc = semid_tokenizer_defaults();
         tc.method = methods[m];
         tc.levels = 2;
