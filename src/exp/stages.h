@@ -25,8 +25,8 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
 
 /* The ID table of a strategy ("search", "separate", ...) with a tokenizer
  * ("rqkmeans", "rqvae", ...), written as RUN/sid/<strategy>-<tokenizer>.sid.
- * *collision_rate gets the share of items whose ID was shared before
- * disambiguation (mean over tasks). */
+ * *collision_rate gets 1 - distinct IDs / items before disambiguation (mean
+ * over tasks; exp_collisions_of has the share of items sharing an ID). */
 semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                            const exp_key *data_key, const char *strategy, const char *tokenizer,
                            semid_idtable *out, double *collision_rate, exp_key *key);

@@ -106,7 +106,9 @@ void semid_strategy_result_free(semid_strategy_result *r);
 semid_status semid_strategy_build_catalog(const semid_matrix *const emb[2], const semid_strategy_options *opt,
                                           const semid_dataset *ds, char *const *row_ids, semid_strategy_result *out);
 
-/* Share of items whose ID was shared before disambiguation, mean over tasks. */
+/* 1 - distinct IDs / items before disambiguation (the collision rate),
+ * mean over tasks. The share of items that shared an ID is larger: a group
+ * of g items counts g there and g - 1 here. */
 double semid_strategy_collision_rate(const semid_strategy_result *r);
 
 /* Cold start: the tokens, in table `t`'s vocabulary for `task`, of new
