@@ -1,17 +1,9 @@
 #include "cli/cli_dense.h"
 
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
-#include "data/dataset.h"
-#include "embed/content.h"
-#include "embed/text_encoder.h"
-#include "io/npy.h"
-#include "linalg/matrix.h"
-#include "text/wordvec.h"
 
 cli_dense_args cli_dense_args_default(void) {
     cli_dense_args a = {.rerank = "none", .weight = 0.5, .dense_k = 20};
@@ -75,216 +67,17 @@ int cli_dense_check(const cli_dense_args *a, int rec) {
     return CLI_EXIT_OK;
 }
 
-semid_status cli_dense_encode(const cli_dense *dn, const char *const *texts, int64_t n, float **out) {
-    *out = NULL;
-    semid_matrix m = {0};
-    semid_status st = dn->enc ? semid_text_encoder_encode(dn->enc, texts, n, &m)
-                              : semid_content_encode(dn->content, texts, n, &m, NULL);
-    if (st != SEMID_OK) return st;
-    if (m.cols != dn->d) {
-        semid_matrix_free(&m);
-        return semid_fail(SEMID_EINVAL, "dense re-ranking: the encoder gives %lld-dim vectors, the items have %lld",
-                          (long long)m.cols, (long long)dn->d);
-    }
-    *out = m.data;
-    return SEMID_OK;
-}
-
-/* The text of catalog item i: the dataset's when it names the same item. */
-static char *item_text(const semid_gen_bundle *b, const semid_dataset *ds, int32_t i) {
-    if (ds && i < b->n_base_items && i < ds->n_items && strcmp(ds->items[i].id, b->item_ids[i]) == 0)
-        return semid_item_text(&ds->items[i]);
-    semid_item it = {.id = b->item_ids[i], .title = b->titles[i], .year = b->years ? b->years[i] : 0,
-                     .genres = b->genres ? b->genres[i] : "", .description = "", .tags = ""};
-    return semid_item_text(&it);
-}
-
 semid_status cli_dense_open(const cli_dense_args *a, const semid_gen_bundle *b, int k, cli_dense *out) {
-    memset(out, 0, sizeof *out);
     out->o = semid_hybrid_defaults();
     out->o.weight = a->weight;
     out->o.n_dense = a->dense_k;
     out->o.k = k;
-    out->n_items = b->n_items;
-    semid_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    int have_ds = 0;
-    semid_status st = SEMID_OK;
-    if (a->dataset) {
-        st = semid_dataset_load(a->dataset, &ds);
-        have_ds = st == SEMID_OK;
-    }
-    if (st == SEMID_OK && a->encoder) st = semid_text_encoder_load(a->encoder, &out->enc);
-    else if (st == SEMID_OK && a->content) {
-        char **texts = NULL;
-        out->wv = calloc(1, sizeof *out->wv);
-        st = out->wv ? semid_item_texts(&ds, &texts) : semid_fail(SEMID_ENOMEM, "out of memory");
-        if (st == SEMID_OK)
-            st = a->glove ? semid_wordvec_load(a->glove, 0, out->wv) : semid_wordvec_load_default(out->wv);
-        semid_content_config cc = semid_content_defaults();
-        if (st == SEMID_OK) st = semid_content_fit((const char *const *)texts, ds.n_items, out->wv, &cc, &out->content);
-        if (texts) semid_item_texts_free(texts, ds.n_items);
-    }
-    /* item vectors */
-    semid_matrix given = {0};
-    int32_t from = 0; /* items [from, n_items) are encoded from their text */
-    if (st == SEMID_OK && a->item_embeddings) {
-        st = semid_npy_read(a->item_embeddings, &given);
-        if (st == SEMID_OK && given.rows != b->n_items && given.rows != b->n_base_items)
-            st = semid_fail(SEMID_EINVAL,
-                            "%s: %lld rows, but the catalog has %d items (%d trained): give one row per item, in "
-                            "bundle order",
-                            a->item_embeddings, (long long)given.rows, b->n_items, b->n_base_items);
-        from = (int32_t)given.rows;
-    }
-    int32_t n_enc = b->n_items - from;
-    if (st == SEMID_OK && n_enc > 0 && !out->enc && !out->content)
-        st = semid_fail(SEMID_EINVAL,
-                        "%s has %d rows, but the catalog has %d items: the %d added ones need an encoder for their "
-                        "texts (--encoder or --content --dataset)",
-                        a->item_embeddings ? a->item_embeddings : "--item-embeddings", from, b->n_items, n_enc);
-    char **texts = NULL;
-    float *enc = NULL;
-    if (st == SEMID_OK && n_enc > 0) {
-        texts = calloc((size_t)n_enc, sizeof *texts);
-        if (!texts) st = semid_fail(SEMID_ENOMEM, "out of memory");
-        for (int32_t i = 0; st == SEMID_OK && i < n_enc; i++)
-            if (!(texts[i] = item_text(b, have_ds ? &ds : NULL, from + i))) st = semid_fail(SEMID_ENOMEM, "out of memory");
-        out->d = given.rows > 0 ? given.cols : 0;
-        if (st == SEMID_OK) {
-            semid_matrix m = {0};
-            st = out->enc ? semid_text_encoder_encode(out->enc, (const char *const *)texts, n_enc, &m)
-                          : semid_content_encode(out->content, (const char *const *)texts, n_enc, &m, NULL);
-            if (st == SEMID_OK && given.rows > 0 && m.cols != given.cols)
-                st = semid_fail(SEMID_EINVAL, "%s: %lld-dim vectors, but the encoder gives %lld", a->item_embeddings,
-                                (long long)given.cols, (long long)m.cols);
-            if (st == SEMID_OK) out->d = m.cols;
-            enc = m.data;
-            if (st != SEMID_OK) semid_matrix_free(&m), enc = NULL;
-        }
-    } else if (st == SEMID_OK) out->d = given.cols;
-    if (st == SEMID_OK) {
-        out->items = malloc((size_t)(b->n_items > 0 ? b->n_items : 1) * (size_t)out->d * sizeof *out->items);
-        out->skip = calloc((size_t)(b->n_items > 0 ? b->n_items : 1), 1);
-        if (!out->items || !out->skip) st = semid_fail(SEMID_ENOMEM, "out of memory for the item vectors");
-    }
-    if (st == SEMID_OK) {
-        if (from > 0) memcpy(out->items, given.data, (size_t)from * (size_t)out->d * sizeof *out->items);
-        if (n_enc > 0) memcpy(out->items + (size_t)from * out->d, enc, (size_t)n_enc * (size_t)out->d * sizeof *enc);
-        if (b->removed) memcpy(out->skip, b->removed, (size_t)b->n_items);
-    }
-    free(enc);
-    if (texts) semid_item_texts_free(texts, n_enc);
-    semid_matrix_free(&given);
-    semid_dataset_free(&ds);
-    if (st != SEMID_OK) cli_dense_close(out);
-    return st;
+    semid_dense_source src = {.encoder = a->encoder,
+                              .content = a->content,
+                              .dataset = a->dataset,
+                              .glove = a->glove,
+                              .item_embeddings = a->item_embeddings};
+    return semid_dense_open(&src, b, &out->index);
 }
 
-void cli_dense_close(cli_dense *dn) {
-    semid_text_encoder_free(dn->enc);
-    semid_content_model_free(dn->content);
-    if (dn->wv) semid_wordvec_free(dn->wv);
-    free(dn->wv);
-    free(dn->items);
-    free(dn->skip);
-    memset(dn, 0, sizeof *dn);
-}
-
-semid_status cli_dense_user(const cli_dense *dn, const int32_t *history, int64_t n, float **out) {
-    *out = calloc((size_t)dn->d, sizeof **out);
-    if (!*out) return semid_fail(SEMID_ENOMEM, "out of memory");
-    int64_t used = 0;
-    for (int64_t j = 0; j < n; j++) {
-        if (history[j] < 0 || history[j] >= dn->n_items) continue;
-        const float *v = dn->items + (int64_t)history[j] * dn->d;
-        double s = 0;
-        for (int64_t t = 0; t < dn->d; t++) s += (double)v[t] * v[t];
-        if (s <= 0) continue;
-        double inv = 1.0 / sqrt(s);
-        for (int64_t t = 0; t < dn->d; t++) (*out)[t] += (float)(v[t] * inv);
-        used++;
-    }
-    for (int64_t t = 0; used > 0 && t < dn->d; t++) (*out)[t] /= (float)used;
-    return SEMID_OK;
-}
-
-typedef struct tf_ctx {
-    const semid_gen_bundle *b;
-    int task;
-    const int32_t *const *prompts;
-    const int32_t *lens;
-} tf_ctx;
-
-static semid_status teacher_force(void *ctx, int64_t q, const int32_t *items, int32_t n, float *out) {
-    const tf_ctx *c = ctx;
-    return semid_gen_score_items(c->b, c->task, c->prompts[q], c->lens[q], items, n, out);
-}
-
-semid_status cli_dense_rerank(const cli_dense *dn, const semid_gen_bundle *b, int task, const int32_t *const *prompts,
-                              const int32_t *lens, const semid_beam_hits *hits, const float *qv,
-                              const int32_t *const *exclude, const int32_t *n_exclude, semid_beam_hits *out) {
-    tf_ctx c = {b, task, prompts, lens};
-    return semid_hybrid_rerank(hits, qv, dn->items, dn->n_items, dn->d, dn->skip, exclude, n_exclude, teacher_force, &c,
-                               &dn->o, out);
-}
-
-/* Replaces *h by r on success. */
-static semid_status swap_hits(semid_status st, semid_beam_hits *h, semid_beam_hits *r) {
-    if (st == SEMID_OK) {
-        semid_beam_hits_free(h);
-        *h = *r;
-    }
-    return st;
-}
-
-semid_status cli_dense_rerank_search(const cli_dense *dn, const semid_gen_bundle *b, const char *const *queries,
-                                     int64_t n, semid_beam_hits *h) {
-    int32_t T = b->ex.max_seq_len;
-    float *qv = NULL;
-    int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok), *lens = malloc((size_t)(n > 0 ? n : 1) * sizeof *lens);
-    const int32_t **prompts = malloc((size_t)(n > 0 ? n : 1) * sizeof *prompts);
-    semid_status st = tok && lens && prompts ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
-    for (int64_t q = 0; q < n && st == SEMID_OK; q++) {
-        prompts[q] = tok + q * T;
-        st = semid_gen_prompt_search(&b->vocab, &b->table, &b->ex, queries[q], tok + q * T, &lens[q], NULL);
-    }
-    if (st == SEMID_OK) st = cli_dense_encode(dn, queries, n, &qv);
-    semid_beam_hits r;
-    if (st == SEMID_OK) st = swap_hits(cli_dense_rerank(dn, b, SEMID_TASK_SEARCH, prompts, lens, h, qv, NULL, NULL, &r), h, &r);
-    free(qv), free(tok), free(lens), free(prompts);
-    return st;
-}
-
-semid_status cli_dense_rerank_rec(const cli_dense *dn, const semid_gen_bundle *b, const semid_gen_decode_options *o,
-                                  const int32_t *const *hists, const int64_t *hlens, int64_t n, semid_beam_hits *h) {
-    int32_t T = b->ex.max_seq_len, w = semid_gen_effective_window(&b->ex, b->table.n_levels);
-    int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
-    size_t nn = (size_t)(n > 0 ? n : 1);
-    float *uv = malloc(nn * (size_t)(dn->d > 0 ? dn->d : 1) * sizeof *uv);
-    int32_t *tok = malloc(nn * (size_t)T * sizeof *tok), *lens = malloc(nn * sizeof *lens), *nex = malloc(nn * sizeof *nex);
-    const int32_t **prompts = malloc(nn * sizeof *prompts);
-    semid_status st = uv && tok && lens && nex && prompts ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
-    for (int64_t q = 0; q < n && st == SEMID_OK; q++) {
-        prompts[q] = tok + q * T;
-        semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, hists[q], hlens[q], tok + q * T, &lens[q]);
-        nex[q] = (int32_t)(hlens[q] < INT32_MAX ? hlens[q] : INT32_MAX);
-        int64_t from = hlens[q] > w ? hlens[q] - w : 0; /* the items the model reads */
-        float *u = NULL;
-        st = cli_dense_user(dn, hists[q] + from, hlens[q] - from, &u);
-        if (st == SEMID_OK) memcpy(uv + q * dn->d, u, (size_t)dn->d * sizeof *u);
-        free(u);
-    }
-    semid_beam_hits r;
-    if (st == SEMID_OK)
-        st = swap_hits(cli_dense_rerank(dn, b, SEMID_TASK_REC, prompts, lens, h, uv, excl ? hists : NULL, excl ? nex : NULL, &r),
-                       h, &r);
-    free(uv), free(tok), free(lens), free(nex), free(prompts);
-    return st;
-}
-
-semid_gen_decode_options cli_dense_decode_options(const semid_gen_decode_options *o) {
-    semid_gen_decode_options g = *o;
-    if (!g.diverse && g.beam.beam_size > g.beam.k) g.beam.k = g.beam.beam_size; /* the beam's top-K */
-    return g;
-}
+void cli_dense_close(cli_dense *dn) { semid_dense_close(&dn->index); }

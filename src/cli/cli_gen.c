@@ -453,11 +453,11 @@ static semid_status write_record(const semid_gen_bundle *b, const cli_batch *c, 
 static semid_status decode_chunk(const semid_gen_bundle *b, const cli_batch *c, int64_t start, int64_t m,
                                  const semid_gen_decode_options *o, semid_beam_hits *h, batch_notes *notes,
                                  const cli_dense *dense) {
-    semid_gen_decode_options go = dense ? cli_dense_decode_options(o) : *o;
+    semid_gen_decode_options go = dense ? semid_dense_decode_options(o) : *o;
     if (c->task == SEMID_TASK_SEARCH) {
         int32_t unknown[CLI_BATCH_CHUNK];
         SEMID_TRY(semid_gen_search(b, (const char *const *)c->queries + start, m, &go, h, unknown));
-        if (dense) SEMID_TRY(cli_dense_rerank_search(dense, b, (const char *const *)c->queries + start, m, h));
+        if (dense) SEMID_TRY(semid_dense_rerank_search(&dense->index, b, &dense->o, (const char *const *)c->queries + start, m, h));
         for (int64_t j = 0; j < m; j++)
             if (unknown[j] == c->n_words[start + j] && !notes->unknown++) notes->first_unknown_line = c->line_no[start + j];
         return SEMID_OK;
@@ -471,7 +471,7 @@ static semid_status decode_chunk(const semid_gen_bundle *b, const cli_batch *c, 
         notes->long_hist += lens[j] > w;
     }
     SEMID_TRY(semid_gen_recommend(b, hs, lens, m, &go, h));
-    return dense ? cli_dense_rerank_rec(dense, b, o, hs, lens, m, h) : SEMID_OK;
+    return dense ? semid_dense_rerank_rec(&dense->index, b, &dense->o, o, hs, lens, m, h) : SEMID_OK;
 }
 
 semid_status cli_batch_run(const semid_gen_bundle *b, const cli_batch *c, const semid_gen_decode_options *o, int json,

@@ -42,12 +42,12 @@ typedef struct one_history {
 
 /* --rerank dense: the beam's top `beam` hits re-ranked with the dense
  * index's nearest items to the user vector (the mean of the history's item
- * vectors, cli_dense_user); *h is replaced. */
+ * vectors, semid_dense_user); *h is replaced. */
 static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_options *o, const cli_dense_args *a,
                            const int32_t *items, int64_t n, semid_beam_hits *h) {
     cli_dense dn;
     SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
-    semid_status st = cli_dense_rerank_rec(&dn, b, o, &items, &n, 1, h);
+    semid_status st = semid_dense_rerank_rec(&dn.index, b, &dn.o, o, &items, &n, 1, h);
     cli_dense_close(&dn);
     return st;
 }
@@ -64,7 +64,7 @@ static semid_status recommend_one(const semid_gen_bundle *b, const semid_gen_dec
         int32_t w = semid_gen_effective_window(&b->ex, b->table.n_levels);
         if (n > w) fprintf(stderr, "semid: note: the history has %lld items; the model reads the last %d\n", (long long)n, w);
         const int32_t *hs[1] = {items};
-        semid_gen_decode_options go = dense ? cli_dense_decode_options(o) : *o;
+        semid_gen_decode_options go = dense ? semid_dense_decode_options(o) : *o;
         st = semid_gen_recommend(b, hs, &n, 1, &go, &h);
         if (st == SEMID_OK && dense) st = rerank(b, o, dense, items, n, &h);
     }

@@ -47,7 +47,7 @@ static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_opt
                            const char *query, semid_beam_hits *h) {
     cli_dense dn;
     SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
-    semid_status st = cli_dense_rerank_search(&dn, b, &query, 1, h);
+    semid_status st = semid_dense_rerank_search(&dn.index, b, &dn.o, &query, 1, h);
     cli_dense_close(&dn);
     return st;
 }
@@ -59,7 +59,7 @@ static semid_status search_one(const semid_gen_bundle *b, const semid_gen_decode
     int32_t n_unknown = 0;
     const char *qs[1] = {query};
     const cli_dense_args *dense = ((const one_query *)ctx)->dense;
-    semid_gen_decode_options go = dense ? cli_dense_decode_options(o) : *o;
+    semid_gen_decode_options go = dense ? semid_dense_decode_options(o) : *o;
     semid_status st = semid_gen_search(b, qs, 1, &go, &h, &n_unknown);
     if (st == SEMID_OK && dense) st = rerank(b, o, dense, query, &h);
     if (st == SEMID_OK) {
