@@ -115,6 +115,15 @@ static void test_bad_start(void **state) {
     assert_int_equal(test_run_cli("serve --port 0", &out), 2);
     assert_non_null(strstr(out, "--model"));
     free(out);
+    /* the dense index's options are checked as search's are */
+    snprintf(args, sizeof args, "serve --model %s/model --port 0 --content", tmpdir);
+    assert_int_equal(test_run_cli(args, &out), 2);
+    assert_non_null(strstr(out, "--content needs --dataset"));
+    free(out);
+    snprintf(args, sizeof args, "serve --model %s/model --port 0 --encoder %s/nowhere.safetensors", tmpdir, tmpdir);
+    assert_int_equal(test_run_cli(args, &out), 1);
+    assert_non_null(strstr(out, "nowhere.safetensors"));
+    free(out);
 }
 
 int main(void) {

@@ -23,6 +23,7 @@
 
 #include "base/fileio.h"
 #include "gen/catalog.h"
+#include "gen/dense.h"
 #include "gen/generate.h"
 #include "serve/server.h"
 #include "support/serve/serve_fixture.h"
@@ -506,10 +507,93 @@ static void test_reload_picks_up_catalog(void **state) {
     model_dir = saved;
 }
 
+/* rerank: "dense" answers what the library's hybrid ranking gives for the
+ * same decode (gen/dense.h), for search and recommend; a server without a
+ * dense index refuses it naming the field. */
+static void test_rerank_dense(void **state) {
+    (void)state;
+    semid_server *plain = start(0, 8);
+    expect_error(semid_server_port(plain), "POST", "/v1/search", "{\"query\": \"war drama\", \"rerank\": \"dense\"}", 0,
+                 400, "rerank");
+    assert_int_equal(semid_server_stop(plain, 5), 0);
+
+    char ds[1024], emb[1024];
+    snprintf(ds, sizeof ds, "%s/ds.sdd", tmpdir);
+    snprintf(emb, sizeof emb, "%s/emb/content.npy", tmpdir);
+    semid_serve_config cfg = semid_serve_defaults();
+    cfg.model_dir = model_dir;
+    cfg.port = 0;
+    cfg.threads = 1;
+    cfg.batch_wait_ms = 0;
+    cfg.dense = (semid_dense_source){.content = 1, .dataset = ds, .item_embeddings = emb};
+    semid_server *s = NULL;
+    assert_int_equal(semid_server_start(&cfg, &s), SEMID_OK);
+    int port = semid_server_port(s);
+    semid_dense dn;
+    assert_int_equal(semid_dense_open(&cfg.dense, bundle, &dn), SEMID_OK);
+    semid_hybrid_options ho = semid_hybrid_defaults();
+    ho.weight = 0.3;
+    ho.n_dense = 15;
+    ho.k = 10;
+    semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.beam.k = 10;
+    o.beam.beam_size = 30;
+    semid_gen_decode_options wide = semid_dense_decode_options(&o);
+    char got[64][32], body[512];
+    int differs = 0; /* from the plain beam, for some query */
+    for (int q = 0; q < N_QUERIES; q++) {
+        snprintf(body, sizeof body,
+                 "{\"query\": \"%s\", \"k\": 10, \"beam\": 30, \"rerank\": \"dense\", \"rerank_weight\": 0.3, "
+                 "\"dense_k\": 15}",
+                 queries[q]);
+        cJSON *j = post_json(port, "/v1/search", body, 200);
+        int n = result_ids(j, got, 64);
+        cJSON_Delete(j);
+        semid_beam_hits h;
+        assert_int_equal(semid_gen_search(bundle, &queries[q], 1, &wide, &h, NULL), SEMID_OK);
+        assert_int_equal(semid_dense_rerank_search(&dn, bundle, &ho, &queries[q], 1, &h), SEMID_OK);
+        assert_int_equal(n, h.n_hits[0]);
+        for (int i = 0; i < n; i++) assert_string_equal(got[i], bundle->item_ids[h.items[i]]);
+        semid_beam_hits_free(&h);
+        char plain_ids[64][32];
+        int np = expected_search(queries[q], 10, plain_ids);
+        for (int i = 0; i < n && i < np && !differs; i++) differs = strcmp(got[i], plain_ids[i]) != 0;
+    }
+    assert_true(differs); /* the dense side changed some ranking */
+    /* recommend, the history left out of the dense candidates too */
+    snprintf(body, sizeof body, "{\"history\": [\"%s\", \"%s\"], \"k\": 5, \"rerank\": \"dense\", \"rerank_weight\": 0}",
+             bundle->item_ids[0], bundle->item_ids[1]);
+    cJSON *j = post_json(port, "/v1/recommend", body, 200);
+    int n = result_ids(j, got, 64);
+    cJSON_Delete(j);
+    int32_t hist[2] = {0, 1};
+    const int32_t *hp = hist;
+    int64_t hl = 2;
+    o.beam.k = 5;
+    o.exclude_history = -1;
+    wide = semid_dense_decode_options(&o);
+    ho.weight = 0;
+    ho.n_dense = 20;
+    ho.k = 5;
+    semid_beam_hits h;
+    assert_int_equal(semid_gen_recommend(bundle, &hp, &hl, 1, &wide, &h), SEMID_OK);
+    assert_int_equal(semid_dense_rerank_rec(&dn, bundle, &ho, &wide, &hp, &hl, 1, &h), SEMID_OK);
+    assert_int_equal(n, h.n_hits[0]);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(got[i], bundle->item_ids[h.items[i]]);
+        assert_string_not_equal(got[i], bundle->item_ids[0]);
+        assert_string_not_equal(got[i], bundle->item_ids[1]);
+    }
+    semid_beam_hits_free(&h);
+    semid_dense_close(&dn);
+    assert_int_equal(semid_server_stop(s, 5), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers_match_decoder),   cmocka_unit_test(test_concurrent_coalesced_with_reloads),
-        cmocka_unit_test(test_reload_picks_up_catalog),
+        cmocka_unit_test(test_reload_picks_up_catalog), cmocka_unit_test(test_rerank_dense),
         cmocka_unit_test(test_client_mistakes),         cmocka_unit_test(test_items_and_page),
         cmocka_unit_test(test_personalised_search),     cmocka_unit_test(test_stop_drains),
         cmocka_unit_test(test_stalled_clients_and_connection_limit),

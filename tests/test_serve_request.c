@@ -281,6 +281,35 @@ static void test_booleans_and_weight(void **state) {
     expect_err(S, "{\"query\": \"x\", \"history_weight\": 1e999}", 400, "history_weight", "in 0..10");
 }
 
+/* rerank: "dense" with its weight and candidates, on both endpoints. */
+static void test_rerank_keys(void **state) {
+    (void)state;
+    semid_serve_request r = parse_ok(S, "{\"query\": \"x y\"}");
+    assert_int_equal(r.rerank_dense, 0);
+    assert_true(fabs(r.rerank_weight - 0.5) < 1e-12);
+    assert_int_equal(r.dense_k, 20);
+    semid_serve_request_free(&r);
+    r = parse_ok(S, "{\"query\": \"x y\", \"rerank\": \"dense\", \"rerank_weight\": 0.25, \"dense_k\": 7}");
+    assert_int_equal(r.rerank_dense, 1);
+    assert_true(fabs(r.rerank_weight - 0.25) < 1e-12);
+    assert_int_equal(r.dense_k, 7);
+    semid_serve_request_free(&r);
+    r = parse_ok(R, "{\"history\": [\"661\"], \"rerank\": \"dense\", \"rerank_weight\": 1, \"dense_k\": 0}");
+    assert_int_equal(r.rerank_dense, 1);
+    assert_true(fabs(r.rerank_weight - 1.0) < 1e-12);
+    assert_int_equal(r.dense_k, 0);
+    semid_serve_request_free(&r);
+    r = parse_ok(R, "{\"history\": [\"661\"], \"rerank\": \"none\"}");
+    assert_int_equal(r.rerank_dense, 0);
+    semid_serve_request_free(&r);
+    expect_err(S, "{\"query\": \"x\", \"rerank\": \"sparse\"}", 400, "rerank", "rerank must be \"none\" or \"dense\"");
+    expect_err(R, "{\"history\": [\"661\"], \"rerank\": true}", 400, "rerank", "\"none\" or \"dense\"");
+    expect_err(S, "{\"query\": \"x\", \"rerank\": \"dense\", \"rerank_weight\": 1.5}", 400, "rerank_weight", "0..1");
+    expect_err(S, "{\"query\": \"x\", \"rerank_weight\": \"0.5\"}", 400, "rerank_weight", "0..1");
+    expect_err(S, "{\"query\": \"x\", \"dense_k\": -1}", 400, "dense_k", "dense_k must be in 0..1000");
+    expect_err(S, "{\"query\": \"x\", \"dense_k\": 2.5}", 400, "dense_k", "dense_k must be an integer");
+}
+
 static void test_missing_and_both(void **state) {
     (void)state;
     expect_err(S, "{}", 400, "query", "query (or queries) is required");
@@ -902,6 +931,7 @@ int main(void) {
         cmocka_unit_test(test_keys_exact),
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_booleans_and_weight),
+        cmocka_unit_test(test_rerank_keys),
         cmocka_unit_test(test_missing_and_both),
         cmocka_unit_test(test_queries),
         cmocka_unit_test(test_batch_and_history_bounds),

@@ -10,21 +10,28 @@ cli_dense_args cli_dense_args_default(void) {
     return a;
 }
 
+void cli_dense_source_options(cli_dense_args *a, cli_option *opts) {
+    const cli_option o[CLI_DENSE_N_SOURCE_OPTIONS] = {
+        {"encoder", CLI_STRING, &a->encoder, "dense re-ranking: the bi-encoder's text tower (ENC.safetensors)"},
+        {"content", CLI_FLAG, &a->content, "dense re-ranking: the content encoder, fitted on --dataset's items"},
+        {"dataset", CLI_STRING, &a->dataset, "dense re-ranking: the dataset the model was trained on (.sdd)"},
+        {"glove", CLI_STRING, &a->glove, "dense re-ranking with --content: word vectors (default: the built-in ones)"},
+        {"item-embeddings", CLI_STRING, &a->item_embeddings,
+         "dense re-ranking: item vectors (.npy, bundle order; default: the encoder on the items' texts)"},
+    };
+    memcpy(opts, o, sizeof o);
+}
+
 void cli_dense_options(cli_dense_args *a, cli_option *opts) {
-    const cli_option o[CLI_DENSE_N_OPTIONS] = {
+    const cli_option o[CLI_DENSE_N_OPTIONS - CLI_DENSE_N_SOURCE_OPTIONS] = {
         {"rerank", CLI_STRING, &a->rerank,
          "none, or dense: re-rank the beam's items with the dense index's nearest ones (LIGER's way; docs/catalog.md)"},
         {"rerank-weight", CLI_DOUBLE, &a->weight,
          "W in 0..1: score = W z(log-prob) + (1 - W) z(cosine) over the candidates (1 = the model's order)"},
         {"dense-k", CLI_INT, &a->dense_k, "candidates the dense index adds per query"},
-        {"encoder", CLI_STRING, &a->encoder, "--rerank dense: the bi-encoder's text tower (ENC.safetensors)"},
-        {"content", CLI_FLAG, &a->content, "--rerank dense: the content encoder, fitted on --dataset's items"},
-        {"dataset", CLI_STRING, &a->dataset, "--rerank dense: the dataset the model was trained on (.sdd)"},
-        {"glove", CLI_STRING, &a->glove, "--rerank dense --content: word vectors (default: the built-in ones)"},
-        {"item-embeddings", CLI_STRING, &a->item_embeddings,
-         "--rerank dense: item vectors (.npy, bundle order; default: the encoder on the items' texts)"},
     };
     memcpy(opts, o, sizeof o);
+    cli_dense_source_options(a, opts + (CLI_DENSE_N_OPTIONS - CLI_DENSE_N_SOURCE_OPTIONS));
 }
 
 int cli_dense_on(const cli_dense_args *a) { return a->rerank && strcmp(a->rerank, "dense") == 0; }
@@ -67,16 +74,20 @@ int cli_dense_check(const cli_dense_args *a, int rec) {
     return CLI_EXIT_OK;
 }
 
+semid_dense_source cli_dense_source(const cli_dense_args *a) {
+    return (semid_dense_source){.encoder = a->encoder,
+                                .content = a->content,
+                                .dataset = a->dataset,
+                                .glove = a->glove,
+                                .item_embeddings = a->item_embeddings};
+}
+
 semid_status cli_dense_open(const cli_dense_args *a, const semid_gen_bundle *b, int k, cli_dense *out) {
     out->o = semid_hybrid_defaults();
     out->o.weight = a->weight;
     out->o.n_dense = a->dense_k;
     out->o.k = k;
-    semid_dense_source src = {.encoder = a->encoder,
-                              .content = a->content,
-                              .dataset = a->dataset,
-                              .glove = a->glove,
-                              .item_embeddings = a->item_embeddings};
+    semid_dense_source src = cli_dense_source(a);
     return semid_dense_open(&src, b, &out->index);
 }
 

@@ -29,11 +29,17 @@ typedef struct cli_dense_args {
     int dense_k;          /* --dense-k (20) */
 } cli_dense_args;
 
-/* Number of options cli_dense_options writes. */
-enum { CLI_DENSE_N_OPTIONS = 8 };
+/* Number of options cli_dense_options writes, of which the last
+ * cli_dense_source_options's (the encoder and item vectors). */
+enum { CLI_DENSE_N_OPTIONS = 8, CLI_DENSE_N_SOURCE_OPTIONS = 5 };
 cli_dense_args cli_dense_args_default(void);
 /* Writes the --rerank options (CLI_DENSE_N_OPTIONS of them) into opts. */
 void cli_dense_options(cli_dense_args *a, cli_option *opts);
+/* Writes only --encoder, --content, --dataset, --glove, --item-embeddings
+ * (semid serve: the weight and candidates come with each request). */
+void cli_dense_source_options(cli_dense_args *a, cli_option *opts);
+/* The index's source as the options name it. */
+semid_dense_source cli_dense_source(const cli_dense_args *a);
 /* Usage checks after parsing: CLI_EXIT_OK, or the exit code after a message.
  * rec = 1 (recommend): no query encoder is needed, --item-embeddings alone
  * will do (an encoder then only encodes the added items). */

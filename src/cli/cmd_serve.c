@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "cli/cli.h"
+#include "cli/cli_dense.h"
 #include "serve/server.h"
 
 int cmd_serve(int argc, char **argv) {
@@ -18,7 +19,8 @@ int cmd_serve(int argc, char **argv) {
     int port = cfg.port, threads = 0, max_batch = cfg.max_batch, max_conn = cfg.max_connections,
         timeout = cfg.timeout_s;
     double wait_ms = cfg.batch_wait_ms, drain = 30;
-    cli_option opts[] = {
+    cli_dense_args dense = cli_dense_args_default();
+    cli_option opts[9 + CLI_DENSE_N_SOURCE_OPTIONS] = {
         {"model", CLI_STRING, &model, "model directory (from semid train)"},
         {"host", CLI_STRING, &host, "address to listen on (0.0.0.0 or :: for every interface)"},
         {"port", CLI_INT, &port, "port (0 = any free port)"},
@@ -29,9 +31,12 @@ int cmd_serve(int argc, char **argv) {
         {"timeout", CLI_INT, &timeout, "seconds before an idle or stalled connection is closed"},
         {"drain", CLI_DOUBLE, &drain, "on SIGTERM, seconds to let requests in flight finish"},
     };
+    cli_dense_source_options(&dense, opts + 9); /* the index of rerank: "dense" requests */
     int n_pos = 0;
     int r = cli_parse(argc, argv, 1, opts, (int)(sizeof opts / sizeof opts[0]),
-                      "usage: semid serve --model MODEL_DIR [--port 8080] [--host 127.0.0.1] [--threads N]", NULL, 0,
+                      "usage: semid serve --model MODEL_DIR [--port 8080] [--host 127.0.0.1] [--threads N]\n"
+                      "       [--encoder ENC.safetensors | --content --dataset DS.sdd] [--item-embeddings ITEMS.npy]",
+                      NULL, 0,
                       &n_pos);
     if (r != 0) return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (!model) {
@@ -42,6 +47,11 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "semid: error: --drain must be in 0..3600 seconds\n");
         return CLI_EXIT_USAGE;
     }
+    dense.rerank = "dense";
+    if ((dense.encoder || dense.content || dense.item_embeddings || dense.dataset || dense.glove) &&
+        cli_dense_check(&dense, 1) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    cfg.dense = cli_dense_source(&dense);
     cfg.model_dir = model;
     cfg.host = host;
     cfg.port = port;

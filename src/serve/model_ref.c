@@ -19,7 +19,8 @@ static semid_status build_codes(const semid_idtable *t, int task, int32_t **out)
     return SEMID_OK;
 }
 
-semid_status semid_serve_model_load(const char *dir, uint64_t generation, semid_serve_model **out) {
+semid_status semid_serve_model_load(const char *dir, const semid_dense_source *dense, uint64_t generation,
+                                    semid_serve_model **out) {
     *out = NULL;
     semid_serve_model *m = calloc(1, sizeof *m);
     if (!m) return semid_fail(SEMID_ENOMEM, "out of memory");
@@ -29,6 +30,11 @@ semid_status semid_serve_model_load(const char *dir, uint64_t generation, semid_
     const semid_gen_bundle *b = m->bundle;
     int n_tasks = st == SEMID_OK ? b->table.n_tasks : 0;
     for (int task = 0; task < n_tasks && st == SEMID_OK; task++) st = build_codes(&b->table, task, &m->sid_codes[task]);
+    if (st == SEMID_OK && dense) {
+        m->dense = calloc(1, sizeof *m->dense);
+        st = m->dense ? semid_dense_open(dense, b, m->dense) : semid_fail(SEMID_ENOMEM, "out of memory");
+        if (st != SEMID_OK) free(m->dense), m->dense = NULL;
+    }
     if (st != SEMID_OK) {
         atomic_init(&m->refs, 1);
         semid_serve_model_release(m);
@@ -57,6 +63,8 @@ void semid_serve_model_retain(semid_serve_model *m) { atomic_fetch_add_explicit(
 void semid_serve_model_release(semid_serve_model *m) {
     if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
     semid_gen_bundle_free(m->bundle);
+    if (m->dense) semid_dense_close(m->dense);
+    free(m->dense);
     free(m->sid_codes[0]);
     free(m->sid_codes[1]);
     free(m->dir);

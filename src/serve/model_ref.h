@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "gen/dense.h"
 #include "gen/generate.h"
 #include "serve/response.h"
 
@@ -18,11 +19,16 @@ typedef struct semid_serve_model {
     int32_t *sid_codes[2];       /* [task] (n_items, n_levels) level-local codes */
     char version[64];            /* "<ID-table fingerprint>-<load number>" */
     char *dir;
+    semid_dense *dense;          /* the dense index for rerank: "dense", or NULL (none configured) */
     atomic_int refs;
 } semid_serve_model;
 
-/* Loads dir as load number `generation`; refs starts at 1 (the caller's). */
-semid_status semid_serve_model_load(const char *dir, uint64_t generation, semid_serve_model **out);
+/* Loads dir as load number `generation`; refs starts at 1 (the caller's).
+ * dense (may be NULL: no dense re-ranking) names the encoder and item
+ * vectors; the index is built with the bundle, so a reload re-encodes the
+ * items a `semid catalog add` brought. */
+semid_status semid_serve_model_load(const char *dir, const semid_dense_source *dense, uint64_t generation,
+                                    semid_serve_model **out);
 void semid_serve_model_retain(semid_serve_model *m);
 /* Drops one reference; the last one frees the model. NULL is a no-op. */
 void semid_serve_model_release(semid_serve_model *m);

@@ -3,7 +3,8 @@
  *
  * Decisions the docs leave open (also summarised in request.h):
  *   - Order of checks: size (413), UTF-8, JSON syntax, object, then the
- *     options (k, beam, diverse, expand_prefix, history_weight, keep_history), then the
+ *     options (k, beam, diverse, expand_prefix, rerank, rerank_weight,
+ *     dense_k, history_weight, keep_history), then the
  *     main field (query/queries or history/histories); the first failure is
  *     the answer.
  *   - cJSON is lenient where JSON is strict (trailing text, NUL bytes); the
@@ -270,6 +271,21 @@ static semid_status batch_size(parse_ctx *c, const char *field, const char *what
     return SEMID_OK;
 }
 
+/* rerank, rerank_weight, dense_k (hybrid re-ranking, gen/hybrid.h). */
+static semid_status parse_rerank(parse_ctx *c, const cJSON *root, semid_serve_request *r) {
+    const cJSON *v = get(root, "rerank");
+    if (v) {
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "none") != 0 && strcmp(v->valuestring, "dense") != 0))
+            return bad(c, "rerank", "rerank must be \"none\" or \"dense\"");
+        r->rerank_dense = strcmp(v->valuestring, "dense") == 0;
+    }
+    const cJSON *w = get(root, "rerank_weight");
+    if (w && (!cJSON_IsNumber(w) || !(w->valuedouble >= 0 && w->valuedouble <= 1)))
+        return bad(c, "rerank_weight", "rerank_weight must be a number in 0..1 (the generative score's weight)");
+    if (w) r->rerank_weight = w->valuedouble;
+    return get_int(c, root, "dense_k", 20, 0, SEMID_SERVE_MAX_K, &r->dense_k);
+}
+
 static semid_status parse_search(parse_ctx *c, const cJSON *root, semid_serve_request *r) {
     const cJSON *hw = get(root, "history_weight");
     if (hw) {
@@ -396,6 +412,8 @@ semid_status semid_serve_request_parse(semid_serve_kind kind, const char *body, 
     out->k = 10;
     out->beam = 30;
     out->history_weight = 0.5f;
+    out->rerank_weight = 0.5;
+    out->dense_k = 20;
     if (st == SEMID_OK) st = get_int(&c, root, "k", 10, 1, SEMID_SERVE_MAX_K, &out->k);
     if (st == SEMID_OK) st = get_int(&c, root, "beam", 30, 1, SEMID_SERVE_MAX_BEAM, &out->beam);
     if (st == SEMID_OK) st = get_bool(&c, root, "diverse", &out->diverse);
@@ -406,6 +424,7 @@ semid_status semid_serve_request_parse(semid_serve_kind kind, const char *body, 
         else if (v)
             out->expand_prefix = v->valuedouble;
     }
+    if (st == SEMID_OK) st = parse_rerank(&c, root, out);
     if (st == SEMID_OK) st = kind == SEMID_SERVE_SEARCH ? parse_search(&c, root, out) : parse_recommend(&c, root, out);
     if (st == SEMID_OK && out->beam < out->k) out->beam = out->k;
     cJSON_Delete(root);

@@ -37,6 +37,9 @@ typedef struct semid_serve_request {
     int diverse;            /* default 0 */
     double expand_prefix;   /* prefix expansion share of the top k, 0..1 (gen/expand.h); default 0 */
     int keep_history;       /* recommend: 1 keeps history items; default 0 (the bundle's default) */
+    int rerank_dense;       /* rerank: "dense" (1) or "none" (0, the default): hybrid re-ranking (gen/hybrid.h) */
+    double rerank_weight;   /* W in 0..1 (default 0.5) */
+    int32_t dense_k;        /* the dense index's candidates per query, 0..SEMID_SERVE_MAX_K (default 20) */
 } semid_serve_request;
 
 /* Maps an item id to its index, or -1 when unknown. */
@@ -70,6 +73,8 @@ typedef struct semid_serve_error {
  *     looked up by its decimal text (1193 -> "1193");
  *   - a query must have at least one word as semid_tokenize counts them;
  *     a query or id holding a NUL (raw or \u0000) is a 400 naming it;
+ *   - `rerank` is "none" or "dense"; `rerank_weight` (0..1) and `dense_k`
+ *     (0..SEMID_SERVE_MAX_K) are checked whether or not it is "dense";
  *   - search: an optional `history` (same rules as recommend's) and
  *     `history_weight` (0..10, default 0.5); recommend: `keep_history`.
  *     Keys of the other endpoint are ignored like any unknown key. */

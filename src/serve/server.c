@@ -29,6 +29,8 @@ enum { TYPEAHEAD_MAX_QUERY = 200, TYPEAHEAD_MAX_LIMIT = 100 };
 
 struct semid_server {
     char *model_dir;
+    semid_dense_source dense; /* its strings owned here */
+    int has_dense;
     struct MHD_Daemon *daemon;
     semid_serve_slot slot;
     semid_serve_batcher *batcher;
@@ -192,6 +194,33 @@ static semid_status personalised_search(semid_server *s, semid_serve_model *m, c
     return st;
 }
 
+/* rerank: "dense" on the job's hits (gen/dense.h): hits replaced by the
+ * hybrid ranking's top r->k. */
+static semid_status rerank_dense(const semid_serve_model *m, const semid_serve_request *r, semid_serve_kind kind,
+                                 semid_serve_job *job) {
+    semid_hybrid_options ho = semid_hybrid_defaults();
+    ho.weight = r->rerank_weight;
+    ho.n_dense = r->dense_k;
+    ho.k = r->k;
+    if (kind == SEMID_SERVE_SEARCH)
+        return semid_dense_rerank_search(m->dense, m->bundle, &ho, (const char *const *)r->queries, r->n_entries,
+                                         &job->hits);
+    return semid_dense_rerank_rec(m->dense, m->bundle, &ho, &job->options, (const int32_t *const *)r->histories,
+                                  r->history_len, r->n_entries, &job->hits);
+}
+
+/* Why a rerank: "dense" request cannot be answered here (NULL: it can). */
+static const char *rerank_refusal(const semid_serve_model *m, const semid_serve_request *r, semid_serve_kind kind) {
+    if (!m->dense)
+        return "this server has no dense index: start semid serve with --encoder ENC.safetensors, --content --dataset "
+               "DS.sdd or --item-embeddings ITEMS.npy";
+    if (kind == SEMID_SERVE_SEARCH && !semid_dense_has_encoder(m->dense))
+        return "dense re-ranking of a search needs a query encoder: this server was started with --item-embeddings "
+               "only (add --encoder or --content --dataset)";
+    if (kind == SEMID_SERVE_SEARCH && r->history) return "rerank \"dense\" does not combine with a personalising history";
+    return NULL;
+}
+
 static answer decode_request(semid_server *s, semid_serve_kind kind, const request_ctx *rc) {
     semid_serve_model *m = semid_serve_slot_acquire(&s->slot);
     semid_serve_request r;
@@ -199,14 +228,23 @@ static answer decode_request(semid_server *s, semid_serve_kind kind, const reque
     semid_status st =
         semid_serve_request_parse(kind, rc->body ? rc->body : "", rc->len, semid_serve_model_lookup, m, &r, &err);
     answer a;
+    const char *refusal = st == SEMID_OK && r.rerank_dense ? rerank_refusal(m, &r, kind) : NULL;
     if (st == SEMID_EINVAL) {
         a = from_parse_error(&err);
     } else if (st != SEMID_OK) {
         a = server_error(st);
+    } else if (refusal) {
+        a = client_error(400, "rerank", "%s", refusal);
+        semid_serve_request_free(&r);
     } else {
         semid_serve_job job;
         if (kind == SEMID_SERVE_SEARCH && r.history) {
             st = personalised_search(s, m, &r, &job);
+        } else if (r.rerank_dense) {
+            semid_gen_decode_options o = decode_options(&r, r.k, r.beam);
+            job = make_job(m, &r, kind, semid_dense_decode_options(&o));
+            st = run_job(s, &job);
+            if (st == SEMID_OK) st = rerank_dense(m, &r, kind, &job);
         } else {
             job = make_job(m, &r, kind, decode_options(&r, r.k, r.beam));
             st = run_job(s, &job);
@@ -435,8 +473,23 @@ static void server_free(semid_server *s) {
     semid_serve_metrics_free(s->metrics);
     pthread_mutex_destroy(&s->reload_mu);
     free(s->model_dir);
+    free((char *)s->dense.encoder), free((char *)s->dense.dataset), free((char *)s->dense.glove);
+    free((char *)s->dense.item_embeddings);
     free(s);
 }
+
+/* Keeps the server's own copy of the dense index's source (a reload opens it again). */
+static semid_status copy_dense_source(const semid_dense_source *src, semid_server *s) {
+    const char *in[4] = {src->encoder, src->dataset, src->glove, src->item_embeddings};
+    const char **dst[4] = {&s->dense.encoder, &s->dense.dataset, &s->dense.glove, &s->dense.item_embeddings};
+    for (int i = 0; i < 4; i++)
+        if (in[i] && !(*dst[i] = semid_strdup(in[i]))) return semid_fail(SEMID_ENOMEM, "out of memory");
+    s->dense.content = src->content;
+    s->has_dense = src->encoder || src->content || src->item_embeddings;
+    return SEMID_OK;
+}
+
+static const semid_dense_source *dense_source(const semid_server *s) { return s->has_dense ? &s->dense : NULL; }
 
 semid_status semid_server_start(const semid_serve_config *cfg, semid_server **out) {
     *out = NULL;
@@ -451,8 +504,9 @@ semid_status semid_server_start(const semid_serve_config *cfg, semid_server **ou
     s->model_dir = semid_strdup(cfg->model_dir);
     s->metrics = semid_serve_metrics_new();
     semid_status st = s->model_dir && s->metrics ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = copy_dense_source(&cfg->dense, s);
     semid_serve_model *m = NULL;
-    if (st == SEMID_OK) st = semid_serve_model_load(cfg->model_dir, ++s->generation, &m);
+    if (st == SEMID_OK) st = semid_serve_model_load(cfg->model_dir, dense_source(s), ++s->generation, &m);
     semid_serve_slot_init(&s->slot, m);
     if (st == SEMID_OK) st = semid_serve_metrics_set_model(s->metrics, m->version, cfg->model_dir);
     if (st == SEMID_OK)
@@ -495,7 +549,7 @@ void semid_server_model_version(semid_server *s, char *buf, unsigned long cap) {
 semid_status semid_server_reload(semid_server *s) {
     pthread_mutex_lock(&s->reload_mu);
     semid_serve_model *m = NULL;
-    semid_status st = semid_serve_model_load(s->model_dir, ++s->generation, &m);
+    semid_status st = semid_serve_model_load(s->model_dir, dense_source(s), ++s->generation, &m);
     if (st == SEMID_OK) {
         semid_serve_slot_swap(&s->slot, m);
         if (semid_serve_metrics_set_model(s->metrics, m->version, s->model_dir) != SEMID_OK) semid_clear_error();

@@ -10,6 +10,7 @@
 #ifndef SEMID_SERVE_SERVER_H
 #define SEMID_SERVE_SERVER_H
 
+#include "gen/dense.h"
 #include "semid/semid.h"
 
 typedef struct semid_serve_config {
@@ -21,6 +22,8 @@ typedef struct semid_serve_config {
     int max_batch;          /* entries decoded together at most (default 64) */
     int max_connections;    /* default 256 */
     int timeout_s;          /* idle connections are closed after this (default 30) */
+    semid_dense_source dense; /* the dense index of rerank: "dense" requests (gen/dense.h); all
+                                 NULL/0 (the default) = none, and such requests are 400s */
 } semid_serve_config;
 
 semid_serve_config semid_serve_defaults(void);
