@@ -17,9 +17,9 @@
 
 /* The stage keys of one configuration, over fixed upstream keys (so that a
  * stage's key here moves only with its own settings). */
-enum { S_DATA, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_DIVERSE, S_REF, N_STAGES };
+enum { S_DATA, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_DIVERSE, S_REF, S_HYBRID, N_STAGES };
 static const char *const STAGE_NAMES[N_STAGES] = {"dataset", "emb/content", "emb/search", "emb/multi", "emb/rec",
-                                                  "emb/fused_svd", "sid", "model", "diverse", "ref"};
+                                                  "emb/fused_svd", "sid", "model", "diverse", "ref", "hybrid"};
 
 typedef struct keys {
     exp_key k[N_STAGES];
@@ -38,6 +38,8 @@ static keys stage_keys(const exp_config *cfg) {
     assert_int_equal(exp_key_model(cfg, &up, 1, &out.k[S_MODEL]), SEMID_OK);
     assert_int_equal(exp_key_diverse(cfg, &up, &out.k[S_DIVERSE]), SEMID_OK);
     assert_int_equal(exp_key_reference(cfg, &up, "dense_search", &out.k[S_REF]), SEMID_OK);
+    exp_key up2 = exp_key_make("upstream 2", NULL);
+    assert_int_equal(exp_key_hybrid(cfg, &up, &up2, &out.k[S_HYBRID]), SEMID_OK);
     return out;
 }
 
@@ -70,6 +72,7 @@ static int depends(int stage, const char *name) {
     case S_DIVERSE: return has_prefix(name, "decode") && strcmp(name, "decode.diverse");
     case S_MODEL: return has_prefix(name, "model") || !strcmp(name, "k");
     case S_REF: return !strcmp(name, "k") || !strcmp(name, "head_fraction");
+    case S_HYBRID: return has_prefix(name, "hybrid") && strcmp(name, "hybrid.strategy"); /* which row: the model's key */
     }
     return 0;
 }
@@ -158,7 +161,8 @@ static void check_every_key(const char *preset) {
         /* Every key that is not about how to run or which rows to run
          * moves some stage: a new setting cannot be cached stale. */
         if (!moved_any && !exp_config_key_is_execution(name) && strcmp(name, "sid.strategies") &&
-            strcmp(name, "sid.ablation") && strcmp(name, "sid.atomic") && strcmp(name, "decode.diverse"))
+            strcmp(name, "sid.ablation") && strcmp(name, "sid.atomic") && strcmp(name, "decode.diverse") &&
+            strcmp(name, "hybrid.strategy"))
             fail_msg("changing '%s' changes no stage's key", name);
     }
     assert_true(model_keys >= 10);
@@ -188,6 +192,13 @@ static void test_model_key_follows_upstream_and_seed(void **state) {
     assert_true(key_eq(&ka, &ka2)); /* deterministic */
     assert_false(key_eq(&ka, &kseed));
     assert_int_equal(strlen(ka.hex), 16);
+    /* a hybrid row follows its model's key and its dense index's */
+    exp_key h1, h2, h3;
+    assert_int_equal(exp_key_hybrid(&c, &ka, &a, &h1), SEMID_OK);
+    assert_int_equal(exp_key_hybrid(&c, &kb, &a, &h2), SEMID_OK);
+    assert_int_equal(exp_key_hybrid(&c, &ka, &b, &h3), SEMID_OK);
+    assert_false(key_eq(&h1, &h2));
+    assert_false(key_eq(&h1, &h3));
 
     /* Down the chain: a data setting moves the ID table's key and so the
      * model's, through the keys the stages hand on. */

@@ -92,6 +92,24 @@ static void test_rejects_bad_configs_naming_the_key(void **state) {
     assert_non_null(strstr(semid_last_error(), "model.min_epochs"));
     assert_int_equal(exp_config_apply_override(&c, "model.epochs=4"), SEMID_OK);
     assert_int_equal(exp_config_validate(&c, 1000), SEMID_OK);
+    /* hybrid rows: a strategy that is run and read through one bi-encoder */
+    exp_config_preset(&c, "quick");
+    assert_null(exp_hybrid_embedding(&c)); /* off by default */
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.weight=1.5"), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "hybrid.weight"));
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.strategy=multi"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_OK);
+    assert_string_equal(exp_hybrid_embedding(&c), "multi");
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.strategy=rec"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL); /* ENMF has no text tower */
+    assert_non_null(strstr(semid_last_error(), "hybrid.strategy"));
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.strategy=mutli"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "mutli"));
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.strategy=search"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&c, "sid.strategies=multi"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL); /* its model is not trained */
+    assert_non_null(strstr(semid_last_error(), "sid.strategies"));
 }
 
 static void add_row(exp_results *r, exp_table t, const char *name, int gen, const double *s, const double *rc, int n) {

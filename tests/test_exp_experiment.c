@@ -207,6 +207,38 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     free(after);
     exp_results_free(&r);
 
+    /* Hybrid rows (hybrid.*) on the trained models: W = 1 with no dense
+     * candidate is the beam's own ranking, so the figures are the model's;
+     * W = 0 with every item a candidate ranks by cosine alone, as the
+     * multi-task bi-encoder's dense row does (up to float ties). */
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.strategy=multi"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.weight=1"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.dense_k=0"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    const exp_row *hyb = find_row(&r, EXP_TABLE_HYBRID, "multi+dense"), *gen = find_row(&r, EXP_TABLE_MAIN, "multi");
+    assert_non_null(hyb);
+    assert_non_null(find_row(&r, EXP_TABLE_HYBRID, "multi"));
+    assert_string_equal(hyb->failed, "");
+    assert_int_equal(hyb->search_recall.n, 2);
+    for (int s = 0; s < 2; s++) {
+        assert_float_equal(hyb->search_recall.per_seed[s], gen->search_recall.per_seed[s], 1e-12);
+        assert_float_equal(hyb->rec_recall.per_seed[s], gen->rec_recall.per_seed[s], 1e-12);
+    }
+    exp_results_free(&r);
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.weight=0"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.dense_k=120"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    hyb = find_row(&r, EXP_TABLE_HYBRID, "multi+dense");
+    const exp_row *dense = find_row(&r, EXP_TABLE_REFERENCE, "dense_multi");
+    assert_non_null(dense);
+    assert_string_equal(hyb->failed, "");
+    assert_float_equal(hyb->search_recall.mean, dense->search_recall.mean, 2.0 / 240);
+    assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
+    assert_non_null(strstr(text, "Hybrid re-ranking"));
+    free(text);
+    exp_results_free(&r);
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.strategy=\"\""), SEMID_OK);
+
     /* Another learning rate retrains the model over the old one's resume
      * checkpoint, which belongs to other settings: no row fails. */
     assert_int_equal(exp_config_apply_override(&cfg, "model.lr=0.002"), SEMID_OK);

@@ -98,6 +98,13 @@ semid_status exp_key_reference(const exp_config *cfg, const exp_key *upstream, c
     return key_from_config(cfg, "ref v2", include, NULL, name, upstream, key);
 }
 
+semid_status exp_key_hybrid(const exp_config *cfg, const exp_key *model_key, const exp_key *emb_key, exp_key *key) {
+    static const char *const include[] = {"hybrid", NULL};
+    static const char *const exclude[] = {"hybrid.strategy", NULL};
+    exp_key up = exp_key_combine(model_key, emb_key);
+    return key_from_config(cfg, "hybrid v1", include, exclude, "", &up, key);
+}
+
 static char *marker_path(const char *run_dir, const char *stage) {
     size_t n = strlen(run_dir) + strlen(stage) + 16;
     char *p = malloc(n);

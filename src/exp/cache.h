@@ -54,6 +54,11 @@ semid_status exp_key_diverse(const exp_config *cfg, const exp_key *model_key, ex
  * "k", "head_fraction" and the row's name. */
 semid_status exp_key_reference(const exp_config *cfg, const exp_key *upstream, const char *name, exp_key *key);
 
+/* A hybrid row's evaluation over the model's key and its dense index's
+ * embedding key: "hybrid.*" but hybrid.strategy (which row, named by the
+ * model's key). */
+semid_status exp_key_hybrid(const exp_config *cfg, const exp_key *model_key, const exp_key *emb_key, exp_key *key);
+
 bool exp_stage_fresh(const char *run_dir, const char *stage, const exp_key *key);
 /* Writes the marker atomically, after the stage's artifacts are in place. */
 semid_status exp_stage_mark(const char *run_dir, const char *stage, const exp_key *key);

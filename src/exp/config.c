@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "data/import.h"
+#include "embed/embed_methods.h"
 #include "gen/examples.h"
 #include "io/json.h"
 #include "quant/strategy.h"
@@ -82,6 +83,9 @@ static const key_spec KEYS[] = {
     {"decode.diverse_beam", K_INT, F(diverse_beam), 0, 1, 10000},
     {"decode.diverse_groups", K_INT, F(diverse_groups), 0, 1, 10000},
     {"decode.diverse_penalty", K_DOUBLE, F(diverse_penalty), 0, 0, 100},
+    {"hybrid.strategy", K_STRING, F(hybrid_strategy), sizeof(((exp_config *)0)->hybrid_strategy), 0, 0},
+    {"hybrid.weight", K_DOUBLE, F(hybrid_weight), 0, 0, 1},
+    {"hybrid.dense_k", K_INT, F(hybrid_dense_k), 0, 0, 100000},
 };
 #undef F
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
@@ -105,6 +109,8 @@ static void set_defaults_common(exp_config *c) {
     c->diverse_beam = 60;
     c->diverse_groups = 30;
     c->diverse_penalty = 0.25;
+    c->hybrid_weight = 0.5;
+    c->hybrid_dense_k = 20;
     /* Every strategy of the table, in its order. */
     c->n_strategies = 0;
     for (int i = 0; semid_strategy_name_at(i) && c->n_strategies < EXP_MAX_LIST; i++)
@@ -362,6 +368,31 @@ static semid_status validate_machine(const exp_config *c) {
     return SEMID_OK;
 }
 
+const char *exp_hybrid_embedding(const exp_config *c) {
+    const semid_strategy_def *def = c->hybrid_strategy[0] ? semid_strategy_find(c->hybrid_strategy) : NULL;
+    if (!def || semid_strategy_n_embeddings(def) != 1) return NULL;
+    const semid_embed_method *m = semid_embed_method_find(def->embeddings[0]);
+    return m && m->kind == SEMID_EMBED_BIENCODER ? m->name : NULL;
+}
+
+/* hybrid.strategy: one of the strategies run, read through a bi-encoder. */
+static semid_status validate_hybrid(const exp_config *c) {
+    if (!c->hybrid_strategy[0]) return SEMID_OK;
+    semid_status known = semid_strategy_lookup(c->hybrid_strategy, NULL);
+    if (known != SEMID_OK) return semid_fail_context(known, "key 'hybrid.strategy'");
+    int run = 0;
+    for (int i = 0; i < c->n_strategies; i++) run |= strcmp(c->strategies[i], c->hybrid_strategy) == 0;
+    if (!run)
+        return semid_fail(SEMID_EINVAL, "key 'hybrid.strategy' ('%s') must be one of 'sid.strategies' (its model is re-ranked)",
+                          c->hybrid_strategy);
+    if (!exp_hybrid_embedding(c))
+        return semid_fail(SEMID_EINVAL,
+                          "key 'hybrid.strategy' ('%s') must read one bi-encoder's embeddings (search or multi): its text "
+                          "tower encodes the queries",
+                          c->hybrid_strategy);
+    return SEMID_OK;
+}
+
 semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
     semid_status format = semid_import_check_format(c->dataset_format);
     if (format != SEMID_OK) return semid_fail_context(format, "key 'dataset_format'");
@@ -389,6 +420,7 @@ semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
     if (c->decode_diverse && c->diverse_beam < c->k)
         return semid_fail(SEMID_EINVAL, "key 'decode.diverse_beam' (%d) must be at least 'k' (%d) to rank k items",
                           c->diverse_beam, c->k);
+    SEMID_TRY(validate_hybrid(c));
     return validate_machine(c);
 }
 

@@ -69,6 +69,12 @@ typedef struct exp_config {
     int32_t diverse_beam;     /* its beams (paper: 60) */
     int32_t diverse_groups;   /* its groups, dividing the beams (paper: 30) */
     double diverse_penalty;   /* its Hamming diversity penalty (paper: 0.25) */
+    /* hybrid re-ranking (gen/dense.h): rows of the strategy's model with its
+       bi-encoder's dense index, beside the model and the dense row */
+    char hybrid_strategy[24]; /* "" = no hybrid rows; else a strategy of sid.strategies
+                                 whose one embedding is a bi-encoder's (search, multi) */
+    double hybrid_weight;     /* W: the generative score's weight, 0..1 */
+    int32_t hybrid_dense_k;   /* the dense index's candidates per query */
 
     /* how to run, not what: no configuration key, not in results.json */
     int32_t wait;             /* the run directory is locked by another run:
@@ -99,6 +105,10 @@ int exp_config_key_is_execution(const char *name);
  * (exp/cache.h), so a new key in a stage's group is in its key at once.
  * Caller frees; NULL when out of memory. */
 char *exp_config_select_json(const exp_config *cfg, const char *const *include, const char *const *exclude);
+
+/* The embedding method whose bi-encoder makes hybrid.strategy's dense
+ * index ("search", "multi"), or NULL (no hybrid rows, or not one). */
+const char *exp_hybrid_embedding(const exp_config *cfg);
 
 /* Known strategy and tokenizer names. */
 int exp_is_strategy(const char *name);

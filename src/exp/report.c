@@ -257,6 +257,10 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
         }
     write_table(&b, r, EXP_TABLE_ABLATION, "Table 3: tokenizer ablation (multi-task embeddings)", "tokenizer");
     write_collisions(&b, r);
+    write_table(&b, r, EXP_TABLE_HYBRID,
+                "Hybrid re-ranking: the model's beam and its bi-encoder's nearest items, W z(log-prob) + (1 - W) "
+                "z(cosine) (hybrid.*)",
+                "ranking");
     write_training(&b, r);
     if (plot_name)
         exp_sb_printf(&b, "\n## Figure 1: the trade-off\n\n![search against recommendation Recall@%d](%s)\n\n"

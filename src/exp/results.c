@@ -118,6 +118,7 @@ static const char *table_name(exp_table t) {
     case EXP_TABLE_MAIN: return "main";
     case EXP_TABLE_ABLATION: return "ablation";
     case EXP_TABLE_MAIN_DIVERSE: return "main_diverse";
+    case EXP_TABLE_HYBRID: return "hybrid";
     default: return "?";
     }
 }

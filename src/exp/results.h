@@ -26,6 +26,7 @@ typedef enum {
     EXP_TABLE_MAIN,
     EXP_TABLE_ABLATION,
     EXP_TABLE_MAIN_DIVERSE,
+    EXP_TABLE_HYBRID, /* hybrid.strategy's model alone and re-ranked with its dense index */
     EXP_N_TABLES
 } exp_table;
 

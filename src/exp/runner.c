@@ -276,6 +276,39 @@ static semid_status add_row(exp_results *res, exp_row *row) {
     return st;
 }
 
+/* hybrid.strategy's rows (EXP_TABLE_HYBRID): its model as trained, and the
+ * same models re-ranked with the bi-encoder's dense index, one evaluation
+ * per seed. The reference rows (the dense bi-encoder among them) show
+ * beside them. */
+static semid_status hybrid_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                const exp_key *data_key, const gen_row *g, exp_results *res) {
+    exp_row alone;
+    semid_status st = row_copy(&g->row, EXP_TABLE_HYBRID, &alone);
+    if (st != SEMID_OK) return st;
+    snprintf(alone.label, sizeof alone.label, "%s, generative only", g->label);
+    SEMID_TRY(add_row(res, &alone));
+    exp_row row;
+    char name[48], label[96], model_name[96];
+    snprintf(name, sizeof name, "%s+dense", g->name);
+    snprintf(label, sizeof label, "%s + dense re-ranking (W %.2g, %d dense)", g->label, cfg->hybrid_weight,
+             cfg->hybrid_dense_k);
+    snprintf(model_name, sizeof model_name, "%s-%s", g->strategy, g->tokenizer);
+    row_init(&row, EXP_TABLE_HYBRID, name, label, 1);
+    if (g->row.failed[0]) snprintf(row.failed, sizeof row.failed, "its model failed: %s", g->row.failed);
+    for (int s = 0; s < cfg->n_seeds && !row.failed[0]; s++) {
+        exp_eval e;
+        st = exp_stage_hybrid(cfg, run_dir, ds, data_key, &g->sid_key, model_name, cfg->seeds[s], &e);
+        if (st == SEMID_OK) {
+            st = row_add_eval(&row, &e);
+            exp_eval_free(&e);
+        }
+        if (st != SEMID_OK) row_fail(&row, st);
+        if (st == SEMID_ENOMEM) return st;
+    }
+    if (!row.failed[0]) row_finish(&row);
+    return add_row(res, &row);
+}
+
 static semid_status run_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                              const exp_key *data_key, exp_results *res) {
     /* Reference rows. */
@@ -316,6 +349,8 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
                                     .label = "atomic IDs (one token per item)", .table = EXP_TABLE_REFERENCE,
                                     .diverse = cfg->decode_diverse};
     semid_status st = generative_rows(cfg, run_dir, ds, data_key, rows, n_gen);
+    for (int i = 0; i < cfg->n_strategies && st == SEMID_OK && cfg->hybrid_strategy[0]; i++)
+        if (strcmp(rows[i].strategy, cfg->hybrid_strategy) == 0) st = hybrid_rows(cfg, run_dir, ds, data_key, &rows[i], res);
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
         if (rows[i].also_main) {
             exp_row copy;

@@ -12,6 +12,7 @@
 #include "embed/baseline.h"
 #include "embed/embed_methods.h"
 #include "exp/stages.h"
+#include "gen/dense.h"
 #include "gen/generate.h"
 #include "gen/train.h"
 #include "io/json.h"
@@ -259,6 +260,69 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
     }
     free(dir);
     free(eval_path);
+    return st;
+}
+
+semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                              const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
+                              exp_eval *out) {
+    memset(out, 0, sizeof *out);
+    const char *method = exp_hybrid_embedding(cfg);
+    if (!method) return semid_fail(SEMID_EINVAL, "hybrid rows: key 'hybrid.strategy' names no bi-encoder strategy");
+    char model_stage[160], stage[192], rel[200], enc_rel[96], npy_rel[96];
+    snprintf(model_stage, sizeof model_stage, "models/%s-s%lld", name, (long long)seed);
+    snprintf(stage, sizeof stage, "%s/hybrid", model_stage);
+    snprintf(rel, sizeof rel, "%s.json", stage);
+    snprintf(enc_rel, sizeof enc_rel, "emb/%s.encoder", method);
+    snprintf(npy_rel, sizeof npy_rel, "emb/%s.npy", method);
+    semid_matrix items = {0};
+    exp_key emb_key, model_key, key;
+    SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &emb_key));
+    semid_matrix_free(&items); /* the index reads them from their file */
+    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
+    SEMID_TRY(exp_key_hybrid(cfg, &model_key, &emb_key, &key));
+    if (!exp_stage_fresh(run_dir, model_stage, &model_key))
+        return semid_fail(SEMID_EINVAL, "hybrid row: the model %s is not trained with these settings", model_stage);
+    char *dir = semid_path_join(run_dir, model_stage), *path = semid_path_join(run_dir, rel);
+    char *enc = semid_path_join(run_dir, enc_rel), *npy = semid_path_join(run_dir, npy_rel);
+    semid_status st = dir && path && enc && npy ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK && load_cached(run_dir, stage, &key, path, out)) {
+        SEMID_INFO("hybrid %s seed %lld: reusing %s", name, (long long)seed, path);
+    } else if (st == SEMID_OK) {
+        double t0 = semid_now();
+        semid_gen_bundle *bundle = NULL;
+        semid_dense dn;
+        memset(&dn, 0, sizeof dn);
+        semid_dense_source src = {.encoder = enc, .item_embeddings = npy};
+        st = semid_gen_bundle_load(dir, &bundle);
+        if (st == SEMID_OK) st = semid_dense_open(&src, bundle, &dn);
+        if (st == SEMID_OK) {
+            semid_gen_decode_options o = semid_gen_decode_defaults();
+            o.beam.beam_size = cfg->beam;
+            o.beam.k = cfg->k;
+            semid_hybrid_options ho = semid_hybrid_defaults();
+            ho.weight = cfg->hybrid_weight;
+            ho.n_dense = cfg->hybrid_dense_k;
+            ho.k = cfg->k;
+            st = semid_dense_evaluate(&dn, bundle, ds, SEMID_SPLIT_TEST, &o, &ho, &out->search, &out->rec);
+        }
+        semid_dense_close(&dn);
+        semid_gen_bundle_free(bundle);
+        out->seconds = semid_now() - t0;
+        if (st == SEMID_OK) {
+            semid_metric_summary s = semid_ranking_eval_mean(&out->search, SEMID_GROUP_ALL);
+            semid_metric_summary r = semid_ranking_eval_mean(&out->rec, SEMID_GROUP_ALL);
+            SEMID_INFO("hybrid %s seed %lld (W %.2f, %d dense): search R@%d %.4f, rec R@%d %.4f (%.0f s)", name,
+                       (long long)seed, cfg->hybrid_weight, cfg->hybrid_dense_k, cfg->k, s.recall, cfg->k, r.recall,
+                       out->seconds);
+            st = save_and_mark(run_dir, stage, &key, path, out);
+        }
+        if (st != SEMID_OK) {
+            semid_fail_context(st, "hybrid %s seed %lld", name, (long long)seed);
+            exp_eval_free(out);
+        }
+    }
+    free(dir), free(path), free(enc), free(npy);
     return st;
 }
 

@@ -65,6 +65,13 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
  * (RUN/models/<name>-s<seed>/eval-diverse.json). */
 semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                const exp_key *sid_key, const char *name, int64_t seed, exp_eval *out);
+/* A hybrid row's seed (hybrid.*): the model exp_stage_generative trained
+ * (RUN/models/<name>-s<seed>/, which must be fresh) re-ranked with the dense
+ * index of exp_hybrid_embedding(cfg) (its text tower RUN/emb/<m>.encoder and
+ * item vectors RUN/emb/<m>.npy), evaluated on the test split. */
+semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                              const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
+                              exp_eval *out);
 
 /* The non-generative reference rows, one row each (stage_model.c), in
  * report order: "popularity", "dense_search" (the search bi-encoder: query

@@ -228,3 +228,76 @@ semid_gen_decode_options semid_dense_decode_options(const semid_gen_decode_optio
     if (!g.diverse && g.beam.beam_size > g.beam.k) g.beam.k = g.beam.beam_size; /* the beam's top-K */
     return g;
 }
+
+typedef struct eval_ctx {
+    const semid_dense *dn;
+    const semid_hybrid_options *ho;
+    const semid_gen_decode_options *decode;
+} eval_ctx;
+
+/* Copies row `from` of src into row `to` of dst (dst->k >= the row's hits). */
+static void copy_row(const semid_beam_hits *src, int64_t from, semid_beam_hits *dst, int64_t to) {
+    int32_t n = src->n_hits[from] < dst->k ? src->n_hits[from] : dst->k;
+    for (int32_t j = 0; j < dst->k; j++) {
+        dst->items[to * dst->k + j] = j < n ? src->items[from * src->k + j] : -1;
+        dst->scores[to * dst->k + j] = j < n ? src->scores[from * src->k + j] : -INFINITY;
+    }
+    dst->n_hits[to] = n;
+    dst->n_invalid[to] = src->n_invalid ? src->n_invalid[from] : 0;
+}
+
+/* The rows of one task re-ranked, into out's rows of that task. */
+static semid_status rerank_task(const eval_ctx *c, const semid_gen_bundle *b, const semid_dataset *ds,
+                                const semid_gen_seqs *seqs, const semid_beam_hits *hits, int task,
+                                semid_beam_hits *out) {
+    int64_t n = seqs->n_task[task];
+    if (n == 0) return SEMID_OK;
+    int64_t *rows = malloc((size_t)n * sizeof *rows);
+    const char **queries = malloc((size_t)n * sizeof *queries);
+    const int32_t **hists = malloc((size_t)n * sizeof *hists);
+    int64_t *hlens = malloc((size_t)n * sizeof *hlens);
+    semid_beam_hits sub = {0};
+    semid_status st = rows && queries && hists && hlens ? semid_beam_hits_alloc(&sub, n, hits->k)
+                                                          : semid_fail(SEMID_ENOMEM, "out of memory");
+    int64_t m = 0;
+    for (int64_t j = 0; j < seqs->n && st == SEMID_OK; j++) {
+        const semid_gen_seq *q = &seqs->seq[j];
+        if (q->task != task) continue;
+        rows[m] = j;
+        if (task == SEMID_TASK_SEARCH) queries[m] = ds->queries[q->source].text;
+        hists[m] = seqs->excl + q->excl_offset;
+        hlens[m] = q->n_excl;
+        copy_row(hits, j, &sub, m++);
+    }
+    if (st == SEMID_OK)
+        st = task == SEMID_TASK_SEARCH ? semid_dense_rerank_search(c->dn, b, c->ho, queries, m, &sub)
+                                       : semid_dense_rerank_rec(c->dn, b, c->ho, c->decode, hists, hlens, m, &sub);
+    for (int64_t i = 0; i < m && st == SEMID_OK; i++) copy_row(&sub, i, out, rows[i]);
+    semid_beam_hits_free(&sub);
+    free(rows), free(queries), free(hists), free(hlens);
+    return st;
+}
+
+static semid_status rerank_seqs(void *ctx, const semid_gen_bundle *b, const semid_dataset *ds,
+                                const semid_gen_seqs *seqs, semid_beam_hits *hits) {
+    const eval_ctx *c = ctx;
+    semid_beam_hits out = {0};
+    SEMID_TRY(semid_beam_hits_alloc(&out, seqs->n, c->ho->k));
+    semid_status st = rerank_task(c, b, ds, seqs, hits, SEMID_TASK_SEARCH, &out);
+    if (st == SEMID_OK) st = rerank_task(c, b, ds, seqs, hits, SEMID_TASK_REC, &out);
+    if (st == SEMID_OK) {
+        semid_beam_hits_free(hits);
+        *hits = out;
+    } else {
+        semid_beam_hits_free(&out);
+    }
+    return st;
+}
+
+semid_status semid_dense_evaluate(const semid_dense *dn, const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                  const semid_gen_decode_options *o, const semid_hybrid_options *ho,
+                                  semid_ranking_eval *search, semid_ranking_eval *rec) {
+    semid_gen_decode_options wide = semid_dense_decode_options(o);
+    eval_ctx c = {dn, ho, o};
+    return semid_gen_evaluate_reranked(b, ds, split, &wide, rerank_seqs, &c, search, rec, NULL);
+}

@@ -78,4 +78,12 @@ semid_status semid_dense_rerank_rec(const semid_dense *dn, const semid_gen_bundl
                                     const semid_gen_decode_options *decode, const int32_t *const *hists,
                                     const int64_t *hlens, int64_t n, semid_beam_hits *h);
 
+/* semid_gen_evaluate with hybrid re-ranking: every evaluation prompt
+ * decoded with semid_dense_decode_options(o) and its hits re-ranked as
+ * semid_dense_rerank_search / _rec do (search: the query's text; rec: the
+ * history the prompt holds), evaluated at ho->k. */
+semid_status semid_dense_evaluate(const semid_dense *dn, const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                  const semid_gen_decode_options *o, const semid_hybrid_options *ho,
+                                  semid_ranking_eval *search, semid_ranking_eval *rec);
+
 #endif

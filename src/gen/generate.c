@@ -532,6 +532,13 @@ semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, s
 semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *ds, int split,
                                 const semid_gen_decode_options *o, semid_ranking_eval *search,
                                 semid_ranking_eval *rec, semid_gen_eval_stats *stats) {
+    return semid_gen_evaluate_reranked(b, ds, split, o, NULL, NULL, search, rec, stats);
+}
+
+semid_status semid_gen_evaluate_reranked(const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                         const semid_gen_decode_options *o, semid_gen_rerank_fn rerank, void *ctx,
+                                         semid_ranking_eval *search, semid_ranking_eval *rec,
+                                         semid_gen_eval_stats *stats) {
     memset(search, 0, sizeof *search);
     memset(rec, 0, sizeof *rec);
     if (stats) memset(stats, 0, sizeof *stats);
@@ -556,8 +563,10 @@ semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *
     int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
     semid_beam_space sp = bundle_space(b);
     if (st == SEMID_OK) st = semid_gen_decode_seqs(b->model, &b->table, b->trie, &sp, &seqs, NULL, seqs.n, o, excl, &hits);
-    if (st == SEMID_OK) st = semid_ranking_eval_init(search, seqs.n_task[0], o->beam.k);
-    if (st == SEMID_OK) st = semid_ranking_eval_init(rec, seqs.n_task[1], o->beam.k);
+    if (st == SEMID_OK && rerank) st = rerank(ctx, b, ds, &seqs, &hits);
+    int32_t k = rerank ? hits.k : o->beam.k;
+    if (st == SEMID_OK) st = semid_ranking_eval_init(search, seqs.n_task[0], k);
+    if (st == SEMID_OK) st = semid_ranking_eval_init(rec, seqs.n_task[1], k);
     int64_t ns = 0, nr = 0;
     for (int64_t j = 0; j < seqs.n && st == SEMID_OK; j++) {
         const semid_gen_seq *s = &seqs.seq[j];

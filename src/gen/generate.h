@@ -150,6 +150,19 @@ semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *
                                 const semid_gen_decode_options *o, semid_ranking_eval *search,
                                 semid_ranking_eval *rec, semid_gen_eval_stats *stats);
 
+/* Replaces the decoded hits of every evaluation prompt (seqs->seq[j] is row
+ * j of *hits: its task, source query or user, history in excl) by another
+ * ranking, e.g. hybrid re-ranking (gen/dense.h). The rankings are then
+ * evaluated at hits->k. */
+typedef semid_status (*semid_gen_rerank_fn)(void *ctx, const semid_gen_bundle *b, const semid_dataset *ds,
+                                            const semid_gen_seqs *seqs, semid_beam_hits *hits);
+/* semid_gen_evaluate with the decoded hits passed through `rerank` (NULL:
+ * semid_gen_evaluate itself); stats count the decoded beams, as there. */
+semid_status semid_gen_evaluate_reranked(const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                         const semid_gen_decode_options *o, semid_gen_rerank_fn rerank, void *ctx,
+                                         semid_ranking_eval *search, semid_ranking_eval *rec,
+                                         semid_gen_eval_stats *stats);
+
 /* ---- for the trainer: writing a bundle ---- */
 
 /* Does any user interact with an item twice (in the training part)?
