@@ -17,9 +17,9 @@
 
 /* The stage keys of one configuration, over fixed upstream keys (so that a
  * stage's key here moves only with its own settings). */
-enum { S_DATA, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_DIVERSE, S_REF, S_HYBRID, N_STAGES };
+enum { S_DATA, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_DIVERSE, S_REF, S_HYBRID, S_COLD, N_STAGES };
 static const char *const STAGE_NAMES[N_STAGES] = {"dataset", "emb/content", "emb/search", "emb/multi", "emb/rec",
-                                                  "emb/fused_svd", "sid", "model", "diverse", "ref", "hybrid"};
+                                                  "emb/fused_svd", "sid", "model", "diverse", "ref", "hybrid", "cold"};
 
 typedef struct keys {
     exp_key k[N_STAGES];
@@ -40,6 +40,7 @@ static keys stage_keys(const exp_config *cfg) {
     assert_int_equal(exp_key_reference(cfg, &up, "dense_search", &out.k[S_REF]), SEMID_OK);
     exp_key up2 = exp_key_make("upstream 2", NULL);
     assert_int_equal(exp_key_hybrid(cfg, &up, &up2, &out.k[S_HYBRID]), SEMID_OK);
+    assert_int_equal(exp_key_cold(cfg, &up, &out.k[S_COLD]), SEMID_OK);
     return out;
 }
 
@@ -60,7 +61,7 @@ static int depends(int stage, const char *name) {
     switch (stage) {
     case S_DATA:
         return !strcmp(name, "dataset") || !strcmp(name, "dataset_format") || has_prefix(name, "synthetic") ||
-               has_prefix(name, "queries");
+               has_prefix(name, "queries") || !strcmp(name, "cold.fraction") || !strcmp(name, "cold.seed");
     case S_CONTENT: return !strcmp(name, "embeddings.glove");
     case S_SEARCH:
     case S_MULTI: return !strcmp(name, "seeds") || (has_prefix(name, "embeddings") && !enmf);
@@ -73,6 +74,7 @@ static int depends(int stage, const char *name) {
     case S_MODEL: return has_prefix(name, "model") || !strcmp(name, "k");
     case S_REF: return !strcmp(name, "k") || !strcmp(name, "head_fraction");
     case S_HYBRID: return has_prefix(name, "hybrid") && strcmp(name, "hybrid.strategy"); /* which row: the model's key */
+    case S_COLD: return !strcmp(name, "cold.expand_prefix"); /* the held-out items: the dataset's key */
     }
     return 0;
 }
@@ -86,12 +88,13 @@ static cJSON *value_of(cJSON *root, const char *name) {
     return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, group), dot + 1);
 }
 
-/* Candidate new values for a key, as JSON text: a number moved up or down,
+/* Candidate new values for a key, as JSON text: a number moved up or down
+ * (0 to 0.25),
  * a string with a suffix, a list with its first entry changed or one fewer. */
 static int candidates(const cJSON *v, char out[4][256]) {
     int n = 0;
     if (cJSON_IsNumber(v)) {
-        double x = v->valuedouble, c[4] = {x + 1, x - 1, x * 2, x / 2};
+        double x = v->valuedouble, c[4] = {x + 1, x - 1, x * 2, x != 0 ? x / 2 : 0.25}; /* 0.25: a share off by default */
         for (int i = 0; i < 4; i++) snprintf(out[n++], 256, "%.17g", c[i]);
     } else if (cJSON_IsString(v)) {
         snprintf(out[n++], 256, "\"%sx\"", v->valuestring);

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,10 +271,52 @@ static void test_bad_dataset_fails_before_work(void **state) {
     free(dir);
 }
 
+/* cold.*: the held-out items are added to the hybrid strategy's model
+ * after training (its own directory keeps the catalog as trained), and the
+ * four rankings are reported for warm and cold tests apart. */
+static void test_cold_items(void **state) {
+    (void)state;
+    char *dir = test_make_tmpdir();
+    exp_config cfg;
+    tiny_config(&cfg);
+    const char *more[] = {"sid.strategies=multi", "sid.ablation=", "seeds=[1]", "model.parallel=1",
+                          "hybrid.strategy=multi", "cold.fraction=0.1", "cold.seed=3", "sid.codebook=16"};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) assert_int_equal(exp_config_apply_override(&cfg, more[i]), SEMID_OK);
+    exp_results r;
+    if (exp_run(&cfg, dir, &r) != SEMID_OK) fail_msg("experiment failed: %s", semid_last_error());
+    const char *methods[] = {"generative", "expand", "dense", "hybrid"};
+    for (int m = 0; m < 4; m++) {
+        char name[48];
+        snprintf(name, sizeof name, "warm/%s", methods[m]);
+        const exp_row *w = find_row(&r, EXP_TABLE_WARM, name);
+        snprintf(name, sizeof name, "cold/%s", methods[m]);
+        const exp_row *c = find_row(&r, EXP_TABLE_COLD, name);
+        assert_non_null(w);
+        assert_non_null(c);
+        assert_string_equal(w->failed, "");
+        assert_string_equal(c->failed, "");
+        assert_int_equal(w->n_search, 108 * 2); /* the warm items' 2 test queries each */
+        assert_int_equal(c->n_search, 12 * 4);  /* every query of the 12 cold items */
+        assert_metric_ok(&c->search_recall, 1);
+    }
+    /* the frozen bi-encoder finds held-out items by their text */
+    assert_true(find_row(&r, EXP_TABLE_COLD, "cold/dense")->search_recall.mean > 0.1);
+    /* the training stages saw 108 items; the copy holds the added ones */
+    assert_non_null(strstr(r.dataset_summary, "108 items"));
+    char *own = semid_path_join(dir, "models/multi-rqkmeans-s1/catalog.json");
+    char *copy = semid_path_join(dir, "models/multi-rqkmeans-s1/cold/catalog.json");
+    assert_false(semid_path_exists(own));
+    assert_true(semid_path_exists(copy));
+    exp_results_free(&r);
+    test_rm_rf(dir);
+    free(dir), free(own), free(copy);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_dataset_fails_before_work),
         cmocka_unit_test(test_tiny_experiment_is_complete_and_cached),
+        cmocka_unit_test(test_cold_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

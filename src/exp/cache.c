@@ -47,7 +47,8 @@ static semid_status key_from_config(const exp_config *cfg, const char *tag, cons
 }
 
 semid_status exp_key_dataset(const exp_config *cfg, exp_key *key) {
-    static const char *const include[] = {"dataset", "dataset_format", "synthetic", "queries", NULL};
+    static const char *const include[] = {"dataset", "dataset_format", "synthetic", "queries", "cold.fraction",
+                                          "cold.seed", NULL};
     return key_from_config(cfg, "data v2", include, NULL, "", NULL, key);
 }
 
@@ -103,6 +104,11 @@ semid_status exp_key_hybrid(const exp_config *cfg, const exp_key *model_key, con
     static const char *const exclude[] = {"hybrid.strategy", NULL};
     exp_key up = exp_key_combine(model_key, emb_key);
     return key_from_config(cfg, "hybrid v1", include, exclude, "", &up, key);
+}
+
+semid_status exp_key_cold(const exp_config *cfg, const exp_key *hybrid_key, exp_key *key) {
+    static const char *const include[] = {"cold.expand_prefix", NULL};
+    return key_from_config(cfg, "cold v1", include, NULL, "", hybrid_key, key);
 }
 
 static char *marker_path(const char *run_dir, const char *stage) {

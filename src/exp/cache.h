@@ -32,7 +32,8 @@ exp_key exp_key_make(const char *description, const exp_key *upstream);
 exp_key exp_key_combine(const exp_key *a, const exp_key *b);
 
 /* The stage keys. Each fails only when out of memory.
- * dataset: "dataset", "dataset_format", "synthetic.*", "queries.*". */
+ * dataset: "dataset", "dataset_format", "synthetic.*", "queries.*",
+ * "cold.fraction", "cold.seed". */
 semid_status exp_key_dataset(const exp_config *cfg, exp_key *key);
 /* Embeddings by method, over the dataset's key (base methods) or over
  * exp_key_combine(search, rec) (fused_concat, fused_svd): content reads
@@ -58,6 +59,10 @@ semid_status exp_key_reference(const exp_config *cfg, const exp_key *upstream, c
  * embedding key: "hybrid.*" but hybrid.strategy (which row, named by the
  * model's key). */
 semid_status exp_key_hybrid(const exp_config *cfg, const exp_key *model_key, const exp_key *emb_key, exp_key *key);
+
+/* The cold-item evaluation of a hybrid row's model, over the hybrid key:
+ * "cold.expand_prefix" (the held-out items are in the dataset's key). */
+semid_status exp_key_cold(const exp_config *cfg, const exp_key *hybrid_key, exp_key *key);
 
 bool exp_stage_fresh(const char *run_dir, const char *stage, const exp_key *key);
 /* Writes the marker atomically, after the stage's artifacts are in place. */

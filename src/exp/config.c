@@ -29,7 +29,7 @@ static int in_list(const char *name, const char *const *list, size_t n) {
 int exp_is_strategy(const char *name) { return semid_strategy_find(name) != NULL; }
 int exp_is_tokenizer(const char *name) { return semid_tokenizer_find_method(name) != NULL; }
 
-typedef enum { K_INT, K_DOUBLE, K_STRING, K_SEEDS, K_STRATEGIES, K_TOKENIZERS } key_type;
+typedef enum { K_INT, K_DOUBLE, K_STRING, K_SEEDS, K_STRATEGIES, K_TOKENIZERS, K_SEED } key_type;
 
 typedef struct key_spec {
     const char *name; /* dotted path */
@@ -86,6 +86,9 @@ static const key_spec KEYS[] = {
     {"hybrid.strategy", K_STRING, F(hybrid_strategy), sizeof(((exp_config *)0)->hybrid_strategy), 0, 0},
     {"hybrid.weight", K_DOUBLE, F(hybrid_weight), 0, 0, 1},
     {"hybrid.dense_k", K_INT, F(hybrid_dense_k), 0, 0, 100000},
+    {"cold.fraction", K_DOUBLE, F(cold_fraction), 0, 0, 0.5},
+    {"cold.seed", K_SEED, F(cold_seed), 0, 0, EXP_MAX_SEED},
+    {"cold.expand_prefix", K_DOUBLE, F(cold_expand_prefix), 0, 0, 1},
 };
 #undef F
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
@@ -111,6 +114,8 @@ static void set_defaults_common(exp_config *c) {
     c->diverse_penalty = 0.25;
     c->hybrid_weight = 0.5;
     c->hybrid_dense_k = 20;
+    c->cold_seed = 1;
+    c->cold_expand_prefix = 0.2;
     /* Every strategy of the table, in its order. */
     c->n_strategies = 0;
     for (int i = 0; semid_strategy_name_at(i) && c->n_strategies < EXP_MAX_LIST; i++)
@@ -198,14 +203,16 @@ static semid_status set_value(exp_config *c, const key_spec *k, const cJSON *v, 
     char *base = (char *)c + k->offset;
     switch (k->type) {
     case K_INT:
-    case K_DOUBLE: {
+    case K_DOUBLE:
+    case K_SEED: {
         if (!cJSON_IsNumber(v)) return semid_fail(SEMID_EINVAL, "%s: key '%s' must be a number", origin, k->name);
         double x = v->valuedouble;
-        if (k->type == K_INT && x != floor(x))
+        if (k->type != K_DOUBLE && x != floor(x))
             return semid_fail(SEMID_EINVAL, "%s: key '%s' must be an integer, got %g", origin, k->name, x);
         if (!(x >= k->min && x <= k->max))
             return semid_fail(SEMID_EINVAL, "%s: key '%s' = %g is out of range [%g, %g]", origin, k->name, x, k->min, k->max);
         if (k->type == K_INT) *(int32_t *)base = (int32_t)x;
+        else if (k->type == K_SEED) *(int64_t *)base = (int64_t)x;
         else *(double *)base = x;
         return SEMID_OK;
     }
@@ -375,8 +382,12 @@ const char *exp_hybrid_embedding(const exp_config *c) {
     return m && m->kind == SEMID_EMBED_BIENCODER ? m->name : NULL;
 }
 
-/* hybrid.strategy: one of the strategies run, read through a bi-encoder. */
+/* hybrid.strategy: one of the strategies run, read through a bi-encoder;
+ * cold items are evaluated on its models. */
 static semid_status validate_hybrid(const exp_config *c) {
+    if (c->cold_fraction > 0 && !c->hybrid_strategy[0])
+        return semid_fail(SEMID_EINVAL, "key 'cold.fraction' needs 'hybrid.strategy' (multi or search): the cold items are "
+                                        "added to its models and encoded by its bi-encoder");
     if (!c->hybrid_strategy[0]) return SEMID_OK;
     semid_status known = semid_strategy_lookup(c->hybrid_strategy, NULL);
     if (known != SEMID_OK) return semid_fail_context(known, "key 'hybrid.strategy'");
@@ -451,6 +462,7 @@ static cJSON *key_value_json(const exp_config *c, const key_spec *k) {
     switch (k->type) {
     case K_INT: v = cJSON_CreateNumber(*(const int32_t *)base); break;
     case K_DOUBLE: v = cJSON_CreateNumber(*(const double *)base); break;
+    case K_SEED: v = cJSON_CreateNumber((double)*(const int64_t *)base); break;
     case K_STRING: v = cJSON_CreateString(base); break;
     case K_SEEDS:
         v = cJSON_CreateArray();

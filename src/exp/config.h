@@ -76,6 +76,13 @@ typedef struct exp_config {
     double hybrid_weight;     /* W: the generative score's weight, 0..1 */
     int32_t hybrid_dense_k;   /* the dense index's candidates per query */
 
+    /* held-out cold items (data/holdout.h): a share of the catalog no
+       training stage sees, added to hybrid.strategy's models after training
+       as `semid catalog add` does, and evaluated apart from the warm items */
+    double cold_fraction;     /* 0 = off; else the held-out share of items */
+    int64_t cold_seed;        /* which items */
+    double cold_expand_prefix; /* the prefix-expansion rows' share of the top k */
+
     /* how to run, not what: no configuration key, not in results.json */
     int32_t wait;             /* the run directory is locked by another run:
                                  0 = fail naming its pid, 1 = wait for it */

@@ -261,6 +261,14 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
                 "Hybrid re-ranking: the model's beam and its bi-encoder's nearest items, W z(log-prob) + (1 - W) "
                 "z(cosine) (hybrid.*)",
                 "ranking");
+    write_table(&b, r, EXP_TABLE_WARM,
+                "Held-out items (cold.*): warm items' tests, the cold items added to the model (reference rows: the "
+                "warm dataset's tests)",
+                "ranking");
+    write_table(&b, r, EXP_TABLE_COLD,
+                "Held-out items (cold.*): the cold items' tests (never seen in training; reference rows: the warm "
+                "dataset's tests)",
+                "ranking");
     write_training(&b, r);
     if (plot_name)
         exp_sb_printf(&b, "\n## Figure 1: the trade-off\n\n![search against recommendation Recall@%d](%s)\n\n"

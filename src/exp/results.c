@@ -119,6 +119,8 @@ static const char *table_name(exp_table t) {
     case EXP_TABLE_ABLATION: return "ablation";
     case EXP_TABLE_MAIN_DIVERSE: return "main_diverse";
     case EXP_TABLE_HYBRID: return "hybrid";
+    case EXP_TABLE_WARM: return "warm";
+    case EXP_TABLE_COLD: return "cold";
     default: return "?";
     }
 }

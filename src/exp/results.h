@@ -27,6 +27,8 @@ typedef enum {
     EXP_TABLE_ABLATION,
     EXP_TABLE_MAIN_DIVERSE,
     EXP_TABLE_HYBRID, /* hybrid.strategy's model alone and re-ranked with its dense index */
+    EXP_TABLE_WARM,   /* cold.*: that model with the cold items added, on the warm items' tests */
+    EXP_TABLE_COLD,   /* ... on the held-out items' tests */
     EXP_N_TABLES
 } exp_table;
 

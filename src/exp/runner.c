@@ -309,6 +309,49 @@ static semid_status hybrid_rows(const exp_config *cfg, const char *run_dir, cons
     return add_row(res, &row);
 }
 
+/* cold.*: the hybrid strategy's models with the held-out items added,
+ * four rankings (exp_cold_methods), warm and cold targets in their tables. */
+static semid_status cold_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                              const exp_key *data_key, const gen_row *g, exp_results *res) {
+    static const char *const labels[EXP_COLD_N] = {"generative only", "prefix expansion", "dense only (cosine)",
+                                                   "hybrid"};
+    exp_row rows[EXP_COLD_N][2];
+    char model_name[96];
+    snprintf(model_name, sizeof model_name, "%s-%s", g->strategy, g->tokenizer);
+    for (int m = 0; m < EXP_COLD_N; m++)
+        for (int c = 0; c < 2; c++) {
+            char name[48], label[96];
+            snprintf(name, sizeof name, "%s/%s", c ? "cold" : "warm", exp_cold_methods[m]);
+            snprintf(label, sizeof label, "%s: %s", g->label, labels[m]);
+            row_init(&rows[m][c], c ? EXP_TABLE_COLD : EXP_TABLE_WARM, name, label, 1);
+        }
+    semid_dataset full;
+    semid_status st = exp_stage_dataset_full(run_dir, &full);
+    for (int s = 0; s < cfg->n_seeds && st == SEMID_OK && !rows[0][0].failed[0]; s++) {
+        exp_eval out[EXP_COLD_N];
+        semid_status es = exp_stage_cold(cfg, run_dir, ds, data_key, &g->sid_key, model_name, cfg->seeds[s], out);
+        for (int m = 0; m < EXP_COLD_N && es == SEMID_OK; m++) {
+            exp_eval parts[2];
+            es = exp_cold_split(&full, ds->n_items, &out[m], &parts[0], &parts[1]);
+            for (int c = 0; c < 2 && es == SEMID_OK; c++) es = row_add_eval(&rows[m][c], &parts[c]);
+            if (es == SEMID_OK) exp_eval_free(&parts[0]), exp_eval_free(&parts[1]);
+        }
+        for (int m = 0; m < EXP_COLD_N; m++) exp_eval_free(&out[m]);
+        if (es == SEMID_ENOMEM) st = es;
+        for (int m = 0; m < EXP_COLD_N && es != SEMID_OK; m++) row_fail(&rows[m][0], es), row_fail(&rows[m][1], es);
+    }
+    if (st == SEMID_OK) semid_dataset_free(&full);
+    else if (st != SEMID_ENOMEM)
+        for (int m = 0; m < EXP_COLD_N; m++) row_fail(&rows[m][0], st), row_fail(&rows[m][1], st), st = SEMID_OK;
+    for (int m = 0; m < EXP_COLD_N; m++)
+        for (int c = 0; c < 2; c++) {
+            if (!rows[m][c].failed[0]) row_finish(&rows[m][c]);
+            if (st == SEMID_OK) st = add_row(res, &rows[m][c]);
+            else free(rows[m][c].search_hits), free(rows[m][c].rec_hits);
+        }
+    return st;
+}
+
 static semid_status run_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                              const exp_key *data_key, exp_results *res) {
     /* Reference rows. */
@@ -350,7 +393,10 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
                                     .diverse = cfg->decode_diverse};
     semid_status st = generative_rows(cfg, run_dir, ds, data_key, rows, n_gen);
     for (int i = 0; i < cfg->n_strategies && st == SEMID_OK && cfg->hybrid_strategy[0]; i++)
-        if (strcmp(rows[i].strategy, cfg->hybrid_strategy) == 0) st = hybrid_rows(cfg, run_dir, ds, data_key, &rows[i], res);
+        if (strcmp(rows[i].strategy, cfg->hybrid_strategy) == 0) {
+            st = hybrid_rows(cfg, run_dir, ds, data_key, &rows[i], res);
+            if (st == SEMID_OK && cfg->cold_fraction > 0) st = cold_rows(cfg, run_dir, ds, data_key, &rows[i], res);
+        }
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
         if (rows[i].also_main) {
             exp_row copy;

@@ -6,6 +6,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "data/holdout.h"
 #include "data/import.h"
 #include "data/querygen.h"
 #include "data/synth.h"
@@ -55,6 +56,30 @@ static semid_status make_dataset(const exp_config *cfg, semid_dataset *ds) {
     return SEMID_OK;
 }
 
+/* cold.fraction: *ds becomes the warm dataset (what every stage trains
+ * on); the full one goes to RUN/dataset_full.sdd for the cold rows. */
+static semid_status hold_out(const exp_config *cfg, const char *run_dir, semid_dataset *ds) {
+    semid_dataset full, warm;
+    int32_t n_warm;
+    SEMID_TRY(semid_dataset_hold_out_items(ds, cfg->cold_fraction, (uint64_t)cfg->cold_seed, &full, &warm, &n_warm));
+    SEMID_INFO("cold items: %d of %d held out of training (seed %lld)", ds->n_items - n_warm, ds->n_items,
+               (long long)cfg->cold_seed);
+    char *path = semid_path_join(run_dir, "dataset_full.sdd");
+    semid_status st = path ? semid_dataset_save(&full, path) : semid_fail(SEMID_ENOMEM, "out of memory");
+    free(path);
+    semid_dataset_free(&full);
+    semid_dataset_free(ds);
+    *ds = warm;
+    return st;
+}
+
+semid_status exp_stage_dataset_full(const char *run_dir, semid_dataset *full) {
+    char *path = semid_path_join(run_dir, "dataset_full.sdd");
+    semid_status st = path ? semid_dataset_load(path, full) : semid_fail(SEMID_ENOMEM, "out of memory");
+    free(path);
+    return st;
+}
+
 semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid_dataset *ds, exp_key *key) {
     memset(ds, 0, sizeof *ds);
     SEMID_TRY(exp_key_dataset(cfg, key));
@@ -71,6 +96,7 @@ semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid
         SEMID_WARN("cached dataset unusable (%s); rebuilding", semid_last_error());
     }
     st = make_dataset(cfg, ds);
+    if (st == SEMID_OK && cfg->cold_fraction > 0) st = hold_out(cfg, run_dir, ds);
     if (st == SEMID_OK) st = semid_dataset_save(ds, path);
     if (st == SEMID_OK) st = exp_stage_mark(run_dir, "dataset", key);
     if (st != SEMID_OK) semid_dataset_free(ds);

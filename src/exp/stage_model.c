@@ -263,6 +263,23 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
     return st;
 }
 
+semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                            const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
+                            exp_key *key) {
+    const char *method = exp_hybrid_embedding(cfg);
+    if (!method) return semid_fail(SEMID_EINVAL, "hybrid rows: key 'hybrid.strategy' names no bi-encoder strategy");
+    char model_stage[160];
+    snprintf(model_stage, sizeof model_stage, "models/%s-s%lld", name, (long long)seed);
+    semid_matrix items = {0};
+    exp_key emb_key, model_key;
+    SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &emb_key));
+    semid_matrix_free(&items); /* the dense index reads them from their file */
+    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
+    if (!exp_stage_fresh(run_dir, model_stage, &model_key))
+        return semid_fail(SEMID_EINVAL, "hybrid row: the model %s is not trained with these settings", model_stage);
+    return exp_key_hybrid(cfg, &model_key, &emb_key, key);
+}
+
 semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                               const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
                               exp_eval *out) {
@@ -275,14 +292,8 @@ semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const 
     snprintf(rel, sizeof rel, "%s.json", stage);
     snprintf(enc_rel, sizeof enc_rel, "emb/%s.encoder", method);
     snprintf(npy_rel, sizeof npy_rel, "emb/%s.npy", method);
-    semid_matrix items = {0};
-    exp_key emb_key, model_key, key;
-    SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &emb_key));
-    semid_matrix_free(&items); /* the index reads them from their file */
-    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
-    SEMID_TRY(exp_key_hybrid(cfg, &model_key, &emb_key, &key));
-    if (!exp_stage_fresh(run_dir, model_stage, &model_key))
-        return semid_fail(SEMID_EINVAL, "hybrid row: the model %s is not trained with these settings", model_stage);
+    exp_key key;
+    SEMID_TRY(exp_hybrid_key(cfg, run_dir, ds, data_key, sid_key, name, seed, &key));
     char *dir = semid_path_join(run_dir, model_stage), *path = semid_path_join(run_dir, rel);
     char *enc = semid_path_join(run_dir, enc_rel), *npy = semid_path_join(run_dir, npy_rel);
     semid_status st = dir && path && enc && npy ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");

@@ -7,6 +7,7 @@
 #include "base/status.h"
 #include "exp/stages.h"
 #include "quant/strategy.h"
+#include "quant/tokenizer.h"
 
 /* Tokenizers are seeded once for all model seeds: the seeds vary the
  * generative models, not the IDs they are trained on. */
@@ -44,7 +45,7 @@ static semid_status load_inputs(const exp_config *cfg, const char *run_dir, cons
 }
 
 static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, const sid_inputs *in,
-                                const char *strategy, const char *tokenizer, semid_idtable *out,
+                                const char *strategy, const char *tokenizer, const char *tok_path, semid_idtable *out,
                                 double *collision_rate) {
     semid_strategy_options opt = {0};
     opt.strategy = strategy;
@@ -66,10 +67,13 @@ static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, 
                "distinct IDs than items (%.1f s)",
                strategy, tokenizer, res.table.n_levels, res.table.n_tokens, 100.0 * sharing, 100.0 * *collision_rate,
                semid_now() - t0);
-    *out = res.table; /* handed over; the tokenizers are not needed here */
+    /* The cold items' strategy keeps its tokenizer (catalog add). */
+    semid_status st = tok_path && res.n_tokenizers == 1 ? semid_tokenizer_save(res.tokenizers[0], tok_path) : SEMID_OK;
+    *out = res.table;
     memset(&res.table, 0, sizeof res.table);
     semid_strategy_result_free(&res);
-    return SEMID_OK;
+    if (st != SEMID_OK) semid_idtable_free(out);
+    return st;
 }
 
 semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
@@ -77,28 +81,33 @@ semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const sem
                            semid_idtable *out, double *collision_rate, exp_key *key) {
     memset(out, 0, sizeof *out);
     *collision_rate = 0.0;
-    char stage[112], file[128], side[128];
+    char stage[112], file[128], side[128], tok[128];
     snprintf(stage, sizeof stage, "sid/%s-%s", strategy, tokenizer);
     snprintf(file, sizeof file, "%s.sid", stage);
     snprintf(side, sizeof side, "%s.collisions", stage);
+    snprintf(tok, sizeof tok, "%s.tok", stage);
     char *dir = semid_path_join(run_dir, "sid");
     char *path = semid_path_join(run_dir, file);
     char *side_path = semid_path_join(run_dir, side);
-    semid_status st = dir && path && side_path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    char *tok_path = semid_path_join(run_dir, tok);
+    semid_status st = dir && path && side_path && tok_path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
     sid_inputs in;
     if (st == SEMID_OK) st = load_inputs(cfg, run_dir, ds, data_key, strategy, tokenizer, &in, key);
     if (st != SEMID_OK) goto done;
 
     char *text = NULL;
     size_t len;
+    int keep_tok = cfg->cold_fraction > 0 && strcmp(strategy, cfg->hybrid_strategy) == 0 &&
+                   strcmp(tokenizer, semid_tokenizer_defaults().method) == 0;
     if (exp_stage_fresh(run_dir, stage, key) && semid_idtable_load(path, out) == SEMID_OK &&
-        semid_read_file_verified(side_path, &text, &len) == SEMID_OK && out->n_items == ds->n_items) {
+        semid_read_file_verified(side_path, &text, &len) == SEMID_OK && out->n_items == ds->n_items &&
+        (!keep_tok || semid_path_exists(tok_path))) {
         *collision_rate = strtod(text, NULL);
         SEMID_INFO("ids %s/%s: reusing %s", strategy, tokenizer, path);
     } else {
         semid_idtable_free(out);
         memset(out, 0, sizeof *out);
-        st = build_table(cfg, ds, &in, strategy, tokenizer, out, collision_rate);
+        st = build_table(cfg, ds, &in, strategy, tokenizer, keep_tok ? tok_path : NULL, out, collision_rate);
         if (st == SEMID_OK) st = semid_idtable_save(out, path);
         if (st == SEMID_OK) {
             char line[64];
@@ -118,6 +127,7 @@ done:
     free(dir);
     free(path);
     free(side_path);
+    free(tok_path);
     return st;
 }
 

@@ -15,6 +15,10 @@
 /* The dataset: synthetic, a saved dataset file, or a directory to import;
  * queries are generated when it has none. Writes RUN/dataset.sdd. */
 semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid_dataset *ds, exp_key *key);
+/* With cold.fraction, *ds above is the warm dataset (data/holdout.h) and
+ * the full one (warm items first, then the cold ones) is
+ * RUN/dataset_full.sdd, loaded by this (after exp_stage_dataset). */
+semid_status exp_stage_dataset_full(const char *run_dir, semid_dataset *full);
 
 /* Embeddings by method name ("content", "search", "rec", "multi",
  * "fused_concat", "fused_svd"), written as RUN/emb/<method>.npy; the text
@@ -26,7 +30,9 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
 /* The ID table of a strategy ("search", "separate", ...) with a tokenizer
  * ("rqkmeans", "rqvae", ...), written as RUN/sid/<strategy>-<tokenizer>.sid.
  * *collision_rate gets 1 - distinct IDs / items before disambiguation (mean
- * over tasks; exp_collisions_of has the share of items sharing an ID). */
+ * over tasks; exp_collisions_of has the share of items sharing an ID). With
+ * cold.fraction, hybrid.strategy's tokenizer is kept as
+ * RUN/sid/<strategy>-<tokenizer>.tok (the cold items' IDs come from it). */
 semid_status exp_stage_sid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                            const exp_key *data_key, const char *strategy, const char *tokenizer,
                            semid_idtable *out, double *collision_rate, exp_key *key);
@@ -72,6 +78,25 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
 semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                               const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
                               exp_eval *out);
+/* The key of that evaluation (fails when the model is not trained). */
+semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                            const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
+                            exp_key *key);
+
+/* The cold-item evaluation (cold.*) of hybrid.strategy's model of one seed:
+ * the model copied to RUN/models/<name>-s<seed>/cold/, the held-out items
+ * added to it as `semid catalog add` does (IDs from the frozen tokenizer
+ * RUN/sid/<...>.tok, embeddings from the frozen bi-encoder on their text),
+ * and evaluated on the full dataset's test split four ways (EXP_COLD_*). */
+enum { EXP_COLD_GENERATIVE, EXP_COLD_EXPAND, EXP_COLD_DENSE, EXP_COLD_HYBRID, EXP_COLD_N };
+extern const char *const exp_cold_methods[EXP_COLD_N]; /* "generative", "expand", "dense", "hybrid" */
+semid_status exp_stage_cold(const exp_config *cfg, const char *run_dir, const semid_dataset *warm,
+                            const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
+                            exp_eval out[EXP_COLD_N]);
+/* Splits an evaluation of the full dataset's test split into its warm and
+ * cold targets (items >= n_warm are cold). */
+semid_status exp_cold_split(const semid_dataset *full, int32_t n_warm, const exp_eval *e, exp_eval *warm,
+                            exp_eval *cold);
 
 /* The non-generative reference rows, one row each (stage_model.c), in
  * report order: "popularity", "dense_search" (the search bi-encoder: query
