@@ -307,6 +307,13 @@ static void test_cold_items(void **state) {
     char *copy = semid_path_join(dir, "models/multi-rqkmeans-s1/cold/catalog.json");
     assert_false(semid_path_exists(own));
     assert_true(semid_path_exists(copy));
+    /* the trade-off plot keeps to the warm dataset's test split */
+    char *svg = semid_path_join(dir, "tradeoff.svg"), *text = NULL;
+    size_t len = 0;
+    assert_int_equal(semid_read_file(svg, &text, &len), SEMID_OK);
+    assert_null(strstr(text, "dense only"));
+    assert_non_null(strstr(text, "dense re-ranking"));
+    free(text), free(svg);
     exp_results_free(&r);
     test_rm_rf(dir);
     free(dir), free(own), free(copy);

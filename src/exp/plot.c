@@ -305,6 +305,7 @@ semid_status exp_plot_write_svg(const exp_results *r, const char *path) {
     for (int i = 0; i < r->n_rows; i++) {
         const exp_row *row = &r->rows[i];
         if (row->failed[0] || row->rec_recall.n == 0) continue;
+        if (row->table == EXP_TABLE_WARM || row->table == EXP_TABLE_COLD) continue; /* another test split */
         int rec_only = row->search_recall.n == 0;
         if ((row->generative && rec_only) || row->decoder != EXP_DECODER_TRIE) continue;
         double x = rec_only ? 0.0 : row->search_recall.mean, y = row->rec_recall.mean;

@@ -149,7 +149,9 @@ static void write_training(exp_sbuf *b, const exp_results *r) {
     exp_sb_printf(b, "|---|---|---|---|---|---|\n");
     for (int i = 0; i < r->n_rows; i++) {
         const exp_row *row = &r->rows[i];
-        if (!row->generative || row->failed[0] || row->decoder != EXP_DECODER_TRIE) continue;
+        if (!row->generative || row->failed[0] || row->decoder != EXP_DECODER_TRIE || row->table == EXP_TABLE_WARM ||
+            row->table == EXP_TABLE_COLD)
+            continue;
         int seen = 0; /* a row shown in two tables is listed once */
         for (int j = 0; j < i && !seen; j++)
             seen = r->rows[j].generative && strcmp(r->rows[j].name, row->name) == 0;
