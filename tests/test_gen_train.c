@@ -21,6 +21,7 @@
 #include "linalg/matrix.h"
 #include "linalg/vec.h"
 #include "quant/strategy.h"
+#include "support/gen/fixtures.h"
 #include "support/testutil.h"
 #include "text/tokenize.h"
 
@@ -35,45 +36,6 @@ enum { SANITIZED = 0 };
 static char *tmpdir;
 static semid_dataset ds;
 static semid_idtable table;
-
-/* A content embedding by feature hashing: each word of the item's text adds
- * +-1 to one of D dimensions; rows are L2-normalised. */
-static void hashed_embedding(const semid_dataset *d, int32_t D, semid_matrix *X) {
-    assert_int_equal(semid_matrix_alloc(X, d->n_items, D), SEMID_OK);
-    for (int32_t i = 0; i < d->n_items; i++) {
-        char *text = semid_item_text(&d->items[i]);
-        semid_words w;
-        assert_int_equal(semid_tokenize(text, &w), SEMID_OK);
-        for (int32_t j = 0; j < w.n; j++) {
-            uint64_t h = semid_hash_bytes(w.words[j], strlen(w.words[j]), 99);
-            X->data[(int64_t)i * D + (int64_t)(h % (uint64_t)D)] += (h >> 40) & 1 ? 1.0f : -1.0f;
-        }
-        X->data[(int64_t)i * D] += 0.01f; /* never all zero */
-        semid_words_free(&w);
-        free(text);
-    }
-    semid_normalize_rows(X->data, X->rows, X->cols);
-}
-
-static void make_table(const semid_dataset *d, int32_t codebook, semid_idtable *out) {
-    semid_matrix X;
-    hashed_embedding(d, 64, &X);
-    int64_t *pop = calloc((size_t)d->n_items, sizeof *pop);
-    semid_dataset_train_counts(d, pop);
-    semid_strategy_options o = {.strategy = "content", .tokenizer = semid_tokenizer_defaults(), .disambiguate = 1,
-                                .popularity = pop};
-    o.tokenizer.levels = 2;
-    o.tokenizer.codebook_size = codebook;
-    o.tokenizer.iters = 10;
-    semid_strategy_inputs in = {.single = &X};
-    semid_strategy_result r;
-    assert_int_equal(semid_strategy_build(&in, &o, &r), SEMID_OK);
-    *out = r.table;
-    memset(&r.table, 0, sizeof r.table);
-    semid_strategy_result_free(&r);
-    semid_matrix_free(&X);
-    free(pop);
-}
 
 static int setup(void **state) {
     (void)state;
@@ -90,7 +52,7 @@ static int setup(void **state) {
     c.queries_per_item = 6;
     c.queries_train = 4;
     if (semid_synth_generate(&c, 3, &ds) != SEMID_OK) return -1;
-    make_table(&ds, 12, &table);
+    test_content_table(&ds, 12, &table);
     return tmpdir ? 0 : -1;
 }
 

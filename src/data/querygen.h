@@ -27,6 +27,7 @@
 #define SEMID_DATA_QUERYGEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data/dataset.h"
@@ -78,5 +79,38 @@ semid_status semid_queries_write_tsv(const semid_dataset *ds, const char *path);
  * Measures whether a model learnt the items or the generator's phrasing. */
 semid_status semid_querygen_unseen_style(semid_dataset *ds, int32_t per_item, uint64_t seed,
                                          semid_querygen_stats *stats);
+/* ---- Queries one at a time, at a level of specificity (personalised
+ * search, gen/examples.h). A vague query names genre and decade at most
+ * ("90s comedy": hundreds of right answers, which only a history can tell
+ * apart), a keyword one a keyword or two ("heist crime movie"), a full one
+ * anything the generator writes (names, phrases). Never a title word. */
+typedef enum semid_query_level {
+    SEMID_QUERY_VAGUE = 0,
+    SEMID_QUERY_KEYWORDS = 1,
+    SEMID_QUERY_FULL = 2,
+    SEMID_QUERY_N_LEVELS = 3
+} semid_query_level;
+
+/* "vague", "keywords", "full"; and back (-1 for an unknown name). */
+const char *semid_query_level_name(int level);
+int semid_query_level_parse(const char *name);
+
+/* What the generator knows of every item of a dataset, built once. The
+ * word sets of the dataset's queries other than training ones (split !=
+ * TRAIN, or role[q] != TRAIN when role is given) are kept per item, so
+ * that a generated training query never repeats a held-out one. */
+typedef struct semid_querygen_profiles semid_querygen_profiles;
+
+semid_status semid_querygen_profiles_build(const semid_dataset *ds, const uint8_t *role,
+                                           semid_querygen_profiles **out);
+void semid_querygen_profiles_free(semid_querygen_profiles *p);
+
+/* Writes a query for `item` at `level` to out (cap bytes), drawn with the
+ * stream `seed`: *made = 1; or *made = 0 (out empty) when avoid_held_out is
+ * set and every query the item has at that level repeats a held-out one.
+ * An item with no content for the level gets a generic request ("a
+ * movie"). Thread-safe on a shared `p`. */
+semid_status semid_querygen_one(const semid_querygen_profiles *p, int32_t item, int level, uint64_t seed,
+                                int avoid_held_out, char *out, size_t cap, int *made);
 
 #endif

@@ -10,6 +10,7 @@
  *   querygen_templates.c  query templates, the content they take, rendering
  *   querygen_item.c       the queries of one item and their splits
  *   querygen_unseen.c     test queries in a style training never sees
+ *   querygen_level.c      queries one at a time at a level of specificity
  *   querygen.c            the whole catalog, copies, export */
 #ifndef SEMID_DATA_QUERYGEN_IMPL_H
 #define SEMID_DATA_QUERYGEN_IMPL_H
@@ -163,6 +164,9 @@ typedef struct qg_buf {
 
 /* The templates the item has content for, in order; returns their count. */
 int32_t qg_fitting_templates(const qg_profile *p, int32_t fits[QG_N_TEMPLATES]);
+/* The templates of a specificity level (semid_query_level) the item has
+ * content for; returns their count (0: nothing fits). */
+int32_t qg_level_templates(const qg_profile *p, int level, int32_t fits[QG_N_TEMPLATES]);
 void qg_draw_bundle(qg_bundle *b, const qg_profile *p, const qg_usage *u, semid_rng *rng);
 bool qg_overuses(int32_t template_index, const qg_bundle *b, const qg_usage *u);
 void qg_count_usage(qg_usage *u, int32_t template_index, const qg_bundle *b, int variant);

@@ -73,6 +73,27 @@ int32_t qg_fitting_templates(const qg_profile *p, int32_t fits[QG_N_TEMPLATES]) 
     return n_fits;
 }
 
+/* Templates by specificity (querygen.h, semid_query_level): vague ones
+ * say genre and decade at most, keyword ones a keyword or two with or
+ * without a genre; full ones are every template. Each list goes from the
+ * preferred to the last resort. */
+static const int32_t k_vague_templates[] = {25, 24, 29, 30};
+static const int32_t k_keyword_templates[] = {5, 17, 28, 27, 20, 0};
+
+int32_t qg_level_templates(const qg_profile *p, int level, int32_t fits[QG_N_TEMPLATES]) {
+    if (level == SEMID_QUERY_FULL) return qg_fitting_templates(p, fits);
+    int32_t n_persons = 0, n_fits = 0;
+    for (int32_t i = 0; i < p->n_names; i++) n_persons += p->is_person[i];
+    const int32_t *list = level == SEMID_QUERY_VAGUE ? k_vague_templates : k_keyword_templates;
+    int32_t n = level == SEMID_QUERY_VAGUE ? (int32_t)(sizeof k_vague_templates / sizeof *k_vague_templates)
+                                           : (int32_t)(sizeof k_keyword_templates / sizeof *k_keyword_templates);
+    for (int32_t i = 0; i < n; i++)
+        if (template_fits(&k_templates[list[i]], p, n_persons)) fits[n_fits++] = list[i];
+    /* Vague: the genre-and-decade forms when they fit, a lone genre or year only when they do not. */
+    if (level == SEMID_QUERY_VAGUE && n_fits > 2 && fits[0] == 25) n_fits = 2;
+    return n_fits;
+}
+
 enum { QG_MAX_PHRASE_USES = 3, QG_MAX_NAME_USES = 4 };
 
 /* Index drawn with weight 1 / (1 + uses)^2 among n choices (n > 0). */

@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "base/status.h"
 #include "text/tokenize.h"
 
 semid_gen_example_options semid_gen_example_defaults(void) {
-    semid_gen_example_options o = {.max_seq_len = 64, .history_window = 20, .valid_query_share = 0.05, .seed = 1};
+    semid_gen_example_options o = {.max_seq_len = 64, .history_window = 20, .valid_query_share = 0.05,
+                                   .personal_levels = {0.4, 0.3, 0.3}, .seed = 1};
     return o;
 }
 
@@ -67,7 +69,8 @@ static semid_status reserve_tokens(semid_gen_seqs *s, int64_t more) {
 
 /* Appends a sequence of n tokens (copied from tok, with target flags from
  * tgt or all zero) and returns it, or NULL on allocation failure. */
-static semid_gen_seq *push_seq(semid_gen_seqs *s, const int32_t *tok, const uint8_t *tgt, int32_t n, int task) {
+static semid_gen_seq *push_seq(semid_gen_seqs *s, const int32_t *tok, const uint8_t *tgt, int32_t n, int task,
+                               int personal) {
     if (reserve_tokens(s, n) != SEMID_OK) return NULL;
     if (s->n == s->cap) {
         int64_t cap = s->cap ? 2 * s->cap : 1024;
@@ -80,13 +83,15 @@ static semid_gen_seq *push_seq(semid_gen_seqs *s, const int32_t *tok, const uint
         s->cap = cap;
     }
     semid_gen_seq *q = &s->seq[s->n++];
-    *q = (semid_gen_seq){.offset = s->n_tokens, .len = n, .task = (uint8_t)task, .target = -1, .source = -1};
+    *q = (semid_gen_seq){
+        .offset = s->n_tokens, .len = n, .task = (uint8_t)task, .target = -1, .source = -1, .personal = (uint8_t)personal};
     memcpy(s->tokens + s->n_tokens, tok, (size_t)n * sizeof *tok);
     if (tgt) memcpy(s->is_target + s->n_tokens, tgt, (size_t)n);
     else memset(s->is_target + s->n_tokens, 0, (size_t)n);
     s->n_tokens += n;
     if (n > s->max_len) s->max_len = n;
-    s->n_task[task == SEMID_TASK_REC]++;
+    if (personal) s->n_personal++;
+    else s->n_task[task == SEMID_TASK_REC]++;
     return q;
 }
 
@@ -141,10 +146,10 @@ semid_status semid_gen_prompt_search(const semid_gen_vocab *v, const semid_idtab
     return SEMID_OK;
 }
 
-void semid_gen_prompt_rec(const semid_gen_vocab *v, const semid_idtable *t, const semid_gen_example_options *o,
-                          const int32_t *history, int64_t n_hist, int32_t *out, int32_t *n) {
+/* [RECOMMEND] and the REC-task IDs of the last w items of history; returns the length. */
+static int32_t put_history(const semid_gen_vocab *v, const semid_idtable *t, const int32_t *history, int64_t n_hist,
+                           int64_t w, int32_t *out) {
     int32_t L = t->n_levels;
-    int64_t w = semid_gen_effective_window(o, L);
     int64_t first = n_hist > w ? n_hist - w : 0;
     int32_t len = 0;
     out[len++] = SEMID_TOK_RECOMMEND;
@@ -153,7 +158,38 @@ void semid_gen_prompt_rec(const semid_gen_vocab *v, const semid_idtable *t, cons
         for (int32_t l = 0; l < L; l++) out[len + l] += v->sid_base;
         len += L;
     }
-    *n = len;
+    return len;
+}
+
+void semid_gen_prompt_rec(const semid_gen_vocab *v, const semid_idtable *t, const semid_gen_example_options *o,
+                          const int32_t *history, int64_t n_hist, int32_t *out, int32_t *n) {
+    *n = put_history(v, t, history, n_hist, semid_gen_effective_window(o, t->n_levels), out);
+}
+
+semid_status semid_gen_prompt_personal(const semid_gen_vocab *v, const semid_idtable *t,
+                                       const semid_gen_example_options *o, const int32_t *history, int64_t n_hist,
+                                       const char *text, int32_t *out, int32_t *n, int32_t *n_unknown) {
+    /* [RECOMMEND] H*L [SEARCH] words [SEP] and the first L-1 ID tokens fit
+     * Tmax positions: H*L + words <= Tmax - L - 2, with H >= 1 kept for
+     * the history when there is one. */
+    int32_t L = t->n_levels, room = o->max_seq_len - L - 2;
+    int32_t max_words = room - (n_hist > 0 ? L : 0);
+    if (max_words < 0) max_words = 0;
+    int32_t *words = malloc((size_t)(max_words > 0 ? max_words : 1) * sizeof *words);
+    if (!words) return semid_fail(SEMID_ENOMEM, "examples: out of memory");
+    int32_t nw = 0;
+    semid_status st = semid_gen_vocab_encode(v, text, words, max_words, &nw, n_unknown);
+    if (st == SEMID_OK) {
+        int64_t w = semid_gen_effective_window(o, L), fit = (room - nw) / (L > 0 ? L : 1);
+        int32_t len = put_history(v, t, history, n_hist, w < fit ? w : fit > 0 ? fit : 0, out);
+        out[len++] = SEMID_TOK_SEARCH;
+        memcpy(out + len, words, (size_t)nw * sizeof *words);
+        len += nw;
+        out[len++] = SEMID_TOK_SEP;
+        *n = len;
+    }
+    free(words);
+    return st;
 }
 
 /* ---- training set ---- */
@@ -180,7 +216,7 @@ semid_status semid_gen_examples_train(const semid_dataset *ds, const semid_idtab
             tok[n + l] += v->sid_base;
             tgt[n + l] = 1;
         }
-        semid_gen_seq *s = push_seq(out, tok, tgt, n + L, SEMID_TASK_SEARCH);
+        semid_gen_seq *s = push_seq(out, tok, tgt, n + L, SEMID_TASK_SEARCH, 0);
         if (!s) st = SEMID_ENOMEM;
         else s->source = q;
     }
@@ -203,7 +239,7 @@ semid_status semid_gen_examples_train(const semid_dataset *ds, const semid_idtab
                 }
                 n += L;
             }
-            semid_gen_seq *s = push_seq(out, tok, tgt, n, SEMID_TASK_REC);
+            semid_gen_seq *s = push_seq(out, tok, tgt, n, SEMID_TASK_REC, 0);
             if (!s) st = SEMID_ENOMEM;
             else s->source = u;
             end = start + 1;
@@ -215,7 +251,103 @@ semid_status semid_gen_examples_train(const semid_dataset *ds, const semid_idtab
     return st;
 }
 
+/* ---- personalised search ---- */
+
+enum { QUERY_CAP = 512 };
+static const uint64_t PERSONAL_STREAM = 0x9e25u, PERSONAL_EVAL_STREAM = 0x9e2e7u;
+
+/* A level drawn with the shares o->personal_levels (normalised). */
+static int draw_level(const semid_gen_example_options *o, double u) {
+    double total = 0, acc = 0;
+    for (int l = 0; l < SEMID_QUERY_N_LEVELS; l++) total += o->personal_levels[l] > 0 ? o->personal_levels[l] : 0;
+    if (!(total > 0)) return SEMID_QUERY_FULL;
+    for (int l = 0; l < SEMID_QUERY_N_LEVELS; l++) {
+        acc += (o->personal_levels[l] > 0 ? o->personal_levels[l] : 0) / total;
+        if (u < acc) return l;
+    }
+    return SEMID_QUERY_N_LEVELS - 1;
+}
+
+/* The stream of (seed, stream, user, position): a function of these alone. */
+static semid_rng example_rng(uint64_t seed, uint64_t stream, int32_t user, int64_t at) {
+    semid_rng base;
+    semid_rng_seed(&base, seed);
+    uint64_t key[2] = {(uint64_t)user, (uint64_t)at};
+    return semid_rng_fork(&base, stream ^ semid_hash_bytes(key, sizeof key, 0x9e25));
+}
+
+semid_status semid_gen_examples_personal_train(const semid_dataset *ds, const semid_idtable *t,
+                                               const semid_gen_vocab *v, const semid_querygen_profiles *profiles,
+                                               const semid_gen_example_options *o, semid_gen_seqs *out) {
+    int32_t L = t->n_levels, Tmax = o->max_seq_len;
+    if (Tmax < 2 * L + 3)
+        return semid_fail(SEMID_EINVAL, "examples: max_seq_len %d is too short for personalised search with IDs of %d tokens",
+                          Tmax, L);
+    int32_t *tok = malloc((size_t)(Tmax + 1) * sizeof *tok);
+    uint8_t *tgt = calloc((size_t)(Tmax + 1), 1);
+    char *query = malloc(QUERY_CAP);
+    semid_status st = tok && tgt && query ? SEMID_OK : semid_fail(SEMID_ENOMEM, "examples: out of memory");
+    int64_t w1 = (int64_t)semid_gen_effective_window(o, L) + 1;
+    for (int32_t u = 0; u < ds->n_users && st == SEMID_OK; u++) {
+        semid_user_split sp = semid_dataset_user_split(ds, u);
+        const int32_t *items = ds->seq_items + sp.train_begin;
+        /* The rec windows (semid_gen_examples_train): each one's last item. */
+        for (int64_t end = sp.train_end - sp.train_begin; end > 1 && st == SEMID_OK;) {
+            int64_t start = end - w1 > 0 ? end - w1 : 0;
+            int32_t item = items[end - 1];
+            semid_rng r = example_rng(o->seed, PERSONAL_STREAM, u, end - 1);
+            int level = draw_level(o, semid_rng_uniform(&r));
+            int made = 0, n = 0;
+            st = semid_querygen_one(profiles, item, level, semid_rng_u64(&r), 1, query, QUERY_CAP, &made);
+            if (st == SEMID_OK && made)
+                st = semid_gen_prompt_personal(v, t, o, items + start, end - 1 - start, query, tok, &n, NULL);
+            if (st == SEMID_OK && made) {
+                semid_idtable_tokens(t, SEMID_TASK_SEARCH, item, tok + n);
+                for (int32_t l = 0; l < L; l++) tok[n + l] += v->sid_base;
+                memset(tgt, 0, (size_t)n);
+                memset(tgt + n, 1, (size_t)L);
+                semid_gen_seq *s = push_seq(out, tok, tgt, n + L, SEMID_TASK_SEARCH, 1);
+                if (!s) st = SEMID_ENOMEM;
+                else {
+                    s->source = u;
+                    s->target = item;
+                    s->level = (uint8_t)level;
+                }
+            }
+            end = start + 1;
+        }
+    }
+    free(tok);
+    free(tgt);
+    free(query);
+    return st;
+}
+
 /* ---- evaluation prompts ---- */
+
+/* User u's history for evaluating `split` (the training part, and the
+ * validation item for TEST) into *hist (grown as needed), and the item to
+ * find (-1: the user has none for that split). */
+static semid_status eval_history(const semid_dataset *ds, int32_t u, int split, int32_t **hist, int64_t *cap,
+                                 int64_t *n_hist, int32_t *target) {
+    semid_user_split sp = semid_dataset_user_split(ds, u);
+    *target = split == SEMID_SPLIT_VALID ? sp.valid_item : sp.test_item;
+    *n_hist = 0;
+    if (*target < 0) return SEMID_OK;
+    int64_t n_train = sp.train_end - sp.train_begin;
+    int64_t n = n_train + (split == SEMID_SPLIT_TEST && sp.valid_item >= 0);
+    if (n > *cap) {
+        int64_t c = n * 2;
+        int32_t *h = realloc(*hist, (size_t)c * sizeof *h);
+        if (!h) return semid_fail(SEMID_ENOMEM, "examples: out of memory");
+        *hist = h;
+        *cap = c;
+    }
+    if (n_train > 0) memcpy(*hist, ds->seq_items + sp.train_begin, (size_t)n_train * sizeof **hist);
+    if (n > n_train) (*hist)[n_train] = sp.valid_item;
+    *n_hist = n;
+    return SEMID_OK;
+}
 
 semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtable *t, const semid_gen_vocab *v,
                                      const uint8_t *role, const semid_gen_example_options *o, int split,
@@ -235,7 +367,7 @@ semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtabl
         int32_t n = 0;
         st = semid_gen_prompt_search(v, t, o, ds->queries[q].text, tok, &n, NULL);
         if (st != SEMID_OK) break;
-        semid_gen_seq *s = push_seq(out, tok, NULL, n, SEMID_TASK_SEARCH);
+        semid_gen_seq *s = push_seq(out, tok, NULL, n, SEMID_TASK_SEARCH, 0);
         if (!s) {
             st = SEMID_ENOMEM;
             break;
@@ -244,26 +376,14 @@ semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtabl
         s->target = ds->queries[q].item;
     }
     for (int32_t u = 0; u < ds->n_users && st == SEMID_OK; u++) {
-        semid_user_split sp = semid_dataset_user_split(ds, u);
-        int32_t target = split == SEMID_SPLIT_VALID ? sp.valid_item : sp.test_item;
+        int32_t target = -1;
+        int64_t n_hist = 0;
+        st = eval_history(ds, u, split, &hist, &hist_cap, &n_hist, &target);
+        if (st != SEMID_OK) break;
         if (target < 0) continue;
-        int64_t n_train = sp.train_end - sp.train_begin;
-        int64_t n_hist = n_train + (split == SEMID_SPLIT_TEST && sp.valid_item >= 0);
-        if (n_hist > hist_cap) {
-            int64_t cap = n_hist * 2;
-            int32_t *h = realloc(hist, (size_t)cap * sizeof *h);
-            if (!h) {
-                st = semid_fail(SEMID_ENOMEM, "examples: out of memory");
-                break;
-            }
-            hist = h;
-            hist_cap = cap;
-        }
-        if (n_train > 0) memcpy(hist, ds->seq_items + sp.train_begin, (size_t)n_train * sizeof *hist);
-        if (n_hist > n_train) hist[n_train] = sp.valid_item;
         int32_t n = 0;
         semid_gen_prompt_rec(v, t, o, hist, n_hist, tok, &n);
-        semid_gen_seq *s = push_seq(out, tok, NULL, n, SEMID_TASK_REC);
+        semid_gen_seq *s = push_seq(out, tok, NULL, n, SEMID_TASK_REC, 0);
         if (!s) {
             st = SEMID_ENOMEM;
             break;
@@ -274,6 +394,51 @@ semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtabl
     }
     free(tok);
     free(hist);
+    if (st != SEMID_OK) semid_gen_seqs_free(out);
+    return st;
+}
+
+semid_status semid_gen_examples_personal_eval(const semid_dataset *ds, const semid_idtable *t,
+                                              const semid_gen_vocab *v, const semid_querygen_profiles *profiles,
+                                              const semid_gen_example_options *o, int split, int level,
+                                              int with_history, semid_gen_seqs *out) {
+    memset(out, 0, sizeof *out);
+    if (split != SEMID_SPLIT_VALID && split != SEMID_SPLIT_TEST)
+        return semid_fail(SEMID_EINVAL, "examples: evaluation split must be VALID or TEST");
+    if (level < 0 || level >= SEMID_QUERY_N_LEVELS)
+        return semid_fail(SEMID_EINVAL, "examples: specificity level %d is not 0..%d", level, SEMID_QUERY_N_LEVELS - 1);
+    int32_t Tmax = o->max_seq_len;
+    if (Tmax < 2 * t->n_levels + 3)
+        return semid_fail(SEMID_EINVAL, "examples: max_seq_len %d is too short for personalised search", Tmax);
+    int32_t *tok = malloc((size_t)(Tmax + 1) * sizeof *tok), *hist = NULL;
+    char *query = malloc(QUERY_CAP);
+    int64_t hist_cap = 0;
+    semid_status st = tok && query ? SEMID_OK : semid_fail(SEMID_ENOMEM, "examples: out of memory");
+    for (int32_t u = 0; u < ds->n_users && st == SEMID_OK; u++) {
+        int32_t target = -1, n = 0;
+        int64_t n_hist = 0;
+        st = eval_history(ds, u, split, &hist, &hist_cap, &n_hist, &target);
+        if (st != SEMID_OK || target < 0) continue;
+        semid_rng r = example_rng(o->seed, PERSONAL_EVAL_STREAM + (uint64_t)(split * SEMID_QUERY_N_LEVELS + level), u, 0);
+        int made = 0;
+        st = semid_querygen_one(profiles, target, level, semid_rng_u64(&r), 0, query, QUERY_CAP, &made);
+        if (st != SEMID_OK) break;
+        st = with_history ? semid_gen_prompt_personal(v, t, o, hist, n_hist, query, tok, &n, NULL)
+                          : semid_gen_prompt_search(v, t, o, query, tok, &n, NULL);
+        if (st != SEMID_OK) break;
+        semid_gen_seq *s = push_seq(out, tok, NULL, n, SEMID_TASK_SEARCH, with_history);
+        if (!s) {
+            st = SEMID_ENOMEM;
+            break;
+        }
+        s->source = u;
+        s->target = target;
+        s->level = (uint8_t)level;
+        if (with_history) st = push_excl(out, s, hist, n_hist);
+    }
+    free(tok);
+    free(hist);
+    free(query);
     if (st != SEMID_OK) semid_gen_seqs_free(out);
     return st;
 }

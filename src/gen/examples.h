@@ -5,6 +5,12 @@
  *            loss on the ID tokens of every item but the first (teacher
  *            forcing: one pass trains every next-item prediction)
  *
+ *   personalised search (the third task):
+ *            [RECOMMEND] item1-ID .. itemH-ID [SEARCH] w1 .. wn [SEP] id1 .. idL
+ *            loss on id1..idL only: the rec prompt, then the search prompt.
+ *            No token of its own: the two task tokens in this order mark it,
+ *            so the vocabulary (and every bundle made before) is unchanged.
+ *
  * Search items use their SEARCH-task ID, histories their REC-task ID (the
  * same for single-space tables; disjoint or prefix-shared for separate and
  * prefix_share strategies).
@@ -17,6 +23,15 @@
  * history_window items: for VALID the training part, for TEST the training
  * part plus the validation item.
  *
+ * Personalised search examples come from the same windows: the last item
+ * of each window is the target, the window's items before it the history
+ * (so never the target or anything after it), and the query one the query
+ * generator writes for the target at a level of specificity drawn with
+ * the shares personal_levels (data/querygen.h: vague, keywords, full). A
+ * query whose word set is one of the item's held-out queries is drawn
+ * again, and the example dropped when none is left. The history is cut
+ * (oldest first) so that the prompt and the ID fit the context.
+ *
  * Queries: the dataset's VALID queries validate; when it has none, a share
  * of the TRAIN queries (picked by a seeded hash) is held out for validation
  * and not trained on. TEST queries test. */
@@ -26,6 +41,7 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
+#include "data/querygen.h"
 #include "gen/vocab.h"
 #include "quant/idtable.h"
 #include "semid/semid.h"
@@ -34,6 +50,8 @@ typedef struct semid_gen_example_options {
     int32_t max_seq_len;      /* the model's Tmax */
     int32_t history_window;   /* items in a rec prompt (default 20); clamped to Tmax/L - 1 */
     double valid_query_share; /* held-out train queries when there are no VALID ones (default 0.05) */
+    double personal_levels[SEMID_QUERY_N_LEVELS]; /* shares of personalised-search queries by
+                                 specificity: vague 0.4, keywords 0.3, full 0.3 */
     uint64_t seed;
 } semid_gen_example_options;
 
@@ -61,8 +79,10 @@ typedef struct semid_gen_seq {
     uint8_t task;        /* SEMID_TASK_SEARCH or SEMID_TASK_REC */
     int32_t target;      /* evaluation prompts: the expected item; training: -1 */
     int32_t source;      /* query index (search) or user index (rec) */
-    int64_t excl_offset; /* evaluation rec prompts: the user's history items ... */
+    int64_t excl_offset; /* evaluation rec and personalised prompts: the user's history ... */
     int32_t n_excl;      /* ... (to exclude from the results); 0 otherwise */
+    uint8_t personal;    /* 1: personalised search (task SEARCH, a history in the prompt) */
+    uint8_t level;       /* personalised search: its query's semid_query_level */
 } semid_gen_seq;
 
 typedef struct semid_gen_seqs {
@@ -74,7 +94,8 @@ typedef struct semid_gen_seqs {
     int64_t n_excl, excl_cap;
     int32_t *excl;
     int32_t max_len;    /* longest sequence */
-    int64_t n_task[2];  /* sequences per task */
+    int64_t n_task[2];  /* sequences per task, personalised search apart */
+    int64_t n_personal; /* personalised-search sequences (after the others in training pools) */
 } semid_gen_seqs;
 
 void semid_gen_seqs_free(semid_gen_seqs *s);
@@ -93,10 +114,37 @@ semid_status semid_gen_prompt_search(const semid_gen_vocab *v, const semid_idtab
 void semid_gen_prompt_rec(const semid_gen_vocab *v, const semid_idtable *t, const semid_gen_example_options *o,
                           const int32_t *history, int64_t n_hist, int32_t *out, int32_t *n);
 
+/* Personalised search: [RECOMMEND], the REC-task IDs of the most recent
+ * items of `history` that fit (at most the window), [SEARCH], the query's
+ * words (cut to leave room for one history item and the ID), [SEP]. */
+semid_status semid_gen_prompt_personal(const semid_gen_vocab *v, const semid_idtable *t,
+                                       const semid_gen_example_options *o, const int32_t *history, int64_t n_hist,
+                                       const char *text, int32_t *out, int32_t *n, int32_t *n_unknown);
+
 /* All training sequences (both tasks). */
 semid_status semid_gen_examples_train(const semid_dataset *ds, const semid_idtable *t, const semid_gen_vocab *v,
                                       const uint8_t *role, const semid_gen_example_options *o,
                                       semid_gen_seqs *out);
+
+/* Appends the personalised-search training sequences (described above) to
+ * `out`, a pool semid_gen_examples_train made; their target field holds
+ * the item (for checks; training ignores it). */
+semid_status semid_gen_examples_personal_train(const semid_dataset *ds, const semid_idtable *t,
+                                               const semid_gen_vocab *v, const semid_querygen_profiles *profiles,
+                                               const semid_gen_example_options *o, semid_gen_seqs *out);
+
+/* Personalised-search evaluation prompts for `split`: for each user with an
+ * item for that split (in index order, as the rec prompts of
+ * semid_gen_examples_eval, so the two pair up), a query at `level` for
+ * that item (the same for a user, split and seed whatever the model), and
+ * the user's history as a rec prompt has it. with_history = 0 writes the
+ * plain search prompt of the same query instead (the history withheld).
+ * source = the user, target = the item; the history is the exclusion list
+ * of personalised prompts. */
+semid_status semid_gen_examples_personal_eval(const semid_dataset *ds, const semid_idtable *t,
+                                              const semid_gen_vocab *v, const semid_querygen_profiles *profiles,
+                                              const semid_gen_example_options *o, int split, int level,
+                                              int with_history, semid_gen_seqs *out);
 
 /* Evaluation prompts for `split` (SEMID_SPLIT_VALID or SEMID_SPLIT_TEST):
  * first the search prompts (queries with that role, in index order), then

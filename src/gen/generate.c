@@ -491,7 +491,7 @@ semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, s
     int32_t max_excl = 0;
     for (int64_t j = 0; exclude_history && j < n; j++) {
         const semid_gen_seq *s = &seqs->seq[idx ? idx[j] : j];
-        if (s->task == SEMID_TASK_REC && s->n_excl > max_excl) max_excl = s->n_excl;
+        if (s->n_excl > max_excl) max_excl = s->n_excl;
     }
     SEMID_TRY(semid_gen_check_decode(m, space->n_sid, t->n_levels, n, o, max_excl));
     SEMID_TRY(semid_beam_hits_alloc(out, n, o->beam.k));
@@ -504,7 +504,7 @@ semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, s
             const semid_gen_seq *s = &seqs->seq[idx ? idx[j] : j];
             if (s->task != task) continue;
             q[nq] = (semid_beam_query){.prompt = seqs->tokens + s->offset, .prompt_len = s->len};
-            if (task == SEMID_TASK_REC && exclude_history) {
+            if (exclude_history && s->n_excl > 0) { /* rec and personalised prompts */
                 q[nq].exclude = seqs->excl + s->excl_offset;
                 q[nq].n_exclude = s->n_excl;
             }

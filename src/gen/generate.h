@@ -127,7 +127,7 @@ semid_status semid_gen_score_items(const semid_gen_bundle *b, int task, const in
                                    const int32_t *items, int32_t n, float *out);
 
 /* Decodes prompts of a sequence pool (examples.h): seqs->seq[idx[j]] for
- * j < n, each with the trie of its task; rec prompts exclude their history
+ * j < n, each with the trie of its task; rec and personalised prompts exclude their history
  * when exclude_history is set. out is allocated, in the order of idx. */
 semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, semid_trie *const trie[2],
                                    const semid_beam_space *space, const semid_gen_seqs *seqs, const int64_t *idx,

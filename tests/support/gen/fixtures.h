@@ -1,0 +1,15 @@
+/* Fixtures shared by the generative-model tests. */
+#ifndef SEMID_TESTS_GEN_FIXTURES_H
+#define SEMID_TESTS_GEN_FIXTURES_H
+
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "quant/idtable.h"
+
+/* A disambiguated 2-level content ID table of `codebook` codes a level,
+ * from feature-hashed item texts (each word adds +-1 to one of 64
+ * dimensions): quick to make, and items with like texts share prefixes. */
+void test_content_table(const semid_dataset *d, int32_t codebook, semid_idtable *out);
+
+#endif
