@@ -231,6 +231,40 @@ static void test_resume_cli(void **state) {
 
 /* --patience: a validation score that cannot improve (a learning rate too
  * small to move the weights) stops the run after 1 + patience epochs. */
+/* search --history: personalised search with a model trained on it; a
+ * two-task model refuses it, naming the option that trains it. */
+static void test_search_history(void **state) {
+    (void)state;
+    char *out, *dir = semid_path_join(tmpdir, "personal"), hist[1024] = "";
+    for (int i = 0; i < 3; i++) {
+        strcat(hist, ds.items[i].id);
+        strcat(hist, i < 2 ? "," : "");
+    }
+    assert_int_equal(run(&out,
+                         "train --dataset %s --sids %s --out %s --layers 1 --dim 16 --heads 2 --epochs 1 --batch 16 "
+                         "--threads 1 --valid-sample 10 --personal-share 0.3 --quiet",
+                         ds_path, sid_path, dir),
+                     0);
+    free(out);
+    assert_int_equal(run(&out, "search --model %s --k 5 --history %s 'a comedy'", dir, hist), 0);
+    assert_int_equal(count_lines(out), 6);
+    for (int i = 0; i < 3; i++) { /* the history is left out, as in recommend */
+        char needle[128];
+        snprintf(needle, sizeof needle, "\t%s\t", ds.items[i].id);
+        assert_null(strstr(out, needle));
+    }
+    free(out);
+    assert_int_equal(run(&out, "search --model %s --history %s,nope-42 'a comedy'", dir, ds.items[0].id), 1);
+    assert_non_null(strstr(out, "'nope-42'"));
+    free(out);
+    assert_int_equal(run(&out, "search --model %s --history %s --queries - 'a comedy' < /dev/null", dir, hist), 2);
+    free(out);
+    assert_int_equal(run(&out, "search --model %s --k 5 --history %s 'a comedy'", model_dir, hist), 1);
+    assert_non_null(strstr(out, "--personal-share"));
+    free(out);
+    free(dir);
+}
+
 static void test_early_stopping_cli(void **state) {
     (void)state;
     char *out, *dir = semid_path_join(tmpdir, "early");
@@ -251,6 +285,7 @@ int main(void) {
         cmocka_unit_test(test_early_stopping_cli),
         cmocka_unit_test(test_bundle_files),
         cmocka_unit_test(test_search),
+        cmocka_unit_test(test_search_history),
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_resume_cli),

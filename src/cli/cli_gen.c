@@ -535,3 +535,23 @@ int cli_gen_run(const cli_gen_args *a, int task, const char *batch_path, cli_gen
     semid_gen_bundle_free(b);
     return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
 }
+
+semid_status cli_gen_parse_history(const semid_gen_bundle *b, const char *history, int32_t **items, int64_t *n) {
+    char *copy = semid_strdup(history);
+    *items = malloc((strlen(history) / 2 + 2) * sizeof **items);
+    *n = 0;
+    semid_status st = copy && *items ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    for (char *save = NULL, *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && st == SEMID_OK;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        size_t l = strlen(tok);
+        while (l > 0 && tok[l - 1] == ' ') tok[--l] = '\0';
+        if (l == 0) continue;
+        int32_t it = semid_gen_bundle_find_item(b, tok);
+        if (it < 0) st = semid_fail(SEMID_ENOTFOUND, "--history: item '%s' is not in the model's catalog", tok);
+        else (*items)[(*n)++] = it;
+    }
+    if (st == SEMID_OK && *n == 0) st = semid_fail(SEMID_EINVAL, "--history has no item ids");
+    free(copy);
+    return st;
+}

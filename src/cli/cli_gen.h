@@ -64,6 +64,10 @@ void cli_gen_print_hits(const semid_gen_bundle *b, const semid_beam_hits *h, int
 semid_status cli_gen_print_json(const semid_gen_bundle *b, const semid_beam_hits *h, int64_t q, int task,
                                 const char *id, const char *key, cJSON *input);
 
+/* --history ID,ID,... as item indices (*items allocated): an unknown id
+ * is an error naming it, as is a list without ids. */
+semid_status cli_gen_parse_history(const semid_gen_bundle *b, const char *history, int32_t **items, int64_t *n);
+
 /* The ids of history items as a JSON array of strings (NULL on allocation
  * failure). */
 cJSON *cli_gen_history_json(const semid_gen_bundle *b, const int32_t *items, int64_t n);

@@ -14,27 +14,6 @@
 #include "cli/cli_dense.h"
 #include "cli/cli_gen.h"
 
-/* --history ID,ID,... as item indices. */
-static semid_status parse_history(const semid_gen_bundle *b, const char *history, int32_t **items, int64_t *n) {
-    char *copy = semid_strdup(history);
-    *items = malloc((strlen(history) / 2 + 2) * sizeof **items);
-    *n = 0;
-    semid_status st = copy && *items ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
-    for (char *save = NULL, *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && st == SEMID_OK;
-         tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') tok++;
-        size_t l = strlen(tok);
-        while (l > 0 && tok[l - 1] == ' ') tok[--l] = '\0';
-        if (l == 0) continue;
-        int32_t it = semid_gen_bundle_find_item(b, tok);
-        if (it < 0) st = semid_fail(SEMID_ENOTFOUND, "--history: item '%s' is not in the model's catalog", tok);
-        else (*items)[(*n)++] = it;
-    }
-    if (st == SEMID_OK && *n == 0) st = semid_fail(SEMID_EINVAL, "--history has no item ids");
-    free(copy);
-    return st;
-}
-
 typedef struct one_history {
     const char *ids;
     const cli_dense_args *dense; /* --rerank dense, or NULL */
@@ -58,7 +37,7 @@ static semid_status recommend_one(const semid_gen_bundle *b, const semid_gen_dec
     const cli_dense_args *dense = ((const one_history *)ctx)->dense;
     int32_t *items = NULL;
     int64_t n = 0;
-    semid_status st = parse_history(b, history, &items, &n);
+    semid_status st = cli_gen_parse_history(b, history, &items, &n);
     semid_beam_hits h = {0};
     if (st == SEMID_OK) {
         int32_t w = semid_gen_effective_window(&b->ex, b->table.n_levels);

@@ -38,6 +38,9 @@ int cmd_train(int argc, char **argv) {
         {"warmup", CLI_INT64, &warmup, "warm-up steps (-1 = 5% of all steps, at most 500)"},
         {"decay", CLI_STRING, &decay, "learning-rate decay: cosine, linear or constant"},
         {"search-share", CLI_DOUBLE, &c.search_share, "share of search sequences per epoch (0 = as in the data)"},
+        {"personal-share", CLI_DOUBLE, &c.personal_share,
+         "the third task, personalised search (a history and a query): its share of each epoch, added to the "
+         "two tasks' sequences (0 = two tasks)"},
         {"min-count", CLI_INT, &c.vocab.min_count, "keep query words seen at least this often"},
         {"word-vectors", CLI_STRING, &c.word_vectors,
          "start query-word embeddings from word vectors: a GloVe/word2vec file, or 'default' (the shipped subset)"},

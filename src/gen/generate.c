@@ -74,7 +74,8 @@ semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset 
     return st;
 }
 
-cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_options *ex, int items_repeat) {
+cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_options *ex, int items_repeat,
+                             int personal) {
     cJSON *o = cJSON_CreateObject();
     cJSON *vj = semid_gen_vocab_to_cjson(v);
     cJSON *e = cJSON_CreateObject();
@@ -85,6 +86,7 @@ cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_o
         !cJSON_AddNumberToObject(e, "history_window", ex->history_window) ||
         !cJSON_AddNumberToObject(e, "valid_query_share", ex->valid_query_share) ||
         !cJSON_AddStringToObject(e, "seed", seed) || !cJSON_AddBoolToObject(o, "items_repeat", items_repeat) ||
+        (personal && !cJSON_AddBoolToObject(o, "personal_search", 1)) ||
         !cJSON_AddItemToObject(o, "vocab", vj)) {
         cJSON_Delete(o);
         cJSON_Delete(vj);
@@ -151,6 +153,8 @@ static semid_status parse_meta(const char *path, const char *extra, semid_gen_bu
         b->ex.valid_query_share = vs->valuedouble;
         b->ex.seed = strtoull(sd->valuestring, NULL, 10);
         b->items_repeat = cJSON_IsTrue(rep);
+        /* absent in bundles of two-task models, older ones included */
+        b->personal = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "personal_search"));
         st = semid_gen_vocab_from_cjson(cJSON_GetObjectItemCaseSensitive(g, "vocab"), &b->vocab);
         if (st != SEMID_OK) st = semid_fail_context(st, "%s", path);
     }
@@ -324,7 +328,7 @@ int32_t semid_gen_bundle_find_item(const semid_gen_bundle *b, const char *id) {
 
 /* ---- decoding ---- */
 
-static semid_beam_space bundle_space(const semid_gen_bundle *b) {
+semid_beam_space semid_gen_bundle_space(const semid_gen_bundle *b) {
     semid_beam_space sp = {.sid_base = b->vocab.sid_base, .n_sid = b->vocab.n_sid, .popularity = b->popularity};
     return sp;
 }
@@ -443,27 +447,40 @@ semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *quer
         st = semid_gen_prompt_search(&b->vocab, &b->table, &b->ex, queries[i] ? queries[i] : "", tok + i * T,
                                      &q[i].prompt_len, n_unknown ? &n_unknown[i] : NULL);
     }
-    semid_beam_space sp = bundle_space(b);
+    semid_beam_space sp = semid_gen_bundle_space(b);
     if (st == SEMID_OK) st = decode(b->model, &b->table, b->trie, &sp, SEMID_TASK_SEARCH, q, n, o, out);
     free(tok);
     free(q);
     return st;
 }
 
-semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
-                                 int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out) {
-    memset(out, 0, sizeof *out);
+semid_status semid_gen_check_histories(const semid_gen_bundle *b, const int32_t *const *histories,
+                                       const int64_t *lengths, int64_t n, const semid_gen_decode_options *o,
+                                       int *exclude) {
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < lengths[i]; j++)
             if (histories[i][j] < 0 || histories[i][j] >= b->n_items)
                 return semid_fail(SEMID_EINVAL, "history %lld: item index %d is not in the catalog of %d items",
                                   (long long)i, histories[i][j], b->n_items);
-    int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
+    *exclude = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
     int64_t max_len = 0;
-    for (int64_t i = 0; excl && i < n; i++)
+    for (int64_t i = 0; *exclude && i < n; i++)
         if (lengths[i] > max_len) max_len = lengths[i];
-    SEMID_TRY(semid_gen_check_decode(b->model, b->vocab.n_sid, b->table.n_levels, n, o,
-                                     (int32_t)(max_len < INT32_MAX ? max_len : INT32_MAX)));
+    return semid_gen_check_decode(b->model, b->vocab.n_sid, b->table.n_levels, n, o,
+                                  (int32_t)(max_len < INT32_MAX ? max_len : INT32_MAX));
+}
+
+semid_status semid_gen_bundle_decode(const semid_gen_bundle *b, int task, const semid_beam_query *q, int64_t n,
+                                     const semid_gen_decode_options *o, semid_beam_hits *out) {
+    semid_beam_space sp = semid_gen_bundle_space(b);
+    return decode(b->model, &b->table, b->trie, &sp, task, q, n, o, out);
+}
+
+semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
+                                 int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out) {
+    memset(out, 0, sizeof *out);
+    int excl = 0;
+    SEMID_TRY(semid_gen_check_histories(b, histories, lengths, n, o, &excl));
     int32_t T = b->ex.max_seq_len;
     int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok);
     semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
@@ -476,7 +493,7 @@ semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const
             q[i].n_exclude = (int32_t)(lengths[i] < INT32_MAX ? lengths[i] : INT32_MAX);
         }
     }
-    semid_beam_space sp = bundle_space(b);
+    semid_beam_space sp = semid_gen_bundle_space(b);
     if (st == SEMID_OK) st = decode(b->model, &b->table, b->trie, &sp, SEMID_TASK_REC, q, n, o, out);
     free(tok);
     free(q);
@@ -529,6 +546,16 @@ semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, s
     return st;
 }
 
+semid_status semid_gen_check_dataset(const semid_gen_bundle *b, const semid_dataset *ds) {
+    if (ds->n_items != b->n_items)
+        return semid_fail(SEMID_EINVAL, "evaluate: the dataset has %d items, the model %d", ds->n_items, b->n_items);
+    for (int32_t i = 0; i < ds->n_items; i++)
+        if (strcmp(ds->items[i].id, b->item_ids[i]) != 0)
+            return semid_fail(SEMID_EINVAL, "evaluate: item %d is '%s' in the dataset but '%s' in the model", i,
+                              ds->items[i].id, b->item_ids[i]);
+    return SEMID_OK;
+}
+
 semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *ds, int split,
                                 const semid_gen_decode_options *o, semid_ranking_eval *search,
                                 semid_ranking_eval *rec, semid_gen_eval_stats *stats) {
@@ -542,12 +569,7 @@ semid_status semid_gen_evaluate_reranked(const semid_gen_bundle *b, const semid_
     memset(search, 0, sizeof *search);
     memset(rec, 0, sizeof *rec);
     if (stats) memset(stats, 0, sizeof *stats);
-    if (ds->n_items != b->n_items)
-        return semid_fail(SEMID_EINVAL, "evaluate: the dataset has %d items, the model %d", ds->n_items, b->n_items);
-    for (int32_t i = 0; i < ds->n_items; i++)
-        if (strcmp(ds->items[i].id, b->item_ids[i]) != 0)
-            return semid_fail(SEMID_EINVAL, "evaluate: item %d is '%s' in the dataset but '%s' in the model", i,
-                              ds->items[i].id, b->item_ids[i]);
+    SEMID_TRY(semid_gen_check_dataset(b, ds));
     uint8_t *role = malloc((size_t)(ds->n_queries > 0 ? ds->n_queries : 1));
     uint8_t *head = malloc((size_t)(ds->n_items > 0 ? ds->n_items : 1));
     if (!role || !head) {
@@ -561,7 +583,7 @@ semid_status semid_gen_evaluate_reranked(const semid_gen_bundle *b, const semid_
     semid_status st = semid_dataset_head_items(ds, 0.01, head) < 0 ? SEMID_ENOMEM : SEMID_OK;
     if (st == SEMID_OK) st = semid_gen_examples_eval(ds, &b->table, &b->vocab, role, &b->ex, split, &seqs);
     int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
-    semid_beam_space sp = bundle_space(b);
+    semid_beam_space sp = semid_gen_bundle_space(b);
     if (st == SEMID_OK) st = semid_gen_decode_seqs(b->model, &b->table, b->trie, &sp, &seqs, NULL, seqs.n, o, excl, &hits);
     if (st == SEMID_OK && rerank) st = rerank(ctx, b, ds, &seqs, &hits);
     int32_t k = rerank ? hits.k : o->beam.k;

@@ -46,6 +46,7 @@ typedef struct semid_gen_bundle {
     semid_trie *trie[2];           /* [SEMID_TASK_SEARCH], [SEMID_TASK_REC] */
     semid_gen_example_options ex;  /* context length, history window, query hold-out */
     int items_repeat;              /* 1 if some user saw an item twice in training */
+    int personal;                  /* 1 if trained on personalised search (the third task) */
     int32_t n_items;
     char **item_ids;               /* (n_items) original ids */
     char **titles;                 /* (n_items) */
@@ -118,6 +119,38 @@ semid_status semid_gen_search(const semid_gen_bundle *b, const char *const *quer
 semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
                                  int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out);
 
+/* Personalised search (the third task, examples.h): n queries, each with
+ * the history of its user (item indices, oldest first); the results leave
+ * out the history's items as recommend does. A bundle trained without the
+ * third task (b->personal == 0, every bundle made before it) is refused,
+ * naming the option that trains it. out and n_unknown as semid_gen_search. */
+semid_status semid_gen_search_personal(const semid_gen_bundle *b, const char *const *queries,
+                                       const int32_t *const *histories, const int64_t *lengths, int64_t n,
+                                       const semid_gen_decode_options *o, semid_beam_hits *out, int32_t *n_unknown);
+
+/* Evaluates personalised search on a split of `ds`: for each user's item of
+ * that split a query at `level` (data/querygen.h), decoded with the user's
+ * history (personal) and without it (plain: the same model's plain search,
+ * the history withheld). Entries in the order of semid_gen_evaluate's rec
+ * entries (the same users), so the three pair up; head/torso as rec. Both
+ * are initialised here. A bundle without the third task is refused. */
+semid_status semid_gen_evaluate_personal(const semid_gen_bundle *b, const semid_dataset *ds, int split, int level,
+                                         const semid_gen_decode_options *o, semid_ranking_eval *personal,
+                                         semid_ranking_eval *plain);
+
+/* For the decoders: the bundle's beam space, a decode of prepared prompts
+ * with the bundle's tries (task = the ID space), the checks of histories
+ * (indices in the catalog, the decode's bounds; *exclude = whether the
+ * results leave the history out) and of a dataset against the bundle (its
+ * items those the model was trained on). */
+semid_beam_space semid_gen_bundle_space(const semid_gen_bundle *b);
+semid_status semid_gen_bundle_decode(const semid_gen_bundle *b, int task, const semid_beam_query *q, int64_t n,
+                                     const semid_gen_decode_options *o, semid_beam_hits *out);
+semid_status semid_gen_check_histories(const semid_gen_bundle *b, const int32_t *const *histories,
+                                       const int64_t *lengths, int64_t n, const semid_gen_decode_options *o,
+                                       int *exclude);
+semid_status semid_gen_check_dataset(const semid_gen_bundle *b, const semid_dataset *ds);
+
 /* Teacher forcing: out[r] = the log-probability the model gives item
  * items[r]'s whole ID for `task` after the prompt (model tokens, as
  * semid_gen_prompt_search / semid_gen_prompt_rec write them), the softmax
@@ -172,6 +205,9 @@ semid_status semid_gen_items_repeat(const semid_dataset *ds, int *repeat);
 semid_status semid_gen_bundle_write_static(const char *dir, const semid_dataset *ds, const semid_idtable *t);
 /* The checkpoint metadata object {"vocab", "examples", "items_repeat"} (NULL
  * on allocation failure). */
-cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_options *ex, int items_repeat);
+/* {"personal_search": true} too when `personal` (absent otherwise, as in
+ * bundles made before the third task). */
+cJSON *semid_gen_bundle_meta(const semid_gen_vocab *v, const semid_gen_example_options *ex, int items_repeat,
+                             int personal);
 
 #endif

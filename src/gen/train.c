@@ -91,6 +91,7 @@ typedef struct trainer {
     semid_gpt *model;
     semid_adamw opt;
     int64_t n_epoch;      /* sequences per epoch */
+    int64_t n_personal_slots; /* of which personalised search (the last ones before shuffling) */
     int64_t n_batches;    /* batches per epoch */
     int64_t total_steps;
     int64_t *order;       /* (n_epoch) the current epoch's order */
@@ -131,6 +132,8 @@ static semid_status check_config(const semid_gen_train_config *c) {
     if (c->history_window < 1) return semid_fail(SEMID_EINVAL, "train: history window must be >= 1");
     if (!(c->search_share >= 0 && c->search_share < 1))
         return semid_fail(SEMID_EINVAL, "train: search share %g must be in [0, 1)", c->search_share);
+    if (!(c->personal_share >= 0 && c->personal_share < 1))
+        return semid_fail(SEMID_EINVAL, "train: personalised-search share %g must be in [0, 1)", c->personal_share);
     if (c->valid_sample < 0 || c->valid_k < 1 || c->valid_beam < 1)
         return semid_fail(SEMID_EINVAL, "train: validation sample >= 0, k and beam >= 1");
     if (c->max_seq_len < 0) return semid_fail(SEMID_EINVAL, "train: max_seq_len must be >= 0");
@@ -162,15 +165,15 @@ static semid_status epoch_order(trainer *t, int64_t e) {
     semid_rng base, r;
     semid_rng_seed(&base, t->cfg->seed);
     r = semid_rng_fork(&base, ORDER_STREAM + (uint64_t)e);
-    int64_t ns = t->train.n_task[0], nr = t->train.n_task[1];
+    int64_t ns = t->train.n_task[0], nr = t->train.n_task[1], n_two = t->n_epoch - t->n_personal_slots;
     if (t->cfg->search_share > 0 && ns > 0 && nr > 0) {
         /* Search slots cycle through a shuffled list of search sequences,
          * rec slots through the rec ones (sequences are search first). */
-        int64_t slots_s = (int64_t)llround(t->cfg->search_share * (double)t->n_epoch);
+        int64_t slots_s = (int64_t)llround(t->cfg->search_share * (double)n_two);
         for (int64_t j = 0; j < ns; j++) t->order[j] = j;
         semid_rng_shuffle_i64(&r, t->order, (size_t)ns);
         for (int64_t j = ns; j < slots_s; j++) t->order[j] = t->order[j % ns];
-        int64_t *rec = t->order + slots_s, n_rec = t->n_epoch - slots_s;
+        int64_t *rec = t->order + slots_s, n_rec = n_two - slots_s;
         if (n_rec > 0) {
             for (int64_t j = 0; j < n_rec && j < nr; j++) rec[j] = ns + j;
             if (n_rec < nr) { /* a random subset of rec sequences */
@@ -186,8 +189,14 @@ static semid_status epoch_order(trainer *t, int64_t e) {
             }
         }
     } else {
-        for (int64_t j = 0; j < t->n_epoch; j++) t->order[j] = j;
+        for (int64_t j = 0; j < n_two; j++) t->order[j] = j;
     }
+    /* Personalised-search slots cycle through a shuffled list of those
+     * sequences (after the others in the pool); none: the two-task order. */
+    int64_t np = t->train.n_personal, *ps = t->order + n_two;
+    for (int64_t j = 0; j < t->n_personal_slots && j < np; j++) ps[j] = ns + nr + j;
+    if (t->n_personal_slots > 0) semid_rng_shuffle_i64(&r, ps, (size_t)(np < t->n_personal_slots ? np : t->n_personal_slots));
+    for (int64_t j = np; j < t->n_personal_slots; j++) ps[j] = ps[j % np];
     semid_rng_shuffle_i64(&r, t->order, (size_t)t->n_epoch);
     t->order_epoch = e;
     return SEMID_OK;
@@ -242,6 +251,8 @@ static semid_status write_train_json(trainer *t, int64_t step) {
         !cJSON_AddNumberToObject(o, "batch_size", c->batch_size) || !cJSON_AddNumberToObject(o, "lr", c->lr) ||
         !cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay) || !cJSON_AddStringToObject(o, "seed", seed) ||
         !cJSON_AddNumberToObject(o, "search_share", c->search_share) ||
+        !cJSON_AddNumberToObject(o, "personal_share", c->personal_share) ||
+        !cJSON_AddNumberToObject(o, "train_personal_seqs", (double)t->train.n_personal) ||
         !cJSON_AddNumberToObject(o, "pack", c->pack) || !cJSON_AddNumberToObject(o, "bf16", c->bf16) ||
         !cJSON_AddNumberToObject(o, "train_search_seqs", (double)t->train.n_task[0]) ||
         !cJSON_AddNumberToObject(o, "train_rec_seqs", (double)t->train.n_task[1]) ||
@@ -291,6 +302,8 @@ static void run_signature(const trainer *t, char *buf, size_t len) {
     if (!t->cfg->pack && used < len) snprintf(buf + used, len - used, " unpacked");
     used = strlen(buf);
     if (t->cfg->bf16 && used < len) snprintf(buf + used, len - used, " bf16");
+    used = strlen(buf);
+    if (t->cfg->personal_share > 0 && used < len) snprintf(buf + used, len - used, " personal%g", t->cfg->personal_share);
 }
 
 static semid_status save_resume(trainer *t, int64_t step) {
@@ -578,13 +591,21 @@ static semid_status setup(trainer *t) {
     free(is_train);
     SEMID_TRY(st);
     SEMID_TRY(semid_gen_examples_train(ds, tb, &t->vocab, t->role, &t->ex, &t->train));
+    if (c->personal_share > 0) {
+        semid_querygen_profiles *profiles = NULL;
+        st = semid_querygen_profiles_build(ds, t->role, &profiles);
+        if (st == SEMID_OK) st = semid_gen_examples_personal_train(ds, tb, &t->vocab, profiles, &t->ex, &t->train);
+        semid_querygen_profiles_free(profiles);
+        SEMID_TRY(st);
+        if (t->train.n_personal == 0) SEMID_WARN("train: no personalised-search examples (no user with 2+ training items)");
+    }
     if (t->train.n == 0) return semid_fail(SEMID_EINVAL, "train: no training examples (no train queries and no user with 2+ training items)");
     SEMID_TRY(semid_gen_examples_eval(ds, tb, &t->vocab, t->role, &t->ex, SEMID_SPLIT_VALID, &t->valid));
     if (c->valid_sample > 0) SEMID_TRY(pick_valid_sample(t));
     for (int task = 0; task < 2; task++) SEMID_TRY(semid_trie_build(tb, task, &t->trie[task]));
     SEMID_TRY(semid_gen_items_repeat(ds, &t->items_repeat));
 
-    cJSON *meta = semid_gen_bundle_meta(&t->vocab, &t->ex, t->items_repeat);
+    cJSON *meta = semid_gen_bundle_meta(&t->vocab, &t->ex, t->items_repeat, t->train.n_personal > 0);
     cJSON *root = cJSON_CreateObject();
     if (!meta || !root || !cJSON_AddItemToObject(root, "semid_gen", meta)) {
         cJSON_Delete(meta);
@@ -604,9 +625,10 @@ static semid_status setup(trainer *t) {
     semid_gpt_set_gemm(t->model, c->bf16 ? SEMID_GEMM_BF16 : SEMID_GEMM_FP32);
     if (c->word_vectors && *c->word_vectors) SEMID_TRY(init_words(t));
 
-    int64_t ns = t->train.n_task[0], nr = t->train.n_task[1];
-    t->n_epoch = ns + nr;
-    (void)nr;
+    int64_t n_two = t->train.n_task[0] + t->train.n_task[1];
+    double share = c->personal_share;
+    t->n_personal_slots = t->train.n_personal > 0 ? (int64_t)llround(share / (1 - share) * (double)n_two) : 0;
+    t->n_epoch = n_two + t->n_personal_slots;
     t->n_batches = (t->n_epoch + c->batch_size - 1) / c->batch_size;
     t->total_steps = t->n_batches * c->epochs;
     if (c->max_steps > 0 && c->max_steps < t->total_steps) t->total_steps = c->max_steps;
@@ -721,8 +743,10 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     float *grads = st == SEMID_OK ? semid_gpt_grads(t.model, &n_params) : NULL;
     const uint8_t *mask = st == SEMID_OK ? semid_gpt_decay_mask(t.model) : NULL;
     if (st == SEMID_OK && cfg->verbose)
-        SEMID_INFO("train: %lld parameters, %lld search + %lld rec sequences, %lld steps of %d, context %d, vocab %d",
+        SEMID_INFO("train: %lld parameters, %lld search + %lld rec + %lld personalised-search sequences (%lld slots an "
+                   "epoch), %lld steps of %d, context %d, vocab %d",
                    (long long)n_params, (long long)t.train.n_task[0], (long long)t.train.n_task[1],
+                   (long long)t.train.n_personal, (long long)t.n_personal_slots,
                    (long long)t.total_steps, cfg->batch_size, t.ex.max_seq_len, t.vocab.size);
     semid_progress prog;
     if (cfg->verbose == 1) semid_progress_start(&prog, "train", t.total_steps);
@@ -802,6 +826,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         report->tokens_per_s = step > start_step && t_train > 0 ? tokens / t_train : 0;
         report->n_train_seqs[0] = t.train.n_task[0];
         report->n_train_seqs[1] = t.train.n_task[1];
+        report->n_train_personal = t.train.n_personal;
         report->n_params = n_params;
         report->step_seconds = t_train;
         report->step_cpu_seconds = c_train;

@@ -1,9 +1,12 @@
 /* Training the joint generative model (search and recommendation in one
  * transformer) from a dataset and a Semantic-ID table.
  *
- * An epoch is a seeded shuffle of all training sequences (examples.h),
- * taken in batches of batch_size sequences; a batch's sequences are packed
- * into rows as long as its longest (pack), so that little of a step is
+ * An epoch is a seeded shuffle of all training sequences (examples.h)
+ * taken in batches of batch_size sequences. With personal_share > 0 the
+ * epoch also holds personalised-search slots, that share of it, cycling
+ * through those examples: the two tasks keep every sequence they had, so
+ * the third task adds steps rather than taking them. A batch's sequences
+ * are packed into rows as long as its longest (pack), so that little of a step is
  * padding. The order of epoch e depends only on (seed, e), so a position in
  * training is just the step number. AdamW (linalg/adamw.h) with the model's
  * decay mask, linear warm-up then cosine or linear decay over all steps,
@@ -67,6 +70,9 @@ typedef struct semid_gen_train_config {
     int32_t history_window;   /* 20 items */
     double valid_query_share; /* 0.05, used when the dataset has no VALID queries */
     double search_share;      /* share of search sequences per epoch; 0 = as many as there are */
+    double personal_share;    /* the third task, personalised search (examples.h): its share of
+                                 each epoch's sequences, added to the two tasks' (which stay
+                                 as they were), cycling through its examples; 0 = two tasks (0) */
     semid_gen_vocab_options vocab;
     const char *word_vectors; /* start query-word embeddings from these word vectors
                                  (gen/word_init.h): a file, "default" for the shipped
@@ -125,6 +131,7 @@ typedef struct semid_gen_train_report {
     double seconds;           /* this run's wall time */
     double tokens_per_s;      /* training tokens (non-padding inputs) per second */
     int64_t n_train_seqs[2];  /* [search, rec] training sequences */
+    int64_t n_train_personal; /* personalised-search training sequences (0 without the third task) */
     int64_t n_params;
     /* this run's steps (forward, backward, AdamW; not validation or checkpoints): */
     double step_seconds;      /* wall time */
