@@ -325,7 +325,7 @@ static void test_end_to_end(void **state) {
     o.beam.k = 10;
     semid_ranking_eval per, plain, es, er;
     assert_int_equal(semid_gen_evaluate_personal(b, &d, SEMID_SPLIT_TEST, SEMID_QUERY_VAGUE, &o, &per, &plain), SEMID_OK);
-    assert_int_equal(semid_gen_evaluate(b, &d, SEMID_SPLIT_TEST, &o, &es, &er), SEMID_OK);
+    assert_int_equal(semid_gen_evaluate(b, &d, SEMID_SPLIT_TEST, &o, &es, &er, NULL), SEMID_OK);
     assert_int_equal(per.n, er.n);
     double rp = semid_ranking_eval_mean(&per, SEMID_GROUP_ALL).recall;
     double rs = semid_ranking_eval_mean(&plain, SEMID_GROUP_ALL).recall;

@@ -353,6 +353,59 @@ static void test_personalised_search(void **state) {
     assert_int_equal(semid_server_stop(s, 5), 0);
 }
 
+/* A model trained with the third task reads search's history in the
+ * prompt: one decode, the answers those of semid_gen_search_personal, for
+ * every query of a batch. */
+static void test_prompt_personalised_search(void **state) {
+    (void)state;
+    char *out = NULL, *pdir = semid_path_join(tmpdir, "pmodel");
+    int rc = test_run_clif(&out,
+                           "train --dataset %s/ds.sdd --sids %s/sid.json --out %s --layers 1 --dim 16 --heads 2 "
+                           "--epochs 1 --batch 16 --threads 1 --valid-sample 10 --personal-share 0.3 --quiet",
+                           tmpdir, tmpdir, pdir);
+    if (rc != 0) fprintf(stderr, "%s\n", out ? out : "");
+    assert_int_equal(rc, 0);
+    free(out);
+    semid_gen_bundle *pb;
+    assert_int_equal(semid_gen_bundle_load(pdir, &pb), SEMID_OK);
+    assert_true(pb->personal);
+    semid_serve_config cfg = semid_serve_defaults();
+    cfg.model_dir = pdir;
+    cfg.port = 0;
+    cfg.threads = 1;
+    semid_server *s = NULL;
+    assert_int_equal(semid_server_start(&cfg, &s), SEMID_OK);
+    int port = semid_server_port(s);
+    char body[512];
+    snprintf(body, sizeof body, "{\"queries\": [\"space adventure\", \"a thriller\"], \"k\": 8, \"history\": [\"%s\", \"%s\"]}",
+             pb->item_ids[0], pb->item_ids[1]);
+    cJSON *j = post_json(port, "/v1/search", body, 200);
+    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(j, "responses");
+    assert_int_equal(cJSON_GetArraySize(resp), 2);
+    const char *qs[2] = {"space adventure", "a thriller"};
+    int32_t hist[2] = {0, 1};
+    const int32_t *hp[2] = {hist, hist};
+    int64_t lens[2] = {2, 2};
+    semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.beam.k = 8;
+    semid_beam_hits h;
+    assert_int_equal(semid_gen_search_personal(pb, qs, hp, lens, 2, &o, &h, NULL), SEMID_OK);
+    for (int q = 0; q < 2; q++) {
+        char ids[64][32];
+        int n = result_ids(cJSON_GetArrayItem(resp, q), ids, 64);
+        assert_int_equal(n, h.n_hits[q]);
+        for (int i = 0; i < n; i++) {
+            assert_string_equal(ids[i], pb->item_ids[h.items[q * h.k + i]]);
+            assert_true(h.items[q * h.k + i] > 1); /* the history is left out */
+        }
+    }
+    semid_beam_hits_free(&h);
+    cJSON_Delete(j);
+    assert_int_equal(semid_server_stop(s, 5), 0);
+    semid_gen_bundle_free(pb);
+    free(pdir);
+}
+
 typedef struct slow_call {
     int port, status;
 } slow_call;
@@ -595,7 +648,7 @@ int main(void) {
         cmocka_unit_test(test_answers_match_decoder),   cmocka_unit_test(test_concurrent_coalesced_with_reloads),
         cmocka_unit_test(test_reload_picks_up_catalog), cmocka_unit_test(test_rerank_dense),
         cmocka_unit_test(test_client_mistakes),         cmocka_unit_test(test_items_and_page),
-        cmocka_unit_test(test_personalised_search),     cmocka_unit_test(test_stop_drains),
+        cmocka_unit_test(test_personalised_search),     cmocka_unit_test(test_prompt_personalised_search),     cmocka_unit_test(test_stop_drains),
         cmocka_unit_test(test_stalled_clients_and_connection_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -52,7 +52,8 @@ static int same_options(const semid_gen_decode_options *a, const semid_gen_decod
 }
 
 static int compatible(const semid_serve_job *a, const semid_serve_job *b) {
-    return a->model == b->model && a->kind == b->kind && same_options(&a->options, &b->options);
+    return a->model == b->model && a->kind == b->kind && (a->histories == NULL) == (b->histories == NULL) &&
+           same_options(&a->options, &b->options);
 }
 
 /* Unlinks from the queue the jobs compatible with its head, in order, up
@@ -93,7 +94,8 @@ static semid_status decode_batch(semid_serve_job *jobs, int64_t n) {
         queries = malloc((size_t)n * sizeof *queries);
         unknown = calloc((size_t)n, sizeof *unknown);
         if (!queries || !unknown) st = semid_fail(SEMID_ENOMEM, "out of memory");
-    } else {
+    }
+    if (first->kind == SEMID_SERVE_RECOMMEND || first->histories) {
         histories = malloc((size_t)n * sizeof *histories);
         lengths = malloc((size_t)n * sizeof *lengths);
         if (!histories || !lengths) st = semid_fail(SEMID_ENOMEM, "out of memory");
@@ -102,15 +104,17 @@ static semid_status decode_batch(semid_serve_job *jobs, int64_t n) {
     for (semid_serve_job *j = jobs; j && st == SEMID_OK; j = j->next)
         for (int64_t i = 0; i < j->n; i++, at++) {
             if (queries) queries[at] = j->queries[i];
-            else {
+            if (histories) {
                 histories[at] = j->histories[i];
                 lengths[at] = j->history_len[i];
             }
         }
     semid_beam_hits all = {0};
     if (st == SEMID_OK)
-        st = queries ? semid_gen_search(bundle, queries, n, &first->options, &all, unknown)
-                     : semid_gen_recommend(bundle, histories, lengths, n, &first->options, &all);
+        st = queries && histories ? semid_gen_search_personal(bundle, queries, histories, lengths, n, &first->options,
+                                                              &all, unknown)
+             : queries ? semid_gen_search(bundle, queries, n, &first->options, &all, unknown)
+                       : semid_gen_recommend(bundle, histories, lengths, n, &first->options, &all);
     at = 0;
     for (semid_serve_job *j = jobs; j && st == SEMID_OK; j = j->next) {
         st = semid_beam_hits_alloc(&j->hits, j->n, all.k);

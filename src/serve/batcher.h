@@ -3,7 +3,8 @@
  * wait; a decode thread takes the first job in the queue, waits up to
  * `max_wait_ms` after its arrival for others to join (or until `max_batch`
  * entries are queued), and decodes every queued job that is compatible
- * with it (same model, task and decoding options) in one batched call,
+ * with it (same model, task and decoding options, and for search with
+ * histories or without) in one batched call,
  * then hands each job its rows. Nothing here knows about HTTP. */
 #ifndef SEMID_SERVE_BATCHER_H
 #define SEMID_SERVE_BATCHER_H
@@ -21,8 +22,9 @@ typedef struct semid_serve_job {
     semid_serve_kind kind;
     int64_t n;
     const char *const *queries;       /* (n) search */
-    const int32_t *const *histories;  /* (n) recommend */
-    const int64_t *history_len;       /* (n) recommend */
+    const int32_t *const *histories;  /* (n) recommend; search: NULL, or each query's history
+                                         (personalised search, the model's third task) */
+    const int64_t *history_len;       /* (n) with histories */
     semid_gen_decode_options options;
     /* out: valid once semid_serve_batcher_wait returns */
     semid_beam_hits hits;   /* (n) rows; the submitter frees (semid_beam_hits_free) */

@@ -146,9 +146,10 @@ static semid_status run_job(semid_server *s, semid_serve_job *j) {
     return semid_serve_batcher_wait(s->batcher, j);
 }
 
-/* Search with a history: each query's search beam (with room for the
- * history's items, which are left out) re-scored by the history's rec beam
- * (serve/personalise.h); the rows of `out` are replaced. */
+/* Search with a history on a model trained without the third task: each
+ * query's search beam (with room for the history's items, which are left
+ * out) re-scored by the history's rec beam (serve/personalise.h); the rows
+ * of `out` are replaced. */
 static semid_status personalised_search(semid_server *s, semid_serve_model *m, const semid_serve_request *r,
                                         semid_serve_job *search) {
     int64_t k_wide = (int64_t)r->k + r->n_history;
@@ -221,6 +222,24 @@ static const char *rerank_refusal(const semid_serve_model *m, const semid_serve_
     return NULL;
 }
 
+/* Search with a history on a model trained for it: the history and each
+ * query in one prompt (gen/examples.h), a single decode; *hists and
+ * *lens (the request's history for every query) are the caller's to free. */
+static semid_status prompt_search(semid_server *s, semid_serve_model *m, const semid_serve_request *r,
+                                  semid_serve_job *job, const int32_t ***hists, int64_t **lens) {
+    *job = make_job(m, r, SEMID_SERVE_SEARCH, decode_options(r, r->k, r->beam));
+    *hists = malloc((size_t)r->n_entries * sizeof **hists);
+    *lens = malloc((size_t)r->n_entries * sizeof **lens);
+    if (!*hists || !*lens) return semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < r->n_entries; i++) {
+        (*hists)[i] = r->history;
+        (*lens)[i] = r->n_history;
+    }
+    job->histories = *hists;
+    job->history_len = *lens;
+    return run_job(s, job);
+}
+
 static answer decode_request(semid_server *s, semid_serve_kind kind, const request_ctx *rc) {
     semid_serve_model *m = semid_serve_slot_acquire(&s->slot);
     semid_serve_request r;
@@ -238,7 +257,11 @@ static answer decode_request(semid_server *s, semid_serve_kind kind, const reque
         semid_serve_request_free(&r);
     } else {
         semid_serve_job job;
-        if (kind == SEMID_SERVE_SEARCH && r.history) {
+        const int32_t **hists = NULL;
+        int64_t *hist_lens = NULL;
+        if (kind == SEMID_SERVE_SEARCH && r.history && m->bundle->personal) {
+            st = prompt_search(s, m, &r, &job, &hists, &hist_lens);
+        } else if (kind == SEMID_SERVE_SEARCH && r.history) {
             st = personalised_search(s, m, &r, &job);
         } else if (r.rerank_dense) {
             semid_gen_decode_options o = decode_options(&r, r.k, r.beam);
@@ -265,6 +288,8 @@ static answer decode_request(semid_server *s, semid_serve_kind kind, const reque
             a = server_error(st);
         }
         free_job(&job);
+        free(hists);
+        free(hist_lens);
         semid_serve_request_free(&r);
     }
     semid_serve_model_release(m);
