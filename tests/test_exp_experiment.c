@@ -247,6 +247,30 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     for (int i = 0; i < r.n_rows; i++) assert_string_equal(r.rows[i].failed, "");
     exp_results_free(&r);
 
+    /* The third task: the personalised-search columns on the rec users,
+     * tested against the history withheld and rec alone, in the report;
+     * kept in the cached evaluation. */
+    assert_int_equal(exp_config_apply_override(&cfg, "model.personal_share=0.3"), SEMID_OK);
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+        const exp_row *m = find_row(&r, EXP_TABLE_MAIN, "multi");
+        assert_string_equal(m->failed, "");
+        assert_int_equal(m->n_personal, m->n_rec);
+        assert_metric_ok(&m->personal_recall, 2);
+        assert_metric_ok(&m->plain_recall, 2);
+        assert_false(isnan(m->p_personal_plain));
+        assert_false(isnan(m->p_personal_rec_seeds));
+        assert_int_equal(find_row(&r, EXP_TABLE_REFERENCE, "popularity")->n_personal, 0);
+        exp_results_free(&r);
+    }
+    assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
+    assert_non_null(strstr(text, "## Personalised search (the third task)"));
+    assert_non_null(strstr(text, "| multi-task |"));
+    free(text);
+    assert_int_equal(semid_read_file(json_path, &text, &len), SEMID_OK);
+    assert_non_null(strstr(text, "\"p_personal_vs_plain\""));
+    free(text);
+
     test_rm_rf(dir);
     free(dir), free(json_path), free(md), free(svg), free(marker);
 }

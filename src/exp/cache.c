@@ -83,9 +83,11 @@ semid_status exp_key_sid(const exp_config *cfg, const exp_key *upstream, const c
 
 semid_status exp_key_model(const exp_config *cfg, const exp_key *sid_key, int64_t seed, exp_key *key) {
     static const char *const include[] = {"model", "k", NULL};
+    /* Two-task models keep the keys they had before the third task. */
+    static const char *const two_tasks[] = {"model.personal_share", NULL};
     char extra[48];
     snprintf(extra, sizeof extra, "seed=%lld", (long long)seed);
-    return key_from_config(cfg, "gen v4", include, NULL, extra, sid_key, key);
+    return key_from_config(cfg, "gen v4", include, cfg->model_personal_share > 0 ? NULL : two_tasks, extra, sid_key, key);
 }
 
 semid_status exp_key_diverse(const exp_config *cfg, const exp_key *model_key, exp_key *key) {

@@ -77,6 +77,7 @@ static const key_spec KEYS[] = {
     {"model.bf16", K_INT, F(model_bf16), 0, 0, 1},
     {"model.lr", K_DOUBLE, F(model_lr), 0, 1e-9, 10},
     {"model.history", K_INT, F(model_history), 0, 1, 4096},
+    {"model.personal_share", K_DOUBLE, F(model_personal_share), 0, 0, 0.95},
     {"model.beam", K_INT, F(beam), 0, 1, 10000},
     {"model.valid_sample", K_INT, F(valid_sample), 0, 0, 1000000},
     {"decode.diverse", K_INT, F(decode_diverse), 0, 0, 1},

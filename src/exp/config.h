@@ -60,6 +60,9 @@ typedef struct exp_config {
     int32_t model_bf16;       /* 1 = bf16 matrix products with fp32 sums (gen/train.h) */
     double model_lr;
     int32_t model_history;    /* items of history in a rec prompt */
+    double model_personal_share; /* the third task, personalised search: its share of each
+                                 epoch (gen/train.h); > 0 adds the personalised-search
+                                 columns (vague queries); 0 = two tasks (default) */
     int32_t beam;             /* constrained beam width at evaluation */
     int32_t valid_sample;     /* validation prompts per task after each epoch */
 

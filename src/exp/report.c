@@ -87,6 +87,52 @@ static void write_table(exp_sbuf *b, const exp_results *r, exp_table table, cons
     }
 }
 
+/* A p-value as text: "< 0.001", the value, or "–" without a test. */
+static const char *p_text(double p, char *buf, size_t n) {
+    if (isnan(p)) snprintf(buf, n, "–");
+    else if (p < 0.001) snprintf(buf, n, "< 0.001");
+    else snprintf(buf, n, "%.3f", p);
+    return buf;
+}
+
+/* Personalised search (model.personal_share > 0): per generative row, each
+ * test user's item from a vague query with the history, beside the same
+ * model with the history withheld and with the query withheld. */
+static void write_personal(exp_sbuf *b, const exp_results *r) {
+    int any = 0;
+    for (int i = 0; i < r->n_rows; i++) any |= r->rows[i].n_personal > 0;
+    if (!any) return;
+    exp_sb_printf(b, "\n## Personalised search (the third task)\n\n");
+    exp_sb_printf(b, "Each test user's item, searched with a vague query the query generator writes for it (genre and "
+                     "decade at most: data/querygen.h) and the user's history in the prompt; beside it the same model "
+                     "and queries with the history withheld (plain search) and the recommendation prompt alone (the "
+                     "history without the query: the Rec columns above, on the same users). p: paired two-sided "
+                     "t-tests of personalised search against each, over users (hits averaged over seeds) and, with "
+                     "two seeds or more, over seeds (no correction: two tests a row).\n\n");
+    exp_sb_printf(b, "| strategy | personalised R@%d | NDCG@%d | history withheld R@%d | NDCG@%d | rec alone R@%d | NDCG@%d "
+                     "| p vs withheld (users / seeds) | p vs rec (users / seeds) |\n",
+                  r->k, r->k, r->k, r->k, r->k, r->k);
+    exp_sb_printf(b, "|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const exp_row *row = &r->rows[i];
+        if (row->n_personal == 0 || row->failed[0]) continue;
+        int seen = 0; /* a row shown in two tables is listed once */
+        for (int j = 0; j < i && !seen; j++) seen = r->rows[j].n_personal > 0 && strcmp(r->rows[j].name, row->name) == 0;
+        if (seen) continue;
+        exp_sb_printf(b, "| %s |", row->label);
+        cell(b, &row->personal_recall, 0, 0);
+        cell(b, &row->personal_ndcg, 0, 0);
+        cell(b, &row->plain_recall, 0, 0);
+        cell(b, &row->plain_ndcg, 0, 0);
+        cell(b, &row->rec_recall, 0, 0);
+        cell(b, &row->rec_ndcg, 0, 0);
+        char u[16], sd[16], u2[16], sd2[16];
+        exp_sb_printf(b, " %s / %s | %s / %s |\n", p_text(row->p_personal_plain, u, sizeof u),
+                      p_text(row->p_personal_plain_seeds, sd, sizeof sd), p_text(row->p_personal_rec, u2, sizeof u2),
+                      p_text(row->p_personal_rec_seeds, sd2, sizeof sd2));
+    }
+}
+
 /* A number from the recorded configuration ("model.epochs"); NAN when absent. */
 static double config_number(const cJSON *cfg, const char *group, const char *key) {
     const cJSON *g = group ? cJSON_GetObjectItemCaseSensitive(cfg, group) : cfg;
@@ -259,6 +305,7 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
         }
     write_table(&b, r, EXP_TABLE_ABLATION, "Table 3: tokenizer ablation (multi-task embeddings)", "tokenizer");
     write_collisions(&b, r);
+    write_personal(&b, r);
     write_table(&b, r, EXP_TABLE_HYBRID,
                 "Hybrid re-ranking: the model's beam and its bi-encoder's nearest items, W z(log-prob) + (1 - W) "
                 "z(cosine) (hybrid.*)",

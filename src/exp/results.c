@@ -15,11 +15,16 @@ void exp_results_init(exp_results *r, int32_t k) {
     r->k = k;
 }
 
+void exp_row_free_hits(exp_row *row) {
+    free(row->search_hits);
+    free(row->rec_hits);
+    free(row->personal_hits);
+    free(row->plain_hits);
+    row->search_hits = row->rec_hits = row->personal_hits = row->plain_hits = NULL;
+}
+
 void exp_results_free(exp_results *r) {
-    for (int32_t i = 0; i < r->n_rows; i++) {
-        free(r->rows[i].search_hits);
-        free(r->rows[i].rec_hits);
-    }
+    for (int32_t i = 0; i < r->n_rows; i++) exp_row_free_hits(&r->rows[i]);
     free(r->rows);
     free(r->config_json);
     memset(r, 0, sizeof *r);
@@ -90,11 +95,34 @@ static semid_status compare_task(exp_results *r, exp_table table, int search) {
     return SEMID_OK;
 }
 
+/* Personalised search against one reference of the same row (its plain
+ * search or its rec alone), over users and over seeds; NAN where no test. */
+static semid_status compare_personal(const exp_row *row, const double *ref_hits, int64_t n_ref,
+                                     const exp_metric *ref, double *p, double *p_seeds) {
+    *p = *p_seeds = NAN;
+    semid_ttest t;
+    const exp_metric *m = &row->personal_recall;
+    if (m->n >= 2 && m->n == ref->n) {
+        SEMID_TRY(semid_paired_ttest(m->per_seed, ref->per_seed, m->n, &t));
+        *p_seeds = t.p;
+    }
+    if (row->personal_hits && ref_hits && n_ref == row->n_personal && n_ref >= 2) {
+        SEMID_TRY(semid_paired_ttest(row->personal_hits, ref_hits, n_ref, &t));
+        *p = t.p;
+    }
+    return SEMID_OK;
+}
+
 semid_status exp_results_compare(exp_results *r) {
     for (int i = 0; i < r->n_rows; i++) {
-        r->rows[i].best_search = r->rows[i].best_rec = 0;
-        r->rows[i].p_search = r->rows[i].p_rec = NAN;
-        r->rows[i].p_search_seeds = r->rows[i].p_rec_seeds = NAN;
+        exp_row *row = &r->rows[i];
+        row->best_search = row->best_rec = 0;
+        row->p_search = row->p_rec = NAN;
+        row->p_search_seeds = row->p_rec_seeds = NAN;
+        SEMID_TRY(compare_personal(row, row->plain_hits, row->n_personal, &row->plain_recall, &row->p_personal_plain,
+                                   &row->p_personal_plain_seeds));
+        SEMID_TRY(compare_personal(row, row->rec_hits, row->n_rec, &row->rec_recall, &row->p_personal_rec,
+                                   &row->p_personal_rec_seeds));
     }
     for (int t = EXP_TABLE_MOTIVATION; t < EXP_N_TABLES; t++) {
         SEMID_TRY(compare_task(r, (exp_table)t, 1));
@@ -202,6 +230,16 @@ static int add_row(cJSON *rows, const exp_row *row) {
              cJSON_AddBoolToObject(o, "rec_differs_from_best", exp_row_differs(row, 0, 0.05)) &&
              cJSON_AddNumberToObject(o, "n_search_queries", (double)row->n_search) &&
              cJSON_AddNumberToObject(o, "n_rec_users", (double)row->n_rec) &&
+             (row->n_personal == 0 ||
+              (add_metric(o, "personal_recall", &row->personal_recall) &&
+               add_metric(o, "personal_ndcg", &row->personal_ndcg) &&
+               add_metric(o, "personal_plain_recall", &row->plain_recall) &&
+               add_metric(o, "personal_plain_ndcg", &row->plain_ndcg) &&
+               cJSON_AddNumberToObject(o, "n_personal_users", (double)row->n_personal) &&
+               add_p(o, "p_personal_vs_plain", row->p_personal_plain) &&
+               add_p(o, "p_personal_vs_rec", row->p_personal_rec) &&
+               add_p(o, "p_personal_vs_plain_seeds", row->p_personal_plain_seeds) &&
+               add_p(o, "p_personal_vs_rec_seeds", row->p_personal_rec_seeds))) &&
              cJSON_AddNumberToObject(o, "seconds", row->seconds) &&
              (!row->failed[0] || cJSON_AddStringToObject(o, "failed", row->failed)) && cJSON_AddItemToArray(rows, o);
     if (!ok) cJSON_Delete(o);

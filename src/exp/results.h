@@ -72,6 +72,18 @@ typedef struct exp_row {
      * figures, seed i with seed i (NAN: fewer than 2 seeds). */
     double p_search, p_rec;
     double p_search_seeds, p_rec_seeds;
+    /* Personalised search (model.personal_share > 0; n_personal = 0
+     * otherwise): each test user's item from a vague query with the
+     * history, and from the same query without it (the model's plain
+     * search), per user in rec's order, so that personal pairs with plain
+     * and with rec alone (rec_hits: the history without the query). p_*:
+     * paired t-tests of personal against each, over users (hits averaged
+     * over seeds) and, with 2 seeds or more, over seeds; NAN = no test. */
+    exp_metric personal_recall, personal_ndcg, plain_recall, plain_ndcg;
+    int64_t n_personal;
+    double *personal_hits, *plain_hits; /* (n_personal) hits@K per user, mean over seeds */
+    double p_personal_plain, p_personal_rec;
+    double p_personal_plain_seeds, p_personal_rec_seeds;
     int best_search, best_rec;
     double seconds;           /* training and evaluation time, all seeds */
     char failed[256];         /* non-empty: the row could not be computed, and why */
@@ -88,6 +100,8 @@ typedef struct exp_results {
 
 void exp_results_init(exp_results *r, int32_t k);
 void exp_results_free(exp_results *r);
+/* Frees a row's hit arrays (and sets them NULL). */
+void exp_row_free_hits(exp_row *row);
 /* Appends a row (copied; the hit arrays are taken over). */
 semid_status exp_results_add(exp_results *r, const exp_row *row);
 /* Records one seed's figure into a metric and refreshes mean and sd. */

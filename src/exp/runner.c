@@ -34,6 +34,7 @@ static void row_init(exp_row *row, exp_table table, const char *name, const char
     row->generative = generative;
     row->p_search = row->p_rec = NAN;
     row->p_search_seeds = row->p_rec_seeds = NAN;
+    row->p_personal_plain = row->p_personal_rec = row->p_personal_plain_seeds = row->p_personal_rec_seeds = NAN;
     snprintf(row->name, sizeof row->name, "%s", name);
     snprintf(row->label, sizeof row->label, "%s", label);
 }
@@ -41,23 +42,25 @@ static void row_init(exp_row *row, exp_table table, const char *name, const char
 /* Adds one seed's evaluation: its means to the metrics, its per-query hits
  * to running sums (divided by the seed count in row_finish). */
 static semid_status row_add_eval(exp_row *row, const exp_eval *e) {
-    const semid_ranking_eval *parts[2] = {&e->search, &e->rec};
-    double **hits[2] = {&row->search_hits, &row->rec_hits};
-    int64_t *counts[2] = {&row->n_search, &row->n_rec};
-    for (int t = 0; t < 2; t++) {
+    const semid_ranking_eval *parts[4] = {&e->search, &e->rec, &e->personal, &e->plain};
+    double **hits[4] = {&row->search_hits, &row->rec_hits, &row->personal_hits, &row->plain_hits};
+    int64_t *counts[4] = {&row->n_search, &row->n_rec, &row->n_personal, &row->n_personal};
+    exp_metric *recall[4] = {&row->search_recall, &row->rec_recall, &row->personal_recall, &row->plain_recall};
+    exp_metric *ndcg[4] = {&row->search_ndcg, &row->rec_ndcg, &row->personal_ndcg, &row->plain_ndcg};
+    for (int t = 0; t < 4; t++) {
         const semid_ranking_eval *r = parts[t];
         if (r->n == 0) continue;
         if (!*hits[t]) {
             *hits[t] = calloc((size_t)r->n, sizeof(double));
             if (!*hits[t]) return semid_fail(SEMID_ENOMEM, "out of memory");
-            *counts[t] = r->n;
-        } else if (*counts[t] != r->n) {
-            return semid_fail(SEMID_EINTERNAL, "row %s: seeds evaluated different numbers of queries", row->name);
+            if (*counts[t] == 0) *counts[t] = r->n;
         }
+        if (*counts[t] != r->n)
+            return semid_fail(SEMID_EINTERNAL, "row %s: seeds evaluated different numbers of queries", row->name);
         for (int64_t i = 0; i < r->n; i++) (*hits[t])[i] += r->recall[i];
         semid_metric_summary all = semid_ranking_eval_mean(r, SEMID_GROUP_ALL);
-        exp_metric_add(t == 0 ? &row->search_recall : &row->rec_recall, all.recall);
-        exp_metric_add(t == 0 ? &row->search_ndcg : &row->rec_ndcg, all.ndcg);
+        exp_metric_add(recall[t], all.recall);
+        exp_metric_add(ndcg[t], all.ndcg);
         if (t == 1) {
             exp_metric_add(&row->rec_head, semid_ranking_eval_mean(r, SEMID_GROUP_HEAD).recall);
             exp_metric_add(&row->rec_torso, semid_ranking_eval_mean(r, SEMID_GROUP_TORSO).recall);
@@ -75,11 +78,17 @@ static semid_status row_add_eval(exp_row *row, const exp_eval *e) {
     return SEMID_OK;
 }
 
+/* Hits summed over `seeds` seeds -> their mean. */
+static void hits_mean(double *hits, int64_t n, int32_t seeds) {
+    if (hits && seeds > 1)
+        for (int64_t i = 0; i < n; i++) hits[i] /= seeds;
+}
+
 static void row_finish(exp_row *row) {
-    if (row->search_hits && row->search_recall.n > 1)
-        for (int64_t i = 0; i < row->n_search; i++) row->search_hits[i] /= row->search_recall.n;
-    if (row->rec_hits && row->rec_recall.n > 1)
-        for (int64_t i = 0; i < row->n_rec; i++) row->rec_hits[i] /= row->rec_recall.n;
+    hits_mean(row->search_hits, row->n_search, row->search_recall.n);
+    hits_mean(row->rec_hits, row->n_rec, row->rec_recall.n);
+    hits_mean(row->personal_hits, row->n_personal, row->personal_recall.n);
+    hits_mean(row->plain_hits, row->n_personal, row->plain_recall.n);
 }
 
 static void row_fail(exp_row *row, semid_status st) {
@@ -87,25 +96,27 @@ static void row_fail(exp_row *row, semid_status st) {
     SEMID_WARN("%s: %s", row->label, row->failed);
 }
 
+/* A copy of n doubles (NULL for NULL); 0 when out of memory. */
+static int copy_hits(const double *src, int64_t n, double **dst) {
+    *dst = NULL;
+    if (!src) return 1;
+    *dst = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    if (*dst) memcpy(*dst, src, sizeof(double) * (size_t)n);
+    return *dst != NULL;
+}
+
 /* A copy of a row (hits duplicated) for a second table. */
 static semid_status row_copy(const exp_row *src, exp_table table, exp_row *dst) {
     *dst = *src;
     dst->table = table;
-    dst->search_hits = dst->rec_hits = NULL;
-    if (src->search_hits) {
-        dst->search_hits = malloc(sizeof(double) * (size_t)src->n_search);
-        if (!dst->search_hits) return semid_fail(SEMID_ENOMEM, "out of memory");
-        memcpy(dst->search_hits, src->search_hits, sizeof(double) * (size_t)src->n_search);
-    }
-    if (src->rec_hits) {
-        dst->rec_hits = malloc(sizeof(double) * (size_t)src->n_rec);
-        if (!dst->rec_hits) {
-            free(dst->search_hits);
-            return semid_fail(SEMID_ENOMEM, "out of memory");
-        }
-        memcpy(dst->rec_hits, src->rec_hits, sizeof(double) * (size_t)src->n_rec);
-    }
-    return SEMID_OK;
+    dst->search_hits = dst->rec_hits = dst->personal_hits = dst->plain_hits = NULL;
+    if (copy_hits(src->search_hits, src->n_search, &dst->search_hits) &&
+        copy_hits(src->rec_hits, src->n_rec, &dst->rec_hits) &&
+        copy_hits(src->personal_hits, src->n_personal, &dst->personal_hits) &&
+        copy_hits(src->plain_hits, src->n_personal, &dst->plain_hits))
+        return SEMID_OK;
+    exp_row_free_hits(dst);
+    return semid_fail(SEMID_ENOMEM, "out of memory");
 }
 
 /* A generative row: the ID table of (strategy, tokenizer), then one model per seed. */
@@ -269,10 +280,7 @@ static int reads_embedding(const exp_config *cfg, const char *method) {
 /* Rows are added even when they fail, so the report says what is missing. */
 static semid_status add_row(exp_results *res, exp_row *row) {
     semid_status st = exp_results_add(res, row);
-    if (st != SEMID_OK) {
-        free(row->search_hits);
-        free(row->rec_hits);
-    }
+    if (st != SEMID_OK) exp_row_free_hits(row);
     return st;
 }
 
@@ -405,7 +413,8 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         }
         if (st == SEMID_OK) {
             st = add_row(res, &rows[i].row);
-            rows[i].row.search_hits = rows[i].row.rec_hits = NULL; /* owned by res now */
+            exp_row *r = &rows[i].row; /* its hits are res's now */
+            r->search_hits = r->rec_hits = r->personal_hits = r->plain_hits = NULL;
         }
     }
     /* The rows decoded with diverse beam search: a table of their own. */
@@ -415,10 +424,8 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         rows[i].diverse_row.search_hits = rows[i].diverse_row.rec_hits = NULL;
     }
     for (int i = 0; i < n_gen; i++) {
-        free(rows[i].row.search_hits);
-        free(rows[i].row.rec_hits);
-        free(rows[i].diverse_row.search_hits);
-        free(rows[i].diverse_row.rec_hits);
+        exp_row_free_hits(&rows[i].row);
+        exp_row_free_hits(&rows[i].diverse_row);
     }
     free(rows);
     return st;

@@ -21,6 +21,8 @@
 void exp_eval_free(exp_eval *e) {
     semid_ranking_eval_free(&e->search);
     semid_ranking_eval_free(&e->rec);
+    semid_ranking_eval_free(&e->personal);
+    semid_ranking_eval_free(&e->plain);
     memset(e, 0, sizeof *e);
 }
 
@@ -51,6 +53,7 @@ semid_status exp_eval_save(const exp_eval *e, const char *path) {
              cJSON_AddNumberToObject(root, "invalid_share", e->invalid_share) &&
              cJSON_AddNumberToObject(root, "seconds", e->seconds) && add_ranking(root, "search", &e->search) &&
              add_ranking(root, "rec", &e->rec) &&
+             (e->personal.n == 0 || (add_ranking(root, "personal", &e->personal) && add_ranking(root, "plain", &e->plain))) &&
              (e->epochs_run <= 0 ||
               ((tr = cJSON_AddObjectToObject(root, "train")) && cJSON_AddNumberToObject(tr, "epochs_run", e->epochs_run) &&
                cJSON_AddNumberToObject(tr, "best_epoch", e->best_epoch) &&
@@ -108,6 +111,9 @@ semid_status exp_eval_load(const char *path, exp_eval *e) {
     e->stopped_early = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tr, "stopped_early"));
     st = ranking_from_json(cJSON_GetObjectItemCaseSensitive(root, "search"), &e->search, path);
     if (st == SEMID_OK) st = ranking_from_json(cJSON_GetObjectItemCaseSensitive(root, "rec"), &e->rec, path);
+    const cJSON *per = cJSON_GetObjectItemCaseSensitive(root, "personal");
+    if (st == SEMID_OK && per) st = ranking_from_json(per, &e->personal, path);
+    if (st == SEMID_OK && per) st = ranking_from_json(cJSON_GetObjectItemCaseSensitive(root, "plain"), &e->plain, path);
     cJSON_Delete(root);
     if (st != SEMID_OK) exp_eval_free(e);
     return st;
@@ -130,13 +136,19 @@ static semid_status save_and_mark(const char *run_dir, const char *stage, const 
 }
 
 /* The test split decoded by the trained model in `dir`. */
+/* The model in `dir` on the test split; with `personal` (a model trained
+ * with the third task) also personalised search on vague queries, with the
+ * history and without it. */
 static semid_status evaluate_bundle(const char *dir, const semid_dataset *ds, const semid_gen_decode_options *o,
-                                    exp_eval *out) {
+                                    int personal, exp_eval *out) {
     semid_gen_bundle *bundle = NULL;
     SEMID_TRY(semid_gen_bundle_load(dir, &bundle));
     semid_gen_eval_stats stats;
     semid_status st = semid_gen_evaluate(bundle, ds, SEMID_SPLIT_TEST, o, &out->search, &out->rec, &stats);
     if (st == SEMID_OK) out->invalid_share = stats.beams > 0 ? (double)stats.invalid / (double)stats.beams : 0.0;
+    if (st == SEMID_OK && personal)
+        st = semid_gen_evaluate_personal(bundle, ds, SEMID_SPLIT_TEST, SEMID_QUERY_VAGUE, o, &out->personal,
+                                         &out->plain);
     semid_gen_bundle_free(bundle);
     return st;
 }
@@ -176,6 +188,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.bf16 = cfg->model_bf16;
     tc.lr = (float)cfg->model_lr;
     tc.history_window = cfg->model_history;
+    tc.personal_share = cfg->model_personal_share;
     tc.seed = (uint64_t)seed;
     tc.valid_sample = cfg->valid_sample;
     tc.verbose = progress ? 1 : 2;
@@ -196,7 +209,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
         semid_gen_decode_options o = semid_gen_decode_defaults();
         o.beam.beam_size = cfg->beam;
         o.beam.k = cfg->k;
-        st = evaluate_bundle(dir, ds, &o, out);
+        st = evaluate_bundle(dir, ds, &o, cfg->model_personal_share > 0, out);
     }
     out->seconds = semid_now() - t0;
     if (st == SEMID_OK) {
@@ -208,6 +221,10 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
         SEMID_INFO("model %s seed %lld: search R@%d %.4f, rec R@%d %.4f (%d epochs%s, best %d; %.0f s)", name,
                    (long long)seed, cfg->k, s.recall, cfg->k, r.recall, rep.epochs_run,
                    rep.stopped_early ? ", stopped early" : "", rep.best_epoch, out->seconds);
+        if (out->personal.n > 0)
+            SEMID_INFO("model %s seed %lld: vague queries R@%d with the history %.4f, without %.4f", name,
+                       (long long)seed, cfg->k, semid_ranking_eval_mean(&out->personal, SEMID_GROUP_ALL).recall,
+                       semid_ranking_eval_mean(&out->plain, SEMID_GROUP_ALL).recall);
         st = save_and_mark(run_dir, stage, &key, eval_path, out);
     }
     if (st != SEMID_OK) {
@@ -243,7 +260,7 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
         o.beam.beam_size = cfg->diverse_beam;
         o.beam.groups = cfg->diverse_groups;
         o.beam.diversity = (float)cfg->diverse_penalty;
-        st = evaluate_bundle(dir, ds, &o, out);
+        st = evaluate_bundle(dir, ds, &o, 0, out);
         out->seconds = semid_now() - t0;
         if (st == SEMID_OK) {
             SEMID_INFO("model %s seed %lld, diverse beam search: search R@%d %.4f, rec R@%d %.4f, %.1f%% invalid IDs "

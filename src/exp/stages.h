@@ -45,6 +45,10 @@ semid_status exp_collisions_of(const semid_idtable *t, exp_collisions *out);
 typedef struct exp_eval {
     semid_ranking_eval search;
     semid_ranking_eval rec;
+    /* generative rows with the third task: each test user's item from a vague
+     * query with the history (personal) and without it (plain), in rec's
+     * user order; n = 0 otherwise */
+    semid_ranking_eval personal, plain;
     double invalid_share; /* generative rows: decoded beams whose ID names no item */
     double seconds;
     /* generative rows: how the model trained (0 = not recorded) */
