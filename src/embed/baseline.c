@@ -9,6 +9,7 @@
 #include "embed/content.h"
 #include "embed/knn.h"
 #include "embed/text_encoder.h"
+#include "linalg/vec.h"
 #include "text/wordvec.h"
 
 semid_rec_eval_options semid_rec_eval_defaults(void) {
@@ -159,6 +160,24 @@ semid_status semid_baseline_rec_user_vectors(const semid_dataset *ds, const semi
     return st;
 }
 
+/* qv[q] = the mean of the last n_recent history items' vectors of rec query q. */
+static void history_means(const semid_rec_queries *rq, const semid_rec_eval_options *opt, const semid_matrix *item_vecs,
+                          float *qv) {
+    int64_t d = item_vecs->cols;
+#pragma omp parallel for schedule(static) if (rq->n * d > (1 << 16)) num_threads(semid_get_threads())
+    for (int64_t q = 0; q < rq->n; q++) {
+        int64_t end = rq->hist_offsets[q + 1], begin = rq->hist_offsets[q];
+        if (end - begin > opt->n_recent) begin = end - opt->n_recent;
+        float *dst = qv + q * d;
+        for (int64_t e = begin; e < end; e++) {
+            const float *src = item_vecs->data + (int64_t)rq->hist_items[e] * d;
+            for (int64_t j = 0; j < d; j++) dst[j] += src[j];
+        }
+        if (end > begin)
+            for (int64_t j = 0; j < d; j++) dst[j] /= (float)(end - begin);
+    }
+}
+
 semid_status semid_baseline_rec_history(const semid_dataset *ds, const semid_rec_eval_options *opt,
                                         const semid_matrix *item_vecs, semid_ranking_eval *out) {
     memset(out, 0, sizeof *out);
@@ -170,17 +189,39 @@ semid_status semid_baseline_rec_history(const semid_dataset *ds, const semid_rec
     float *qv = calloc((size_t)((rq.n > 0 ? rq.n : 1) * d), sizeof *qv);
     semid_status st = qv ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK) {
-#pragma omp parallel for schedule(static) if (rq.n * d > (1 << 16)) num_threads(semid_get_threads())
+        history_means(&rq, opt, item_vecs, qv);
+        st = rank_and_score(&rq, opt, qv, d, item_vecs, out);
+    }
+    free(qv);
+    semid_rec_queries_free(&rq);
+    return st;
+}
+
+semid_status semid_baseline_personal_dense(const semid_dataset *ds, const semid_rec_eval_options *opt,
+                                           const semid_matrix *query_vecs, const semid_matrix *item_vecs, float weight,
+                                           semid_ranking_eval *out) {
+    memset(out, 0, sizeof *out);
+    SEMID_TRY(check_items(ds, item_vecs));
+    if (opt->n_recent < 1) return semid_fail(SEMID_EINVAL, "history baseline: n_recent must be >= 1 (got %d)", opt->n_recent);
+    semid_rec_queries rq;
+    SEMID_TRY(semid_rec_queries_build(ds, opt, &rq));
+    int64_t d = item_vecs->cols;
+    semid_status st = SEMID_OK;
+    if (query_vecs->rows != rq.n || query_vecs->cols != d)
+        st = semid_fail(SEMID_EINVAL, "personalised dense search: %lld x %lld query vectors for %lld users of %lld-d items",
+                        (long long)query_vecs->rows, (long long)query_vecs->cols, (long long)rq.n, (long long)d);
+    float *qv = st == SEMID_OK ? calloc((size_t)((rq.n > 0 ? rq.n : 1) * d), sizeof *qv) : NULL;
+    if (st == SEMID_OK && !qv) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) {
+        history_means(&rq, opt, item_vecs, qv);
+        /* unit query + weight x unit user: each side's cosine, summed */
+        semid_normalize_rows(qv, rq.n, d);
         for (int64_t q = 0; q < rq.n; q++) {
-            int64_t end = rq.hist_offsets[q + 1], begin = rq.hist_offsets[q];
-            if (end - begin > opt->n_recent) begin = end - opt->n_recent;
-            float *dst = qv + q * d;
-            for (int64_t e = begin; e < end; e++) {
-                const float *src = item_vecs->data + (int64_t)rq.hist_items[e] * d;
-                for (int64_t j = 0; j < d; j++) dst[j] += src[j];
-            }
-            if (end > begin)
-                for (int64_t j = 0; j < d; j++) dst[j] /= (float)(end - begin);
+            const float *x = query_vecs->data + q * d;
+            double norm = 0;
+            for (int64_t j = 0; j < d; j++) norm += (double)x[j] * x[j];
+            float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+            for (int64_t j = 0; j < d; j++) qv[q * d + j] = weight * qv[q * d + j] + inv * x[j];
         }
         st = rank_and_score(&rq, opt, qv, d, item_vecs, out);
     }

@@ -71,6 +71,15 @@ semid_status semid_baseline_rec_user_vectors(const semid_dataset *ds, const semi
 semid_status semid_baseline_rec_history(const semid_dataset *ds, const semid_rec_eval_options *opt,
                                         const semid_matrix *item_vecs, semid_ranking_eval *out);
 
+/* Personalised search, dense: for each rec query (semid_rec_queries_build
+ * order) the vector q/|q| + weight * u/|u|, q its row of query_vecs (the
+ * encoded query) and u the mean of the last n_recent history items'
+ * vectors, ranked against item_vecs as rec ranks (history excluded as the
+ * options say): the query's bi-encoder score plus the user's. */
+semid_status semid_baseline_personal_dense(const semid_dataset *ds, const semid_rec_eval_options *opt,
+                                           const semid_matrix *query_vecs, const semid_matrix *item_vecs, float weight,
+                                           semid_ranking_eval *out);
+
 /* Indices (into ds->queries) of the test queries, in order; caller frees. */
 semid_status semid_search_test_queries(const semid_dataset *ds, int32_t **idx, int64_t *n);
 

@@ -65,6 +65,7 @@ static void write_table(exp_sbuf *b, const exp_results *r, exp_table table, cons
             const exp_row *row = &r->rows[i];
             if (pass == 0 ? row->table != table : row->table != EXP_TABLE_REFERENCE) continue;
             if (row->generative && row->decoder != decoder) continue; /* atomic IDs: the table's decoder */
+            if (row->n_personal > 0 && row->search_recall.n == 0 && row->rec_recall.n == 0) continue; /* below */
             exp_sb_printf(b, "| %s%s |", row->label, pass ? " (reference)" : "");
             if (row->failed[0]) {
                 exp_sb_printf(b, " failed: %s | | | | | | | | |\n", row->failed);

@@ -365,6 +365,7 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
     /* Reference rows. */
     for (const exp_reference *ref = exp_references; ref->name; ref++) {
         if (ref->when_used && !reads_embedding(cfg, ref->embedding)) continue;
+        if (ref->personal && !(cfg->model_personal_share > 0)) continue;
         exp_row row;
         row_init(&row, EXP_TABLE_REFERENCE, ref->name, ref->label, 0);
         exp_eval e;

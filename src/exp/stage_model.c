@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "embed/baseline.h"
 #include "embed/embed_methods.h"
+#include "embed/text_encoder.h"
 #include "exp/stages.h"
 #include "gen/dense.h"
 #include "gen/generate.h"
@@ -370,12 +371,51 @@ static semid_status dense_row(const exp_config *cfg, const char *run_dir, const 
     return st;
 }
 
+/* Personalised search by the multi-task bi-encoder: each test user's vague
+ * query (semid_gen_personal_query, as the generative rows read it) encoded,
+ * plus the user's history vector, against the items. */
+static semid_status dense_personal_row(const char *run_dir, const semid_dataset *ds, const semid_rec_eval_options *ro,
+                                       const char *method, const semid_matrix *items, exp_eval *out) {
+    semid_rec_queries rq = {0};
+    semid_querygen_profiles *profiles = NULL;
+    semid_text_encoder *enc = NULL;
+    semid_matrix queries = {0};
+    enum { CAP = 512 };
+    char rel[96];
+    snprintf(rel, sizeof rel, "emb/%s.encoder", method);
+    char *encoder = semid_path_join(run_dir, rel);
+    semid_status st = encoder ? semid_rec_queries_build(ds, ro, &rq) : semid_fail(SEMID_ENOMEM, "out of memory");
+    char *texts = st == SEMID_OK ? malloc((size_t)(rq.n > 0 ? rq.n : 1) * CAP) : NULL;
+    const char **ptrs = st == SEMID_OK ? malloc((size_t)(rq.n > 0 ? rq.n : 1) * sizeof *ptrs) : NULL;
+    if (st == SEMID_OK && (!texts || !ptrs)) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_querygen_profiles_build(ds, NULL, &profiles);
+    for (int64_t q = 0; q < rq.n && st == SEMID_OK; q++) {
+        ptrs[q] = texts + q * CAP;
+        st = semid_gen_personal_query(profiles, rq.user[q], rq.target[q], SEMID_SPLIT_TEST, SEMID_QUERY_VAGUE,
+                                      texts + q * CAP, CAP);
+    }
+    if (st == SEMID_OK) st = semid_text_encoder_load(encoder, &enc);
+    if (st == SEMID_OK) st = semid_text_encoder_encode(enc, ptrs, rq.n, &queries);
+    if (st == SEMID_OK) st = semid_baseline_personal_dense(ds, ro, &queries, items, 1.0f, &out->personal);
+    if (st == SEMID_OK) st = semid_ranking_eval_init(&out->search, 0, ro->k); /* personalised search alone */
+    if (st == SEMID_OK) st = semid_ranking_eval_init(&out->rec, 0, ro->k);
+    semid_matrix_free(&queries);
+    semid_text_encoder_free(enc);
+    semid_querygen_profiles_free(profiles);
+    semid_rec_queries_free(&rq);
+    free(texts);
+    free(ptrs);
+    free(encoder);
+    return st;
+}
+
 const exp_reference exp_references[] = {
-    {"popularity", "popularity", NULL, 0},
-    {"dense_search", "dense search bi-encoder", "search", 0},
-    {"enmf", "ENMF", "rec", 0},
-    {"dense_multi", "dense multi-task bi-encoder", "multi", 1},
-    {NULL, NULL, NULL, 0},
+    {"popularity", "popularity", NULL, 0, 0},
+    {"dense_search", "dense search bi-encoder", "search", 0, 0},
+    {"enmf", "ENMF", "rec", 0, 0},
+    {"dense_multi", "dense multi-task bi-encoder", "multi", 1, 0},
+    {"dense_personal", "dense multi-task: query + user vector", "multi", 0, 1},
+    {NULL, NULL, NULL, 0, 0},
 };
 
 semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
@@ -420,6 +460,8 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
             if (st == SEMID_OK) st = semid_ranking_eval_init(&out->search, 0, cfg->k); /* no search side */
             free(users_path);
             semid_matrix_free(&users);
+        } else if (st == SEMID_OK && ref->personal) {
+            st = dense_personal_row(run_dir, ds, &ro, method, &items, out);
         } else if (st == SEMID_OK) {
             st = dense_row(cfg, run_dir, ds, &ro, method, &items, out);
         }

@@ -105,12 +105,17 @@ semid_status exp_cold_split(const semid_dataset *full, int32_t n_warm, const exp
 /* The non-generative reference rows, one row each (stage_model.c), in
  * report order: "popularity", "dense_search" (the search bi-encoder: query
  * -> item by dot product; history mean for rec), "enmf" (rec only, ENMF's
- * user vectors) and "dense_multi" (the multi-task bi-encoder). */
+ * user vectors), "dense_multi" (the multi-task bi-encoder) and, with the
+ * third task, "dense_personal" (the multi-task bi-encoder's query score
+ * plus its user vector's: semid_baseline_personal_dense, weight 1, on the
+ * generative rows' vague queries). */
 typedef struct exp_reference {
     const char *name;      /* RUN/ref/<name>.json, results.json */
     const char *label;     /* report rows */
     const char *embedding; /* the embedding method it scores with (embed/embed_methods.h); NULL = popularity */
     int when_used;         /* 1: only when a generative row reads `embedding` too */
+    int personal;          /* 1: personalised search alone (exp_eval.personal), only with
+                              model.personal_share > 0 */
 } exp_reference;
 
 /* NULL-name-terminated. */

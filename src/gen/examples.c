@@ -398,6 +398,13 @@ semid_status semid_gen_examples_eval(const semid_dataset *ds, const semid_idtabl
     return st;
 }
 
+semid_status semid_gen_personal_query(const semid_querygen_profiles *profiles, int32_t user, int32_t item, int split,
+                                      int level, char *out, size_t cap) {
+    semid_rng r = example_rng(0, PERSONAL_EVAL_STREAM + (uint64_t)(split * SEMID_QUERY_N_LEVELS + level), user, 0);
+    int made = 0;
+    return semid_querygen_one(profiles, item, level, semid_rng_u64(&r), 0, out, cap, &made);
+}
+
 semid_status semid_gen_examples_personal_eval(const semid_dataset *ds, const semid_idtable *t,
                                               const semid_gen_vocab *v, const semid_querygen_profiles *profiles,
                                               const semid_gen_example_options *o, int split, int level,
@@ -419,9 +426,7 @@ semid_status semid_gen_examples_personal_eval(const semid_dataset *ds, const sem
         int64_t n_hist = 0;
         st = eval_history(ds, u, split, &hist, &hist_cap, &n_hist, &target);
         if (st != SEMID_OK || target < 0) continue;
-        semid_rng r = example_rng(o->seed, PERSONAL_EVAL_STREAM + (uint64_t)(split * SEMID_QUERY_N_LEVELS + level), u, 0);
-        int made = 0;
-        st = semid_querygen_one(profiles, target, level, semid_rng_u64(&r), 0, query, QUERY_CAP, &made);
+        st = semid_gen_personal_query(profiles, u, target, split, level, query, QUERY_CAP);
         if (st != SEMID_OK) break;
         st = with_history ? semid_gen_prompt_personal(v, t, o, hist, n_hist, query, tok, &n, NULL)
                           : semid_gen_prompt_search(v, t, o, query, tok, &n, NULL);

@@ -133,10 +133,16 @@ semid_status semid_gen_examples_personal_train(const semid_dataset *ds, const se
                                                const semid_gen_vocab *v, const semid_querygen_profiles *profiles,
                                                const semid_gen_example_options *o, semid_gen_seqs *out);
 
+/* The evaluation query of user `user` for `item` at `level` on `split`: a
+ * function of these alone (the same for every model and seed, and for the
+ * dense reference), written to out (cap bytes). */
+semid_status semid_gen_personal_query(const semid_querygen_profiles *profiles, int32_t user, int32_t item, int split,
+                                      int level, char *out, size_t cap);
+
 /* Personalised-search evaluation prompts for `split`: for each user with an
  * item for that split (in index order, as the rec prompts of
- * semid_gen_examples_eval, so the two pair up), a query at `level` for
- * that item (the same for a user, split and seed whatever the model), and
+ * semid_gen_examples_eval, so the two pair up), its query
+ * (semid_gen_personal_query), and
  * the user's history as a rec prompt has it. with_history = 0 writes the
  * plain search prompt of the same query instead (the history withheld).
  * source = the user, target = the item; the history is the exclusion list
