@@ -36,17 +36,7 @@ static semid_idtable table;
 static int setup(void **state) {
     (void)state;
     semid_set_log_level(SEMID_LOG_WARN);
-    semid_synth_config c;
-    semid_synth_config_default(&c);
-    c.n_items = 150;
-    c.n_users = 400;
-    c.mean_history = 14;
-    c.min_history = 5;
-    c.max_history = 40;
-    c.n_topics = 8;
-    c.queries_per_item = 6;
-    c.queries_train = 4;
-    if (semid_synth_generate(&c, 3, &ds) != SEMID_OK) return -1;
+    test_small_synth(&ds);
     test_content_table(&ds, 12, &table);
     return 0;
 }

@@ -160,10 +160,20 @@ semid_status semid_baseline_rec_user_vectors(const semid_dataset *ds, const semi
     return st;
 }
 
-/* qv[q] = the mean of the last n_recent history items' vectors of rec query q. */
-static void history_means(const semid_rec_queries *rq, const semid_rec_eval_options *opt, const semid_matrix *item_vecs,
-                          float *qv) {
+/* The rec queries (*rq) and *qv: row q the mean of the last n_recent
+ * history items' vectors of query q (caller frees both). */
+static semid_status history_means(const semid_dataset *ds, const semid_rec_eval_options *opt,
+                                  const semid_matrix *item_vecs, semid_rec_queries *rq, float **out) {
+    *out = NULL;
+    SEMID_TRY(check_items(ds, item_vecs));
+    if (opt->n_recent < 1) return semid_fail(SEMID_EINVAL, "history baseline: n_recent must be >= 1 (got %d)", opt->n_recent);
+    SEMID_TRY(semid_rec_queries_build(ds, opt, rq));
     int64_t d = item_vecs->cols;
+    float *qv = calloc((size_t)((rq->n > 0 ? rq->n : 1) * d), sizeof *qv);
+    if (!qv) {
+        semid_rec_queries_free(rq);
+        return semid_fail(SEMID_ENOMEM, "out of memory");
+    }
 #pragma omp parallel for schedule(static) if (rq->n * d > (1 << 16)) num_threads(semid_get_threads())
     for (int64_t q = 0; q < rq->n; q++) {
         int64_t end = rq->hist_offsets[q + 1], begin = rq->hist_offsets[q];
@@ -176,22 +186,17 @@ static void history_means(const semid_rec_queries *rq, const semid_rec_eval_opti
         if (end > begin)
             for (int64_t j = 0; j < d; j++) dst[j] /= (float)(end - begin);
     }
+    *out = qv;
+    return SEMID_OK;
 }
 
 semid_status semid_baseline_rec_history(const semid_dataset *ds, const semid_rec_eval_options *opt,
                                         const semid_matrix *item_vecs, semid_ranking_eval *out) {
     memset(out, 0, sizeof *out);
-    SEMID_TRY(check_items(ds, item_vecs));
-    if (opt->n_recent < 1) return semid_fail(SEMID_EINVAL, "history baseline: n_recent must be >= 1 (got %d)", opt->n_recent);
     semid_rec_queries rq;
-    SEMID_TRY(semid_rec_queries_build(ds, opt, &rq));
-    int64_t d = item_vecs->cols;
-    float *qv = calloc((size_t)((rq.n > 0 ? rq.n : 1) * d), sizeof *qv);
-    semid_status st = qv ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
-    if (st == SEMID_OK) {
-        history_means(&rq, opt, item_vecs, qv);
-        st = rank_and_score(&rq, opt, qv, d, item_vecs, out);
-    }
+    float *qv = NULL;
+    SEMID_TRY(history_means(ds, opt, item_vecs, &rq, &qv));
+    semid_status st = rank_and_score(&rq, opt, qv, item_vecs->cols, item_vecs, out);
     free(qv);
     semid_rec_queries_free(&rq);
     return st;
@@ -201,19 +206,15 @@ semid_status semid_baseline_personal_dense(const semid_dataset *ds, const semid_
                                            const semid_matrix *query_vecs, const semid_matrix *item_vecs, float weight,
                                            semid_ranking_eval *out) {
     memset(out, 0, sizeof *out);
-    SEMID_TRY(check_items(ds, item_vecs));
-    if (opt->n_recent < 1) return semid_fail(SEMID_EINVAL, "history baseline: n_recent must be >= 1 (got %d)", opt->n_recent);
     semid_rec_queries rq;
-    SEMID_TRY(semid_rec_queries_build(ds, opt, &rq));
+    float *qv = NULL;
+    SEMID_TRY(history_means(ds, opt, item_vecs, &rq, &qv));
     int64_t d = item_vecs->cols;
     semid_status st = SEMID_OK;
     if (query_vecs->rows != rq.n || query_vecs->cols != d)
         st = semid_fail(SEMID_EINVAL, "personalised dense search: %lld x %lld query vectors for %lld users of %lld-d items",
                         (long long)query_vecs->rows, (long long)query_vecs->cols, (long long)rq.n, (long long)d);
-    float *qv = st == SEMID_OK ? calloc((size_t)((rq.n > 0 ? rq.n : 1) * d), sizeof *qv) : NULL;
-    if (st == SEMID_OK && !qv) st = semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK) {
-        history_means(&rq, opt, item_vecs, qv);
         /* unit query + weight x unit user: each side's cosine, summed */
         semid_normalize_rows(qv, rq.n, d);
         for (int64_t q = 0; q < rq.n; q++) {

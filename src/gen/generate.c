@@ -470,14 +470,12 @@ semid_status semid_gen_check_histories(const semid_gen_bundle *b, const int32_t 
                                   (int32_t)(max_len < INT32_MAX ? max_len : INT32_MAX));
 }
 
-semid_status semid_gen_bundle_decode(const semid_gen_bundle *b, int task, const semid_beam_query *q, int64_t n,
-                                     const semid_gen_decode_options *o, semid_beam_hits *out) {
-    semid_beam_space sp = semid_gen_bundle_space(b);
-    return decode(b->model, &b->table, b->trie, &sp, task, q, n, o, out);
-}
-
-semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
-                                 int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out) {
+/* Decodes n histories: recommendation prompts, or with queries (not NULL)
+ * personalised-search prompts in the search ID space; each leaves its
+ * history out when the options say so. */
+static semid_status decode_histories(const semid_gen_bundle *b, const char *const *queries,
+                                     const int32_t *const *histories, const int64_t *lengths, int64_t n,
+                                     const semid_gen_decode_options *o, semid_beam_hits *out, int32_t *n_unknown) {
     memset(out, 0, sizeof *out);
     int excl = 0;
     SEMID_TRY(semid_gen_check_histories(b, histories, lengths, n, o, &excl));
@@ -487,17 +485,43 @@ semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const
     semid_status st = tok && q ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory for %lld histories", (long long)n);
     for (int64_t i = 0; i < n && st == SEMID_OK; i++) {
         q[i].prompt = tok + i * T;
-        semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, histories[i], lengths[i], tok + i * T, &q[i].prompt_len);
+        if (queries)
+            st = semid_gen_prompt_personal(&b->vocab, &b->table, &b->ex, histories[i], lengths[i],
+                                           queries[i] ? queries[i] : "", tok + i * T, &q[i].prompt_len,
+                                           n_unknown ? &n_unknown[i] : NULL);
+        else
+            semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, histories[i], lengths[i], tok + i * T, &q[i].prompt_len);
         if (excl) {
             q[i].exclude = histories[i];
             q[i].n_exclude = (int32_t)(lengths[i] < INT32_MAX ? lengths[i] : INT32_MAX);
         }
     }
     semid_beam_space sp = semid_gen_bundle_space(b);
-    if (st == SEMID_OK) st = decode(b->model, &b->table, b->trie, &sp, SEMID_TASK_REC, q, n, o, out);
+    int task = queries ? SEMID_TASK_SEARCH : SEMID_TASK_REC;
+    if (st == SEMID_OK) st = decode(b->model, &b->table, b->trie, &sp, task, q, n, o, out);
     free(tok);
     free(q);
     return st;
+}
+
+semid_status semid_gen_recommend(const semid_gen_bundle *b, const int32_t *const *histories, const int64_t *lengths,
+                                 int64_t n, const semid_gen_decode_options *o, semid_beam_hits *out) {
+    return decode_histories(b, NULL, histories, lengths, n, o, out, NULL);
+}
+
+semid_status semid_gen_check_personal(const semid_gen_bundle *b) {
+    if (b->personal) return SEMID_OK;
+    return semid_fail(SEMID_EINVAL,
+                      "this model was trained without personalised search (a query with a history): retrain it with "
+                      "--personal-share (e.g. 0.25), or search without the history");
+}
+
+semid_status semid_gen_search_personal(const semid_gen_bundle *b, const char *const *queries,
+                                       const int32_t *const *histories, const int64_t *lengths, int64_t n,
+                                       const semid_gen_decode_options *o, semid_beam_hits *out, int32_t *n_unknown) {
+    memset(out, 0, sizeof *out);
+    SEMID_TRY(semid_gen_check_personal(b));
+    return decode_histories(b, queries, histories, lengths, n, o, out, n_unknown);
 }
 
 semid_status semid_gen_decode_seqs(const semid_gpt *m, const semid_idtable *t, semid_trie *const trie[2],

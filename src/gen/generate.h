@@ -138,18 +138,18 @@ semid_status semid_gen_evaluate_personal(const semid_gen_bundle *b, const semid_
                                          const semid_gen_decode_options *o, semid_ranking_eval *personal,
                                          semid_ranking_eval *plain);
 
-/* For the decoders: the bundle's beam space, a decode of prepared prompts
- * with the bundle's tries (task = the ID space), the checks of histories
+/* For the decoders: the bundle's beam space, the checks of histories
  * (indices in the catalog, the decode's bounds; *exclude = whether the
  * results leave the history out) and of a dataset against the bundle (its
  * items those the model was trained on). */
 semid_beam_space semid_gen_bundle_space(const semid_gen_bundle *b);
-semid_status semid_gen_bundle_decode(const semid_gen_bundle *b, int task, const semid_beam_query *q, int64_t n,
-                                     const semid_gen_decode_options *o, semid_beam_hits *out);
 semid_status semid_gen_check_histories(const semid_gen_bundle *b, const int32_t *const *histories,
                                        const int64_t *lengths, int64_t n, const semid_gen_decode_options *o,
                                        int *exclude);
 semid_status semid_gen_check_dataset(const semid_gen_bundle *b, const semid_dataset *ds);
+/* SEMID_EINVAL, naming the option that trains it, for a bundle trained
+ * without the third task. */
+semid_status semid_gen_check_personal(const semid_gen_bundle *b);
 
 /* Teacher forcing: out[r] = the log-probability the model gives item
  * items[r]'s whole ID for `task` after the prompt (model tokens, as

@@ -1,45 +1,11 @@
-/* Personalised search with a bundle (generate.h): a query with the user's
- * history in one prompt (examples.h), decoded in the search ID space. */
+/* Evaluating personalised search with a bundle (generate.h): each test
+ * user's query with the history in one prompt (examples.h), and without. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
 #include "data/querygen.h"
 #include "gen/generate.h"
-
-static semid_status check_personal(const semid_gen_bundle *b) {
-    if (b->personal) return SEMID_OK;
-    return semid_fail(SEMID_EINVAL,
-                      "this model was trained without personalised search (a query with a history): retrain it with "
-                      "--personal-share (e.g. 0.25), or search without the history");
-}
-
-semid_status semid_gen_search_personal(const semid_gen_bundle *b, const char *const *queries,
-                                       const int32_t *const *histories, const int64_t *lengths, int64_t n,
-                                       const semid_gen_decode_options *o, semid_beam_hits *out, int32_t *n_unknown) {
-    memset(out, 0, sizeof *out);
-    SEMID_TRY(check_personal(b));
-    int excl = 0;
-    SEMID_TRY(semid_gen_check_histories(b, histories, lengths, n, o, &excl));
-    int32_t T = b->ex.max_seq_len;
-    int32_t *tok = malloc((size_t)(n > 0 ? n : 1) * (size_t)T * sizeof *tok);
-    semid_beam_query *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
-    semid_status st = tok && q ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory for %lld queries", (long long)n);
-    for (int64_t i = 0; i < n && st == SEMID_OK; i++) {
-        q[i].prompt = tok + i * T;
-        st = semid_gen_prompt_personal(&b->vocab, &b->table, &b->ex, histories[i], lengths[i],
-                                       queries[i] ? queries[i] : "", tok + i * T, &q[i].prompt_len,
-                                       n_unknown ? &n_unknown[i] : NULL);
-        if (excl) {
-            q[i].exclude = histories[i];
-            q[i].n_exclude = (int32_t)(lengths[i] < INT32_MAX ? lengths[i] : INT32_MAX);
-        }
-    }
-    if (st == SEMID_OK) st = semid_gen_bundle_decode(b, SEMID_TASK_SEARCH, q, n, o, out);
-    free(tok);
-    free(q);
-    return st;
-}
 
 /* Decodes a pool of evaluation prompts into e (initialised here). */
 static semid_status evaluate_pool(const semid_gen_bundle *b, const semid_gen_seqs *seqs, const uint8_t *head,
@@ -63,7 +29,7 @@ semid_status semid_gen_evaluate_personal(const semid_gen_bundle *b, const semid_
                                          semid_ranking_eval *plain) {
     memset(personal, 0, sizeof *personal);
     memset(plain, 0, sizeof *plain);
-    SEMID_TRY(check_personal(b));
+    SEMID_TRY(semid_gen_check_personal(b));
     SEMID_TRY(semid_gen_check_dataset(b, ds));
     uint8_t *role = malloc((size_t)(ds->n_queries > 0 ? ds->n_queries : 1));
     uint8_t *head = malloc((size_t)(ds->n_items > 0 ? ds->n_items : 1));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/synth.h"
 #include "linalg/matrix.h"
 #include "linalg/vec.h"
 #include "quant/strategy.h"
@@ -52,3 +53,16 @@ void test_content_table(const semid_dataset *d, int32_t codebook, semid_idtable 
     free(pop);
 }
 
+void test_small_synth(semid_dataset *ds) {
+    semid_synth_config c;
+    semid_synth_config_default(&c);
+    c.n_items = 150;
+    c.n_users = 400;
+    c.mean_history = 14;
+    c.min_history = 5;
+    c.max_history = 40;
+    c.n_topics = 8;
+    c.queries_per_item = 6;
+    c.queries_train = 4;
+    assert_int_equal(semid_synth_generate(&c, 3, ds), SEMID_OK);
+}

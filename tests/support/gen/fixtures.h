@@ -7,6 +7,10 @@
 #include "data/dataset.h"
 #include "quant/idtable.h"
 
+/* The small synthetic dataset of the generative tests: 150 items in 8
+ * topics, 400 users of 5..40 items, 6 queries an item (4 for training). */
+void test_small_synth(semid_dataset *ds);
+
 /* A disambiguated 2-level content ID table of `codebook` codes a level,
  * from feature-hashed item texts (each word adds +-1 to one of 64
  * dimensions): quick to make, and items with like texts share prefixes. */
