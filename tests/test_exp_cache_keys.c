@@ -89,13 +89,13 @@ static cJSON *value_of(cJSON *root, const char *name) {
 }
 
 /* Candidate new values for a key, as JSON text: a number moved up or down
- * (0 to 0.25),
- * a string with a suffix, a list with its first entry changed or one fewer. */
-static int candidates(const cJSON *v, char out[4][256]) {
+ * (by 1, or by a quarter for shares in [0, 1)), a string with a suffix, a
+ * list with its first entry changed or one fewer. */
+static int candidates(const cJSON *v, char out[5][256]) {
     int n = 0;
     if (cJSON_IsNumber(v)) {
-        double x = v->valuedouble, c[4] = {x + 1, x - 1, x * 2, x != 0 ? x / 2 : 0.25}; /* 0.25: a share off by default */
-        for (int i = 0; i < 4; i++) snprintf(out[n++], 256, "%.17g", c[i]);
+        double x = v->valuedouble, c[5] = {x + 1, x - 1, x * 2, x / 2, x + 0.25};
+        for (int i = 0; i < 5; i++) snprintf(out[n++], 256, "%.17g", c[i]);
     } else if (cJSON_IsString(v)) {
         snprintf(out[n++], 256, "\"%sx\"", v->valuestring);
         snprintf(out[n++], 256, "\"default\"");
@@ -121,12 +121,12 @@ static int changed_config(const exp_config *base, const char *name, exp_config *
     assert_non_null(root);
     const cJSON *v = value_of(root, name);
     assert_non_null(v);
-    char cand[4][256];
+    char cand[5][256];
     int n = candidates(v, cand);
     int ok = 0;
     for (int i = 0; i < n && !ok; i++) {
         *out = *base;
-        char assignment[1200];
+        char assignment[1600];
         snprintf(assignment, sizeof assignment, "%s=%s", name, cand[i]);
         ok = exp_config_apply_override(out, assignment) == SEMID_OK;
         if (ok) {
