@@ -6,6 +6,9 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev liblapacke-dev libcjson-dev libcmocka-dev libmicrohttpd-dev python3-numpy python3-pytest)
+# OpenMPI: semid train across ranks (src/dist/, docs/distributed.md) and its test
+# (tests/test_cli_mpi.c); semid builds and runs as one process without it.
+packages+=(libopenmpi-dev openmpi-bin)
 # Headless Chromium: tests/test_serve_page.c renders the page of semid serve in it.
 packages+=(chromium)
 if [[ "${1:-}" == "--bench" ]]; then
