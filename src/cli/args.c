@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 
 static void print_usage(const char *usage, const cli_option *opts, int n_opts) {
     printf("%s\n\noptions:\n", usage);
@@ -153,6 +154,10 @@ int64_t cli_physical_memory(void) {
 
 int cli_report(semid_status st) {
     const char *msg = semid_last_error();
-    fprintf(stderr, "semid: error: %s\n", msg[0] ? msg : semid_status_name(st));
+    if (semid_dist_size() > 1) /* which of the job's processes says so */
+        fprintf(stderr, "semid: error: rank %d of %d: %s\n", semid_dist_rank(), semid_dist_size(),
+                msg[0] ? msg : semid_status_name(st));
+    else
+        fprintf(stderr, "semid: error: %s\n", msg[0] ? msg : semid_status_name(st));
     return CLI_EXIT_ERROR;
 }

@@ -50,6 +50,7 @@ int cmd_train(int argc, char **argv) {
         {"threads", CLI_INT, &c.threads, "threads (0 = all cores)"},
         {"checkpoint-every", CLI_INT64, &c.checkpoint_every, "steps between resume checkpoints (0 = each epoch)"},
         {"resume", CLI_FLAG, &resume, "continue from OUT/resume.safetensors"},
+        {"stop-after", CLI_INT64, &c.stop_after, "stop after this many steps in all, as if killed after a checkpoint (0 = run to the end; to test --resume)"},
         {"wait", CLI_FLAG, &wait, "if another run holds OUT, wait for it to finish (default: fail, naming its pid)"},
         {"quiet", CLI_FLAG, &quiet, "no progress output"},
     };
@@ -58,7 +59,7 @@ int cmd_train(int argc, char **argv) {
     int r = cli_parse(argc, argv, 1, opts, (int)(sizeof opts / sizeof opts[0]),
                       "usage: semid train --dataset DS.sdd --sids SIDS --out MODEL_DIR [options]", pos, 0, &n_pos);
     if (r != 0) return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    const cli_range ranges[] = {{"epochs", 1, 100000}, {"patience", 0, 100000}, {"min-epochs", 0, c.epochs}};
+    const cli_range ranges[] = {{"epochs", 1, 100000}, {"patience", 0, 100000}, {"min-epochs", 0, c.epochs}, {"stop-after", 0, 1e15}};
     if (cli_check_ranges(opts, (int)(sizeof opts / sizeof opts[0]), ranges, (int)(sizeof ranges / sizeof ranges[0])) != 0)
         return CLI_EXIT_USAGE;
     if (!dataset || !sids || !out) {

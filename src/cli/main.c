@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/status.h"
 #include "cli/cli.h"
+#include "dist/dist.h"
 
 typedef struct command {
     const char *name;
@@ -88,7 +90,23 @@ static int run(int argc, char **argv) {
     return CLI_EXIT_USAGE;
 }
 
+/* Under mpirun (or srun) every rank runs the same command. A failure all
+ * ranks learnt of in a collective ends each of them (a non-zero exit the
+ * launcher reports); a rank that failed alone ends the whole job, so that
+ * no other rank waits for it in a collective. Its message, naming the
+ * rank, comes first. */
 int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
-    return finish_stdout(run(argc, argv));
+    semid_status st = semid_dist_init(&argc, &argv);
+    if (st != SEMID_OK) return cli_report(st);
+    /* Rank 0 prints the results; the others' would repeat them. */
+    if (semid_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return CLI_EXIT_ERROR;
+    int rc = finish_stdout(run(argc, argv));
+    if (rc != CLI_EXIT_OK && semid_dist_size() > 1 && !semid_dist_failure_known()) {
+        fprintf(stderr, "semid: rank %d of %d failed (exit status %d): ending the job\n", semid_dist_rank(),
+                semid_dist_size(), rc);
+        semid_dist_abort(rc);
+    }
+    semid_dist_finalize();
+    return rc;
 }

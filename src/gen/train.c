@@ -12,17 +12,20 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/checksum.h"
 #include "base/dirlock.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "base/threads.h"
+#include "dist/dist.h"
 #include "eval/metrics.h"
 #include "gen/generate.h"
 #include "gen/model.h"
 #include "gen/word_init.h"
 #include "io/json.h"
+#include "linalg/vec.h"
 #include "io/safetensors.h"
 #include "quant/trie.h"
 
@@ -653,6 +656,99 @@ static semid_status setup(trainer *t) {
     return SEMID_OK;
 }
 
+/* ---- across ranks (dist/dist.h) ----
+ *
+ * Every rank builds the same sequences and model and takes its share of
+ * each global batch; rank 0 alone touches out_dir (lock, staging,
+ * checkpoints, train.json), validates and logs. The collectives below are
+ * reached by every rank, a failed one included, so that a failure on one
+ * rank ends the run on all. */
+
+/* A checksum of what must be the same on every rank: the set-up (the
+ * resume signature and the settings it leaves out) and the training
+ * sequences built from the dataset and the ID table. */
+static uint64_t run_fingerprint(const trainer *t) {
+    char sig[512];
+    run_signature(t, sig, sizeof sig);
+    const semid_gen_train_config *c = t->cfg;
+    double more[] = {(double)c->warmup_steps, (double)c->decay, (double)c->max_steps, c->valid_query_share,
+                     (double)c->valid_sample, (double)c->valid_k, (double)c->valid_beam, (double)c->checkpoint_every,
+                     (double)c->stop_after, (double)c->min_epochs, (double)c->history_window};
+    semid_xxh64_state h;
+    semid_xxh64_init(&h);
+    semid_xxh64_update(&h, sig, strlen(sig));
+    semid_xxh64_update(&h, more, sizeof more);
+    semid_xxh64_update(&h, t->train.tokens, (size_t)t->train.n_tokens * sizeof *t->train.tokens);
+    semid_xxh64_update(&h, t->train.is_target, (size_t)t->train.n_tokens);
+    for (int64_t j = 0; j < t->train.n; j++) semid_xxh64_update(&h, &t->train.seq[j].len, sizeof t->train.seq[j].len);
+    return semid_xxh64_final(&h);
+}
+
+/* Rank 0's parameters and AdamW moments to every rank: after a resume
+ * (which rank 0 alone reads), and at each checkpoint, so that the state
+ * rank 0 writes is the one every rank goes on from (AdamW's norm is a
+ * threaded sum, whose last bit may differ between ranks with other thread
+ * counts; this keeps such drift from building up). */
+static semid_status share_weights(trainer *t) {
+    int64_t n = 0;
+    float *params = semid_gpt_params(t->model, &n);
+    SEMID_TRY(semid_dist_broadcast(params, (size_t)n * sizeof *params, 0));
+    SEMID_TRY(semid_dist_broadcast(t->opt.m, (size_t)n * sizeof *t->opt.m, 0));
+    return semid_dist_broadcast(t->opt.v, (size_t)n * sizeof *t->opt.v, 0);
+}
+
+/* Rank 0's position and scores (after load_resume or end_of_epoch) to every
+ * rank, after agreeing on st. */
+static semid_status share_progress(trainer *t, int64_t *step, int *resumed, semid_status st) {
+    st = semid_dist_agree(st);
+    if (st != SEMID_OK || semid_dist_size() == 1) return st;
+    double v[8] = {(double)*step, *resumed, (double)t->opt.step, t->best_valid, t->best_epoch, t->best_search,
+                   t->best_rec, t->stopped};
+    SEMID_TRY(semid_dist_broadcast(v, sizeof v, 0));
+    *step = (int64_t)v[0];
+    *resumed = (int)v[1];
+    t->opt.step = (int64_t)v[2];
+    t->best_valid = v[3];
+    t->best_epoch = (int32_t)v[4];
+    t->best_search = v[5];
+    t->best_rec = v[6];
+    t->stopped = (int)v[7];
+    return SEMID_OK;
+}
+
+/* The step's numbers summed over the ranks with its gradients. */
+typedef struct step_sums {
+    float targets;  /* target tokens: the loss is a mean over them */
+    float loss;     /* loss x targets */
+    float tokens;   /* non-padding inputs */
+    float slots;    /* input slots */
+    float failed;   /* ranks whose step failed */
+} step_sums;
+
+/* Sums the ranks' gradients of one global batch, in the same buckets as
+ * the step's counts. Each rank's loss is a mean over its own target
+ * tokens, so its gradient is weighted by its count before the sum and the
+ * sum divided by the batch's count: the gradient of the mean over the
+ * whole batch, as one process computes it (to float rounding). A rank
+ * whose step failed still takes part (its flag fails every rank). */
+static semid_status share_gradients(float *grads, int64_t n, step_sums *s, semid_status st) {
+    float own_targets = s->targets;
+    semid_scale(grads, own_targets, n);
+    s->loss *= own_targets;
+    s->failed = st != SEMID_OK;
+    semid_dist_span spans[2] = {{grads, n}, {&s->targets, sizeof *s / sizeof(float)}};
+    semid_status rs = semid_dist_allreduce_sum(spans, 2, 0, NULL);
+    if (st != SEMID_OK && rs == SEMID_OK) semid_dist_failure_shared();
+    if (st != SEMID_OK) return st;
+    if (rs != SEMID_OK) return rs;
+    if (s->failed > 0) return semid_dist_fail_peer("train", -1);
+    if (s->targets > 0) {
+        semid_scale(grads, 1.0f / s->targets, n);
+        s->loss /= s->targets;
+    }
+    return SEMID_OK;
+}
+
 /* CPU time of the process (all threads), in seconds. */
 static double cpu_now(void) {
     struct timespec ts;
@@ -702,33 +798,47 @@ static semid_status end_of_epoch(trainer *t, int32_t epoch, double loss, double 
     return SEMID_OK;
 }
 
-semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table, const semid_gen_train_config *cfg,
+semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table, const semid_gen_train_config *cfg_in,
                              const char *out_dir, semid_gen_train_report *report) {
     if (report) memset(report, 0, sizeof *report);
-    SEMID_TRY(check_config(cfg));
-    SEMID_TRY(semid_mkdirs(out_dir));
+    const int rank = semid_dist_rank(), ranks = semid_dist_size(), root = rank == 0;
+    semid_gen_train_config cfg_own = *cfg_in;
+    if (!root) cfg_own.verbose = 0; /* rank 0 logs */
+    const semid_gen_train_config *cfg = &cfg_own;
+    SEMID_TRY(semid_dist_agree(check_config(cfg)));
     char *stage_dir = semid_path_join(out_dir, STAGING);
-    if (!stage_dir) return semid_fail(SEMID_ENOMEM, "out of memory");
-    /* One run at a time in a directory. */
+    semid_status st = stage_dir ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    /* One run at a time in a directory; rank 0's alone. */
     semid_dirlock lock;
-    semid_status st = semid_dirlock_acquire(&lock, out_dir, cfg->wait);
-    if (st == SEMID_OK) st = finish_interrupted_swap(out_dir, stage_dir);
+    int locked = 0;
+    if (st == SEMID_OK && root) {
+        st = semid_mkdirs(out_dir);
+        if (st == SEMID_OK) st = semid_dirlock_acquire(&lock, out_dir, cfg->wait);
+        locked = st == SEMID_OK;
+        if (st == SEMID_OK) st = finish_interrupted_swap(out_dir, stage_dir);
+    }
+    st = semid_dist_agree(st);
     if (st != SEMID_OK) {
-        semid_dirlock_release(&lock);
+        if (locked) semid_dirlock_release(&lock);
         free(stage_dir);
         return st;
     }
     int saved_threads = semid_threads_push(cfg->threads);
     trainer t = {.cfg = cfg, .ds = ds, .table = table, .out_dir = out_dir, .stage_dir = stage_dir};
     double t0 = semid_now();
-    st = setup(&t);
+    st = semid_dist_agree(setup(&t));
+    if (st == SEMID_OK) st = semid_dist_check_same(run_fingerprint(&t), "training data or settings");
     int64_t step = 0;
     int resumed = 0, done = 0;
-    if (st == SEMID_OK && cfg->resume) st = load_resume(&t, &step, &resumed);
+    if (st == SEMID_OK && cfg->resume && root) st = load_resume(&t, &step, &resumed);
+    if (st == SEMID_OK || ranks > 1) st = share_progress(&t, &step, &resumed, st);
+    if (st == SEMID_OK && resumed && ranks > 1) st = share_weights(&t);
     /* Only now (a refused resume must leave the directory as it was). The
      * directory's bundle stays as it is until this run is complete. */
-    if (st == SEMID_OK) st = prepare_staging(&t, resumed, step, &done);
-    if (st == SEMID_OK && !done) st = semid_gen_bundle_write_static(stage_dir, ds, table);
+    if (st == SEMID_OK && root) st = prepare_staging(&t, resumed, step, &done);
+    if (st == SEMID_OK && root && !done) st = semid_gen_bundle_write_static(stage_dir, ds, table);
+    st = semid_dist_agree(st);
+    if (st == SEMID_OK) st = semid_dist_broadcast(&done, sizeof done, 0);
     int32_t *inputs = NULL, *targets = NULL, *pos = NULL;
     if (st == SEMID_OK) {
         size_t cells = (size_t)cfg->batch_size * (size_t)(t.train.max_len > 1 ? t.train.max_len : 2);
@@ -738,6 +848,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         if (!inputs || !targets || !pos) st = semid_fail(SEMID_ENOMEM, "out of memory for a batch of %d", cfg->batch_size);
     }
     if (st == SEMID_OK && !done) st = semid_gpt_reserve(t.model, cfg->batch_size, t.train.max_len > 1 ? t.train.max_len - 1 : 1);
+    st = semid_dist_agree(st);
     int64_t n_params = 0;
     float *params = st == SEMID_OK ? semid_gpt_params(t.model, &n_params) : NULL;
     float *grads = st == SEMID_OK ? semid_gpt_grads(t.model, &n_params) : NULL;
@@ -748,6 +859,8 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
                    (long long)n_params, (long long)t.train.n_task[0], (long long)t.train.n_task[1],
                    (long long)t.train.n_personal, (long long)t.n_personal_slots,
                    (long long)t.total_steps, cfg->batch_size, t.ex.max_seq_len, t.vocab.size);
+    if (st == SEMID_OK && cfg->verbose && ranks > 1)
+        SEMID_INFO("train: %d ranks, each a share of every batch of %d sequences", ranks, cfg->batch_size);
     semid_progress prog;
     if (cfg->verbose == 1) semid_progress_start(&prog, "train", t.total_steps);
     int64_t end = t.stopped ? step : t.total_steps; /* a resumed run that had stopped early is complete */
@@ -757,20 +870,30 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     for (; step < end && st == SEMID_OK; step++) {
         int64_t e = step / t.n_batches, b = step % t.n_batches;
         double ts = semid_now(), cs = cpu_now();
-        if ((st = epoch_order(&t, e)) != SEMID_OK) break;
+        st = epoch_order(&t, e);
         int64_t first = b * cfg->batch_size;
         int32_t B = (int32_t)(t.n_epoch - first < cfg->batch_size ? t.n_epoch - first : cfg->batch_size);
-        int32_t T = 0, rows = B;
-        if (cfg->pack) st = semid_gen_batch_pack(&t.train, t.order + first, B, inputs, targets, pos, &rows, &T, NULL);
-        else semid_gen_batch_fill(&t.train, t.order + first, B, inputs, targets, &T);
-        if (st != SEMID_OK) break;
-        for (int64_t j = 0; j < (int64_t)rows * T; j++) tokens += inputs[j] != SEMID_TOK_PAD;
-        slots += (double)rows * T;
-        float loss = 0;
+        /* this rank's share of the batch: sequences [lo, hi) of it */
+        int64_t lo = first + (int64_t)B * rank / ranks, hi = first + (int64_t)B * (rank + 1) / ranks;
+        int32_t share = (int32_t)(hi - lo), T = 0, rows = share;
+        int64_t n_targets = 0;
+        step_sums sums = {0};
         semid_gpt_zero_grad(t.model);
-        st = semid_gpt_forward_packed(t.model, inputs, targets, cfg->pack ? pos : NULL, rows, T, &loss);
-        if (st == SEMID_OK) st = semid_gpt_backward(t.model);
+        if (st == SEMID_OK && share > 0) {
+            if (cfg->pack) st = semid_gen_batch_pack(&t.train, t.order + lo, share, inputs, targets, pos, &rows, &T, &n_targets);
+            else n_targets = semid_gen_batch_fill(&t.train, t.order + lo, share, inputs, targets, &T);
+            for (int64_t j = 0; st == SEMID_OK && j < (int64_t)rows * T; j++) sums.tokens += inputs[j] != SEMID_TOK_PAD;
+            sums.slots = (float)rows * (float)T;
+            if (st == SEMID_OK)
+                st = semid_gpt_forward_packed(t.model, inputs, targets, cfg->pack ? pos : NULL, rows, T, &sums.loss);
+            if (st == SEMID_OK) st = semid_gpt_backward(t.model);
+        }
+        sums.targets = (float)n_targets;
+        if (ranks > 1) st = share_gradients(grads, n_params, &sums, st);
         if (st != SEMID_OK) break;
+        float loss = sums.loss;
+        tokens += sums.tokens;
+        slots += sums.slots;
         if (!isfinite(loss)) {
             st = semid_fail(SEMID_ENUMERIC, "train: the loss became %f at step %lld (try a lower --lr)", (double)loss,
                             (long long)step);
@@ -791,7 +914,8 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         int epoch_done = b == t.n_batches - 1 || step + 1 == t.total_steps;
         if (epoch_done) {
             last_epoch_loss = loss_sum / (double)loss_n;
-            st = end_of_epoch(&t, (int32_t)(e + 1), last_epoch_loss, semid_now() - t_epoch);
+            if (root) st = end_of_epoch(&t, (int32_t)(e + 1), last_epoch_loss, semid_now() - t_epoch);
+            if (ranks > 1) st = share_progress(&t, &(int64_t){step}, &(int){0}, st);
             loss_sum = 0;
             loss_n = 0;
             t_epoch = semid_now();
@@ -799,18 +923,23 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         }
         int last = step + 1 == end;
         int periodic = cfg->checkpoint_every > 0 && (step + 1) % cfg->checkpoint_every == 0;
-        if (st == SEMID_OK && (epoch_done || periodic || last)) st = save_resume(&t, step + 1);
-        if (st == SEMID_OK && (epoch_done || last)) st = write_train_json(&t, step + 1);
+        if (st == SEMID_OK && root && (epoch_done || periodic || last)) st = save_resume(&t, step + 1);
+        if (st == SEMID_OK && root && (epoch_done || last)) st = write_train_json(&t, step + 1);
+        if (ranks > 1 && (epoch_done || periodic || last)) {
+            st = semid_dist_agree(st);
+            if (st == SEMID_OK) st = share_weights(&t);
+        }
     }
     if (cfg->verbose == 1) semid_progress_finish(&prog, NULL);
     /* Complete (every step, or stopped early by the validation score): the
      * staged bundle replaces the directory's (train.json again for a run
      * resumed at its end, whose crash may have cut it). A run cut short
      * by stop_after (as if killed) leaves it staged. */
-    if (st == SEMID_OK && !done && (step >= t.total_steps || t.stopped)) {
+    if (st == SEMID_OK && root && !done && (step >= t.total_steps || t.stopped)) {
         if (step == start_step) st = write_train_json(&t, step);
         if (st == SEMID_OK) st = swap_in(out_dir, stage_dir);
     }
+    st = semid_dist_agree(st);
     if (st == SEMID_OK && report) {
         report->steps = step;
         report->total_steps = t.total_steps;
@@ -838,7 +967,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     free(pos);
     trainer_free(&t);
     semid_threads_pop(saved_threads);
-    semid_dirlock_release(&lock);
+    if (locked) semid_dirlock_release(&lock);
     free(stage_dir);
     return st;
 }

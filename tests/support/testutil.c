@@ -34,10 +34,10 @@ char *test_write_file(const char *dir, const char *name, const char *text) {
     return path;
 }
 
-int test_run_cli(const char *args, char **output) {
-    size_t n = strlen(SEMID_CLI_PATH) + strlen(args) + 16;
+int test_run_shell(const char *command, char **output) {
+    size_t n = strlen(command) + 16;
     char *cmd = malloc(n);
-    snprintf(cmd, n, "%s %s 2>&1", SEMID_CLI_PATH, args);
+    snprintf(cmd, n, "%s 2>&1", command);
     FILE *p = popen(cmd, "r");
     free(cmd);
     if (!p) return -1;
@@ -53,6 +53,15 @@ int test_run_cli(const char *args, char **output) {
     if (output) *output = buf;
     else free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int test_run_cli(const char *args, char **output) {
+    size_t n = strlen(SEMID_CLI_PATH) + strlen(args) + 2;
+    char *cmd = malloc(n);
+    snprintf(cmd, n, "%s %s", SEMID_CLI_PATH, args);
+    int rc = test_run_shell(cmd, output);
+    free(cmd);
+    return rc;
 }
 
 int test_run_clif(char **output, const char *fmt, ...) {

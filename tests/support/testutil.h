@@ -11,6 +11,9 @@ char *test_make_tmpdir(void);
 void test_rm_rf(const char *path);
 /* Writes `text` to dir/name; returns the full path (caller frees). */
 char *test_write_file(const char *dir, const char *name, const char *text);
+/* Runs a shell command, capturing stdout+stderr into *output (caller
+ * frees, may be NULL). Returns the exit status (-1: killed by a signal). */
+int test_run_shell(const char *command, char **output);
 /* Runs "<semid binary> <args>" through the shell, capturing stdout+stderr
  * into *output (caller frees, may be NULL). Returns the exit status. */
 int test_run_cli(const char *args, char **output);
