@@ -102,6 +102,9 @@ int cmd_train(int argc, char **argv) {
     if (rep.step_cpu_seconds > 0)
         printf("steps: %.0f tokens per CPU second (%.1f CPU s in %.1f s), %.1f%% of token slots padding\n",
                rep.tokens / rep.step_cpu_seconds, rep.step_cpu_seconds, rep.step_seconds, 100.0 * rep.padding);
+    if (rep.ranks > 1 && rep.step_seconds > 0)
+        printf("ranks: %d; the gradients' sum over them took %.2f s of the steps' %.1f s (%.1f%%)\n", rep.ranks,
+               rep.sum_seconds, rep.step_seconds, 100.0 * rep.sum_seconds / rep.step_seconds);
     printf("last epoch loss %.4f\n", rep.last_epoch_loss);
     if (rep.best_valid >= 0)
         printf("best epoch %d: validation Recall@%d search %.4f, rec %.4f\n", rep.best_epoch, c.valid_k, rep.valid_search,

@@ -13,21 +13,22 @@ typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int across_ranks; /* 1: runs under mpirun as one job of several ranks (docs/distributed.md) */
 } command;
 
 static const command commands[] = {
-    {"demo", cmd_demo, "run the quick experiment on the built-in synthetic data"},
-    {"data", cmd_data, "import, synthesise, inspect datasets and generate queries"},
-    {"embed", cmd_embed, "compute item embeddings (content, search, rec, multi, fused)"},
-    {"baseline", cmd_baseline, "dense retrieval and popularity baselines (Recall@K)"},
-    {"sid", cmd_sid, "build, inspect and encode Semantic IDs"},
-    {"train", cmd_train, "train the joint generative model"},
-    {"catalog", cmd_catalog, "add or remove items of a trained model without retraining"},
-    {"search", cmd_search, "search with a trained model"},
-    {"recommend", cmd_recommend, "recommend from a user's history with a trained model"},
-    {"eval", cmd_eval, "Recall@K and NDCG@K of a trained model on a dataset's test split"},
-    {"serve", cmd_serve, "serve a trained model over HTTP (JSON API and a page)"},
-    {"experiment", cmd_experiment, "run the paper's whole comparison and write a report"},
+    {"demo", cmd_demo, "run the quick experiment on the built-in synthetic data", 0},
+    {"data", cmd_data, "import, synthesise, inspect datasets and generate queries", 0},
+    {"embed", cmd_embed, "compute item embeddings (content, search, rec, multi, fused)", 0},
+    {"baseline", cmd_baseline, "dense retrieval and popularity baselines (Recall@K)", 0},
+    {"sid", cmd_sid, "build, inspect and encode Semantic IDs", 0},
+    {"train", cmd_train, "train the joint generative model", 1},
+    {"catalog", cmd_catalog, "add or remove items of a trained model without retraining", 0},
+    {"search", cmd_search, "search with a trained model", 0},
+    {"recommend", cmd_recommend, "recommend from a user's history with a trained model", 0},
+    {"eval", cmd_eval, "Recall@K and NDCG@K of a trained model on a dataset's test split", 0},
+    {"serve", cmd_serve, "serve a trained model over HTTP (JSON API and a page)", 0},
+    {"experiment", cmd_experiment, "run the paper's whole comparison and write a report", 0},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -84,8 +85,16 @@ static int run(int argc, char **argv) {
         printf("semid %s\n", SEMID_VERSION_STRING);
         return CLI_EXIT_OK;
     }
-    for (int i = 0; i < N_COMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        if (semid_dist_size() > 1 && !commands[i].across_ranks) {
+            fprintf(stderr, "semid: error: semid %s runs as one process; under mpirun or srun only semid train runs "
+                            "across ranks (docs/distributed.md)\n", argv[1]);
+            semid_dist_failure_shared(); /* every rank refuses alike */
+            return CLI_EXIT_USAGE;
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "semid: error: unknown command '%s' (see semid help)\n", argv[1]);
     return CLI_EXIT_USAGE;
 }

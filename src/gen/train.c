@@ -865,7 +865,8 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     if (cfg->verbose == 1) semid_progress_start(&prog, "train", t.total_steps);
     int64_t end = t.stopped ? step : t.total_steps; /* a resumed run that had stopped early is complete */
     if (cfg->stop_after > 0 && cfg->stop_after < end) end = cfg->stop_after;
-    double loss_sum = 0, last_epoch_loss = NAN, tokens = 0, slots = 0, t_train = 0, c_train = 0, t_epoch = semid_now();
+    double loss_sum = 0, last_epoch_loss = NAN, tokens = 0, slots = 0, t_train = 0, c_train = 0, t_sums = 0;
+    double t_epoch = semid_now();
     int64_t loss_n = 0, start_step = step;
     for (; step < end && st == SEMID_OK; step++) {
         int64_t e = step / t.n_batches, b = step % t.n_batches;
@@ -889,7 +890,9 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
             if (st == SEMID_OK) st = semid_gpt_backward(t.model);
         }
         sums.targets = (float)n_targets;
+        double t_sum = semid_now();
         if (ranks > 1) st = share_gradients(grads, n_params, &sums, st);
+        t_sum = semid_now() - t_sum;
         if (st != SEMID_OK) break;
         float loss = sums.loss;
         tokens += sums.tokens;
@@ -902,6 +905,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         semid_adamw_step(&t.opt, params, grads, mask);
         t_train += semid_now() - ts;
         c_train += cpu_now() - cs;
+        t_sums += t_sum;
         loss_sum += loss;
         loss_n++;
         if (cfg->verbose == 1) {
@@ -961,6 +965,8 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         report->step_cpu_seconds = c_train;
         report->tokens = tokens;
         report->padding = slots > 0 ? 1.0 - tokens / slots : 0;
+        report->ranks = ranks;
+        report->sum_seconds = t_sums;
     }
     free(inputs);
     free(targets);

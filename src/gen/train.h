@@ -47,7 +47,15 @@
  * where --resume finds it (a fresh run clears .staging and the previous
  * resume.safetensors). One run at a time: the trainer holds an advisory
  * lock on out_dir (base/dirlock.h) and a second one is refused, naming the
- * holder's pid, or waits (cfg.wait). */
+ * holder's pid, or waits (cfg.wait).
+ *
+ * Across MPI ranks (mpirun, srun: dist/dist.h, docs/distributed.md) every
+ * rank runs this call on the same data and settings (refused otherwise)
+ * and trains on its share of each global batch of batch_size sequences;
+ * the gradients are summed, weighted so that the step is the one process's
+ * on the whole batch (to float rounding), and every rank takes the same
+ * AdamW step. Rank 0 alone locks and writes out_dir, validates and logs;
+ * resume.safetensors resumes with any rank count. */
 #ifndef SEMID_GEN_TRAIN_H
 #define SEMID_GEN_TRAIN_H
 
@@ -138,6 +146,9 @@ typedef struct semid_gen_train_report {
     double step_cpu_seconds;  /* CPU time of the process, all threads */
     double tokens;            /* non-padding input tokens */
     double padding;           /* share of the batches' token slots that were padding */
+    int32_t ranks;            /* MPI ranks that trained (dist/dist.h); 1 = this process alone */
+    double sum_seconds;       /* of step_seconds, rank 0's wait for the gradients' sum over the
+                                 ranks (the allreduce, and the slowest rank's lag) */
 } semid_gen_train_report;
 
 /* The early-stopping rule, after `epoch` (1-based) validated epochs of
