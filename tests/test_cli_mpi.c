@@ -233,6 +233,53 @@ static void test_dead_rank_ends_the_job(void **state) {
     free(out);
 }
 
+/* The rows of dir/results.json without their timings. */
+static cJSON *result_rows(const char *dir) {
+    cJSON *root = read_json(dir, "results.json");
+    assert_non_null(root);
+    cJSON *rows = cJSON_DetachItemFromObject(root, "rows");
+    cJSON_Delete(root);
+    assert_true(cJSON_GetArraySize(rows) >= 3);
+    cJSON *row;
+    cJSON_ArrayForEach(row, rows) cJSON_DeleteItemFromObject(row, "seconds");
+    return rows;
+}
+
+/* semid experiment spreads its models (2 strategies x 2 seeds) over 2 ranks;
+ * rank 0's report has the figures of the single-process run, exactly (each
+ * model trains on one rank with the same seed and one thread). */
+static void test_experiment_across_ranks(void **state) {
+    (void)state;
+    const char *tiny =
+        "synthetic.items=100 synthetic.users=150 queries.per_item=4 queries.train=2 embeddings.dim=16 "
+        "embeddings.epochs=1 embeddings.batch=64 embeddings.enmf_dim=16 embeddings.enmf_epochs=3 sid.codebook=8 "
+        "sid.strategies=content,rec sid.ablation= model.layers=1 model.dim=16 model.heads=2 model.epochs=1 "
+        "model.batch=32 model.history=5 model.beam=10 k=10 seeds=[1,2] threads=1 model.parallel=1";
+    char one[1024], two[1024];
+    snprintf(one, sizeof one, "%s/exp-one", tmpdir);
+    snprintf(two, sizeof two, "%s/exp-two", tmpdir);
+    assert_int_equal(sh(NULL, ONE_PROCESS "%s experiment --out %s %s", SEMID_CLI_PATH, one, tiny), 0);
+    char *out;
+    assert_int_equal(sh(&out, MPIRUN "%s experiment --out %s %s", SEMID_CLI_PATH, two, tiny), 0);
+    assert_non_null(strstr(out, "report: "));
+    free(out);
+    cJSON *a = result_rows(one), *b = result_rows(two);
+    if (!cJSON_Compare(a, b, 1)) {
+        char *ta = cJSON_Print(a), *tb = cJSON_Print(b);
+        fail_msg("one process:\n%s\ntwo ranks:\n%s", ta, tb);
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    /* rank 1 trained models 1 and 3 in its own directory, rank 0 adopted their records */
+    char path[1100];
+    snprintf(path, sizeof path, "%s/rank-1/models/content-rqkmeans-s2/eval.json", two);
+    assert_true(semid_path_exists(path));
+    snprintf(path, sizeof path, "%s/models/content-rqkmeans-s2/eval.json", two);
+    assert_true(semid_path_exists(path));
+    snprintf(path, sizeof path, "%s/models/content-rqkmeans-s2/model.safetensors", two);
+    assert_false(semid_path_exists(path));
+}
+
 /* Run under mpirun by test_allreduce_buckets: spans of odd sizes (one
  * empty) summed in buckets of 7 floats and in one, against the sums
  * computed here. Exit status 0 when every value and the call count are
@@ -282,6 +329,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_resume_with_another_rank_count),
         cmocka_unit_test(test_mismatched_ranks_refused),
         cmocka_unit_test(test_dead_rank_ends_the_job),
+        cmocka_unit_test(test_experiment_across_ranks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

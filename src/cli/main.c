@@ -28,7 +28,7 @@ static const command commands[] = {
     {"recommend", cmd_recommend, "recommend from a user's history with a trained model", 0},
     {"eval", cmd_eval, "Recall@K and NDCG@K of a trained model on a dataset's test split", 0},
     {"serve", cmd_serve, "serve a trained model over HTTP (JSON API and a page)", 0},
-    {"experiment", cmd_experiment, "run the paper's whole comparison and write a report", 0},
+    {"experiment", cmd_experiment, "run the paper's whole comparison and write a report", 1},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -88,8 +88,8 @@ static int run(int argc, char **argv) {
     for (int i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
         if (semid_dist_size() > 1 && !commands[i].across_ranks) {
-            fprintf(stderr, "semid: error: semid %s runs as one process; under mpirun or srun only semid train runs "
-                            "across ranks (docs/distributed.md)\n", argv[1]);
+            fprintf(stderr, "semid: error: semid %s runs as one process; under mpirun or srun only semid train and "
+                            "semid experiment run across ranks (docs/distributed.md)\n", argv[1]);
             semid_dist_failure_shared(); /* every rank refuses alike */
             return CLI_EXIT_USAGE;
         }
@@ -108,8 +108,12 @@ int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
     semid_status st = semid_dist_init(&argc, &argv);
     if (st != SEMID_OK) return cli_report(st);
-    /* Rank 0 prints the results; the others' would repeat them. */
-    if (semid_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return CLI_EXIT_ERROR;
+    /* Rank 0 prints the results and the progress; the others' would repeat
+     * them (their warnings and errors still show). */
+    if (semid_dist_rank() > 0) {
+        if (!freopen("/dev/null", "w", stdout)) return CLI_EXIT_ERROR;
+        semid_set_log_level(SEMID_LOG_WARN);
+    }
     int rc = finish_stdout(run(argc, argv));
     if (rc != CLI_EXIT_OK && semid_dist_size() > 1 && !semid_dist_failure_known()) {
         fprintf(stderr, "semid: rank %d of %d failed (exit status %d): ending the job\n", semid_dist_rank(),

@@ -25,8 +25,13 @@ semid_status semid_dist_fail_peer(const char *what, int r) {
 }
 
 
-int semid_dist_rank(void) { return g_rank; }
-int semid_dist_size(void) { return g_size; }
+/* > 0: this thread's calls are one rank's (semid_dist_solo_push). */
+static _Thread_local int t_solo;
+
+int semid_dist_rank(void) { return t_solo ? 0 : g_rank; }
+int semid_dist_size(void) { return t_solo ? 1 : g_size; }
+int semid_dist_solo_push(void) { return t_solo++; }
+void semid_dist_solo_pop(int prev) { t_solo = prev; }
 
 /* The number of ranks a launcher started, from the environment it sets
  * (OpenMPI's mpirun, Hydra's PMI, Slurm's srun; PMIx alone: -1, unknown);
@@ -79,7 +84,7 @@ static semid_status reduce_floats(float *data, int64_t len) {
 
 semid_status semid_dist_allreduce_sum(const semid_dist_span *spans, int n_spans, int64_t bucket_floats, int *calls) {
     if (calls) *calls = 0;
-    if (g_size == 1) return SEMID_OK;
+    if (semid_dist_size() == 1) return SEMID_OK;
     int64_t bucket = bucket_floats > 0 ? bucket_floats : SEMID_DIST_BUCKET_FLOATS, total = 0;
     if (bucket > INT_MAX) bucket = INT_MAX;
     for (int i = 0; i < n_spans; i++) total += spans[i].n;
@@ -121,7 +126,7 @@ semid_status semid_dist_allreduce_sum(const semid_dist_span *spans, int n_spans,
 }
 
 semid_status semid_dist_broadcast(void *data, size_t bytes, int root) {
-    if (g_size == 1) return SEMID_OK;
+    if (semid_dist_size() == 1) return SEMID_OK;
     const size_t piece = (size_t)1 << 30;
     for (size_t off = 0; off < bytes; off += piece) {
         size_t len = bytes - off < piece ? bytes - off : piece;
@@ -131,7 +136,7 @@ semid_status semid_dist_broadcast(void *data, size_t bytes, int root) {
 }
 
 semid_status semid_dist_agree(semid_status st) {
-    if (g_size == 1) return st;
+    if (semid_dist_size() == 1) return st;
     int mine = st == SEMID_OK ? INT_MAX : g_rank, first = INT_MAX;
     semid_status mst = mpi_check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
     if (mst != SEMID_OK) return st != SEMID_OK ? st : mst;
@@ -142,7 +147,7 @@ semid_status semid_dist_agree(semid_status st) {
 }
 
 semid_status semid_dist_check_same(uint64_t value, const char *what) {
-    if (g_size == 1) return SEMID_OK;
+    if (semid_dist_size() == 1) return SEMID_OK;
     uint64_t *all = malloc((size_t)g_size * sizeof *all);
     /* every rank reaches the gather, one out of memory included */
     semid_status st = semid_dist_agree(all ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory"));

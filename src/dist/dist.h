@@ -43,6 +43,11 @@ void semid_dist_abort(int code);
 
 int semid_dist_rank(void);
 int semid_dist_size(void);
+/* Makes this thread's calls one rank's (rank 0 of 1, collectives return at
+ * once) until semid_dist_solo_pop(returned value): for work a rank does
+ * alone, such as a model of the experiment trained on one rank. */
+int semid_dist_solo_push(void);
+void semid_dist_solo_pop(int prev);
 /* 1 when MPI is in this build. */
 int semid_dist_available(void);
 

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/dirlock.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/threads.h"
+#include "dist/dist.h"
 #include "exp/stages.h"
 #include "quant/strategy.h"
 #include "quant/tokenizer.h"
@@ -155,6 +157,80 @@ static int models_at_once(const exp_config *cfg, int n_jobs) {
     return p < n_jobs ? p : n_jobs;
 }
 
+static void job_model_name(const model_job *m, char name[96]) {
+    snprintf(name, 96, "%s-%s", m->row->strategy, m->row->tokenizer);
+}
+
+/* Across ranks (dist/dist.h) job k was trained by rank k % N. Its
+ * evaluation record, or its error, goes from that rank to every other,
+ * which caches it as its own (exp_stage_generative_adopt): every rank then
+ * holds every model's figures, and rank 0 reports them. */
+static semid_status share_models(const exp_config *cfg, const char *run_dir, model_job *jobs, int n_jobs) {
+    const int rank = semid_dist_rank(), ranks = semid_dist_size();
+    for (int k = 0; k < n_jobs; k++) {
+        model_job *m = &jobs[k];
+        const int owner = k % ranks;
+        char name[96];
+        job_model_name(m, name);
+        int64_t seed = cfg->seeds[m->seed_index];
+        char *text = NULL;
+        size_t len = 0;
+        int64_t head[2] = {0, 0}; /* status, bytes */
+        if (rank == owner) {
+            if (m->st == SEMID_OK) {
+                m->st = exp_stage_generative_record(run_dir, name, seed, &text, &len);
+                if (m->st != SEMID_OK) {
+                    exp_eval_free(&m->eval);
+                    snprintf(m->error, sizeof m->error, "%s", semid_last_error());
+                }
+            }
+            if (m->st != SEMID_OK) {
+                free(text);
+                len = strlen(m->error) + 1;
+                text = malloc(len);
+                if (text) memcpy(text, m->error, len);
+                else len = 0;
+            }
+            head[0] = m->st;
+            head[1] = (int64_t)len;
+        }
+        semid_status st = semid_dist_broadcast(head, sizeof head, owner);
+        if (st == SEMID_OK && rank != owner) {
+            len = (size_t)head[1];
+            text = malloc(len + 1);
+            if (!text) return semid_fail(SEMID_ENOMEM, "out of memory for the record of model %s seed %lld", name, (long long)seed);
+            text[len] = '\0';
+        }
+        if (st == SEMID_OK && len > 0) st = semid_dist_broadcast(text, len, owner);
+        if (st == SEMID_OK && rank != owner) {
+            if (head[0] == SEMID_OK) {
+                m->st = exp_stage_generative_adopt(cfg, run_dir, &m->row->sid_key, name, seed, text, len, &m->eval);
+                if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
+            } else {
+                m->st = (semid_status)head[0];
+                snprintf(m->error, sizeof m->error, "%s", text);
+            }
+        }
+        free(text);
+        if (st != SEMID_OK) return st;
+    }
+    return SEMID_OK;
+}
+
+/* What the ranks' job lists are made of: the ID tables of the rows, and
+ * which rows train models. */
+static uint64_t jobs_fingerprint(const gen_row *rows, int n_rows, int n_jobs) {
+    semid_xxh64_state h;
+    semid_xxh64_init(&h);
+    semid_xxh64_update(&h, &n_jobs, sizeof n_jobs);
+    for (int i = 0; i < n_rows; i++) {
+        uint64_t f = rows[i].have_ids ? rows[i].ids.fingerprint : 0;
+        semid_xxh64_update(&h, &f, sizeof f);
+        semid_xxh64_update(&h, &rows[i].same_as, sizeof rows[i].same_as);
+    }
+    return semid_xxh64_final(&h);
+}
+
 static semid_status generative_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                     const exp_key *data_key, gen_row *rows, int n_rows) {
     /* ID tables first (fast, and they share embeddings through the cache). */
@@ -198,17 +274,31 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
             jobs[j++] = (model_job){.row = &rows[i], .seed_index = s};
     }
     n_jobs = j;
-    int par = models_at_once(cfg, n_jobs);
-    if (par > 1) SEMID_INFO("training %d models, %d at a time", n_jobs, par);
+    /* Across ranks, rank r trains jobs r, r + N, ...: the ranks must have
+     * made the same jobs from the same ID tables. */
+    const int rank = semid_dist_rank(), ranks = semid_dist_size();
+    semid_status st = semid_dist_check_same(jobs_fingerprint(rows, n_rows, n_jobs), "Semantic-ID tables");
+    if (st != SEMID_OK) {
+        for (int i = 0; i < n_rows; i++)
+            if (rows[i].have_ids) semid_idtable_free(&rows[i].ids);
+        free(jobs);
+        return st;
+    }
+    int n_mine = (n_jobs - rank + ranks - 1) / ranks;
+    int par = models_at_once(cfg, n_mine);
+    if (par > 1) SEMID_INFO("training %d models, %d at a time", n_mine, par);
+    if (ranks > 1) SEMID_INFO("%d ranks: %d models here, %d in all", ranks, n_mine, n_jobs);
     semid_progress prog;
     int done = 0;
-    if (par > 1) semid_progress_start(&prog, "models", n_jobs);
+    if (par > 1) semid_progress_start(&prog, "models", n_mine);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(par > 1 ? par : 1) if (par > 1)
     for (int k = 0; k < n_jobs; k++) {
+        if (k % ranks != rank) continue;
         model_job *m = &jobs[k];
         char model_name[96];
-        snprintf(model_name, sizeof model_name, "%s-%s", m->row->strategy, m->row->tokenizer);
+        job_model_name(m, model_name);
         int saved = semid_threads_push(par > 1 ? 1 : 0);
+        int solo = semid_dist_solo_push(); /* a model is this rank's alone */
         m->st = exp_stage_generative(cfg, run_dir, ds, &m->row->sid_key, &m->row->ids, model_name,
                                      cfg->seeds[m->seed_index], par == 1, &m->eval);
         if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
@@ -218,6 +308,7 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
                                               cfg->seeds[m->seed_index], &m->diverse_eval);
             if (m->diverse_st != SEMID_OK) snprintf(m->diverse_error, sizeof m->diverse_error, "%s", semid_last_error());
         }
+        semid_dist_solo_pop(solo);
         semid_threads_pop(saved);
         if (par > 1) {
 #pragma omp critical(semid_models_progress)
@@ -225,8 +316,8 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         }
     }
     if (par > 1) semid_progress_finish(&prog, NULL);
+    if (ranks > 1) st = share_models(cfg, run_dir, jobs, n_jobs);
     /* Seeds are added in order, so rows do not depend on which job ended first. */
-    semid_status st = SEMID_OK;
     for (int k = 0; k < n_jobs; k++) {
         model_job *m = &jobs[k];
         exp_row *rows_of[2] = {&m->row->row, m->row->diverse ? &m->row->diverse_row : NULL};
@@ -474,12 +565,12 @@ static semid_status run_experiment(const exp_config *cfg, const char *run_dir, e
     semid_dataset_free(&ds);
     if (st == SEMID_OK) st = exp_results_compare(res);
     res->seconds = semid_now() - t0;
-    if (st == SEMID_OK) st = write_outputs(run_dir, res);
+    if (st == SEMID_OK && semid_dist_rank() == 0) st = write_outputs(run_dir, res); /* rank 0 reports */
     return st;
 }
 
-semid_status exp_run(const exp_config *cfg, const char *run_dir, exp_results *res) {
-    exp_results_init(res, cfg->k);
+/* The experiment in its run directory, locked. */
+static semid_status exp_run_in(const exp_config *cfg, const char *run_dir, exp_results *res) {
     /* One experiment at a time in a run directory: two with other settings
      * would mix their stages and results. */
     SEMID_TRY(exp_config_validate(cfg, 0));
@@ -490,5 +581,24 @@ semid_status exp_run(const exp_config *cfg, const char *run_dir, exp_results *re
     semid_status st = run_experiment(cfg, run_dir, res);
     semid_threads_pop(saved_threads);
     semid_dirlock_release(&lock);
+    return st;
+}
+
+semid_status exp_run(const exp_config *cfg, const char *run_dir_in, exp_results *res) {
+    exp_results_init(res, cfg->k);
+    /* Across ranks, rank r > 0 works in RUN/rank-r (a directory of its own
+     * machine, or beside rank 0's on a shared file system): it computes the
+     * same data, embeddings and IDs as rank 0, trains its share of the
+     * models, and sends their figures to rank 0, which reports. */
+    char *own_dir = NULL;
+    const char *run_dir = run_dir_in;
+    if (semid_dist_rank() > 0) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "rank-%d", semid_dist_rank());
+        if (!(own_dir = semid_path_join(run_dir_in, sub))) return semid_fail(SEMID_ENOMEM, "out of memory");
+        run_dir = own_dir;
+    }
+    semid_status st = exp_run_in(cfg, run_dir, res);
+    free(own_dir);
     return st;
 }

@@ -136,7 +136,6 @@ static semid_status save_and_mark(const char *run_dir, const char *stage, const 
     return exp_stage_mark(run_dir, stage, key);
 }
 
-/* The test split decoded by the trained model in `dir`. */
 /* The model in `dir` on the test split; with `personal` (a model trained
  * with the third task) also personalised search on vague queries, with the
  * history and without it. */
@@ -154,13 +153,46 @@ static semid_status evaluate_bundle(const char *dir, const semid_dataset *ds, co
     return st;
 }
 
+/* A model's stage (RUN/models/<name>-s<seed>) and its evaluation record. */
+static void model_stage(const char *name, int64_t seed, char stage[160], char rel[192]) {
+    snprintf(stage, 160, "models/%s-s%lld", name, (long long)seed);
+    snprintf(rel, 192, "%s/eval.json", stage);
+}
+
+semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, char **text, size_t *len) {
+    char stage[160], rel[192];
+    model_stage(name, seed, stage, rel);
+    char *path = semid_path_join(run_dir, rel);
+    if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_status st = semid_read_file_verified(path, text, len);
+    free(path);
+    return st;
+}
+
+semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_dir, const exp_key *sid_key,
+                                        const char *name, int64_t seed, const char *text, size_t len, exp_eval *out) {
+    memset(out, 0, sizeof *out);
+    char stage[160], rel[192];
+    model_stage(name, seed, stage, rel);
+    exp_key key;
+    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &key));
+    char *dir = semid_path_join(run_dir, stage), *path = semid_path_join(run_dir, rel);
+    semid_status st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_write_file_summed(path, text, len);
+    if (st == SEMID_OK) st = exp_eval_load(path, out);
+    if (st == SEMID_OK) st = exp_stage_mark(run_dir, stage, &key);
+    if (st != SEMID_OK) exp_eval_free(out);
+    free(dir);
+    free(path);
+    return st;
+}
+
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
                                   int64_t seed, int progress, exp_eval *out) {
     memset(out, 0, sizeof *out);
     char stage[160], rel[192];
-    snprintf(stage, sizeof stage, "models/%s-s%lld", name, (long long)seed);
-    snprintf(rel, sizeof rel, "%s/eval.json", stage);
+    model_stage(name, seed, stage, rel);
     exp_key key;
     SEMID_TRY(exp_key_model(cfg, sid_key, seed, &key));
     char *dir = semid_path_join(run_dir, stage);
