@@ -162,57 +162,67 @@ static void job_model_name(const model_job *m, char name[96]) {
 }
 
 /* Across ranks (dist/dist.h) job k was trained by rank k % N. Its
- * evaluation record, or its error, goes from that rank to every other,
- * which caches it as its own (exp_stage_generative_adopt): every rank then
- * holds every model's figures, and rank 0 reports them. */
+ * evaluation records, or its error, go from that rank to every other,
+ * which caches them as its own (exp_stage_generative_adopt): every rank then
+ * holds every model's figures, and rank 0 reports them. One record of job k (diverse: its diverse-beam evaluation) from the rank
+ * that made it to every other rank. */
+static semid_status share_record(const exp_config *cfg, const char *run_dir, model_job *m, int k, int diverse) {
+    const int rank = semid_dist_rank(), owner = k % semid_dist_size();
+    semid_status *mst = diverse ? &m->diverse_st : &m->st;
+    exp_eval *eval = diverse ? &m->diverse_eval : &m->eval;
+    char *error = diverse ? m->diverse_error : m->error;
+    const size_t error_size = diverse ? sizeof m->diverse_error : sizeof m->error;
+    char name[96];
+    job_model_name(m, name);
+    int64_t seed = cfg->seeds[m->seed_index];
+    char *text = NULL;
+    size_t len = 0;
+    int64_t head[2] = {0, 0}; /* status, bytes */
+    if (rank == owner) {
+        if (*mst == SEMID_OK) {
+            *mst = exp_stage_generative_record(run_dir, name, seed, diverse, &text, &len);
+            if (*mst != SEMID_OK) {
+                exp_eval_free(eval);
+                snprintf(error, error_size, "%s", semid_last_error());
+            }
+        }
+        if (*mst != SEMID_OK) {
+            free(text);
+            len = strlen(error) + 1;
+            text = malloc(len);
+            if (text) memcpy(text, error, len);
+            else len = 0;
+        }
+        head[0] = *mst;
+        head[1] = (int64_t)len;
+    }
+    semid_status st = semid_dist_broadcast(head, sizeof head, owner);
+    if (st == SEMID_OK && rank != owner) {
+        len = (size_t)head[1];
+        text = malloc(len + 1);
+        if (!text) return semid_fail(SEMID_ENOMEM, "out of memory for the record of model %s seed %lld", name, (long long)seed);
+        text[len] = '\0';
+    }
+    if (st == SEMID_OK && len > 0) st = semid_dist_broadcast(text, len, owner);
+    if (st == SEMID_OK && rank != owner) {
+        if (head[0] == SEMID_OK) {
+            *mst = exp_stage_generative_adopt(cfg, run_dir, &m->row->sid_key, name, seed, diverse, text, len, eval);
+            if (*mst != SEMID_OK) snprintf(error, error_size, "%s", semid_last_error());
+        } else {
+            *mst = (semid_status)head[0];
+            snprintf(error, error_size, "%s", text);
+        }
+    }
+    free(text);
+    return st;
+}
+
 static semid_status share_models(const exp_config *cfg, const char *run_dir, model_job *jobs, int n_jobs) {
-    const int rank = semid_dist_rank(), ranks = semid_dist_size();
     for (int k = 0; k < n_jobs; k++) {
-        model_job *m = &jobs[k];
-        const int owner = k % ranks;
-        char name[96];
-        job_model_name(m, name);
-        int64_t seed = cfg->seeds[m->seed_index];
-        char *text = NULL;
-        size_t len = 0;
-        int64_t head[2] = {0, 0}; /* status, bytes */
-        if (rank == owner) {
-            if (m->st == SEMID_OK) {
-                m->st = exp_stage_generative_record(run_dir, name, seed, &text, &len);
-                if (m->st != SEMID_OK) {
-                    exp_eval_free(&m->eval);
-                    snprintf(m->error, sizeof m->error, "%s", semid_last_error());
-                }
-            }
-            if (m->st != SEMID_OK) {
-                free(text);
-                len = strlen(m->error) + 1;
-                text = malloc(len);
-                if (text) memcpy(text, m->error, len);
-                else len = 0;
-            }
-            head[0] = m->st;
-            head[1] = (int64_t)len;
-        }
-        semid_status st = semid_dist_broadcast(head, sizeof head, owner);
-        if (st == SEMID_OK && rank != owner) {
-            len = (size_t)head[1];
-            text = malloc(len + 1);
-            if (!text) return semid_fail(SEMID_ENOMEM, "out of memory for the record of model %s seed %lld", name, (long long)seed);
-            text[len] = '\0';
-        }
-        if (st == SEMID_OK && len > 0) st = semid_dist_broadcast(text, len, owner);
-        if (st == SEMID_OK && rank != owner) {
-            if (head[0] == SEMID_OK) {
-                m->st = exp_stage_generative_adopt(cfg, run_dir, &m->row->sid_key, name, seed, text, len, &m->eval);
-                if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
-            } else {
-                m->st = (semid_status)head[0];
-                snprintf(m->error, sizeof m->error, "%s", text);
-            }
-        }
-        free(text);
-        if (st != SEMID_OK) return st;
+        SEMID_TRY(share_record(cfg, run_dir, &jobs[k], k, 0));
+        if (jobs[k].st != SEMID_OK) jobs[k].diverse_st = jobs[k].st;
+        /* A model that failed has no diverse evaluation: its row says why. */
+        if (jobs[k].row->diverse && jobs[k].st == SEMID_OK) SEMID_TRY(share_record(cfg, run_dir, &jobs[k], k, 1));
     }
     return SEMID_OK;
 }
@@ -586,6 +596,11 @@ static semid_status exp_run_in(const exp_config *cfg, const char *run_dir, exp_r
 
 semid_status exp_run(const exp_config *cfg, const char *run_dir_in, exp_results *res) {
     exp_results_init(res, cfg->k);
+    /* The hybrid and held-out-item rows decode with the models' weights,
+     * which stay on the rank that trained them. */
+    if (semid_dist_size() > 1 && (cfg->hybrid_strategy[0] || cfg->cold_fraction > 0))
+        return semid_fail(SEMID_EINVAL, "keys 'hybrid.strategy' and 'cold.fraction' need every model on one rank: run "
+                                        "this experiment without a launcher (or with -np 1)");
     /* Across ranks, rank r > 0 works in RUN/rank-r (a directory of its own
      * machine, or beside rank 0's on a shared file system): it computes the
      * same data, embeddings and IDs as rank 0, trains its share of the

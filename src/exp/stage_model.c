@@ -153,15 +153,19 @@ static semid_status evaluate_bundle(const char *dir, const semid_dataset *ds, co
     return st;
 }
 
-/* A model's stage (RUN/models/<name>-s<seed>) and its evaluation record. */
-static void model_stage(const char *name, int64_t seed, char stage[160], char rel[192]) {
-    snprintf(stage, 160, "models/%s-s%lld", name, (long long)seed);
-    snprintf(rel, 192, "%s/eval.json", stage);
+/* A model's stage (RUN/models/<name>-s<seed>) and its evaluation record;
+ * diverse: the stage and record of its diverse-beam evaluation. */
+static void model_stage(const char *name, int64_t seed, int diverse, char stage[192], char rel[192]) {
+    char model[160];
+    snprintf(model, sizeof model, "models/%s-s%lld", name, (long long)seed);
+    snprintf(stage, 192, "%s%s", model, diverse ? "/diverse" : "");
+    snprintf(rel, 192, "%s/%s", model, diverse ? "eval-diverse.json" : "eval.json");
 }
 
-semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, char **text, size_t *len) {
-    char stage[160], rel[192];
-    model_stage(name, seed, stage, rel);
+semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, char **text,
+                                         size_t *len) {
+    char stage[192], rel[192];
+    model_stage(name, seed, diverse, stage, rel);
     char *path = semid_path_join(run_dir, rel);
     if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
     semid_status st = semid_read_file_verified(path, text, len);
@@ -170,13 +174,18 @@ semid_status exp_stage_generative_record(const char *run_dir, const char *name, 
 }
 
 semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_dir, const exp_key *sid_key,
-                                        const char *name, int64_t seed, const char *text, size_t len, exp_eval *out) {
+                                        const char *name, int64_t seed, int diverse, const char *text, size_t len,
+                                        exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char stage[160], rel[192];
-    model_stage(name, seed, stage, rel);
-    exp_key key;
-    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &key));
-    char *dir = semid_path_join(run_dir, stage), *path = semid_path_join(run_dir, rel);
+    char stage[192], rel[192];
+    model_stage(name, seed, diverse, stage, rel);
+    exp_key key, model_key;
+    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
+    if (diverse) SEMID_TRY(exp_key_diverse(cfg, &model_key, &key));
+    else key = model_key;
+    char *dir = semid_path_join(run_dir, rel), *path = semid_path_join(run_dir, rel);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash) *slash = '\0'; /* the record's folder */
     semid_status st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK) st = semid_write_file_summed(path, text, len);
     if (st == SEMID_OK) st = exp_eval_load(path, out);
@@ -191,8 +200,8 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
                                   const exp_key *sid_key, const semid_idtable *table, const char *name,
                                   int64_t seed, int progress, exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char stage[160], rel[192];
-    model_stage(name, seed, stage, rel);
+    char stage[192], rel[192];
+    model_stage(name, seed, 0, stage, rel);
     exp_key key;
     SEMID_TRY(exp_key_model(cfg, sid_key, seed, &key));
     char *dir = semid_path_join(run_dir, stage);
@@ -227,7 +236,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.verbose = progress ? 1 : 2;
     /* A killed experiment continues the model it was training; a model
      * directory left by other settings starts afresh. */
-    char started[192];
+    char started[208];
     snprintf(started, sizeof started, "%s.started", stage);
     char *resume_path = semid_path_join(dir, "resume.safetensors");
     tc.resume = resume_path && semid_path_exists(resume_path) && exp_stage_fresh(run_dir, started, &key);
@@ -273,10 +282,9 @@ done:
 semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                const exp_key *sid_key, const char *name, int64_t seed, exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char model[160], stage[192], rel[192];
-    snprintf(model, sizeof model, "models/%s-s%lld", name, (long long)seed);
-    snprintf(stage, sizeof stage, "%s/diverse", model);
-    snprintf(rel, sizeof rel, "%s/eval-diverse.json", model);
+    char model[192], stage[192], rel[192], model_rel[192];
+    model_stage(name, seed, 0, model, model_rel);
+    model_stage(name, seed, 1, stage, rel);
     exp_key model_key, key;
     SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
     SEMID_TRY(exp_key_diverse(cfg, &model_key, &key));

@@ -102,14 +102,16 @@ semid_status exp_stage_cold(const exp_config *cfg, const char *run_dir, const se
 semid_status exp_cold_split(const semid_dataset *full, int32_t n_warm, const exp_eval *e, exp_eval *warm,
                             exp_eval *cold);
 /* A model's evaluation record as exp_stage_generative cached it (the text
- * of RUN/models/<name>-s<seed>/eval.json, checksum verified), to send to
- * the other ranks of an experiment across ranks (runner.c). */
-semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, char **text, size_t *len);
-/* Takes a record another rank's exp_stage_generative made for the same
- * model: cached in this run as if trained here (a rerun reuses it), and
- * loaded into *out. */
+ * of RUN/models/<name>-s<seed>/eval.json, checksum verified; with diverse,
+ * exp_stage_diverse's eval-diverse.json), to send to the other ranks of an
+ * experiment across ranks (runner.c). */
+semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, char **text,
+                                         size_t *len);
+/* Takes a record another rank made for the same model: cached in this run
+ * as if made here (a rerun reuses it), and loaded into *out. */
 semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_dir, const exp_key *sid_key,
-                                        const char *name, int64_t seed, const char *text, size_t len, exp_eval *out);
+                                        const char *name, int64_t seed, int diverse, const char *text, size_t len,
+                                        exp_eval *out);
 
 /* The non-generative reference rows, one row each (stage_model.c), in
  * report order: "popularity", "dense_search" (the search bi-encoder: query
