@@ -52,6 +52,8 @@ semid_status exp_eval_save(const exp_eval *e, const char *path) {
     cJSON *tr = NULL;
     int ok = root && cJSON_AddNumberToObject(root, "version", 1) &&
              cJSON_AddNumberToObject(root, "invalid_share", e->invalid_share) &&
+             cJSON_AddNumberToObject(root, "invalid_beams", (double)e->invalid) &&
+             cJSON_AddNumberToObject(root, "beams", (double)e->beams) &&
              cJSON_AddNumberToObject(root, "seconds", e->seconds) && add_ranking(root, "search", &e->search) &&
              add_ranking(root, "rec", &e->rec) &&
              (e->personal.n == 0 || (add_ranking(root, "personal", &e->personal) && add_ranking(root, "plain", &e->plain))) &&
@@ -102,7 +104,14 @@ semid_status exp_eval_load(const char *path, exp_eval *e) {
     semid_status st = SEMID_OK;
     const cJSON *inv = cJSON_GetObjectItemCaseSensitive(root, "invalid_share");
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, "seconds");
+    const cJSON *n_inv = cJSON_GetObjectItemCaseSensitive(root, "invalid_beams");
+    const cJSON *n_beams = cJSON_GetObjectItemCaseSensitive(root, "beams");
     e->invalid_share = cJSON_IsNumber(inv) ? inv->valuedouble : 0.0;
+    if (cJSON_IsNumber(n_inv) && cJSON_IsNumber(n_beams) && n_beams->valuedouble > 0) {
+        e->invalid = (int64_t)n_inv->valuedouble;
+        e->beams = (int64_t)n_beams->valuedouble;
+        e->invalid_share = (double)e->invalid / (double)e->beams;
+    }
     e->seconds = cJSON_IsNumber(sec) ? sec->valuedouble : 0.0;
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "train");
     const cJSON *er = cJSON_GetObjectItemCaseSensitive(tr, "epochs_run");
@@ -145,7 +154,11 @@ static semid_status evaluate_bundle(const char *dir, const semid_dataset *ds, co
     SEMID_TRY(semid_gen_bundle_load(dir, &bundle));
     semid_gen_eval_stats stats;
     semid_status st = semid_gen_evaluate(bundle, ds, SEMID_SPLIT_TEST, o, &out->search, &out->rec, &stats);
-    if (st == SEMID_OK) out->invalid_share = stats.beams > 0 ? (double)stats.invalid / (double)stats.beams : 0.0;
+    if (st == SEMID_OK) {
+        out->invalid = stats.invalid;
+        out->beams = stats.beams;
+        out->invalid_share = stats.beams > 0 ? (double)stats.invalid / (double)stats.beams : 0.0;
+    }
     if (st == SEMID_OK && personal)
         st = semid_gen_evaluate_personal(bundle, ds, SEMID_SPLIT_TEST, SEMID_QUERY_VAGUE, o, &out->personal,
                                          &out->plain);

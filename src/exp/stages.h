@@ -49,7 +49,10 @@ typedef struct exp_eval {
      * query with the history (personal) and without it (plain), in rec's
      * user order; n = 0 otherwise */
     semid_ranking_eval personal, plain;
-    double invalid_share; /* generative rows: decoded beams whose ID names no item */
+    double invalid_share; /* generative rows: decoded beams whose ID names no item
+                             (invalid / beams, kept as counts in eval.json so a
+                             cached or another rank's record gives the same bits) */
+    int64_t invalid, beams;
     double seconds;
     /* generative rows: how the model trained (0 = not recorded) */
     int32_t epochs_run;   /* epochs trained (early stopping may end a model before the most) */
