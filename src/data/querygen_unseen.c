@@ -5,7 +5,8 @@
  *   - conversational frames none of the training templates has ("any
  *     recommendations for", "the one where", "what to watch if i like");
  *   - genre words outside the training forms ("hilarious", "creepy",
- *     "futuristic"), so a model that learnt "comedy" must generalise;
+ *     "futuristic"), so a model that learnt "comedy" must generalise
+ *     (words a pretrained encoder knows: all are in the shipped GloVe);
  *   - the era as a year with a hedge ("circa 1994", "1994 or so") instead
  *     of a decade;
  *   - keywords in another inflection half of the time ("alien" for
@@ -26,19 +27,21 @@
 #include "text/tokenize.h"
 
 /* Words for a known genre that no training template writes (the training
- * forms are in querygen_words.c), by genre key. */
+ * forms are in querygen_words.c), by genre key; all of them in the shipped
+ * GloVe subset, so that a model with pretrained word vectors can know them
+ * and the style tests generalisation rather than unknown words. */
 static const struct {
     const char *key;
     const char *words[2];
 } k_unseen_genre[] = {
-    {"action", {"explosive", "high octane"}},     {"adventure", {"swashbuckling", "globetrotting"}},
-    {"animation", {"hand drawn", "toon"}},       {"childrens", {"all ages", "youngsters"}},
-    {"comedy", {"hilarious", "lighthearted"}},  {"crime", {"mob", "underworld"}},
-    {"documentary", {"real life", "factual"}},  {"drama", {"tearjerker", "moving"}},
-    {"fantasy", {"enchanted", "sorcery"}},      {"filmnoir", {"shadowy", "gumshoe"}},
-    {"horror", {"creepy", "terrifying"}},       {"musical", {"singalong", "showtune"}},
-    {"mystery", {"puzzling", "sleuth"}},        {"romance", {"heartwarming", "lovey"}},
-    {"scifi", {"futuristic", "spacey"}},        {"thriller", {"tense", "nailbiting"}},
+    {"action", {"explosive", "fiery"}},         {"adventure", {"epic journey", "expedition"}},
+    {"animation", {"hand drawn", "drawn"}},     {"childrens", {"all ages", "youngsters"}},
+    {"comedy", {"hilarious", "humorous"}},      {"crime", {"mob", "underworld"}},
+    {"documentary", {"real life", "factual"}},  {"drama", {"emotional", "moving"}},
+    {"fantasy", {"enchanted", "wizards"}},      {"filmnoir", {"shadowy", "private eye"}},
+    {"horror", {"creepy", "terrifying"}},       {"musical", {"singing", "broadway"}},
+    {"mystery", {"detective", "clues"}},        {"romance", {"tender", "passionate"}},
+    {"scifi", {"futuristic", "outer space"}},   {"thriller", {"tense", "gripping"}},
     {"war", {"battlefield", "soldiers"}},       {"western", {"frontier", "gunslinger"}},
 };
 
