@@ -10,6 +10,7 @@
 #include "base/fileio.h"
 #include "base/status.h"
 #include "gen/generate.h"
+#include "io/json.h"
 #include "quant/strategy.h"
 
 enum { CATALOG_FORMAT_VERSION = 1 };
@@ -53,8 +54,10 @@ semid_status semid_catalog_load(const char *dir, const semid_idtable *base, semi
     char *text = NULL;
     size_t len = 0;
     semid_status st = semid_read_file_verified(path, &text, &len);
-    cJSON *root = st == SEMID_OK ? cJSON_ParseWithLength(text, len) : NULL;
+    int oom = 0;
+    cJSON *root = st == SEMID_OK ? semid_json_parse(text, len, &oom) : NULL;
     free(text);
+    if (st == SEMID_OK && oom) st = semid_fail(SEMID_ENOMEM, "%s: out of memory", path);
     if (st == SEMID_OK && !cJSON_IsObject(root)) st = semid_fail(SEMID_EPARSE, "%s: not a JSON object", path);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
