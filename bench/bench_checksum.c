@@ -16,18 +16,9 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "gen/model.h"
+#include "bench_stats.h"
 
 enum { MAX_REPS = 31 };
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static uint64_t fnv1a(const void *data, size_t len) {
     const unsigned char *p = data;
@@ -56,14 +47,14 @@ int main(int argc, char **argv) {
         sink ^= semid_xxh64(buf, bytes);
         t[r] = semid_now() - t0;
     }
-    double xxh = median(t, reps);
+    double xxh = bench_median(t, reps);
     int fnv_reps = reps < 3 ? reps : 3;
     for (int r = 0; r < fnv_reps; r++) {
         double t0 = semid_now();
         sink ^= fnv1a(buf, bytes);
         t[r] = semid_now() - t0;
     }
-    double fnv = median(t, fnv_reps);
+    double fnv = bench_median(t, fnv_reps);
     printf("hash %zu MB in memory: XXH64 %.2f GB/s (%.1f ms), FNV-1a %.2f GB/s (%.1f ms)  [%016llx]\n", mb,
            (double)bytes / xxh / 1e9, xxh * 1e3, (double)bytes / fnv / 1e9, fnv * 1e3, (unsigned long long)sink);
 
@@ -98,7 +89,7 @@ int main(int argc, char **argv) {
     }
     unsetenv("SEMID_NO_VERIFY");
     unlink(path);
-    double on = median(load[1], reps), off = median(load[0], reps);
+    double on = bench_median(load[1], reps), off = bench_median(load[0], reps);
     printf("load a model of %.1fM parameters (%.0f MB): %.1f ms verified, %.1f ms with SEMID_NO_VERIFY=1 (+%.1f%%)\n",
            (double)n_params / 1e6, (double)n_params * 4 / 1048576.0, on * 1e3, off * 1e3, 100.0 * (on - off) / off);
     return 0;

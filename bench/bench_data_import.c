@@ -15,18 +15,9 @@
 #include "base/status.h"
 #include "data/dataset.h"
 #include "data/import.h"
+#include "bench_stats.h"
 
 enum { MAX_REPS = 15 };
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static int fail(const char *what) {
     fprintf(stderr, "bench_data_import: %s: %s\n", what, semid_last_error());
@@ -86,12 +77,12 @@ int main(int argc, char **argv) {
         t_load[r] = t4 - t3;
     }
     unlink(out);
-    double mi = median(t_import, reps), ms = median(t_split, reps);
+    double mi = bench_median(t_import, reps), ms = bench_median(t_split, reps);
     printf("median of %d runs (checksum %lld)\n", reps, (long long)checksum);
     printf("  import        %8.3f s\n", mi);
     printf("  split         %8.3f s\n", ms);
-    printf("  save          %8.3f s (atomic, fsync)\n", median(t_save, reps));
-    printf("  load          %8.3f s\n", median(t_load, reps));
+    printf("  save          %8.3f s (atomic, fsync)\n", bench_median(t_save, reps));
+    printf("  load          %8.3f s\n", bench_median(t_load, reps));
     printf("  import+split  %8.3f s  (target < 2 s)\n", mi + ms);
     printf("  peak RSS      %8.1f MB (target < 500 MB)\n", (double)semid_peak_rss_bytes() / 1e6);
     return 0;

@@ -15,22 +15,7 @@
 #include "base/rng.h"
 #include "linalg/gemm.h"
 #include "semid/semid.h"
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
+#include "bench_stats.h"
 
 typedef struct {
     const char *name;
@@ -91,16 +76,16 @@ int main(int argc, char **argv) {
         for (int v = 0; v < 3; v++) {
             double *t = malloc((size_t)reps * sizeof *t), *c = malloc((size_t)reps * sizeof *c);
             for (int i = -2; i < reps; i++) {
-                double t0 = semid_now(), c0 = cpu_now();
+                double t0 = semid_now(), c0 = semid_cpu_now();
                 if (v == 0) semid_sgemm(h->ta, h->tb, h->M, h->N, h->K, 1.0f, A, lda, B, ldb, 1.0f, Cm, h->N);
                 else semid_gemm(h->ta, h->tb, h->M, h->N, h->K, A, lda, B, ldb, NULL, true, Cm, h->N,
                                 v == 1 ? SEMID_GEMM_FP32 : SEMID_GEMM_BF16);
                 if (i >= 0) {
                     t[i] = semid_now() - t0;
-                    c[i] = cpu_now() - c0;
+                    c[i] = semid_cpu_now() - c0;
                 }
             }
-            double mt = median(t, reps), mc = median(c, reps);
+            double mt = bench_median(t, reps), mc = bench_median(c, reps);
             tot[v] += mt;
             tot_cpu[v] += mc;
             printf(" %7.0f (%6.0f)", f / mt / 1e9, f / mc / 1e9);

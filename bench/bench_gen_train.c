@@ -36,24 +36,7 @@
 #include "linalg/adamw.h"
 #include "quant/idtable.h"
 #include "semid/semid.h"
-
-/* CPU time of the whole process (all threads), robust to a busy machine
- * when threads=1. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
+#include "bench_stats.h"
 
 /* Real batches (see the header). */
 static int real_batches(const char *dataset, const char *sids, const char *dump, int L, int C, int NH, int B, int steps,
@@ -118,7 +101,7 @@ static int real_batches(const char *dataset, const char *sids, const char *dump,
                     dtg[d] = t < T ? tg[b * T + t] : -1;
                 }
         }
-        double t0 = semid_now(), c0 = cpu_now();
+        double t0 = semid_now(), c0 = semid_cpu_now();
         if (pack) semid_gen_batch_pack(&seqs, idx, B, in, tg, pos, &rows, &T, NULL);
         else semid_gen_batch_fill(&seqs, idx, B, in, tg, &T);
         if (semid_gpt_forward_packed(m, in, tg, pack ? pos : NULL, rows, T, &loss) != SEMID_OK) {
@@ -128,7 +111,7 @@ static int real_batches(const char *dataset, const char *sids, const char *dump,
         semid_gpt_zero_grad(m);
         semid_gpt_backward(m);
         semid_adamw_step(&opt, params, semid_gpt_grads(m, NULL), semid_gpt_decay_mask(m));
-        double dt = semid_now() - t0, dc = cpu_now() - c0;
+        double dt = semid_now() - t0, dc = semid_cpu_now() - c0;
         times[s] = dt;
         if (s >= warmup) {
             t_all += dt;
@@ -141,7 +124,7 @@ static int real_batches(const char *dataset, const char *sids, const char *dump,
            dataset, L, C, NH, B, threads, pack, bf16, v.size, Tmax, (long long)seqs.n);
     printf("semid train: %.0f tokens/s, %.0f tokens per CPU second (real tokens; %.1f%% of the slots padding), "
            "median step %.2f ms; last loss %.4f\n",
-           tok_all / t_all, tok_all / c_all, 100.0 * (1.0 - tok_all / slots_all), median(times + warmup, steps) * 1e3, loss);
+           tok_all / t_all, tok_all / c_all, 100.0 * (1.0 - tok_all / slots_all), bench_median(times + warmup, steps) * 1e3, loss);
     int rc = 0;
     if (dump) {
         meta[0] = v.size;
@@ -249,7 +232,7 @@ int main(int argc, char **argv) {
     double *times = malloc((size_t)steps * sizeof(double)), *cpu = malloc((size_t)steps * sizeof(double));
     float loss = 0;
     for (int s = 0; s < warmup + steps; s++) {
-        double t0 = semid_now(), c0 = cpu_now();
+        double t0 = semid_now(), c0 = semid_cpu_now();
         if (semid_gpt_forward(m, in, tg, B, T, &loss) != SEMID_OK) {
             fprintf(stderr, "%s\n", semid_last_error());
             return 1;
@@ -259,10 +242,10 @@ int main(int argc, char **argv) {
         semid_adamw_step(&opt, params, semid_gpt_grads(m, NULL), semid_gpt_decay_mask(m));
         if (s >= warmup) {
             times[s - warmup] = semid_now() - t0;
-            cpu[s - warmup] = cpu_now() - c0;
+            cpu[s - warmup] = semid_cpu_now() - c0;
         }
     }
-    double med = median(times, steps), cmed = median(cpu, steps);
+    double med = bench_median(times, steps), cmed = bench_median(cpu, steps);
     printf("semid train: V=%d T=%d L=%d C=%d NH=%d B=%d threads=%d targets=%s bf16=%d params=%lld\n", V, T, L, C, NH, B,
            threads, targets_mode, bf16, (long long)n);
     printf("semid train: median step %.2f ms, %.0f tokens/s (cpu %.2f ms/step; last loss %.4f)\n", med * 1e3,
@@ -283,20 +266,20 @@ int main(int argc, char **argv) {
         }
         /* the first pass touches the cache's pages; time the second */
         semid_gpt_cache_prefill(m, c, rows, slots, ptok, lens, 0, V, logits);
-        double t0 = semid_now(), c0 = cpu_now();
+        double t0 = semid_now(), c0 = semid_cpu_now();
         semid_gpt_cache_prefill(m, c, rows, slots, ptok, lens, 0, V, logits);
-        double t_prefill = semid_now() - t0, c_prefill = cpu_now() - c0;
+        double t_prefill = semid_now() - t0, c_prefill = semid_cpu_now() - c0;
         for (int i = 0; i < rows; i++) semid_gpt_cache_attach(c, i, i);
         int dsteps = 8 < T - prompt ? 8 : T - prompt;
         double *dt = malloc((size_t)dsteps * sizeof(double)), *dc = malloc((size_t)dsteps * sizeof(double));
         for (int s = 0; s < dsteps; s++) {
             for (int i = 0; i < rows; i++) tok[i] = (int32_t)semid_rng_below(&r, (uint64_t)V);
-            double t1 = semid_now(), c1 = cpu_now();
+            double t1 = semid_now(), c1 = semid_cpu_now();
             semid_gpt_cache_step(m, c, tok, rows, 0, V, logits);
             dt[s] = semid_now() - t1;
-            dc[s] = cpu_now() - c1;
+            dc[s] = semid_cpu_now() - c1;
         }
-        double dm = median(dt, dsteps), dcm = median(dc, dsteps);
+        double dm = bench_median(dt, dsteps), dcm = bench_median(dc, dsteps);
         printf("semid decode: prefill %d rows x %d tokens %.1f ms (cpu %.1f); step of %d rows: median %.2f ms "
                "(cpu %.2f), %.0f row-steps/s\n",
                rows, prompt, t_prefill * 1e3, c_prefill * 1e3, rows, dm * 1e3, dcm * 1e3, rows / dm);

@@ -25,6 +25,7 @@
 #include "quant/kmeans.h"
 #include "quant/rqkmeans.h"
 #include "semid/semid.h"
+#include "bench_stats.h"
 
 typedef struct dataset_spec {
     const char *name;
@@ -65,16 +66,6 @@ static semid_status make_data(const dataset_spec *s, semid_matrix *m) {
     free(groups);
     free(centres);
     return SEMID_OK;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static double mse_of(const semid_matrix *X, const float *rec) {
@@ -200,7 +191,7 @@ int main(int argc, char **argv) {
                 cpu[r] = res.train_cpu_s;
             }
             printf("semid  %-6s %-14s mse %10.5f  train %8.3fs (cpu %8.3fs)  encode %7.3fs  (median of %d, %d threads)\n",
-                   spec->name, algos[a], median(mse, runs), median(tr, runs), median(cpu, runs), median(en, runs), runs,
+                   spec->name, algos[a], bench_median(mse, runs), bench_median(tr, runs), bench_median(cpu, runs), bench_median(en, runs), runs,
                    threads);
             fflush(stdout);
         }

@@ -16,6 +16,8 @@ int semid_log_enabled(semid_log_level level);
 
 /* Monotonic wall clock in seconds. */
 double semid_now(void);
+/* CPU time of the whole process (all threads) in seconds. */
+double semid_cpu_now(void);
 
 /* Peak resident memory of this process in bytes (0 if unknown). */
 int64_t semid_peak_rss_bytes(void);

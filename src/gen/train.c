@@ -749,13 +749,6 @@ static semid_status share_gradients(float *grads, int64_t n, step_sums *s, semid
     return SEMID_OK;
 }
 
-/* CPU time of the process (all threads), in seconds. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The last component of a directory path, naming a model in log lines. */
 static const char *dir_name(const char *path) {
     const char *slash = strrchr(path, '/');
@@ -870,7 +863,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
     int64_t loss_n = 0, start_step = step;
     for (; step < end && st == SEMID_OK; step++) {
         int64_t e = step / t.n_batches, b = step % t.n_batches;
-        double ts = semid_now(), cs = cpu_now();
+        double ts = semid_now(), cs = semid_cpu_now();
         st = epoch_order(&t, e);
         int64_t first = b * cfg->batch_size;
         int32_t B = (int32_t)(t.n_epoch - first < cfg->batch_size ? t.n_epoch - first : cfg->batch_size);
@@ -904,7 +897,7 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
         }
         semid_adamw_step(&t.opt, params, grads, mask);
         t_train += semid_now() - ts;
-        c_train += cpu_now() - cs;
+        c_train += semid_cpu_now() - cs;
         t_sums += t_sum;
         loss_sum += loss;
         loss_n++;
