@@ -100,6 +100,23 @@ static void test_rejects_bad_configs_naming_the_key(void **state) {
     assert_int_equal(exp_config_apply_override(&c, "hybrid.strategy=multi"), SEMID_OK);
     assert_int_equal(exp_config_validate(&c, 1000), SEMID_OK);
     assert_string_equal(exp_hybrid_embedding(&c), "multi");
+    /* a weight per task: rec follows hybrid.weight until it is given */
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.weight=0.1"), SEMID_OK);
+    assert_true(exp_hybrid_weight_rec(&c) == 0.1);
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.weight_rec=0.5"), SEMID_OK);
+    assert_true(exp_hybrid_weight_rec(&c) == 0.5 && c.hybrid_weight == 0.1);
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.weight_rec=-0.5"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "hybrid.weight_rec"));
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.weight_rec=-1"), SEMID_OK);
+    assert_false(exp_hybrid_rec_enmf(&c)); /* the bi-encoder by default */
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.rec_dense=enmf"), SEMID_OK);
+    assert_true(exp_hybrid_rec_enmf(&c));
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.rec_dense=emnf"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "emnf"));
+    assert_int_equal(exp_config_apply_override(&c, "hybrid.rec_dense=encoder"), SEMID_OK);
     assert_int_equal(exp_config_apply_override(&c, "hybrid.strategy=rec"), SEMID_OK);
     assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL); /* ENMF has no text tower */
     assert_non_null(strstr(semid_last_error(), "hybrid.strategy"));

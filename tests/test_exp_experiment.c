@@ -234,10 +234,24 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     assert_non_null(dense);
     assert_string_equal(hyb->failed, "");
     assert_float_equal(hyb->search_recall.mean, dense->search_recall.mean, 2.0 / 240);
+    double search_before = hyb->search_recall.mean;
     assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
     assert_non_null(strstr(text, "Hybrid re-ranking"));
     free(text);
     exp_results_free(&r);
+    /* Recommendation's dense side from ENMF (hybrid.rec_dense=enmf), at W 0
+     * over every item: each user's ENMF vector . item vectors ranks them, as
+     * the ENMF reference row (now in the run) does; search is unchanged. */
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.rec_dense=enmf"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    hyb = find_row(&r, EXP_TABLE_HYBRID, "multi+dense");
+    const exp_row *enmf_ref = find_row(&r, EXP_TABLE_REFERENCE, "enmf");
+    assert_non_null(enmf_ref);
+    assert_string_equal(hyb->failed, "");
+    assert_float_equal(hyb->search_recall.mean, search_before, 1e-12);
+    assert_float_equal(hyb->rec_recall.mean, enmf_ref->rec_recall.mean, 1e-12);
+    exp_results_free(&r);
+    assert_int_equal(exp_config_apply_override(&cfg, "hybrid.rec_dense=encoder"), SEMID_OK);
     assert_int_equal(exp_config_apply_override(&cfg, "hybrid.strategy=\"\""), SEMID_OK);
 
     /* Another learning rate retrains the model over the old one's resume

@@ -182,8 +182,30 @@ static void test_hybrid_rerank_vectors(void **state) {
     semid_beam_hits_free(&h);
 }
 
+/* o.dot: the dense side ranks by dot product, so a long vector (ENMF's
+ * popular item) beats a better-aligned short one that cosine prefers. */
+static void test_hybrid_rerank_dot(void **state) {
+    (void)state;
+    const float items[] = {1, 0, 3, 3, 0, 1};
+    const float q[] = {1, 0};
+    semid_beam_hits h;
+    assert_int_equal(semid_beam_hits_alloc(&h, 1, 1), SEMID_OK);
+    h.n_hits[0] = 0;
+    semid_hybrid_options o = {.weight = 0, .n_dense = 1, .k = 1};
+    semid_beam_hits out;
+    assert_int_equal(semid_hybrid_rerank(&h, q, items, 3, 2, NULL, NULL, NULL, NULL, NULL, &o, &out), SEMID_OK);
+    assert_int_equal(out.items[0], 0); /* cosine 1 against 0.71 */
+    semid_beam_hits_free(&out);
+    o.dot = 1;
+    assert_int_equal(semid_hybrid_rerank(&h, q, items, 3, 2, NULL, NULL, NULL, NULL, NULL, &o, &out), SEMID_OK);
+    assert_int_equal(out.items[0], 1); /* dot 3 against 1 */
+    semid_beam_hits_free(&out);
+    semid_beam_hits_free(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_hybrid_brute_force),
-                                       cmocka_unit_test(test_hybrid_rerank_vectors)};
+                                       cmocka_unit_test(test_hybrid_rerank_vectors),
+                                       cmocka_unit_test(test_hybrid_rerank_dot)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

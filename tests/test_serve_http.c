@@ -630,7 +630,7 @@ static void test_rerank_dense(void **state) {
     ho.k = 5;
     semid_beam_hits h;
     assert_int_equal(semid_gen_recommend(bundle, &hp, &hl, 1, &wide, &h), SEMID_OK);
-    assert_int_equal(semid_dense_rerank_rec(&dn, bundle, &ho, &wide, &hp, &hl, 1, &h), SEMID_OK);
+    assert_int_equal(semid_dense_rerank_rec(&dn, bundle, &ho, &wide, &hp, &hl, NULL, 1, &h), SEMID_OK);
     assert_int_equal(n, h.n_hits[0]);
     assert_true(n > 0);
     for (int i = 0; i < n; i++) {

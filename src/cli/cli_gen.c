@@ -471,7 +471,7 @@ static semid_status decode_chunk(const semid_gen_bundle *b, const cli_batch *c, 
         notes->long_hist += lens[j] > w;
     }
     SEMID_TRY(semid_gen_recommend(b, hs, lens, m, &go, h));
-    return dense ? semid_dense_rerank_rec(&dense->index, b, &dense->o, o, hs, lens, m, h) : SEMID_OK;
+    return dense ? semid_dense_rerank_rec(&dense->index, b, &dense->o, o, hs, lens, NULL, m, h) : SEMID_OK;
 }
 
 semid_status cli_batch_run(const semid_gen_bundle *b, const cli_batch *c, const semid_gen_decode_options *o, int json,

@@ -26,7 +26,7 @@ static semid_status rerank(const semid_gen_bundle *b, const semid_gen_decode_opt
                            const int32_t *items, int64_t n, semid_beam_hits *h) {
     cli_dense dn;
     SEMID_TRY(cli_dense_open(a, b, o->beam.k, &dn));
-    semid_status st = semid_dense_rerank_rec(&dn.index, b, &dn.o, o, &items, &n, 1, h);
+    semid_status st = semid_dense_rerank_rec(&dn.index, b, &dn.o, o, &items, &n, NULL, 1, h);
     cli_dense_close(&dn);
     return st;
 }

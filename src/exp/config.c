@@ -86,7 +86,9 @@ static const key_spec KEYS[] = {
     {"decode.diverse_penalty", K_DOUBLE, F(diverse_penalty), 0, 0, 100},
     {"hybrid.strategy", K_STRING, F(hybrid_strategy), sizeof(((exp_config *)0)->hybrid_strategy), 0, 0},
     {"hybrid.weight", K_DOUBLE, F(hybrid_weight), 0, 0, 1},
+    {"hybrid.weight_rec", K_DOUBLE, F(hybrid_weight_rec), 0, -1, 1},
     {"hybrid.dense_k", K_INT, F(hybrid_dense_k), 0, 0, 100000},
+    {"hybrid.rec_dense", K_STRING, F(hybrid_rec_dense), sizeof(((exp_config *)0)->hybrid_rec_dense), 0, 0},
     {"cold.fraction", K_DOUBLE, F(cold_fraction), 0, 0, 0.5},
     {"cold.seed", K_SEED, F(cold_seed), 0, 0, EXP_MAX_SEED},
     {"cold.expand_prefix", K_DOUBLE, F(cold_expand_prefix), 0, 0, 1},
@@ -115,6 +117,8 @@ static void set_defaults_common(exp_config *c) {
     c->diverse_penalty = 0.25;
     c->hybrid_weight = 0.5;
     c->hybrid_dense_k = 20;
+    c->hybrid_weight_rec = -1;
+    snprintf(c->hybrid_rec_dense, sizeof c->hybrid_rec_dense, "encoder");
     c->cold_seed = 1;
     c->cold_expand_prefix = 0.2;
     /* Every strategy of the table, in its order. */
@@ -383,12 +387,23 @@ const char *exp_hybrid_embedding(const exp_config *c) {
     return m && m->kind == SEMID_EMBED_BIENCODER ? m->name : NULL;
 }
 
+double exp_hybrid_weight_rec(const exp_config *c) {
+    return c->hybrid_weight_rec >= 0 ? c->hybrid_weight_rec : c->hybrid_weight;
+}
+
+int exp_hybrid_rec_enmf(const exp_config *c) { return strcmp(c->hybrid_rec_dense, "enmf") == 0; }
+
 /* hybrid.strategy: one of the strategies run, read through a bi-encoder;
  * cold items are evaluated on its models. */
 static semid_status validate_hybrid(const exp_config *c) {
     if (c->cold_fraction > 0 && !c->hybrid_strategy[0])
         return semid_fail(SEMID_EINVAL, "key 'cold.fraction' needs 'hybrid.strategy' (multi or search): the cold items are "
                                         "added to its models and encoded by its bi-encoder");
+    if (strcmp(c->hybrid_rec_dense, "encoder") != 0 && !exp_hybrid_rec_enmf(c))
+        return semid_fail(SEMID_EINVAL, "key 'hybrid.rec_dense': '%s' is neither 'encoder' nor 'enmf'", c->hybrid_rec_dense);
+    if (c->hybrid_weight_rec < 0 && c->hybrid_weight_rec != -1)
+        return semid_fail(SEMID_EINVAL, "key 'hybrid.weight_rec': %g is not in 0..1 (or -1: hybrid.weight)",
+                          c->hybrid_weight_rec);
     if (!c->hybrid_strategy[0]) return SEMID_OK;
     semid_status known = semid_strategy_lookup(c->hybrid_strategy, NULL);
     if (known != SEMID_OK) return semid_fail_context(known, "key 'hybrid.strategy'");

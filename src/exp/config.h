@@ -76,8 +76,13 @@ typedef struct exp_config {
        bi-encoder's dense index, beside the model and the dense row */
     char hybrid_strategy[24]; /* "" = no hybrid rows; else a strategy of sid.strategies
                                  whose one embedding is a bi-encoder's (search, multi) */
-    double hybrid_weight;     /* W: the generative score's weight, 0..1 */
+    double hybrid_weight;     /* W: the generative score's weight, 0..1 (search, and rec
+                                 unless hybrid_weight_rec says otherwise) */
+    double hybrid_weight_rec; /* W for recommendation; -1 = hybrid_weight */
     int32_t hybrid_dense_k;   /* the dense index's candidates per query */
+    char hybrid_rec_dense[16]; /* recommendation's dense side: "encoder" (the mean of the
+                                  history's bi-encoder vectors, cosine) or "enmf" (ENMF's
+                                  user vector . item vectors, its own score) */
 
     /* held-out cold items (data/holdout.h): a share of the catalog no
        training stage sees, added to hybrid.strategy's models after training
@@ -119,6 +124,10 @@ char *exp_config_select_json(const exp_config *cfg, const char *const *include, 
 /* The embedding method whose bi-encoder makes hybrid.strategy's dense
  * index ("search", "multi"), or NULL (no hybrid rows, or not one). */
 const char *exp_hybrid_embedding(const exp_config *cfg);
+/* hybrid.weight_rec, or hybrid.weight where it is -1. */
+double exp_hybrid_weight_rec(const exp_config *cfg);
+/* 1 when recommendation's dense side is ENMF's (hybrid.rec_dense=enmf). */
+int exp_hybrid_rec_enmf(const exp_config *cfg);
 
 /* Known strategy and tokenizer names. */
 int exp_is_strategy(const char *name);

@@ -308,8 +308,9 @@ semid_status exp_report_write_markdown(const exp_results *r, const char *path, c
     write_collisions(&b, r);
     write_personal(&b, r);
     write_table(&b, r, EXP_TABLE_HYBRID,
-                "Hybrid re-ranking: the model's beam and its bi-encoder's nearest items, W z(log-prob) + (1 - W) "
-                "z(cosine) (hybrid.*)",
+                "Hybrid re-ranking: the model's beam and the dense index's nearest items, W z(log-prob) + (1 - W) "
+                "z(dense score) (hybrid.*; the dense score is the bi-encoder's cosine, or for recommendation with "
+                "hybrid.rec_dense=enmf ENMF's user . item)",
                 "ranking");
     write_table(&b, r, EXP_TABLE_WARM,
                 "Held-out items (cold.*): warm items' tests, the cold items added to the model (reference rows: the "

@@ -368,8 +368,10 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
     return st;
 }
 
-/* Whether a generative row of this run reads the embedding method. */
+/* Whether a row of this run reads the embedding method: a generative row,
+ * or the hybrid rows' recommendation side (ENMF's). */
 static int reads_embedding(const exp_config *cfg, const char *method) {
+    if (cfg->hybrid_strategy[0] && exp_hybrid_rec_enmf(cfg) && strcmp(method, "rec") == 0) return 1;
     for (int i = 0; i < cfg->n_strategies + (cfg->n_ablation > 0); i++) {
         const semid_strategy_def *def = semid_strategy_find(i < cfg->n_strategies ? cfg->strategies[i] : ABLATION_STRATEGY);
         for (int e = 0; def && e < semid_strategy_n_embeddings(def); e++)
@@ -399,8 +401,13 @@ static semid_status hybrid_rows(const exp_config *cfg, const char *run_dir, cons
     exp_row row;
     char name[48], label[96], model_name[96];
     snprintf(name, sizeof name, "%s+dense", g->name);
-    snprintf(label, sizeof label, "%s + dense re-ranking (W %.2g, %d dense)", g->label, cfg->hybrid_weight,
-             cfg->hybrid_dense_k);
+    if (exp_hybrid_weight_rec(cfg) == cfg->hybrid_weight && !exp_hybrid_rec_enmf(cfg))
+        snprintf(label, sizeof label, "%s + dense re-ranking (W %.2g, %d dense)", g->label, cfg->hybrid_weight,
+                 cfg->hybrid_dense_k);
+    else
+        snprintf(label, sizeof label, "%s + dense re-ranking (W %.2g, rec W %.2g%s, %d dense)", g->label,
+                 cfg->hybrid_weight, exp_hybrid_weight_rec(cfg), exp_hybrid_rec_enmf(cfg) ? " with ENMF" : "",
+                 cfg->hybrid_dense_k);
     snprintf(model_name, sizeof model_name, "%s-%s", g->strategy, g->tokenizer);
     row_init(&row, EXP_TABLE_HYBRID, name, label, 1);
     if (g->row.failed[0]) snprintf(row.failed, sizeof row.failed, "its model failed: %s", g->row.failed);

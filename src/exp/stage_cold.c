@@ -83,13 +83,13 @@ static semid_status evaluate(const exp_config *cfg, const char *dir, const char 
     semid_gen_decode_options o = semid_gen_decode_defaults();
     o.beam.beam_size = cfg->beam;
     o.beam.k = cfg->k;
-    semid_hybrid_options dense = semid_hybrid_defaults(), hybrid = dense;
+    semid_hybrid_options dense = semid_hybrid_defaults(), hs, hr;
     dense.weight = 0; /* the top k by cosine: the dense index's own top k */
     dense.n_dense = cfg->k;
     dense.k = cfg->k;
-    hybrid.weight = cfg->hybrid_weight;
-    hybrid.n_dense = cfg->hybrid_dense_k;
-    hybrid.k = cfg->k;
+    exp_hybrid_options(cfg, &hs, &hr);
+    hr.dot = 0; /* ENMF has no vector for an item it never saw: rec reads the bi-encoder here */
+    semid_dense_task dense_side = {&dn, &dense}, search_side = {&dn, &hs}, rec_side = {&dn, &hr};
     for (int m = 0; m < EXP_COLD_N && st == SEMID_OK; m++) {
         double t0 = semid_now();
         exp_eval *e = &out[m];
@@ -97,8 +97,9 @@ static semid_status evaluate(const exp_config *cfg, const char *dir, const char 
         if (m == EXP_COLD_EXPAND) om.expand_prefix = cfg->cold_expand_prefix;
         if (m <= EXP_COLD_EXPAND) st = semid_gen_evaluate(b, full, SEMID_SPLIT_TEST, &om, &e->search, &e->rec, NULL);
         else
-            st = semid_dense_evaluate(&dn, b, full, SEMID_SPLIT_TEST, &o, m == EXP_COLD_DENSE ? &dense : &hybrid,
-                                      &e->search, &e->rec);
+            st = m == EXP_COLD_DENSE
+                     ? semid_dense_evaluate(&dense_side, &dense_side, b, full, SEMID_SPLIT_TEST, &o, &e->search, &e->rec)
+                     : semid_dense_evaluate(&search_side, &rec_side, b, full, SEMID_SPLIT_TEST, &o, &e->search, &e->rec);
         e->seconds = semid_now() - t0;
     }
     semid_dense_close(&dn);

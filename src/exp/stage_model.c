@@ -334,6 +334,16 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
     return st;
 }
 
+void exp_hybrid_options(const exp_config *cfg, semid_hybrid_options *search, semid_hybrid_options *rec) {
+    *search = semid_hybrid_defaults();
+    search->weight = cfg->hybrid_weight;
+    search->n_dense = cfg->hybrid_dense_k;
+    search->k = cfg->k;
+    *rec = *search;
+    rec->weight = exp_hybrid_weight_rec(cfg);
+    rec->dot = exp_hybrid_rec_enmf(cfg);
+}
+
 semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                             const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
                             exp_key *key) {
@@ -345,6 +355,12 @@ semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const se
     exp_key emb_key, model_key;
     SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &emb_key));
     semid_matrix_free(&items); /* the dense index reads them from their file */
+    if (exp_hybrid_rec_enmf(cfg)) { /* ENMF's vectors: computed here when no strategy read them */
+        exp_key enmf_key;
+        SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, "rec", &items, &enmf_key));
+        semid_matrix_free(&items);
+        emb_key = exp_key_combine(&emb_key, &enmf_key);
+    }
     SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
     if (!exp_stage_fresh(run_dir, model_stage, &model_key))
         return semid_fail(SEMID_EINVAL, "hybrid row: the model %s is not trained with these settings", model_stage);
@@ -373,30 +389,35 @@ semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const 
     } else if (st == SEMID_OK) {
         double t0 = semid_now();
         semid_gen_bundle *bundle = NULL;
-        semid_dense dn;
+        semid_dense dn, enmf;
         memset(&dn, 0, sizeof dn);
+        memset(&enmf, 0, sizeof enmf);
         semid_dense_source src = {.encoder = enc, .item_embeddings = npy};
-        st = semid_gen_bundle_load(dir, &bundle);
+        char *enmf_items = semid_path_join(run_dir, "emb/rec.npy"), *enmf_users = semid_path_join(run_dir, "emb/rec_users.npy");
+        semid_dense_source enmf_src = {.item_embeddings = enmf_items, .user_embeddings = enmf_users};
+        st = enmf_items && enmf_users ? semid_gen_bundle_load(dir, &bundle) : semid_fail(SEMID_ENOMEM, "out of memory");
         if (st == SEMID_OK) st = semid_dense_open(&src, bundle, &dn);
+        if (st == SEMID_OK && exp_hybrid_rec_enmf(cfg)) st = semid_dense_open(&enmf_src, bundle, &enmf);
         if (st == SEMID_OK) {
             semid_gen_decode_options o = semid_gen_decode_defaults();
             o.beam.beam_size = cfg->beam;
             o.beam.k = cfg->k;
-            semid_hybrid_options ho = semid_hybrid_defaults();
-            ho.weight = cfg->hybrid_weight;
-            ho.n_dense = cfg->hybrid_dense_k;
-            ho.k = cfg->k;
-            st = semid_dense_evaluate(&dn, bundle, ds, SEMID_SPLIT_TEST, &o, &ho, &out->search, &out->rec);
+            semid_hybrid_options hs, hr;
+            exp_hybrid_options(cfg, &hs, &hr);
+            semid_dense_task search_side = {&dn, &hs}, rec_side = {exp_hybrid_rec_enmf(cfg) ? &enmf : &dn, &hr};
+            st = semid_dense_evaluate(&search_side, &rec_side, bundle, ds, SEMID_SPLIT_TEST, &o, &out->search, &out->rec);
         }
         semid_dense_close(&dn);
+        semid_dense_close(&enmf);
+        free(enmf_items), free(enmf_users);
         semid_gen_bundle_free(bundle);
         out->seconds = semid_now() - t0;
         if (st == SEMID_OK) {
             semid_metric_summary s = semid_ranking_eval_mean(&out->search, SEMID_GROUP_ALL);
             semid_metric_summary r = semid_ranking_eval_mean(&out->rec, SEMID_GROUP_ALL);
-            SEMID_INFO("hybrid %s seed %lld (W %.2f, %d dense): search R@%d %.4f, rec R@%d %.4f (%.0f s)", name,
-                       (long long)seed, cfg->hybrid_weight, cfg->hybrid_dense_k, cfg->k, s.recall, cfg->k, r.recall,
-                       out->seconds);
+            SEMID_INFO("hybrid %s seed %lld (W %.2f / rec %.2f %s, %d dense): search R@%d %.4f, rec R@%d %.4f (%.0f s)",
+                       name, (long long)seed, cfg->hybrid_weight, exp_hybrid_weight_rec(cfg), cfg->hybrid_rec_dense,
+                       cfg->hybrid_dense_k, cfg->k, s.recall, cfg->k, r.recall, out->seconds);
             st = save_and_mark(run_dir, stage, &key, path, out);
         }
         if (st != SEMID_OK) {

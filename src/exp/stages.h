@@ -9,6 +9,7 @@
 #include "exp/cache.h"
 #include "exp/config.h"
 #include "exp/results.h"
+#include "gen/hybrid.h"
 #include "linalg/matrix.h"
 #include "quant/idtable.h"
 
@@ -82,6 +83,10 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
  * (RUN/models/<name>-s<seed>/, which must be fresh) re-ranked with the dense
  * index of exp_hybrid_embedding(cfg) (its text tower RUN/emb/<m>.encoder and
  * item vectors RUN/emb/<m>.npy), evaluated on the test split. */
+/* The hybrid rows' ranking options for search and for recommendation
+ * (hybrid.weight, hybrid.weight_rec, hybrid.dense_k, k; rec by dot product
+ * when its dense side is ENMF's). */
+void exp_hybrid_options(const exp_config *cfg, semid_hybrid_options *search, semid_hybrid_options *rec);
 semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                               const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
                               exp_eval *out);

@@ -41,6 +41,21 @@ static char *item_text(const semid_gen_bundle *b, const semid_dataset *ds, int32
     return semid_item_text(&it);
 }
 
+/* The user vectors: rows = users, as wide as the item vectors. */
+static semid_status load_users(const char *path, semid_dense *out) {
+    semid_matrix u = {0};
+    SEMID_TRY(semid_npy_read(path, &u));
+    if (u.cols != out->d || u.rows > INT32_MAX) {
+        semid_status st = semid_fail(SEMID_EINVAL, "%s: %lld x %lld user vectors, but the item vectors have %lld dimensions",
+                                     path, (long long)u.rows, (long long)u.cols, (long long)out->d);
+        semid_matrix_free(&u);
+        return st;
+    }
+    out->users = u.data;
+    out->n_users = (int32_t)u.rows;
+    return SEMID_OK;
+}
+
 semid_status semid_dense_open(const semid_dense_source *a, const semid_gen_bundle *b, semid_dense *out) {
     memset(out, 0, sizeof *out);
     out->n_items = b->n_items;
@@ -114,6 +129,7 @@ semid_status semid_dense_open(const semid_dense_source *a, const semid_gen_bundl
     free(enc);
     if (texts) semid_item_texts_free(texts, n_enc);
     semid_matrix_free(&given);
+    if (st == SEMID_OK && a->user_embeddings) st = load_users(a->user_embeddings, out);
     semid_dataset_free(&ds);
     if (st != SEMID_OK) semid_dense_close(out);
     return st;
@@ -126,6 +142,7 @@ void semid_dense_close(semid_dense *dn) {
     free(dn->wv);
     free(dn->items);
     free(dn->skip);
+    free(dn->users);
     memset(dn, 0, sizeof *dn);
 }
 
@@ -197,7 +214,7 @@ semid_status semid_dense_rerank_search(const semid_dense *dn, const semid_gen_bu
 
 semid_status semid_dense_rerank_rec(const semid_dense *dn, const semid_gen_bundle *b, const semid_hybrid_options *o,
                                     const semid_gen_decode_options *decode, const int32_t *const *hists,
-                                    const int64_t *hlens, int64_t n, semid_beam_hits *h) {
+                                    const int64_t *hlens, const int32_t *users, int64_t n, semid_beam_hits *h) {
     int32_t T = b->ex.max_seq_len, w = semid_gen_effective_window(&b->ex, b->table.n_levels);
     int excl = decode->exclude_history < 0 ? !b->items_repeat : decode->exclude_history;
     size_t nn = (size_t)(n > 0 ? n : 1);
@@ -209,6 +226,10 @@ semid_status semid_dense_rerank_rec(const semid_dense *dn, const semid_gen_bundl
         prompts[q] = tok + q * T;
         semid_gen_prompt_rec(&b->vocab, &b->table, &b->ex, hists[q], hlens[q], tok + q * T, &lens[q]);
         nex[q] = (int32_t)(hlens[q] < INT32_MAX ? hlens[q] : INT32_MAX);
+        if (dn->users && users && users[q] >= 0 && users[q] < dn->n_users) {
+            memcpy(uv + q * dn->d, dn->users + (int64_t)users[q] * dn->d, (size_t)dn->d * sizeof *uv);
+            continue;
+        }
         int64_t from = hlens[q] > w ? hlens[q] - w : 0; /* the items the model reads */
         float *u = NULL;
         st = semid_dense_user(dn, hists[q] + from, hlens[q] - from, &u);
@@ -230,8 +251,7 @@ semid_gen_decode_options semid_dense_decode_options(const semid_gen_decode_optio
 }
 
 typedef struct eval_ctx {
-    const semid_dense *dn;
-    const semid_hybrid_options *ho;
+    semid_dense_task side[2]; /* by task: SEMID_TASK_SEARCH, SEMID_TASK_REC */
     const semid_gen_decode_options *decode;
 } eval_ctx;
 
@@ -256,9 +276,10 @@ static semid_status rerank_task(const eval_ctx *c, const semid_gen_bundle *b, co
     const char **queries = malloc((size_t)n * sizeof *queries);
     const int32_t **hists = malloc((size_t)n * sizeof *hists);
     int64_t *hlens = malloc((size_t)n * sizeof *hlens);
+    int32_t *users = malloc((size_t)n * sizeof *users);
     semid_beam_hits sub = {0};
-    semid_status st = rows && queries && hists && hlens ? semid_beam_hits_alloc(&sub, n, hits->k)
-                                                          : semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_status st = rows && queries && hists && hlens && users ? semid_beam_hits_alloc(&sub, n, hits->k)
+                                                                   : semid_fail(SEMID_ENOMEM, "out of memory");
     int64_t m = 0;
     for (int64_t j = 0; j < seqs->n && st == SEMID_OK; j++) {
         const semid_gen_seq *q = &seqs->seq[j];
@@ -267,14 +288,17 @@ static semid_status rerank_task(const eval_ctx *c, const semid_gen_bundle *b, co
         if (task == SEMID_TASK_SEARCH) queries[m] = ds->queries[q->source].text;
         hists[m] = seqs->excl + q->excl_offset;
         hlens[m] = q->n_excl;
+        users[m] = task == SEMID_TASK_REC ? q->source : -1;
         copy_row(hits, j, &sub, m++);
     }
+    const semid_dense_task *side = &c->side[task == SEMID_TASK_SEARCH ? 0 : 1];
     if (st == SEMID_OK)
-        st = task == SEMID_TASK_SEARCH ? semid_dense_rerank_search(c->dn, b, c->ho, queries, m, &sub)
-                                       : semid_dense_rerank_rec(c->dn, b, c->ho, c->decode, hists, hlens, m, &sub);
+        st = task == SEMID_TASK_SEARCH
+                 ? semid_dense_rerank_search(side->dn, b, side->o, queries, m, &sub)
+                 : semid_dense_rerank_rec(side->dn, b, side->o, c->decode, hists, hlens, users, m, &sub);
     for (int64_t i = 0; i < m && st == SEMID_OK; i++) copy_row(&sub, i, out, rows[i]);
     semid_beam_hits_free(&sub);
-    free(rows), free(queries), free(hists), free(hlens);
+    free(rows), free(queries), free(hists), free(hlens), free(users);
     return st;
 }
 
@@ -282,7 +306,7 @@ static semid_status rerank_seqs(void *ctx, const semid_gen_bundle *b, const semi
                                 const semid_gen_seqs *seqs, semid_beam_hits *hits) {
     const eval_ctx *c = ctx;
     semid_beam_hits out = {0};
-    SEMID_TRY(semid_beam_hits_alloc(&out, seqs->n, c->ho->k));
+    SEMID_TRY(semid_beam_hits_alloc(&out, seqs->n, c->side[0].o->k));
     semid_status st = rerank_task(c, b, ds, seqs, hits, SEMID_TASK_SEARCH, &out);
     if (st == SEMID_OK) st = rerank_task(c, b, ds, seqs, hits, SEMID_TASK_REC, &out);
     if (st == SEMID_OK) {
@@ -294,10 +318,14 @@ static semid_status rerank_seqs(void *ctx, const semid_gen_bundle *b, const semi
     return st;
 }
 
-semid_status semid_dense_evaluate(const semid_dense *dn, const semid_gen_bundle *b, const semid_dataset *ds, int split,
-                                  const semid_gen_decode_options *o, const semid_hybrid_options *ho,
-                                  semid_ranking_eval *search, semid_ranking_eval *rec) {
+semid_status semid_dense_evaluate(const semid_dense_task *search_side, const semid_dense_task *rec_side,
+                                  const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                  const semid_gen_decode_options *o, semid_ranking_eval *search,
+                                  semid_ranking_eval *rec) {
+    if (search_side->o->k != rec_side->o->k)
+        return semid_fail(SEMID_EINVAL, "hybrid evaluation: search re-ranks to %d results, recommendation to %d",
+                          search_side->o->k, rec_side->o->k);
     semid_gen_decode_options wide = semid_dense_decode_options(o);
-    eval_ctx c = {dn, ho, o};
+    eval_ctx c = {{*search_side, *rec_side}, o};
     return semid_gen_evaluate_reranked(b, ds, split, &wide, rerank_seqs, &c, search, rec, NULL);
 }

@@ -34,6 +34,8 @@ typedef struct semid_dense_source {
     const char *dataset;         /* DS.sdd the model was trained on, or NULL */
     const char *glove;           /* content: word vectors, NULL = built-in */
     const char *item_embeddings; /* ITEMS.npy in bundle order, or NULL */
+    const char *user_embeddings; /* USERS.npy: one vector per user of the dataset the
+                                    model was trained on (ENMF's rec_users.npy), or NULL */
 } semid_dense_source;
 
 typedef struct semid_dense {
@@ -44,6 +46,8 @@ typedef struct semid_dense {
     int32_t n_items;
     int64_t d;
     uint8_t *skip;                       /* (n_items) removed items */
+    float *users;                        /* (n_users, d) user vectors, or NULL */
+    int32_t n_users;
 } semid_dense;
 
 /* Loads the encoder and builds the item vectors of bundle b. */
@@ -54,9 +58,9 @@ int semid_dense_has_encoder(const semid_dense *dn);
 /* Query vectors (n, d), allocated. */
 semid_status semid_dense_encode(const semid_dense *dn, const char *const *texts, int64_t n, float **out);
 /* The user vector of a history (n item indices): the mean of its items'
- * L2-normalised vectors ((d), allocated). The bundle keeps no user tower (the
- * ENMF user vectors need user-side weights it does not hold), so this is
- * the documented stand-in. */
+ * L2-normalised vectors ((d), allocated). The bundle keeps no user tower, so
+ * this is the stand-in where no user vectors were given (user_embeddings:
+ * ENMF's, which exist only for the users it was trained on). */
 semid_status semid_dense_user(const semid_dense *dn, const int32_t *history, int64_t n, float **out);
 /* Re-ranks hits (the beam's) for the queries of vectors qv; the dense
  * candidates the beam missed are scored by teacher forcing after prompts[q]
@@ -73,17 +77,29 @@ semid_gen_decode_options semid_dense_decode_options(const semid_gen_decode_optio
 semid_status semid_dense_rerank_search(const semid_dense *dn, const semid_gen_bundle *b, const semid_hybrid_options *o,
                                        const char *const *queries, int64_t n, semid_beam_hits *h);
 /* Re-ranks the hits of n histories; the history is left out of the dense
- * candidates when `decode` leaves it out of the decode. */
+ * candidates when `decode` leaves it out of the decode. users (may be
+ * NULL): each history's user index, whose row of dn->users is its dense
+ * vector when the index has user vectors (else the history's mean). */
 semid_status semid_dense_rerank_rec(const semid_dense *dn, const semid_gen_bundle *b, const semid_hybrid_options *o,
                                     const semid_gen_decode_options *decode, const int32_t *const *hists,
-                                    const int64_t *hlens, int64_t n, semid_beam_hits *h);
+                                    const int64_t *hlens, const int32_t *users, int64_t n, semid_beam_hits *h);
+
+/* One task's side of semid_dense_evaluate: its dense index and its
+ * options (a weight per task: search wants the dense score more than
+ * recommendation does). */
+typedef struct semid_dense_task {
+    const semid_dense *dn;
+    const semid_hybrid_options *o;
+} semid_dense_task;
 
 /* semid_gen_evaluate with hybrid re-ranking: every evaluation prompt
  * decoded with semid_dense_decode_options(o) and its hits re-ranked as
  * semid_dense_rerank_search / _rec do (search: the query's text; rec: the
- * history the prompt holds), evaluated at ho->k. */
-semid_status semid_dense_evaluate(const semid_dense *dn, const semid_gen_bundle *b, const semid_dataset *ds, int split,
-                                  const semid_gen_decode_options *o, const semid_hybrid_options *ho,
-                                  semid_ranking_eval *search, semid_ranking_eval *rec);
+ * prompt's user, or the history it holds), each task with its own index and
+ * options (their k must agree), evaluated at that k. */
+semid_status semid_dense_evaluate(const semid_dense_task *search_side, const semid_dense_task *rec_side,
+                                  const semid_gen_bundle *b, const semid_dataset *ds, int split,
+                                  const semid_gen_decode_options *o, semid_ranking_eval *search,
+                                  semid_ranking_eval *rec);
 
 #endif

@@ -137,13 +137,13 @@ semid_status semid_hybrid_rerank(const semid_beam_hits *hits, const float *qvecs
     for (int32_t i = 0; st == SEMID_OK && i < n_items; i++) {
         double s = 0;
         for (int64_t t = 0; t < d; t++) s += (double)item_vecs[i * d + t] * item_vecs[i * d + t];
-        norm[i] = (float)sqrt(s);
+        norm[i] = o->dot ? 1.0f : (float)sqrt(s);
     }
     for (int64_t q = 0; st == SEMID_OK && q < hits->n; q++) {
         const float *v = qvecs + q * d;
         double qs = 0;
         for (int64_t t = 0; t < d; t++) qs += (double)v[t] * v[t];
-        double qn = sqrt(qs);
+        double qn = o->dot ? 1.0 : sqrt(qs);
         for (int32_t i = 0; i < n_items; i++) {
             double s = 0;
             const float *w = item_vecs + i * d;

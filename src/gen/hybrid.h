@@ -37,6 +37,9 @@ typedef struct semid_hybrid_options {
     double weight;   /* W: the generative score's weight, 0..1 (default 0.5) */
     int32_t n_dense; /* D: the dense index's candidates per query (default 20; 0 = none) */
     int32_t k;       /* results per query (default 10) */
+    int32_t dot;     /* semid_hybrid_rerank's dense score: 0 = cosine (default), 1 =
+                        the dot product (for vectors whose length means something:
+                        ENMF's user . item is its own score, popularity in the norm) */
 } semid_hybrid_options;
 
 semid_hybrid_options semid_hybrid_defaults(void);
@@ -62,7 +65,8 @@ typedef semid_status (*semid_hybrid_scorer)(void *ctx, int64_t q, const int32_t 
 
 /* Every query of `hits` (the beam's results, hits->k of them per query) with
  * its query vector (n x d rows of qvecs) against the item vectors (n_items x
- * d): cosines computed here (a zero vector has cosine 0 with everything).
+ * d): cosines computed here (a zero vector has cosine 0 with everything), or
+ * dot products when o->dot (then "cos" above means that score).
  * skip as above (shared by all queries); exclude (n, may be NULL): per query
  * a list of n_exclude[q] more items never added from D. scorer (may be
  * NULL: g_min) scores D's items the beam missed. out is allocated

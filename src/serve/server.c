@@ -207,7 +207,7 @@ static semid_status rerank_dense(const semid_serve_model *m, const semid_serve_r
         return semid_dense_rerank_search(m->dense, m->bundle, &ho, (const char *const *)r->queries, r->n_entries,
                                          &job->hits);
     return semid_dense_rerank_rec(m->dense, m->bundle, &ho, &job->options, (const int32_t *const *)r->histories,
-                                  r->history_len, r->n_entries, &job->hits);
+                                  r->history_len, NULL, r->n_entries, &job->hits);
 }
 
 /* Why a rerank: "dense" request cannot be answered here (NULL: it can). */
