@@ -281,8 +281,9 @@ static void test_experiment_across_ranks(void **state) {
 }
 
 /* Run under mpirun by test_allreduce_buckets: spans of odd sizes (one
- * empty) summed in buckets of 7 floats and in one, against the sums
- * computed here. Exit status 0 when every value and the call count are
+ * empty) summed in buckets of 7 floats and in one, a gather of unequal
+ * (and empty) arrays and a union of bitmaps, against the results computed
+ * here. Exit status 0 when every value and the call count are
  * right. */
 static int allreduce_worker(int argc, char **argv) {
     if (semid_dist_init(&argc, &argv) != SEMID_OK) return 3;
@@ -302,6 +303,25 @@ static int allreduce_worker(int argc, char **argv) {
         if (semid_dist_allreduce_sum(spans, N_SPANS, bucket, &calls) != SEMID_OK) bad = 1;
         for (int64_t j = 0; j < total; j++) bad |= data[j] != (float)(ranks * (ranks + 1) / 2 * (j + 1));
         bad |= calls != calls_expected;
+    }
+    /* the gather: rank r gives 3r values (rank 0 none), all receive them in rank order */
+    int64_t counts[8];
+    for (int r = 0; r < ranks && r < 8; r++) counts[r] = 3 * r;
+    if (ranks <= 8) {
+        float own[24], all[3 * 8 * 7 / 2 + 1];
+        for (int j = 0; j < 3 * rank; j++) own[j] = (float)(100 * rank + j);
+        if (semid_dist_allgatherv(own, all, counts, sizeof *own) != SEMID_OK) bad = 1;
+        for (int r = 0, k = 0; r < ranks; r++)
+            for (int j = 0; j < 3 * r; j++, k++) bad |= all[k] != (float)(100 * r + j);
+    }
+    /* the union of bitmaps: rank r sets bit r of each word, and bit 63 of word r */
+    uint64_t words[4];
+    for (int w = 0; w < 4; w++) words[w] = (UINT64_C(1) << (rank % 64)) | (w == rank ? UINT64_C(1) << 63 : 0);
+    if (semid_dist_allreduce_or(words, 4) != SEMID_OK) bad = 1;
+    for (int w = 0; w < 4; w++) {
+        uint64_t want = w < ranks ? UINT64_C(1) << 63 : 0;
+        for (int r = 0; r < ranks; r++) want |= UINT64_C(1) << (r % 64);
+        bad |= words[w] != want;
     }
     bad |= semid_dist_check_same(42, "a constant") != SEMID_OK;
     bad |= semid_dist_agree(SEMID_OK) != SEMID_OK;

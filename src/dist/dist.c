@@ -43,6 +43,11 @@ static int launcher_size(void) {
     return getenv("PMIX_RANK") ? -1 : 0;
 }
 
+/* The one-rank gather: rank 0's array is all of it. */
+static void gather_alone(const void *send, void *recv, const int64_t *counts, size_t elem_size) {
+    if (send != recv && counts[0] > 0) memmove(recv, send, (size_t)counts[0] * elem_size);
+}
+
 #ifdef SEMID_HAVE_MPI
 
 int semid_dist_available(void) { return 1; }
@@ -125,6 +130,41 @@ semid_status semid_dist_allreduce_sum(const semid_dist_span *spans, int n_spans,
     return st;
 }
 
+semid_status semid_dist_allgatherv(const void *send, void *recv, const int64_t *counts, size_t elem_size) {
+    if (semid_dist_size() == 1) {
+        gather_alone(send, recv, counts, elem_size);
+        return SEMID_OK;
+    }
+    int *cnt = malloc((size_t)g_size * sizeof *cnt), *displ = malloc((size_t)g_size * sizeof *displ);
+    semid_status st = cnt && displ ? SEMID_OK : semid_fail(SEMID_ENOMEM, "dist: out of memory for a gather");
+    int64_t total = 0;
+    for (int r = 0; r < g_size && st == SEMID_OK; r++) {
+        int64_t bytes = counts[r] * (int64_t)elem_size;
+        if (counts[r] < 0 || total + bytes > INT_MAX) {
+            st = semid_fail(SEMID_EINVAL, "dist: a gather of %lld bytes and more exceeds MPI's int counts",
+                            (long long)(total + bytes));
+            break;
+        }
+        cnt[r] = (int)bytes, displ[r] = (int)total;
+        total += bytes;
+    }
+    if (st == SEMID_OK)
+        st = mpi_check(MPI_Allgatherv(send, cnt[g_rank], MPI_BYTE, recv, cnt, displ, MPI_BYTE, MPI_COMM_WORLD),
+                       "MPI_Allgatherv");
+    free(cnt), free(displ);
+    return st;
+}
+
+semid_status semid_dist_allreduce_or(uint64_t *words, int64_t n) {
+    if (semid_dist_size() == 1) return SEMID_OK;
+    for (int64_t off = 0; off < n; off += INT_MAX) {
+        int len = (int)(n - off < INT_MAX ? n - off : INT_MAX);
+        SEMID_TRY(mpi_check(MPI_Allreduce(MPI_IN_PLACE, words + off, len, MPI_UINT64_T, MPI_BOR, MPI_COMM_WORLD),
+                            "MPI_Allreduce"));
+    }
+    return SEMID_OK;
+}
+
 semid_status semid_dist_broadcast(void *data, size_t bytes, int root) {
     if (semid_dist_size() == 1) return SEMID_OK;
     const size_t piece = (size_t)1 << 30;
@@ -189,6 +229,14 @@ semid_status semid_dist_allreduce_sum(const semid_dist_span *spans, int n_spans,
 }
 semid_status semid_dist_broadcast(void *data, size_t bytes, int root) {
     (void)data, (void)bytes, (void)root;
+    return SEMID_OK;
+}
+semid_status semid_dist_allgatherv(const void *send, void *recv, const int64_t *counts, size_t elem_size) {
+    gather_alone(send, recv, counts, elem_size);
+    return SEMID_OK;
+}
+semid_status semid_dist_allreduce_or(uint64_t *words, int64_t n) {
+    (void)words, (void)n;
     return SEMID_OK;
 }
 semid_status semid_dist_agree(semid_status st) { return st; }

@@ -66,6 +66,18 @@ typedef struct semid_dist_span {
  * number of MPI calls made. */
 semid_status semid_dist_allreduce_sum(const semid_dist_span *spans, int n_spans, int64_t bucket_floats, int *calls);
 
+/* Concatenates the ranks' arrays on every rank, rank 0's first: rank r
+ * gives counts[r] elements of elem_size bytes at `send` (counts is the same
+ * on every rank, entries may be 0), and `recv` receives them all (Σ counts
+ * elements; rank r's at the sum of the counts before it). One rank: copies
+ * send to recv. SEMID_EINVAL when the total exceeds MPI's int counts
+ * (2 GiB). */
+semid_status semid_dist_allgatherv(const void *send, void *recv, const int64_t *counts, size_t elem_size);
+
+/* Bitwise OR of `n` words over the ranks, in place on every rank: the union
+ * of sets held as bitmaps (such as the rows a sparse gradient touched). */
+semid_status semid_dist_allreduce_or(uint64_t *words, int64_t n);
+
 /* Copies `bytes` from rank `root` to every rank (in pieces under MPI's int
  * counts). */
 semid_status semid_dist_broadcast(void *data, size_t bytes, int root);
