@@ -204,6 +204,75 @@ static void test_encoder_gradients(void **state) {
     semid_text_encoder_free(enc);
 }
 
+/* What data-parallel training exchanges (embed/biencoder_dist.h): the
+ * touched rows' bitmap is the rows of the batch's bags; rows marked from
+ * another rank's bitmap join the next step (weight decay moves them with a
+ * zero gradient) while unmarked ones stay; zero_grad forgets them all. */
+static void test_touched_rows(void **state) {
+    (void)state;
+    semid_text_encoder *enc = small_encoder();
+    semid_text_feats *f;
+    assert_int_equal(semid_text_encoder_featurize(enc, k_texts, N_TEXTS, &f), SEMID_OK);
+    int64_t *off;
+    int32_t *rows;
+    float *wts;
+    assert_int_equal(semid_text_feats_bags(enc, f, &off, &rows, &wts), SEMID_OK);
+    const int64_t R = semid_text_encoder_rows(enc), words = (R + 63) / 64;
+    assert_int_equal(R, semid_text_encoder_vocab_size(enc) + 16);
+    uint64_t *bits = calloc((size_t)words, sizeof *bits), *want = calloc((size_t)words, sizeof *want);
+    uint64_t *other = calloc((size_t)words, sizeof *other);
+    for (int t = 0; t <= 2; t += 2) /* the batch: texts 0 and 2 */
+        for (int64_t k = off[t]; k < off[t + 1]; k++) want[rows[k] / 64] |= UINT64_C(1) << (rows[k] % 64);
+    int64_t extra = -1; /* a row of text 1 that the batch does not touch */
+    for (int64_t k = off[1]; k < off[2] && extra < 0; k++)
+        if (!(want[rows[k] / 64] >> (rows[k] % 64) & 1)) extra = rows[k];
+    assert_true(extra >= 0);
+    int64_t still = -1; /* and another that neither touches nor marks */
+    for (int64_t k = off[1]; k < off[N_TEXTS] && still < 0; k++)
+        if (!(want[rows[k] / 64] >> (rows[k] % 64) & 1) && rows[k] != extra) still = rows[k];
+    assert_true(still >= 0);
+    const int64_t idx[] = {0, 2};
+    float y[2 * 4], dy[2 * 4] = {1, -2, 0.5f, 3, -1, 2, 1, -0.5f};
+    semid_text_encoder_zero_grad(enc);
+    assert_int_equal(semid_text_encoder_forward(enc, f, idx, 2, y), SEMID_OK);
+    assert_int_equal(semid_text_encoder_backward(enc, dy), SEMID_OK);
+    semid_text_encoder_touched_bits(enc, bits);
+    for (int64_t w = 0; w < words; w++) assert_true(bits[w] == want[w]);
+    int64_t n;
+    float *g = semid_text_encoder_grads(enc, &n), *p = semid_text_encoder_params(enc, &n);
+    assert_ptr_equal(semid_text_encoder_row_grad(enc, extra), g + extra * 6);
+    /* another rank's row joins the step */
+    other[extra / 64] |= UINT64_C(1) << (extra % 64);
+    semid_text_encoder_touch_bits(enc, other);
+    memset(bits, 0, (size_t)words * sizeof *bits);
+    semid_text_encoder_touched_bits(enc, bits);
+    assert_true(bits[extra / 64] >> (extra % 64) & 1);
+    float before_extra = p[extra * 6], before_still = p[still * 6];
+    semid_adamw_config ac = semid_adamw_defaults();
+    ac.lr = 0.1f;
+    ac.weight_decay = 0.5f;
+    semid_text_encoder_opt opt = {0};
+    assert_int_equal(semid_text_encoder_opt_init(&opt, enc, &ac), SEMID_OK);
+    semid_text_encoder_step(enc, &opt);
+    assert_true(p[extra * 6] != before_extra);
+    assert_true(p[still * 6] == before_still);
+    semid_text_encoder_zero_grad(enc);
+    memset(bits, 0, (size_t)words * sizeof *bits);
+    semid_text_encoder_touched_bits(enc, bits);
+    for (int64_t w = 0; w < words; w++) assert_true(bits[w] == 0);
+    /* the texts' checksum: the same texts the same value, others another */
+    semid_text_feats *f2, *f3;
+    assert_int_equal(semid_text_encoder_featurize(enc, k_texts, N_TEXTS, &f2), SEMID_OK);
+    assert_int_equal(semid_text_encoder_featurize(enc, k_texts, N_TEXTS - 1, &f3), SEMID_OK);
+    assert_true(semid_text_feats_checksum(f) == semid_text_feats_checksum(f2));
+    assert_true(semid_text_feats_checksum(f) != semid_text_feats_checksum(f3));
+    semid_text_feats_free(f2), semid_text_feats_free(f3);
+    semid_text_encoder_opt_free(&opt);
+    free(bits), free(want), free(other), free(off), free(rows), free(wts);
+    semid_text_feats_free(f);
+    semid_text_encoder_free(enc);
+}
+
 /* The word-first forward equals the flat weighted bags a peer would use. */
 static void test_forward_matches_bags(void **state) {
     (void)state;
@@ -469,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_infonce_gradients),
         cmocka_unit_test(test_encoder_gradients),
         cmocka_unit_test(test_forward_matches_bags),
+        cmocka_unit_test(test_touched_rows),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_search_training_retrieves),
         cmocka_unit_test(test_multitask_training),

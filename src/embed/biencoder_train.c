@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "base/threads.h"
+#include "dist/dist.h"
+#include "embed/biencoder_dist.h"
 #include "embed/content.h"
 
 semid_biencoder_config semid_biencoder_defaults(void) {
@@ -107,6 +110,37 @@ static float task_loss(const float *Y, float *dY, const int32_t *ids, int32_t B,
     return loss;
 }
 
+/* A checksum of what must be the same on every rank (dist/dist.h): the
+ * settings that shape the run (not the thread count), the encoder as it
+ * starts (vocabulary and weights), the texts and the pairs. */
+static uint64_t run_fingerprint(semid_text_encoder *enc, const semid_text_feats *f, const int64_t *left,
+                                const int64_t *right, const int32_t *ids, int64_t n_pairs, const int64_t *rec_left,
+                                const int64_t *rec_right, const int32_t *rec_ids, int64_t n_rec,
+                                const semid_biencoder_config *c) {
+    const semid_text_encoder_config *e = semid_text_encoder_get_config(enc);
+    double settings[] = {c->batch, c->epochs, c->lr, c->weight_decay, c->warmup_frac, c->clip_norm,
+                         c->loss.temperature, c->loss.symmetric, c->search_weight, c->rec_weight,
+                         (double)c->seed, e->dim_word, e->dim_out, e->n_buckets, e->ngram_min, e->ngram_max,
+                         (double)n_pairs, (double)n_rec, ids != NULL, rec_ids != NULL};
+    int64_t n_params = 0;
+    const float *params = semid_text_encoder_params(enc, &n_params);
+    uint64_t feats = semid_text_feats_checksum(f);
+    semid_xxh64_state h;
+    semid_xxh64_init(&h);
+    semid_xxh64_update(&h, settings, sizeof settings);
+    semid_xxh64_update(&h, &feats, sizeof feats);
+    semid_xxh64_update(&h, params, (size_t)n_params * sizeof *params);
+    semid_xxh64_update(&h, left, (size_t)n_pairs * sizeof *left);
+    semid_xxh64_update(&h, right, (size_t)n_pairs * sizeof *right);
+    if (ids) semid_xxh64_update(&h, ids, (size_t)n_pairs * sizeof *ids);
+    if (n_rec > 0) {
+        semid_xxh64_update(&h, rec_left, (size_t)n_rec * sizeof *rec_left);
+        semid_xxh64_update(&h, rec_right, (size_t)n_rec * sizeof *rec_right);
+        if (rec_ids) semid_xxh64_update(&h, rec_ids, (size_t)n_rec * sizeof *rec_ids);
+    }
+    return semid_xxh64_final(&h);
+}
+
 semid_status semid_biencoder_train_pairs(semid_text_encoder *enc, const semid_text_feats *f, const int64_t *left,
                                          const int64_t *right, const int32_t *ids, int64_t n_pairs,
                                          const int64_t *rec_left, const int64_t *rec_right, const int32_t *rec_ids,
@@ -149,6 +183,16 @@ semid_status semid_biencoder_train_pairs(semid_text_encoder *enc, const semid_te
     if (!idx || !bid || !Y || !dY || !p_row || !p_col || !dS || !perm || (multitask && !rperm))
         st = semid_fail(SEMID_ENOMEM, "out of memory for bi-encoder training (batch %d)", B);
     if (st == SEMID_OK) st = semid_text_encoder_opt_init(&opt, enc, &ac);
+    semid_biencoder_dist dist = {0};
+    if (st == SEMID_OK) st = semid_biencoder_dist_init(&dist, enc, B, 2 * tasks);
+    /* Every rank starts from the same texts, pairs, encoder and settings. */
+    st = semid_dist_agree(st);
+    if (st == SEMID_OK && dist.ranks > 1)
+        st = semid_dist_check_same(run_fingerprint(enc, f, left, right, ids, n_pairs, rec_left, rec_right, rec_ids,
+                                                   multitask ? n_rec : 0, cfg),
+                                   "bi-encoder training data or settings");
+    if (st == SEMID_OK && dist.ranks > 1)
+        SEMID_INFO("bi-encoder: %d ranks, each a share of every batch of %d pairs", dist.ranks, B);
     if (stats) {
         memset(stats, 0, sizeof(*stats));
         stats->n_search_pairs = n_pairs;
@@ -199,22 +243,33 @@ semid_status semid_biencoder_train_pairs(semid_text_encoder *enc, const semid_te
                 }
                 nrows = 4 * b;
             }
-            st = semid_text_encoder_forward(enc, f, idx, nrows, Y);
-            if (st != SEMID_OK) break;
-            memset(dY, 0, (size_t)nrows * D * sizeof(float));
-            float ls = task_loss(Y, dY, bid, b, D, p_row, p_col, dS, &cfg->loss, multitask ? cfg->search_weight : 1.0f);
-            sum_s += ls;
-            char extra[96];
-            if (multitask) {
-                float lr_ = task_loss(Y + (int64_t)2 * b * D, dY + (int64_t)2 * b * D, bid + b, b, D, p_row, p_col, dS,
-                                      &cfg->loss, cfg->rec_weight);
-                sum_r += lr_;
-                snprintf(extra, sizeof(extra), "search loss %.4f rec loss %.4f", ls, lr_);
-            } else {
-                snprintf(extra, sizeof(extra), "loss %.4f", ls);
+            /* this rank's share of the texts (all of them on one rank),
+             * then the whole batch's vectors on every rank */
+            int32_t lo, share;
+            semid_biencoder_dist_share(&dist, b, &lo, &share);
+            const int64_t *idx_own;
+            float *Y_own;
+            semid_biencoder_dist_own_texts(&dist, idx, Y, b, &idx_own, &Y_own);
+            if (share > 0) st = semid_text_encoder_forward(enc, f, idx_own, nrows / b * share, Y_own);
+            st = semid_biencoder_dist_gather(&dist, Y, b, st);
+            float ls = 0.0f, lr_ = 0.0f;
+            if (st == SEMID_OK) {
+                memset(dY, 0, (size_t)nrows * D * sizeof(float));
+                ls = task_loss(Y, dY, bid, b, D, p_row, p_col, dS, &cfg->loss, multitask ? cfg->search_weight : 1.0f);
+                if (multitask)
+                    lr_ = task_loss(Y + (int64_t)2 * b * D, dY + (int64_t)2 * b * D, bid + b, b, D, p_row, p_col, dS,
+                                    &cfg->loss, cfg->rec_weight);
+                if (share > 0) st = semid_text_encoder_backward(enc, semid_biencoder_dist_own_grads(&dist, dY, b));
             }
-            st = semid_text_encoder_backward(enc, dY);
+            st = semid_biencoder_dist_sum_grads(&dist, enc, st);
             if (st != SEMID_OK) break;
+            sum_s += ls;
+            sum_r += lr_;
+            char extra[96];
+            if (multitask)
+                snprintf(extra, sizeof(extra), "search loss %.4f rec loss %.4f", ls, lr_);
+            else
+                snprintf(extra, sizeof(extra), "loss %.4f", ls);
             semid_text_encoder_step(enc, &opt);
             semid_text_encoder_zero_grad(enc);
             n_steps++;
@@ -239,6 +294,13 @@ semid_status semid_biencoder_train_pairs(semid_text_encoder *enc, const semid_te
         }
     }
     if (stats && t_train > 0) stats->pairs_per_second = (double)pairs_seen / t_train;
+    if (stats) {
+        stats->ranks = dist.ranks;
+        stats->train_seconds = t_train;
+        stats->exchange_seconds = dist.seconds;
+        stats->exchange_bytes_per_step = dist.steps ? dist.bytes / (double)dist.steps : 0.0;
+    }
+    semid_biencoder_dist_free(&dist);
     semid_text_encoder_opt_free(&opt);
     free(idx), free(bid), free(Y), free(dY), free(p_row), free(p_col), free(dS), free(perm), free(rperm);
     semid_threads_pop(old_threads);

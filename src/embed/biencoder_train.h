@@ -21,7 +21,13 @@
  *
  * Optimiser: lazy AdamW (semid_text_encoder_step), linear warm-up over
  * warmup_frac of the steps then linear decay to 0 (as sentence-transformers'
- * WarmupLinear). Same seed and threads give the same encoder. */
+ * WarmupLinear). Same seed and threads give the same encoder.
+ *
+ * Under a launcher with several ranks (dist/dist.h) the training runs
+ * data-parallel, each rank a share of every global batch, the in-batch
+ * negatives over the whole batch (embed/biencoder_dist.h): every rank must
+ * call it with the same data and settings (checked, SEMID_EINVAL) and gets
+ * the same encoder, one process's to float rounding. */
 #ifndef SEMID_EMBED_BIENCODER_TRAIN_H
 #define SEMID_EMBED_BIENCODER_TRAIN_H
 
@@ -66,6 +72,10 @@ typedef struct semid_biencoder_stats {
     double rec_loss[SEMID_BIENCODER_MAX_EPOCHS];      /* mean per epoch (multi-task) */
     double epoch_seconds[SEMID_BIENCODER_MAX_EPOCHS]; /* wall time per epoch */
     double pairs_per_second;                          /* pairs (both tasks) / training time */
+    double train_seconds;                             /* the steps' wall time */
+    int ranks;                                        /* ranks that trained it (dist/dist.h) */
+    double exchange_seconds;                          /* of train_seconds, in the exchanges across ranks */
+    double exchange_bytes_per_step;                   /* this rank's contribution to them, a step */
 } semid_biencoder_stats;
 
 /* Trains a new encoder on `ds` (vocabulary from the item texts and the

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checksum.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/status.h"
@@ -748,6 +749,53 @@ void semid_text_encoder_zero_grad(semid_text_encoder *enc) {
     }
     enc->n_list_E = enc->n_list_N = 0;
     memset(enc->gW, 0, ((size_t)Dout * Din + Dout) * sizeof(float));
+}
+
+/* ---------------------------------------------------------- touched rows */
+
+int64_t semid_text_encoder_rows(const semid_text_encoder *enc) { return (int64_t)enc->V + enc->cfg.n_buckets; }
+
+void semid_text_encoder_touched_bits(const semid_text_encoder *enc, uint64_t *bits) {
+    for (int32_t k = 0; k < enc->n_list_E; k++) {
+        int64_t r = enc->list_E[k];
+        bits[r / 64] |= UINT64_C(1) << (r % 64);
+    }
+    for (int32_t k = 0; k < enc->n_list_N; k++) {
+        int64_t r = (int64_t)enc->V + enc->list_N[k];
+        bits[r / 64] |= UINT64_C(1) << (r % 64);
+    }
+}
+
+void semid_text_encoder_touch_bits(semid_text_encoder *enc, const uint64_t *bits) {
+    const int64_t n_rows = semid_text_encoder_rows(enc);
+    for (int64_t w = 0; w < (n_rows + 63) / 64; w++) {
+        for (uint64_t m = bits[w]; m; m &= m - 1) {
+            int64_t r = w * 64 + __builtin_ctzll(m);
+            if (r >= n_rows) break;
+            if (r < enc->V) {
+                if (!enc->touched_E[r]) enc->touched_E[r] = 1, enc->list_E[enc->n_list_E++] = (int32_t)r;
+            } else {
+                int32_t bkt = (int32_t)(r - enc->V);
+                if (!enc->touched_N[bkt]) enc->touched_N[bkt] = 1, enc->list_N[enc->n_list_N++] = bkt;
+            }
+        }
+    }
+}
+
+float *semid_text_encoder_row_grad(semid_text_encoder *enc, int64_t r) {
+    return enc->grads + r * enc->cfg.dim_word; /* E and N are consecutive in the layout */
+}
+
+uint64_t semid_text_feats_checksum(const semid_text_feats *f) {
+    semid_xxh64_state h;
+    semid_xxh64_init(&h);
+    semid_xxh64_update(&h, &f->n, sizeof f->n);
+    semid_xxh64_update(&h, f->off, ((size_t)f->n + 1) * sizeof *f->off);
+    semid_xxh64_update(&h, f->units, (size_t)f->off[f->n] * sizeof *f->units);
+    semid_xxh64_update(&h, &f->n_extra, sizeof f->n_extra);
+    semid_xxh64_update(&h, f->extra_off, ((size_t)f->n_extra + 1) * sizeof *f->extra_off);
+    semid_xxh64_update(&h, f->extra_ng, (size_t)f->extra_off[f->n_extra] * sizeof *f->extra_ng);
+    return semid_xxh64_final(&h);
 }
 
 /* ---------------------------------------------------------- optimiser */

@@ -116,6 +116,25 @@ semid_status semid_text_encoder_backward(semid_text_encoder *enc, const float *d
 /* Zeroes the gradients of the rows touched since the last zeroing, and of W, b. */
 void semid_text_encoder_zero_grad(semid_text_encoder *enc);
 
+/* The rows of [E | N]: V + NB (r < V: E[r], r >= V: N[r - V]). Sets of them
+ * are bitmaps of ceil((V + NB) / 64) words, bit r % 64 of word r / 64: what
+ * data-parallel training exchanges to agree on the rows a step updates.
+ * Their gradients lie first in the flat gradient, row after row, W and b
+ * after them. */
+int64_t semid_text_encoder_rows(const semid_text_encoder *enc);
+/* Sets the bits of the rows touched since the last zero_grad (others are
+ * left as they are). */
+void semid_text_encoder_touched_bits(const semid_text_encoder *enc, uint64_t *bits);
+/* Marks the rows whose bit is set as touched: the next step updates them
+ * (with the gradient they hold, zero where this process had none) and
+ * zero_grad clears them. */
+void semid_text_encoder_touch_bits(semid_text_encoder *enc, const uint64_t *bits);
+/* The gradient of row r of [E | N]: Din floats. */
+float *semid_text_encoder_row_grad(semid_text_encoder *enc, int64_t r);
+/* A checksum (XXH64) of the featurised texts: the same texts featurised by
+ * the same vocabulary give the same value. */
+uint64_t semid_text_feats_checksum(const semid_text_feats *f);
+
 /* Sparse AdamW state for the encoder (moments in the parameter layout). */
 typedef struct semid_text_encoder_opt {
     semid_adamw adam; /* cfg, moments m, v over all parameters, global step */

@@ -5,6 +5,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "dist/dist.h"
 #include "embed/embed_methods.h"
 #include "exp/stages.h"
 #include "io/npy.h"
@@ -39,7 +40,13 @@ static semid_status compute(const exp_config *cfg, const char *run_dir, const se
     semid_biencoder_stats *stats = m->kind == SEMID_EMBED_BIENCODER ? calloc(1, sizeof *stats) : NULL;
     if (m->kind == SEMID_EMBED_BIENCODER && !stats) return semid_fail(SEMID_ENOMEM, "out of memory");
     semid_embed_extras x = {.encoder = &enc, .stats = stats, .users = &users};
+    /* One rank's (docs/distributed.md): under mpirun every rank computes
+     * the embeddings itself, from its own cache, so a bi-encoder must not
+     * wait for the other ranks; and one process's bits keep the ranks'
+     * Semantic IDs those of a single-process run. */
+    int solo = semid_dist_solo_push();
     semid_status st = semid_embed_compute(ds, m, &s, inputs, out, &x);
+    semid_dist_solo_pop(solo);
     if (st == SEMID_OK && stats)
         SEMID_INFO("embeddings %s: %d epochs, last loss %.4f, %.0f pairs/s", m->name, stats->epochs,
                    stats->search_loss[stats->epochs > 0 ? stats->epochs - 1 : 0], stats->pairs_per_second);
