@@ -1,5 +1,6 @@
-/* semid train across MPI ranks (dist/dist.h): `mpirun -np 2 --oversubscribe`
- * on this machine against one process with the same global batch.
+/* semid train, semid experiment and semid embed's bi-encoders across MPI
+ * ranks (dist/dist.h): `mpirun -np 2 --oversubscribe` on this machine
+ * against one process with the same global batch.
  *
  * Tolerances: each rank's gradient is weighted by its share of the batch's
  * target tokens and the sum divided by the total (train.c,
@@ -27,6 +28,7 @@
 #include "dist/dist.h"
 #include "base/log.h"
 #include "io/json.h"
+#include "io/npy.h"
 #include "io/safetensors.h"
 #include "support/testutil.h"
 
@@ -233,6 +235,110 @@ static void test_dead_rank_ends_the_job(void **state) {
     free(out);
 }
 
+/* semid embed's bi-encoders (embed/biencoder_dist.h): 3 epochs of a
+ * 16-wide encoder on the fixture's 360 search pairs. */
+#define EMBED_ARGS "embed --dataset %s/ds.sdd --dim 16 --epochs 3 --threads 1"
+
+/* The largest difference between two runs' DIR/<method>.npy. */
+static double npy_max_diff(const char *dir_a, const char *dir_b, const char *method) {
+    char pa[1200], pb[1200];
+    snprintf(pa, sizeof pa, "%s/%s.npy", dir_a, method);
+    snprintf(pb, sizeof pb, "%s/%s.npy", dir_b, method);
+    semid_matrix a = {0}, b = {0};
+    assert_int_equal(semid_npy_read(pa, &a), SEMID_OK);
+    assert_int_equal(semid_npy_read(pb, &b), SEMID_OK);
+    assert_int_equal(a.rows, b.rows);
+    assert_int_equal(a.cols, b.cols);
+    double worst = 0;
+    for (int64_t j = 0; j < a.rows * a.cols; j++) worst = fmax(worst, fabs((double)a.data[j] - b.data[j]));
+    semid_matrix_free(&a);
+    semid_matrix_free(&b);
+    return worst;
+}
+
+/* One process and 2 ranks with the same global batch: the same loss
+ * trajectory (each epoch's mean loss of each task to 1e-5 relative;
+ * measured 5e-7), item vectors (1e-5 absolute; measured 7e-7 search,
+ * 1.7e-6 multi) and encoder parameters (1e-3 absolute, a tenth of the
+ * learning rate; measured 1.8e-5 search, 3.5e-4 multi). The parameters'
+ * bound is wider: lazy Adam divides a row's gradient by its own root mean
+ * square, so where the terms of a word's gradient nearly cancel, their sum's
+ * rounding (split over the ranks) moves the step by up to the learning rate,
+ * in rows that barely move the vectors. Rank 0 alone writes and prints. */
+static void assert_embed_ranks_equal(const char *method, int batch) {
+    char one[1024], two[1024], json[128];
+    snprintf(one, sizeof one, "%s/emb-%s-one", tmpdir, method);
+    snprintf(two, sizeof two, "%s/emb-%s-two", tmpdir, method);
+    snprintf(json, sizeof json, "%s_train.json", method);
+    assert_int_equal(sh(NULL, ONE_PROCESS "%s " EMBED_ARGS " --method %s --batch %d --out %s", SEMID_CLI_PATH, tmpdir,
+                        method, batch, one), 0);
+    char *out;
+    assert_int_equal(sh(&out, MPIRUN "%s " EMBED_ARGS " --method %s --batch %d --out %s", SEMID_CLI_PATH, tmpdir, method,
+                        batch, two), 0);
+    const char *first = strstr(out, "wrote ");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "wrote "));
+    assert_non_null(strstr(out, "ranks: 2; the exchanges between them took"));
+    free(out);
+    cJSON *ja = read_json(one, json), *jb = read_json(two, json);
+    assert_non_null(ja);
+    assert_non_null(jb);
+    assert_int_equal(cJSON_GetObjectItem(ja, "ranks")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(jb, "ranks")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(ja, "steps")->valueint, cJSON_GetObjectItem(jb, "steps")->valueint);
+    const cJSON *ha = cJSON_GetObjectItem(ja, "history"), *hb = cJSON_GetObjectItem(jb, "history");
+    assert_int_equal(cJSON_GetArraySize(ha), 3);
+    assert_int_equal(cJSON_GetArraySize(hb), 3);
+    const char *keys[2] = {"loss", "rec_loss"};
+    int tasks = strcmp(method, "multi") == 0 ? 2 : 1;
+    for (int e = 0; e < 3; e++)
+        for (int k = 0; k < tasks; k++) {
+            const cJSON *la = cJSON_GetObjectItem(cJSON_GetArrayItem(ha, e), keys[k]);
+            const cJSON *lb = cJSON_GetObjectItem(cJSON_GetArrayItem(hb, e), keys[k]);
+            assert_non_null(la);
+            assert_non_null(lb);
+            if (!(la->valuedouble > 0 && fabs(la->valuedouble - lb->valuedouble) <= 1e-5 * la->valuedouble))
+                fail_msg("%s epoch %d %s: %.9g and %.9g", method, e + 1, keys[k], la->valuedouble, lb->valuedouble);
+        }
+    /* it did train: the search loss fell */
+    assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(hb, 2), "loss")->valuedouble <
+                cJSON_GetObjectItem(cJSON_GetArrayItem(hb, 0), "loss")->valuedouble);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    double dv = npy_max_diff(one, two, method);
+    assert_true(dv <= 1e-5);
+    char enc[128];
+    snprintf(enc, sizeof enc, "%s_encoder.safetensors", method);
+    assert_close_tensors(one, two, enc, 1e-3);
+}
+
+/* search with a batch of 47 (shares of 23 and 24 pairs, and of 15 and 16
+ * in the last batch of 31); multi with 64 (four text blocks a step). */
+static void test_embed_two_ranks_equal_one_process(void **state) {
+    (void)state;
+    assert_embed_ranks_equal("search", 47);
+    assert_embed_ranks_equal("multi", 64);
+}
+
+/* Ranks with other settings are refused before the first step, nothing
+ * written; the methods that do not train across ranks are refused. */
+static void test_embed_refusals(void **state) {
+    (void)state;
+    char *out;
+    int rc = sh(&out, MPIRUN "sh -c 'exec %s " EMBED_ARGS " --method search --seed $((1 + OMPI_COMM_WORLD_RANK)) --out %s/emb-mismatch'",
+                SEMID_CLI_PATH, tmpdir, tmpdir);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(out, "rank 0 of 2: rank 1 has other bi-encoder training data or settings"));
+    free(out);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/emb-mismatch/search.npy", tmpdir);
+    assert_false(semid_path_exists(path));
+    rc = sh(&out, MPIRUN "%s " EMBED_ARGS " --method rec --out %s/emb-rec", SEMID_CLI_PATH, tmpdir, tmpdir);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(out, "semid embed runs across ranks for --method search and multi alone"));
+    free(out);
+}
+
 /* The rows of dir/results.json without their timings. */
 static cJSON *result_rows(const char *dir) {
     cJSON *root = read_json(dir, "results.json");
@@ -350,6 +456,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_mismatched_ranks_refused),
         cmocka_unit_test(test_dead_rank_ends_the_job),
         cmocka_unit_test(test_experiment_across_ranks),
+        cmocka_unit_test(test_embed_two_ranks_equal_one_process),
+        cmocka_unit_test(test_embed_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,10 +2,14 @@
  * beside DIR/items.txt (the id of each row), plus what scoring needs later:
  * the trained text encoder (search, multi) or ENMF's user vectors (rec).
  * `semid embed --import V.npy --ids IDS.txt` checks users' own vectors
- * against the dataset and writes them in the same layout. */
+ * against the dataset and writes them in the same layout. Under mpirun
+ * the bi-encoders (search, multi) train across the ranks and rank 0 writes
+ * (docs/distributed.md); other methods are refused there. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "base/fileio.h"
 #include "base/log.h"
@@ -14,6 +18,7 @@
 #include "base/threads.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "dist/dist.h"
 #include "embed/embed_io.h"
 #include "embed/embed_methods.h"
 #include "io/npy.h"
@@ -86,8 +91,45 @@ static semid_status save_extras(const semid_dataset *ds, const embed_args *a, co
     return st;
 }
 
+/* A bi-encoder's training record, DIR/<method>_train.json: the mean loss
+ * of each epoch (full precision), the ranks and the time the exchanges
+ * across them took (docs/distributed.md). */
+static semid_status write_train_record(const embed_args *a, const semid_embed_method *m,
+                                       const semid_biencoder_stats *s) {
+    cJSON *o = cJSON_CreateObject(), *epochs = cJSON_AddArrayToObject(o, "history");
+    semid_status st = o && epochs ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK &&
+        (!cJSON_AddStringToObject(o, "method", m->name) || !cJSON_AddNumberToObject(o, "ranks", s->ranks) ||
+         !cJSON_AddNumberToObject(o, "steps", (double)s->steps) ||
+         !cJSON_AddNumberToObject(o, "search_pairs", (double)s->n_search_pairs) ||
+         !cJSON_AddNumberToObject(o, "rec_pairs", (double)s->n_rec_pairs) ||
+         !cJSON_AddNumberToObject(o, "pairs_per_second", s->pairs_per_second) ||
+         !cJSON_AddNumberToObject(o, "train_seconds", s->train_seconds) ||
+         !cJSON_AddNumberToObject(o, "exchange_seconds", s->exchange_seconds) ||
+         !cJSON_AddNumberToObject(o, "exchange_bytes_per_step", s->exchange_bytes_per_step)))
+        st = semid_fail(SEMID_ENOMEM, "out of memory");
+    for (int32_t e = 0; e < s->epochs && st == SEMID_OK; e++) {
+        cJSON *r = cJSON_CreateObject();
+        if (!r || !cJSON_AddItemToArray(epochs, r) || !cJSON_AddNumberToObject(r, "epoch", e + 1) ||
+            !cJSON_AddNumberToObject(r, "loss", s->search_loss[e]) ||
+            (s->n_rec_pairs > 0 && !cJSON_AddNumberToObject(r, "rec_loss", s->rec_loss[e])) ||
+            !cJSON_AddNumberToObject(r, "seconds", s->epoch_seconds[e]))
+            st = semid_fail(SEMID_ENOMEM, "out of memory");
+    }
+    char file[96];
+    snprintf(file, sizeof file, "%s_train.json", m->name);
+    char *text = st == SEMID_OK ? cJSON_Print(o) : NULL, *path = semid_path_join(a->out, file);
+    if (st == SEMID_OK && (!text || !path)) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_write_file_atomic(path, text, strlen(text));
+    free(text);
+    free(path);
+    cJSON_Delete(o);
+    return st;
+}
+
 /* A fused method's inputs: --search / --rec when given (ids from items.txt
- * beside them), else DIR/<input>.npy. */
+ * beside them), else DIR/<input>.npy. Rank 0 alone writes (a bi-encoder
+ * trains across the ranks of a launcher; the others hold the same). */
 static semid_status compute(const semid_dataset *ds, const embed_args *a, const semid_embed_method *m,
                             semid_matrix *items) {
     semid_matrix in[2] = {{0}, {0}};
@@ -99,10 +141,20 @@ static semid_status compute(const semid_dataset *ds, const embed_args *a, const 
     semid_embed_settings s = settings_of(a);
     semid_text_encoder *enc = NULL;
     semid_matrix users = {0};
-    semid_embed_extras x = {.encoder = &enc, .users = &users};
+    semid_biencoder_stats *stats = m->kind == SEMID_EMBED_BIENCODER ? calloc(1, sizeof *stats) : NULL;
+    if (m->kind == SEMID_EMBED_BIENCODER && !stats) st = semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_embed_extras x = {.encoder = &enc, .users = &users, .stats = stats};
     const semid_matrix *const inputs[2] = {&in[0], &in[1]};
     if (st == SEMID_OK) st = semid_embed_compute(ds, m, &s, inputs, items, &x);
-    if (st == SEMID_OK) st = save_extras(ds, a, m, enc, &users);
+    const int root = semid_dist_rank() == 0;
+    if (st == SEMID_OK && root) st = save_extras(ds, a, m, enc, &users);
+    if (st == SEMID_OK && root && stats) st = write_train_record(a, m, stats);
+    if (st == SEMID_OK && stats && stats->ranks > 1 && stats->train_seconds > 0)
+        printf("ranks: %d; the exchanges between them took %.2f s of the steps' %.1f s (%.1f%%), %.0f kB a step "
+               "from each rank\n",
+               stats->ranks, stats->exchange_seconds, stats->train_seconds,
+               100.0 * stats->exchange_seconds / stats->train_seconds, stats->exchange_bytes_per_step / 1e3);
+    free(stats);
     semid_text_encoder_free(enc);
     semid_matrix_free(&users);
     semid_matrix_free(&in[0]);
@@ -114,6 +166,13 @@ static int run(const embed_args *a) {
     const semid_embed_method *m = NULL;
     semid_status st = a->import_path ? SEMID_OK : semid_embed_method_lookup(a->method, "--method", &m);
     if (st != SEMID_OK) return cli_report(st);
+    if (semid_dist_size() > 1 && (!m || m->kind != SEMID_EMBED_BIENCODER)) {
+        fprintf(stderr, "semid: error: under mpirun or srun semid embed runs across ranks for --method search and "
+                        "multi alone; run %s%s as one process (docs/distributed.md)\n",
+                m ? "--method " : "--import", m ? m->name : "");
+        semid_dist_failure_shared(); /* every rank refuses alike */
+        return CLI_EXIT_USAGE;
+    }
     semid_dataset ds;
     memset(&ds, 0, sizeof ds);
     st = semid_dataset_load(a->dataset, &ds);
@@ -123,7 +182,10 @@ static int run(const embed_args *a) {
     double t0 = semid_now();
     if (a->import_path) st = semid_embed_import(&ds, a->import_path, a->ids, &items);
     else st = compute(&ds, a, m, &items);
-    if (st == SEMID_OK) st = semid_embed_export(&ds, &items, a->out, name);
+    if (st == SEMID_OK && semid_dist_rank() == 0) st = semid_embed_export(&ds, &items, a->out, name);
+    /* Rank 0's writes, or a rank that failed alone (before the training's
+     * first collective, which this one then meets), end every rank alike. */
+    if (!semid_dist_failure_known()) st = semid_dist_agree(st);
     if (st == SEMID_OK) {
         SEMID_INFO("embed %s: %lld x %lld in %.1fs, peak memory %.0f MiB", name, (long long)items.rows,
                    (long long)items.cols, semid_now() - t0, (double)semid_peak_rss_bytes() / (1 << 20));

@@ -13,13 +13,14 @@ typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
-    int across_ranks; /* 1: runs under mpirun as one job of several ranks (docs/distributed.md) */
+    int across_ranks; /* 1: runs under mpirun as one job of several ranks (docs/distributed.md; embed for its
+                         bi-encoders alone, which it checks itself) */
 } command;
 
 static const command commands[] = {
     {"demo", cmd_demo, "run the quick experiment on the built-in synthetic data", 0},
     {"data", cmd_data, "import, synthesise, inspect datasets and generate queries", 0},
-    {"embed", cmd_embed, "compute item embeddings (content, search, rec, multi, fused)", 0},
+    {"embed", cmd_embed, "compute item embeddings (content, search, rec, multi, fused)", 1},
     {"baseline", cmd_baseline, "dense retrieval and popularity baselines (Recall@K)", 0},
     {"sid", cmd_sid, "build, inspect and encode Semantic IDs", 0},
     {"train", cmd_train, "train the joint generative model", 1},
@@ -88,8 +89,9 @@ static int run(int argc, char **argv) {
     for (int i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
         if (semid_dist_size() > 1 && !commands[i].across_ranks) {
-            fprintf(stderr, "semid: error: semid %s runs as one process; under mpirun or srun only semid train and "
-                            "semid experiment run across ranks (docs/distributed.md)\n", argv[1]);
+            fprintf(stderr, "semid: error: semid %s runs as one process; under mpirun or srun only semid train, "
+                            "semid experiment and semid embed --method search|multi run across ranks "
+                            "(docs/distributed.md)\n", argv[1]);
             semid_dist_failure_shared(); /* every rank refuses alike */
             return CLI_EXIT_USAGE;
         }
