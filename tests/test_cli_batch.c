@@ -406,6 +406,18 @@ static void test_eval(void **state) {
     semid_metric_summary r = semid_ranking_eval_mean(&rec, SEMID_GROUP_ALL);
     semid_metric_summary rh = semid_ranking_eval_mean(&rec, SEMID_GROUP_HEAD);
     assert_true(s.n > 0 && r.n > 0);
+    /* rec = NULL: search alone, the same ranks query by query, and the
+     * decoder's count of beams is search's alone */
+    semid_ranking_eval alone;
+    semid_gen_eval_stats both_stats, alone_stats;
+    semid_ranking_eval_free(&search), semid_ranking_eval_free(&rec);
+    assert_int_equal(semid_gen_evaluate(b, &ds, SEMID_SPLIT_TEST, &o, &search, &rec, &both_stats), SEMID_OK);
+    assert_int_equal(semid_gen_evaluate(b, &ds, SEMID_SPLIT_TEST, &o, &alone, NULL, &alone_stats), SEMID_OK);
+    assert_int_equal(alone.n, search.n);
+    for (int64_t q = 0; q < search.n; q++) assert_int_equal(alone.rank[q], search.rank[q]);
+    assert_int_equal(alone_stats.beams, search.n * o.beam.beam_size);
+    assert_int_equal(both_stats.beams, (search.n + rec.n) * o.beam.beam_size);
+    semid_ranking_eval_free(&alone);
     assert_int_equal((int64_t)json_num(r10, "search", "all", "n"), s.n);
     assert_int_equal((int64_t)json_num(r10, "rec", "all", "n"), r.n);
     assert_true(fabs(json_num(r10, "search", "all", "recall") - s.recall) < 1e-12);

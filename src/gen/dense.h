@@ -96,7 +96,8 @@ typedef struct semid_dense_task {
  * decoded with semid_dense_decode_options(o) and its hits re-ranked as
  * semid_dense_rerank_search / _rec do (search: the query's text; rec: the
  * prompt's user, or the history it holds), each task with its own index and
- * options (their k must agree), evaluated at that k. */
+ * options (their k must agree), evaluated at that k. rec = NULL: search
+ * alone, as semid_gen_evaluate. */
 semid_status semid_dense_evaluate(const semid_dense_task *search_side, const semid_dense_task *rec_side,
                                   const semid_gen_bundle *b, const semid_dataset *ds, int split,
                                   const semid_gen_decode_options *o, semid_ranking_eval *search,

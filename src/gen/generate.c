@@ -591,7 +591,7 @@ semid_status semid_gen_evaluate_reranked(const semid_gen_bundle *b, const semid_
                                          semid_ranking_eval *search, semid_ranking_eval *rec,
                                          semid_gen_eval_stats *stats) {
     memset(search, 0, sizeof *search);
-    memset(rec, 0, sizeof *rec);
+    if (rec) memset(rec, 0, sizeof *rec);
     if (stats) memset(stats, 0, sizeof *stats);
     SEMID_TRY(semid_gen_check_dataset(b, ds));
     uint8_t *role = malloc((size_t)(ds->n_queries > 0 ? ds->n_queries : 1));
@@ -606,13 +606,21 @@ semid_status semid_gen_evaluate_reranked(const semid_gen_bundle *b, const semid_
     semid_beam_hits hits = {0};
     semid_status st = semid_dataset_head_items(ds, 0.01, head) < 0 ? SEMID_ENOMEM : SEMID_OK;
     if (st == SEMID_OK) st = semid_gen_examples_eval(ds, &b->table, &b->vocab, role, &b->ex, split, &seqs);
+    if (st == SEMID_OK && !rec) { /* search alone: its prompts come first, the rec prompts are dropped */
+        for (int64_t j = 0; j < seqs.n_task[0] && st == SEMID_OK; j++)
+            if (seqs.seq[j].task != SEMID_TASK_SEARCH)
+                st = semid_fail(SEMID_EINTERNAL, "evaluate: prompt %lld of %lld is not a search prompt", (long long)j,
+                                (long long)seqs.n_task[0]);
+        seqs.n = seqs.n_task[0];
+        seqs.n_task[1] = 0;
+    }
     int excl = o->exclude_history < 0 ? !b->items_repeat : o->exclude_history;
     semid_beam_space sp = semid_gen_bundle_space(b);
     if (st == SEMID_OK) st = semid_gen_decode_seqs(b->model, &b->table, b->trie, &sp, &seqs, NULL, seqs.n, o, excl, &hits);
     if (st == SEMID_OK && rerank) st = rerank(ctx, b, ds, &seqs, &hits);
     int32_t k = rerank ? hits.k : o->beam.k;
     if (st == SEMID_OK) st = semid_ranking_eval_init(search, seqs.n_task[0], k);
-    if (st == SEMID_OK) st = semid_ranking_eval_init(rec, seqs.n_task[1], k);
+    if (st == SEMID_OK && rec) st = semid_ranking_eval_init(rec, seqs.n_task[1], k);
     int64_t ns = 0, nr = 0;
     for (int64_t j = 0; j < seqs.n && st == SEMID_OK; j++) {
         const semid_gen_seq *s = &seqs.seq[j];
@@ -629,7 +637,7 @@ semid_status semid_gen_evaluate_reranked(const semid_gen_bundle *b, const semid_
     }
     if (st != SEMID_OK) {
         semid_ranking_eval_free(search);
-        semid_ranking_eval_free(rec);
+        if (rec) semid_ranking_eval_free(rec);
     }
     semid_beam_hits_free(&hits);
     semid_gen_seqs_free(&seqs);

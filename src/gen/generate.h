@@ -178,7 +178,7 @@ typedef struct semid_gen_eval_stats {
  * `ds` (the dataset it was trained on: item ids must match): Recall@k and
  * NDCG@k per query, search and rec (rec grouped head/torso by the top 1%).
  * search/rec are initialised here (semid_ranking_eval_free); stats may be
- * NULL. */
+ * NULL. rec = NULL evaluates search alone (no rec prompt is decoded). */
 semid_status semid_gen_evaluate(const semid_gen_bundle *b, const semid_dataset *ds, int split,
                                 const semid_gen_decode_options *o, semid_ranking_eval *search,
                                 semid_ranking_eval *rec, semid_gen_eval_stats *stats);
