@@ -353,14 +353,15 @@ static cJSON *result_rows(const char *dir) {
 
 /* semid experiment spreads its models (2 strategies x 2 seeds) over 2 ranks;
  * rank 0's report has the figures of the single-process run, exactly (each
- * model trains on one rank with the same seed and one thread). */
+ * model trains on one rank with the same seed and one thread), the search
+ * on unseen-style queries included. */
 static void test_experiment_across_ranks(void **state) {
     (void)state;
     const char *tiny =
         "synthetic.items=100 synthetic.users=150 queries.per_item=4 queries.train=2 embeddings.dim=16 "
         "embeddings.epochs=1 embeddings.batch=64 embeddings.enmf_dim=16 embeddings.enmf_epochs=3 sid.codebook=8 "
         "sid.strategies=content,rec sid.ablation= model.layers=1 model.dim=16 model.heads=2 model.epochs=1 "
-        "model.batch=32 model.history=5 model.beam=10 k=10 seeds=[1,2] threads=1 model.parallel=1";
+        "model.batch=32 model.history=5 model.beam=10 k=10 seeds=[1,2] threads=1 model.parallel=1 queries.unseen_style=2";
     char one[1024], two[1024];
     snprintf(one, sizeof one, "%s/exp-one", tmpdir);
     snprintf(two, sizeof two, "%s/exp-two", tmpdir);
@@ -374,6 +375,11 @@ static void test_experiment_across_ranks(void **state) {
         char *ta = cJSON_Print(a), *tb = cJSON_Print(b);
         fail_msg("one process:\n%s\ntwo ranks:\n%s", ta, tb);
     }
+    int unseen = 0;
+    cJSON *row;
+    cJSON_ArrayForEach(row, b) unseen += cJSON_IsTrue(cJSON_GetObjectItem(row, "generative")) &&
+                                         cJSON_GetObjectItem(row, "search_unseen_recall") != NULL;
+    assert_int_equal(unseen, 6); /* content, rec (in two tables) and atomic IDs; rec and atomic diverse */
     cJSON_Delete(a);
     cJSON_Delete(b);
     /* rank 1 trained models 1 and 3 in its own directory, rank 0 adopted their records */
@@ -384,6 +390,9 @@ static void test_experiment_across_ranks(void **state) {
     assert_true(semid_path_exists(path));
     snprintf(path, sizeof path, "%s/models/content-rqkmeans-s2/model.safetensors", two);
     assert_false(semid_path_exists(path));
+    /* and its evaluation on the unseen-style queries (in the rows compared above) */
+    snprintf(path, sizeof path, "%s/models/content-rqkmeans-s2-unseen.json", two);
+    assert_true(semid_path_exists(path));
 }
 
 /* Run under mpirun by test_allreduce_buckets: spans of odd sizes (one

@@ -17,9 +17,11 @@
 
 /* The stage keys of one configuration, over fixed upstream keys (so that a
  * stage's key here moves only with its own settings). */
-enum { S_DATA, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_DIVERSE, S_REF, S_HYBRID, S_COLD, N_STAGES };
-static const char *const STAGE_NAMES[N_STAGES] = {"dataset", "emb/content", "emb/search", "emb/multi", "emb/rec",
-                                                  "emb/fused_svd", "sid", "model", "diverse", "ref", "hybrid", "cold"};
+enum { S_DATA, S_UNSEEN, S_CONTENT, S_SEARCH, S_MULTI, S_REC, S_FUSED, S_SID, S_MODEL, S_DIVERSE, S_REF, S_HYBRID, S_COLD,
+       N_STAGES };
+static const char *const STAGE_NAMES[N_STAGES] = {"dataset", "dataset_unseen", "emb/content", "emb/search", "emb/multi",
+                                                  "emb/rec", "emb/fused_svd", "sid", "model", "diverse", "ref",
+                                                  "hybrid", "cold"};
 
 typedef struct keys {
     exp_key k[N_STAGES];
@@ -29,6 +31,7 @@ static keys stage_keys(const exp_config *cfg) {
     exp_key up = exp_key_make("upstream", NULL);
     keys out;
     assert_int_equal(exp_key_dataset(cfg, &out.k[S_DATA]), SEMID_OK);
+    assert_int_equal(exp_key_unseen(cfg, &up, &out.k[S_UNSEEN]), SEMID_OK);
     assert_int_equal(exp_key_embedding(cfg, &up, "content", &out.k[S_CONTENT]), SEMID_OK);
     assert_int_equal(exp_key_embedding(cfg, &up, "search", &out.k[S_SEARCH]), SEMID_OK);
     assert_int_equal(exp_key_embedding(cfg, &up, "multi", &out.k[S_MULTI]), SEMID_OK);
@@ -61,7 +64,9 @@ static int depends(int stage, const char *name) {
     switch (stage) {
     case S_DATA:
         return !strcmp(name, "dataset") || !strcmp(name, "dataset_format") || has_prefix(name, "synthetic") ||
-               has_prefix(name, "queries") || !strcmp(name, "cold.fraction") || !strcmp(name, "cold.seed");
+               (has_prefix(name, "queries") && strcmp(name, "queries.unseen_style")) || !strcmp(name, "cold.fraction") ||
+               !strcmp(name, "cold.seed");
+    case S_UNSEEN: return !strcmp(name, "queries.unseen_style"); /* the rest through the dataset's key */
     case S_CONTENT: return !strcmp(name, "embeddings.glove");
     case S_SEARCH:
     case S_MULTI: return !strcmp(name, "seeds") || (has_prefix(name, "embeddings") && !enmf);
@@ -218,6 +223,28 @@ static void test_model_key_follows_upstream_and_seed(void **state) {
     assert_int_equal(exp_key_sid(&d, &emb2, "multi", "rqkmeans", &sid2), SEMID_OK);
     assert_int_equal(exp_key_model(&d, &sid2, 1, &model2), SEMID_OK);
     assert_false(key_eq(&model, &model2));
+    /* The unseen-style queries follow the dataset (the data setting above)
+     * and their own key; a row's evaluation on them follows both its
+     * evaluation's key and theirs, while the model's key does not move
+     * with them (no retraining). */
+    exp_key u, u2, u_other;
+    assert_int_equal(exp_key_unseen(&c, &data, &u), SEMID_OK);
+    assert_int_equal(exp_key_unseen(&d, &data2, &u2), SEMID_OK);
+    assert_false(key_eq(&u, &u2));
+    exp_config e = c;
+    assert_int_equal(exp_config_apply_override(&e, "queries.unseen_style=3"), SEMID_OK);
+    exp_key data3, model3;
+    assert_int_equal(exp_key_dataset(&e, &data3), SEMID_OK);
+    assert_true(key_eq(&data, &data3));
+    assert_int_equal(exp_key_model(&e, &sid, 1, &model3), SEMID_OK);
+    assert_true(key_eq(&model, &model3));
+    assert_int_equal(exp_key_unseen(&e, &data3, &u_other), SEMID_OK);
+    assert_false(key_eq(&u, &u_other));
+    exp_key eval_a = exp_key_unseen_eval(&model, &u), eval_b = exp_key_unseen_eval(&model, &u_other);
+    exp_key eval_c = exp_key_unseen_eval(&model2, &u);
+    assert_false(key_eq(&eval_a, &eval_b));
+    assert_false(key_eq(&eval_a, &eval_c));
+    assert_false(key_eq(&eval_a, &model));
 
     /* Fused embeddings follow the keys they combine; ID tables differ by
      * strategy and tokenizer. */

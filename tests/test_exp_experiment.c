@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "data/dataset.h"
 #include "exp/runner.h"
+#include "gen/generate.h"
 #include "support/testutil.h"
 
 static const char *TINY[] = {
@@ -24,10 +26,13 @@ static const char *TINY[] = {
     "model.parallel=2", /* models train two at a time */
 };
 
+static void apply_all(exp_config *cfg, const char *const *overrides, size_t n) {
+    for (size_t i = 0; i < n; i++) assert_int_equal(exp_config_apply_override(cfg, overrides[i]), SEMID_OK);
+}
+
 static void tiny_config(exp_config *cfg) {
     assert_int_equal(exp_config_preset(cfg, "quick"), SEMID_OK);
-    for (size_t i = 0; i < sizeof TINY / sizeof TINY[0]; i++)
-        assert_int_equal(exp_config_apply_override(cfg, TINY[i]), SEMID_OK);
+    apply_all(cfg, TINY, sizeof TINY / sizeof TINY[0]);
 }
 
 static const exp_row *find_row(const exp_results *r, exp_table t, const char *name) {
@@ -319,7 +324,7 @@ static void test_cold_items(void **state) {
     tiny_config(&cfg);
     const char *more[] = {"sid.strategies=multi", "sid.ablation=", "seeds=[1]", "model.parallel=1",
                           "hybrid.strategy=multi", "cold.fraction=0.1", "cold.seed=3", "sid.codebook=16"};
-    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) assert_int_equal(exp_config_apply_override(&cfg, more[i]), SEMID_OK);
+    apply_all(&cfg, more, sizeof more / sizeof more[0]);
     exp_results r;
     if (exp_run(&cfg, dir, &r) != SEMID_OK) fail_msg("experiment failed: %s", semid_last_error());
     const char *methods[] = {"generative", "expand", "dense", "hybrid"};
@@ -357,11 +362,145 @@ static void test_cold_items(void **state) {
     free(dir), free(own), free(copy);
 }
 
+/* The marker of a stage, as text (NULL-safe to free). */
+static char *marker_text(const char *dir, const char *stage) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s.done", stage);
+    char *path = semid_path_join(dir, rel), *text = NULL;
+    size_t len = 0;
+    assert_int_equal(semid_read_file(path, &text, &len), SEMID_OK);
+    free(path);
+    return text;
+}
+
+/* queries.unseen_style: every row with a search figure gets a second one on
+ * the unseen-style test queries, the models not retrained; cached, and a
+ * changed count redoes only those evaluations. */
+static void test_unseen_style_columns(void **state) {
+    (void)state;
+    char *dir = test_make_tmpdir();
+    exp_config cfg;
+    tiny_config(&cfg);
+    const char *more[] = {"sid.strategies=search,multi", "sid.ablation=rqkmeans", "seeds=[1]", "model.parallel=1",
+                          "hybrid.strategy=multi", "queries.unseen_style=3"};
+    apply_all(&cfg, more, sizeof more / sizeof more[0]);
+    exp_results r;
+    if (exp_run(&cfg, dir, &r) != SEMID_OK) fail_msg("experiment failed: %s", semid_last_error());
+    assert_non_null(strstr(r.dataset_summary, "240 test queries, 360 in the unseen style"));
+    int search_rows = 0, generative = 0, diverse = 0, hybrid = 0, best_main = 0;
+    for (int i = 0; i < r.n_rows; i++) {
+        const exp_row *row = &r.rows[i];
+        assert_string_equal(row->failed, "");
+        best_main += row->table == EXP_TABLE_MAIN && row->best_unseen;
+        if (row->search_recall.n == 0) { /* ENMF: no search side, no unseen column */
+            assert_int_equal(row->n_unseen, 0);
+            assert_int_equal(row->unseen_recall.n, 0);
+            continue;
+        }
+        search_rows++;
+        generative += row->generative;
+        diverse += row->decoder == EXP_DECODER_DIVERSE;
+        hybrid += row->table == EXP_TABLE_HYBRID;
+        assert_int_equal(row->n_unseen, 120 * 3); /* 3 per item, every item had test queries */
+        assert_metric_ok(&row->unseen_recall, 1);
+        assert_metric_ok(&row->unseen_ndcg, 1);
+        assert_non_null(row->unseen_hits);
+        /* Popularity reads no query: with as many queries per item in both
+         * sets its recall is the same; every row that reads the text moves. */
+        if (strcmp(row->name, "popularity") == 0)
+            assert_float_equal(row->unseen_recall.mean, row->search_recall.mean, 1e-12);
+        else
+            assert_true(row->unseen_recall.mean != row->search_recall.mean);
+    }
+    assert_int_equal(search_rows, 13); /* popularity, 2 dense; search, multi, rqkmeans, atomic; 3 diverse; 3 hybrid */
+    assert_int_equal(generative, 10);
+    assert_int_equal(diverse, 3);
+    assert_int_equal(hybrid, 2);
+    assert_int_equal(best_main, 1);
+    /* The unseen figure of a model is its evaluation on the cached unseen
+     * dataset, computed here apart (search and rec: the same search). */
+    const exp_row *multi = find_row(&r, EXP_TABLE_MAIN, "multi");
+    char *model_dir = semid_path_join(dir, "models/multi-rqkmeans-s1");
+    char *unseen_path = semid_path_join(dir, "dataset_unseen.sdd");
+    semid_gen_bundle *bundle = NULL;
+    semid_dataset unseen;
+    assert_int_equal(semid_gen_bundle_load(model_dir, &bundle), SEMID_OK);
+    assert_int_equal(semid_dataset_load(unseen_path, &unseen), SEMID_OK);
+    semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.beam.beam_size = cfg.beam;
+    o.beam.k = cfg.k;
+    semid_ranking_eval search, rec;
+    assert_int_equal(semid_gen_evaluate(bundle, &unseen, SEMID_SPLIT_TEST, &o, &search, &rec, NULL), SEMID_OK);
+    assert_int_equal(search.n, 360);
+    assert_float_equal(semid_ranking_eval_mean(&search, SEMID_GROUP_ALL).recall, multi->unseen_recall.mean, 1e-12);
+    assert_float_equal(semid_ranking_eval_mean(&rec, SEMID_GROUP_ALL).recall, multi->rec_recall.mean, 1e-12);
+    semid_ranking_eval_free(&search), semid_ranking_eval_free(&rec);
+    semid_dataset_free(&unseen);
+    semid_gen_bundle_free(bundle);
+    double unseen_multi = multi->unseen_recall.mean;
+
+    /* In the report (a column and its note) and in results.json. */
+    char *md = semid_path_join(dir, "report.md"), *json = semid_path_join(dir, "results.json"), *text;
+    size_t len;
+    assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
+    assert_non_null(strstr(text, "| Search R@10 (unseen style) | Search NDCG@10 (unseen style) |"));
+    assert_non_null(strstr(text, "360 other test queries (3 per tested item"));
+    free(text);
+    assert_int_equal(semid_read_file(json, &text, &len), SEMID_OK);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    int with_unseen = 0;
+    for (const cJSON *row = cJSON_GetObjectItem(root, "rows")->child; row; row = row->next)
+        with_unseen += cJSON_GetObjectItem(row, "search_unseen_recall") != NULL &&
+                       cJSON_IsBool(cJSON_GetObjectItem(row, "search_unseen_differs_from_best"));
+    assert_int_equal(with_unseen, 13);
+    cJSON_Delete(root);
+    exp_results_free(&r);
+
+    /* A rerun reuses every evaluation; another count redoes the unseen-style
+     * ones alone (no model trains, no in-style evaluation runs). */
+    const char *stages[] = {"models/multi-rqkmeans-s1", "models/multi-rqkmeans-s1/diverse",
+                            "models/multi-rqkmeans-s1/hybrid", "ref/dense_search", "dataset"};
+    const char *unseen_stages[] = {"models/multi-rqkmeans-s1-unseen", "models/multi-rqkmeans-s1/diverse-unseen",
+                                   "models/multi-rqkmeans-s1/hybrid-unseen", "ref/dense_search-unseen", "dataset_unseen"};
+    char *before[5], *unseen_before[5];
+    for (int i = 0; i < 5; i++) before[i] = marker_text(dir, stages[i]), unseen_before[i] = marker_text(dir, unseen_stages[i]);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    assert_float_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->unseen_recall.mean, unseen_multi, 0);
+    exp_results_free(&r);
+    for (int i = 0; i < 5; i++) {
+        char *again = marker_text(dir, unseen_stages[i]);
+        assert_string_equal(again, unseen_before[i]);
+        free(again);
+    }
+    assert_int_equal(exp_config_apply_override(&cfg, "queries.unseen_style=2"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    assert_int_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->n_unseen, 240);
+    exp_results_free(&r);
+    for (int i = 0; i < 5; i++) {
+        char *same = marker_text(dir, stages[i]), *moved = marker_text(dir, unseen_stages[i]);
+        assert_string_equal(same, before[i]);
+        assert_string_not_equal(moved, unseen_before[i]);
+        free(same), free(moved), free(before[i]), free(unseen_before[i]);
+    }
+    /* Off: no column. */
+    assert_int_equal(exp_config_apply_override(&cfg, "queries.unseen_style=0"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    for (int i = 0; i < r.n_rows; i++) assert_int_equal(r.rows[i].n_unseen, 0);
+    exp_results_free(&r);
+    assert_int_equal(semid_read_file(md, &text, &len), SEMID_OK);
+    assert_null(strstr(text, "unseen style"));
+    free(text);
+    test_rm_rf(dir);
+    free(dir), free(md), free(json), free(model_dir), free(unseen_path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_dataset_fails_before_work),
         cmocka_unit_test(test_tiny_experiment_is_complete_and_cached),
         cmocka_unit_test(test_cold_items),
+        cmocka_unit_test(test_unseen_style_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,7 +49,17 @@ static semid_status key_from_config(const exp_config *cfg, const char *tag, cons
 semid_status exp_key_dataset(const exp_config *cfg, exp_key *key) {
     static const char *const include[] = {"dataset", "dataset_format", "synthetic", "queries", "cold.fraction",
                                           "cold.seed", NULL};
-    return key_from_config(cfg, "data v2", include, NULL, "", NULL, key);
+    static const char *const exclude[] = {"queries.unseen_style", NULL}; /* a stage of its own (exp_key_unseen) */
+    return key_from_config(cfg, "data v2", include, exclude, "", NULL, key);
+}
+
+semid_status exp_key_unseen(const exp_config *cfg, const exp_key *data_key, exp_key *key) {
+    static const char *const include[] = {"queries.unseen_style", NULL};
+    return key_from_config(cfg, "unseen v1", include, NULL, "", data_key, key);
+}
+
+exp_key exp_key_unseen_eval(const exp_key *eval_key, const exp_key *unseen_key) {
+    return exp_key_combine(eval_key, unseen_key);
 }
 
 semid_status exp_key_embedding(const exp_config *cfg, const exp_key *upstream, const char *method, exp_key *key) {

@@ -32,9 +32,16 @@ exp_key exp_key_make(const char *description, const exp_key *upstream);
 exp_key exp_key_combine(const exp_key *a, const exp_key *b);
 
 /* The stage keys. Each fails only when out of memory.
- * dataset: "dataset", "dataset_format", "synthetic.*", "queries.*",
- * "cold.fraction", "cold.seed". */
+ * dataset: "dataset", "dataset_format", "synthetic.*", "queries.*" but
+ * queries.unseen_style, "cold.fraction", "cold.seed". */
 semid_status exp_key_dataset(const exp_config *cfg, exp_key *key);
+/* The unseen-style test queries over the dataset's key:
+ * "queries.unseen_style" (so changing it recomputes only them and the
+ * evaluations on them). */
+semid_status exp_key_unseen(const exp_config *cfg, const exp_key *data_key, exp_key *key);
+/* A row's evaluation on those queries: the key of the evaluation it repeats
+ * (model, diverse, hybrid or reference) combined with the queries' key. */
+exp_key exp_key_unseen_eval(const exp_key *eval_key, const exp_key *unseen_key);
 /* Embeddings by method, over the dataset's key (base methods) or over
  * exp_key_combine(search, rec) (fused_concat, fused_svd): content reads
  * "embeddings.glove"; search and multi the bi-encoder's "embeddings.*" and

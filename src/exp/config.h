@@ -19,6 +19,10 @@ typedef struct exp_config {
     int32_t synth_users;
     int32_t queries_per_item; /* generated when the dataset has none */
     int32_t queries_train;
+    int32_t queries_unseen_style; /* 0 = off; else a second set of test search queries, this
+                                 many per tested item, in a style training never sees
+                                 (semid_querygen_unseen_style): every search row is
+                                 evaluated on it too, without retraining */
     int32_t n_seeds;
     int64_t seeds[EXP_MAX_SEEDS];
     int32_t threads;

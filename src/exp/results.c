@@ -20,7 +20,8 @@ void exp_row_free_hits(exp_row *row) {
     free(row->rec_hits);
     free(row->personal_hits);
     free(row->plain_hits);
-    row->search_hits = row->rec_hits = row->personal_hits = row->plain_hits = NULL;
+    free(row->unseen_hits);
+    row->search_hits = row->rec_hits = row->personal_hits = row->plain_hits = row->unseen_hits = NULL;
 }
 
 void exp_results_free(exp_results *r) {
@@ -49,6 +50,28 @@ void exp_metric_add(exp_metric *m, double value) {
     m->sd = semid_stddev(m->per_seed, m->n);
 }
 
+/* A row's figures on one task, as the comparisons read and mark them. */
+typedef struct task_view {
+    const exp_metric *recall;
+    const double *hits;
+    int64_t n;
+    double *p, *p_seeds;
+    int *best;
+} task_view;
+
+static task_view task_of(exp_row *row, exp_task task) {
+    switch (task) {
+    case EXP_TASK_SEARCH:
+        return (task_view){&row->search_recall, row->search_hits, row->n_search, &row->p_search, &row->p_search_seeds,
+                           &row->best_search};
+    case EXP_TASK_UNSEEN:
+        return (task_view){&row->unseen_recall, row->unseen_hits, row->n_unseen, &row->p_unseen, &row->p_unseen_seeds,
+                           &row->best_unseen};
+    default:
+        return (task_view){&row->rec_recall, row->rec_hits, row->n_rec, &row->p_rec, &row->p_rec_seeds, &row->best_rec};
+    }
+}
+
 /* Best row of a table on one task, then paired t-tests of every other row
  * of that table against it, Bonferroni-corrected over the number of
  * comparisons (the table's rows less one): over queries (per-query hits,
@@ -56,41 +79,31 @@ void exp_metric_add(exp_metric *m, double value) {
  * with 2 seeds or more in both rows, over seeds (seed i of the row against
  * seed i of the best row: the same data order and initialisation seed, n - 1
  * degrees of freedom). */
-static semid_status compare_task(exp_results *r, exp_table table, int search) {
+static semid_status compare_task(exp_results *r, exp_table table, exp_task task) {
     int best = -1, members = 0;
     for (int i = 0; i < r->n_rows; i++) {
         exp_row *row = &r->rows[i];
-        if (row->table != table && row->table != EXP_TABLE_REFERENCE) continue;
-        const exp_metric *m = search ? &row->search_recall : &row->rec_recall;
+        const exp_metric *m = task_of(row, task).recall;
         if (m->n == 0 || row->table != table) continue;
         members++;
-        const exp_metric *bm = best < 0 ? NULL : (search ? &r->rows[best].search_recall : &r->rows[best].rec_recall);
-        if (!bm || m->mean > bm->mean) best = i;
+        if (best < 0 || m->mean > task_of(&r->rows[best], task).recall->mean) best = i;
     }
     if (best < 0) return SEMID_OK;
-    exp_row *b = &r->rows[best];
-    if (search) b->best_search = 1, b->p_search = -1;
-    else b->best_rec = 1, b->p_rec = -1;
+    task_view b = task_of(&r->rows[best], task);
+    *b.best = 1;
+    *b.p = -1;
     for (int i = 0; i < r->n_rows; i++) {
-        exp_row *row = &r->rows[i];
-        if (i == best || row->table != table) continue;
-        const double *x = search ? row->search_hits : row->rec_hits;
-        const double *y = search ? b->search_hits : b->rec_hits;
-        int64_t n = search ? row->n_search : row->n_rec;
-        int64_t nb = search ? b->n_search : b->n_rec;
-        double *p = search ? &row->p_search : &row->p_rec;
-        double *ps = search ? &row->p_search_seeds : &row->p_rec_seeds;
-        *p = *ps = NAN;
-        const exp_metric *ms = search ? &row->search_recall : &row->rec_recall;
-        const exp_metric *mb = search ? &b->search_recall : &b->rec_recall;
+        if (i == best || r->rows[i].table != table) continue;
+        task_view v = task_of(&r->rows[i], task);
+        *v.p = *v.p_seeds = NAN;
         semid_ttest t;
-        if (ms->n >= 2 && ms->n == mb->n) {
-            SEMID_TRY(semid_paired_ttest(ms->per_seed, mb->per_seed, ms->n, &t));
-            *ps = semid_bonferroni(t.p, members - 1);
+        if (v.recall->n >= 2 && v.recall->n == b.recall->n) {
+            SEMID_TRY(semid_paired_ttest(v.recall->per_seed, b.recall->per_seed, v.recall->n, &t));
+            *v.p_seeds = semid_bonferroni(t.p, members - 1);
         }
-        if (!x || !y || n != nb || n < 2) continue;
-        SEMID_TRY(semid_paired_ttest(x, y, n, &t));
-        *p = semid_bonferroni(t.p, members - 1);
+        if (!v.hits || !b.hits || v.n != b.n || v.n < 2) continue;
+        SEMID_TRY(semid_paired_ttest(v.hits, b.hits, v.n, &t));
+        *v.p = semid_bonferroni(t.p, members - 1);
     }
     return SEMID_OK;
 }
@@ -116,25 +129,25 @@ static semid_status compare_personal(const exp_row *row, const double *ref_hits,
 semid_status exp_results_compare(exp_results *r) {
     for (int i = 0; i < r->n_rows; i++) {
         exp_row *row = &r->rows[i];
-        row->best_search = row->best_rec = 0;
-        row->p_search = row->p_rec = NAN;
-        row->p_search_seeds = row->p_rec_seeds = NAN;
+        for (int t = 0; t < EXP_N_TASKS; t++) {
+            task_view v = task_of(row, (exp_task)t);
+            *v.best = 0;
+            *v.p = *v.p_seeds = NAN;
+        }
         SEMID_TRY(compare_personal(row, row->plain_hits, row->n_personal, &row->plain_recall, &row->p_personal_plain,
                                    &row->p_personal_plain_seeds));
         SEMID_TRY(compare_personal(row, row->rec_hits, row->n_rec, &row->rec_recall, &row->p_personal_rec,
                                    &row->p_personal_rec_seeds));
     }
-    for (int t = EXP_TABLE_MOTIVATION; t < EXP_N_TABLES; t++) {
-        SEMID_TRY(compare_task(r, (exp_table)t, 1));
-        SEMID_TRY(compare_task(r, (exp_table)t, 0));
-    }
+    for (int t = EXP_TABLE_MOTIVATION; t < EXP_N_TABLES; t++)
+        for (int task = 0; task < EXP_N_TASKS; task++) SEMID_TRY(compare_task(r, (exp_table)t, (exp_task)task));
     return SEMID_OK;
 }
 
-int exp_row_differs(const exp_row *row, int search, double alpha) {
-    double p = search ? row->p_search : row->p_rec;
-    double ps = search ? row->p_search_seeds : row->p_rec_seeds;
-    int seeds = search ? row->search_recall.n : row->rec_recall.n;
+int exp_row_differs(const exp_row *row, exp_task task, double alpha) {
+    task_view v = task_of((exp_row *)row, task); /* read only */
+    double p = *v.p, ps = *v.p_seeds;
+    int seeds = v.recall->n;
     if (isnan(p) || p < 0 || !(p < alpha)) return 0; /* no test, the best row, or no difference over queries */
     return seeds < 2 || ps < alpha;                  /* NAN (no seed test with seeds) fails this */
 }
@@ -226,8 +239,17 @@ static int add_row(cJSON *rows, const exp_row *row) {
              cJSON_AddBoolToObject(o, "best_rec", row->best_rec) && add_p(o, "p_search_vs_best", row->p_search) &&
              add_p(o, "p_rec_vs_best", row->p_rec) && add_p(o, "p_search_vs_best_seeds", row->p_search_seeds) &&
              add_p(o, "p_rec_vs_best_seeds", row->p_rec_seeds) &&
-             cJSON_AddBoolToObject(o, "search_differs_from_best", exp_row_differs(row, 1, 0.05)) &&
-             cJSON_AddBoolToObject(o, "rec_differs_from_best", exp_row_differs(row, 0, 0.05)) &&
+             cJSON_AddBoolToObject(o, "search_differs_from_best", exp_row_differs(row, EXP_TASK_SEARCH, 0.05)) &&
+             cJSON_AddBoolToObject(o, "rec_differs_from_best", exp_row_differs(row, EXP_TASK_REC, 0.05)) &&
+             (row->n_unseen == 0 ||
+              (add_metric(o, "search_unseen_recall", &row->unseen_recall) &&
+               add_metric(o, "search_unseen_ndcg", &row->unseen_ndcg) &&
+               cJSON_AddNumberToObject(o, "n_search_unseen_queries", (double)row->n_unseen) &&
+               cJSON_AddBoolToObject(o, "best_search_unseen", row->best_unseen) &&
+               add_p(o, "p_search_unseen_vs_best", row->p_unseen) &&
+               add_p(o, "p_search_unseen_vs_best_seeds", row->p_unseen_seeds) &&
+               cJSON_AddBoolToObject(o, "search_unseen_differs_from_best",
+                                     exp_row_differs(row, EXP_TASK_UNSEEN, 0.05)))) &&
              cJSON_AddNumberToObject(o, "n_search_queries", (double)row->n_search) &&
              cJSON_AddNumberToObject(o, "n_rec_users", (double)row->n_rec) &&
              (row->n_personal == 0 ||

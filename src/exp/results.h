@@ -84,7 +84,14 @@ typedef struct exp_row {
     double *personal_hits, *plain_hits; /* (n_personal) hits@K per user, mean over seeds */
     double p_personal_plain, p_personal_rec;
     double p_personal_plain_seeds, p_personal_rec_seeds;
-    int best_search, best_rec;
+    /* Search on the unseen-style test queries (queries.unseen_style > 0;
+     * n_unseen = 0 otherwise and in rows without search): the same models,
+     * another query set, compared within the table as search is. */
+    exp_metric unseen_recall, unseen_ndcg;
+    int64_t n_unseen;
+    double *unseen_hits;      /* (n_unseen) hits@K per unseen-style query, mean over seeds */
+    double p_unseen, p_unseen_seeds;
+    int best_search, best_rec, best_unseen;
     double seconds;           /* training and evaluation time, all seeds */
     char failed[256];         /* non-empty: the row could not be computed, and why */
 } exp_row;
@@ -108,12 +115,15 @@ semid_status exp_results_add(exp_results *r, const exp_row *row);
 void exp_metric_add(exp_metric *m, double value);
 /* Fills best_* and p_* of every row, table by table. */
 semid_status exp_results_compare(exp_results *r);
-/* Whether a row differs from the best of its table on a task (search = 1:
- * search, 0: rec), at `alpha` after Bonferroni: the per-query test, and
- * with 2 seeds or more the seed test as well (both must reject), so a gap
- * within the seed-to-seed spread is not called a difference. 0 for the best
- * row and where a test could not be made. */
-int exp_row_differs(const exp_row *row, int search, double alpha);
+/* The figures a table compares its rows on. */
+typedef enum { EXP_TASK_REC = 0, EXP_TASK_SEARCH = 1, EXP_TASK_UNSEEN = 2, EXP_N_TASKS = 3 } exp_task;
+
+/* Whether a row differs from the best of its table on a task, at `alpha`
+ * after Bonferroni: the per-query test, and with 2 seeds or more the seed
+ * test as well (both must reject), so a gap within the seed-to-seed spread
+ * is not called a difference. 0 for the best row and where a test could
+ * not be made. */
+int exp_row_differs(const exp_row *row, exp_task task, double alpha);
 
 /* results.json (every figure, every seed, the config), written atomically. */
 semid_status exp_results_write_json(const exp_results *r, const char *path);

@@ -37,6 +37,7 @@ static void row_init(exp_row *row, exp_table table, const char *name, const char
     row->p_search = row->p_rec = NAN;
     row->p_search_seeds = row->p_rec_seeds = NAN;
     row->p_personal_plain = row->p_personal_rec = row->p_personal_plain_seeds = row->p_personal_rec_seeds = NAN;
+    row->p_unseen = row->p_unseen_seeds = NAN;
     snprintf(row->name, sizeof row->name, "%s", name);
     snprintf(row->label, sizeof row->label, "%s", label);
 }
@@ -44,12 +45,13 @@ static void row_init(exp_row *row, exp_table table, const char *name, const char
 /* Adds one seed's evaluation: its means to the metrics, its per-query hits
  * to running sums (divided by the seed count in row_finish). */
 static semid_status row_add_eval(exp_row *row, const exp_eval *e) {
-    const semid_ranking_eval *parts[4] = {&e->search, &e->rec, &e->personal, &e->plain};
-    double **hits[4] = {&row->search_hits, &row->rec_hits, &row->personal_hits, &row->plain_hits};
-    int64_t *counts[4] = {&row->n_search, &row->n_rec, &row->n_personal, &row->n_personal};
-    exp_metric *recall[4] = {&row->search_recall, &row->rec_recall, &row->personal_recall, &row->plain_recall};
-    exp_metric *ndcg[4] = {&row->search_ndcg, &row->rec_ndcg, &row->personal_ndcg, &row->plain_ndcg};
-    for (int t = 0; t < 4; t++) {
+    const semid_ranking_eval *parts[5] = {&e->search, &e->rec, &e->personal, &e->plain, &e->unseen};
+    double **hits[5] = {&row->search_hits, &row->rec_hits, &row->personal_hits, &row->plain_hits, &row->unseen_hits};
+    int64_t *counts[5] = {&row->n_search, &row->n_rec, &row->n_personal, &row->n_personal, &row->n_unseen};
+    exp_metric *recall[5] = {&row->search_recall, &row->rec_recall, &row->personal_recall, &row->plain_recall,
+                             &row->unseen_recall};
+    exp_metric *ndcg[5] = {&row->search_ndcg, &row->rec_ndcg, &row->personal_ndcg, &row->plain_ndcg, &row->unseen_ndcg};
+    for (int t = 0; t < 5; t++) {
         const semid_ranking_eval *r = parts[t];
         if (r->n == 0) continue;
         if (!*hits[t]) {
@@ -91,6 +93,7 @@ static void row_finish(exp_row *row) {
     hits_mean(row->rec_hits, row->n_rec, row->rec_recall.n);
     hits_mean(row->personal_hits, row->n_personal, row->personal_recall.n);
     hits_mean(row->plain_hits, row->n_personal, row->plain_recall.n);
+    hits_mean(row->unseen_hits, row->n_unseen, row->unseen_recall.n);
 }
 
 static void row_fail(exp_row *row, semid_status st) {
@@ -111,11 +114,12 @@ static int copy_hits(const double *src, int64_t n, double **dst) {
 static semid_status row_copy(const exp_row *src, exp_table table, exp_row *dst) {
     *dst = *src;
     dst->table = table;
-    dst->search_hits = dst->rec_hits = dst->personal_hits = dst->plain_hits = NULL;
+    dst->search_hits = dst->rec_hits = dst->personal_hits = dst->plain_hits = dst->unseen_hits = NULL;
     if (copy_hits(src->search_hits, src->n_search, &dst->search_hits) &&
         copy_hits(src->rec_hits, src->n_rec, &dst->rec_hits) &&
         copy_hits(src->personal_hits, src->n_personal, &dst->personal_hits) &&
-        copy_hits(src->plain_hits, src->n_personal, &dst->plain_hits))
+        copy_hits(src->plain_hits, src->n_personal, &dst->plain_hits) &&
+        copy_hits(src->unseen_hits, src->n_unseen, &dst->unseen_hits))
         return SEMID_OK;
     exp_row_free_hits(dst);
     return semid_fail(SEMID_ENOMEM, "out of memory");
@@ -164,9 +168,11 @@ static void job_model_name(const model_job *m, char name[96]) {
 /* Across ranks (dist/dist.h) job k was trained by rank k % N. Its
  * evaluation records, or its error, go from that rank to every other,
  * which caches them as its own (exp_stage_generative_adopt): every rank then
- * holds every model's figures, and rank 0 reports them. One record of job k (diverse: its diverse-beam evaluation) from the rank
+ * holds every model's figures, and rank 0 reports them. One record of job k (diverse: its diverse-beam evaluation;
+ * unseen: that evaluation's on the unseen-style queries) from the rank
  * that made it to every other rank. */
-static semid_status share_record(const exp_config *cfg, const char *run_dir, model_job *m, int k, int diverse) {
+static semid_status share_record(const exp_config *cfg, const char *run_dir, const exp_unseen *unseen, model_job *m,
+                                 int k, int diverse) {
     const int rank = semid_dist_rank(), owner = k % semid_dist_size();
     semid_status *mst = diverse ? &m->diverse_st : &m->st;
     exp_eval *eval = diverse ? &m->diverse_eval : &m->eval;
@@ -180,7 +186,7 @@ static semid_status share_record(const exp_config *cfg, const char *run_dir, mod
     int64_t head[2] = {0, 0}; /* status, bytes */
     if (rank == owner) {
         if (*mst == SEMID_OK) {
-            *mst = exp_stage_generative_record(run_dir, name, seed, diverse, &text, &len);
+            *mst = exp_stage_generative_record(run_dir, name, seed, diverse, unseen != NULL, &text, &len);
             if (*mst != SEMID_OK) {
                 exp_eval_free(eval);
                 snprintf(error, error_size, "%s", semid_last_error());
@@ -206,23 +212,35 @@ static semid_status share_record(const exp_config *cfg, const char *run_dir, mod
     if (st == SEMID_OK && len > 0) st = semid_dist_broadcast(text, len, owner);
     if (st == SEMID_OK && rank != owner) {
         if (head[0] == SEMID_OK) {
-            *mst = exp_stage_generative_adopt(cfg, run_dir, &m->row->sid_key, name, seed, diverse, text, len, eval);
+            *mst = exp_stage_generative_adopt(cfg, run_dir, &m->row->sid_key, unseen, name, seed, diverse, text, len,
+                                              eval);
             if (*mst != SEMID_OK) snprintf(error, error_size, "%s", semid_last_error());
         } else {
             *mst = (semid_status)head[0];
             snprintf(error, error_size, "%s", text);
+            exp_eval_free(eval); /* an unseen-style record's failure: the record adopted before goes too */
         }
     }
     free(text);
     return st;
 }
 
-static semid_status share_models(const exp_config *cfg, const char *run_dir, model_job *jobs, int n_jobs) {
+/* A record, then (queries.unseen_style) its evaluation on the unseen-style
+ * queries, unless the first failed. */
+static semid_status share_records(const exp_config *cfg, const char *run_dir, const exp_unseen *unseen, model_job *m,
+                                  int k, int diverse) {
+    SEMID_TRY(share_record(cfg, run_dir, NULL, m, k, diverse));
+    semid_status st = diverse ? m->diverse_st : m->st;
+    return st == SEMID_OK && unseen->on ? share_record(cfg, run_dir, unseen, m, k, diverse) : SEMID_OK;
+}
+
+static semid_status share_models(const exp_config *cfg, const char *run_dir, const exp_unseen *unseen,
+                                 model_job *jobs, int n_jobs) {
     for (int k = 0; k < n_jobs; k++) {
-        SEMID_TRY(share_record(cfg, run_dir, &jobs[k], k, 0));
+        SEMID_TRY(share_records(cfg, run_dir, unseen, &jobs[k], k, 0));
         if (jobs[k].st != SEMID_OK) jobs[k].diverse_st = jobs[k].st;
         /* A model that failed has no diverse evaluation: its row says why. */
-        if (jobs[k].row->diverse && jobs[k].st == SEMID_OK) SEMID_TRY(share_record(cfg, run_dir, &jobs[k], k, 1));
+        if (jobs[k].row->diverse && jobs[k].st == SEMID_OK) SEMID_TRY(share_records(cfg, run_dir, unseen, &jobs[k], k, 1));
     }
     return SEMID_OK;
 }
@@ -242,7 +260,7 @@ static uint64_t jobs_fingerprint(const gen_row *rows, int n_rows, int n_jobs) {
 }
 
 static semid_status generative_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                    const exp_key *data_key, gen_row *rows, int n_rows) {
+                                    const exp_unseen *unseen, const exp_key *data_key, gen_row *rows, int n_rows) {
     /* ID tables first (fast, and they share embeddings through the cache). */
     int n_jobs = 0;
     for (int i = 0; i < n_rows; i++) {
@@ -309,12 +327,12 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         job_model_name(m, model_name);
         int saved = semid_threads_push(par > 1 ? 1 : 0);
         int solo = semid_dist_solo_push(); /* a model is this rank's alone */
-        m->st = exp_stage_generative(cfg, run_dir, ds, &m->row->sid_key, &m->row->ids, model_name,
+        m->st = exp_stage_generative(cfg, run_dir, ds, unseen, &m->row->sid_key, &m->row->ids, model_name,
                                      cfg->seeds[m->seed_index], par == 1, &m->eval);
         if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
         m->diverse_st = m->st;
         if (m->st == SEMID_OK && m->row->diverse) {
-            m->diverse_st = exp_stage_diverse(cfg, run_dir, ds, &m->row->sid_key, model_name,
+            m->diverse_st = exp_stage_diverse(cfg, run_dir, ds, unseen, &m->row->sid_key, model_name,
                                               cfg->seeds[m->seed_index], &m->diverse_eval);
             if (m->diverse_st != SEMID_OK) snprintf(m->diverse_error, sizeof m->diverse_error, "%s", semid_last_error());
         }
@@ -326,7 +344,7 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         }
     }
     if (par > 1) semid_progress_finish(&prog, NULL);
-    if (ranks > 1) st = share_models(cfg, run_dir, jobs, n_jobs);
+    if (ranks > 1) st = share_models(cfg, run_dir, unseen, jobs, n_jobs);
     /* Seeds are added in order, so rows do not depend on which job ended first. */
     for (int k = 0; k < n_jobs; k++) {
         model_job *m = &jobs[k];
@@ -392,7 +410,8 @@ static semid_status add_row(exp_results *res, exp_row *row) {
  * per seed. The reference rows (the dense bi-encoder among them) show
  * beside them. */
 static semid_status hybrid_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                const exp_key *data_key, const gen_row *g, exp_results *res) {
+                                const exp_unseen *unseen, const exp_key *data_key, const gen_row *g,
+                                exp_results *res) {
     exp_row alone;
     semid_status st = row_copy(&g->row, EXP_TABLE_HYBRID, &alone);
     if (st != SEMID_OK) return st;
@@ -413,7 +432,7 @@ static semid_status hybrid_rows(const exp_config *cfg, const char *run_dir, cons
     if (g->row.failed[0]) snprintf(row.failed, sizeof row.failed, "its model failed: %s", g->row.failed);
     for (int s = 0; s < cfg->n_seeds && !row.failed[0]; s++) {
         exp_eval e;
-        st = exp_stage_hybrid(cfg, run_dir, ds, data_key, &g->sid_key, model_name, cfg->seeds[s], &e);
+        st = exp_stage_hybrid(cfg, run_dir, ds, unseen, data_key, &g->sid_key, model_name, cfg->seeds[s], &e);
         if (st == SEMID_OK) {
             st = row_add_eval(&row, &e);
             exp_eval_free(&e);
@@ -469,7 +488,7 @@ static semid_status cold_rows(const exp_config *cfg, const char *run_dir, const 
 }
 
 static semid_status run_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                             const exp_key *data_key, exp_results *res) {
+                             const exp_unseen *unseen, const exp_key *data_key, exp_results *res) {
     /* Reference rows. */
     for (const exp_reference *ref = exp_references; ref->name; ref++) {
         if (ref->when_used && !reads_embedding(cfg, ref->embedding)) continue;
@@ -477,7 +496,7 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         exp_row row;
         row_init(&row, EXP_TABLE_REFERENCE, ref->name, ref->label, 0);
         exp_eval e;
-        semid_status st = exp_stage_reference(cfg, run_dir, ds, data_key, ref, &e);
+        semid_status st = exp_stage_reference(cfg, run_dir, ds, unseen, data_key, ref, &e);
         if (st == SEMID_OK) {
             st = row_add_eval(&row, &e);
             exp_eval_free(&e);
@@ -508,10 +527,10 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         rows[n_gen - 1] = (gen_row){.strategy = ATOMIC_STRATEGY, .tokenizer = ATOMIC_TOKENIZER, .name = "atomic",
                                     .label = "atomic IDs (one token per item)", .table = EXP_TABLE_REFERENCE,
                                     .diverse = cfg->decode_diverse};
-    semid_status st = generative_rows(cfg, run_dir, ds, data_key, rows, n_gen);
+    semid_status st = generative_rows(cfg, run_dir, ds, unseen, data_key, rows, n_gen);
     for (int i = 0; i < cfg->n_strategies && st == SEMID_OK && cfg->hybrid_strategy[0]; i++)
         if (strcmp(rows[i].strategy, cfg->hybrid_strategy) == 0) {
-            st = hybrid_rows(cfg, run_dir, ds, data_key, &rows[i], res);
+            st = hybrid_rows(cfg, run_dir, ds, unseen, data_key, &rows[i], res);
             if (st == SEMID_OK && cfg->cold_fraction > 0) st = cold_rows(cfg, run_dir, ds, data_key, &rows[i], res);
         }
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
@@ -523,14 +542,14 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         if (st == SEMID_OK) {
             st = add_row(res, &rows[i].row);
             exp_row *r = &rows[i].row; /* its hits are res's now */
-            r->search_hits = r->rec_hits = r->personal_hits = r->plain_hits = NULL;
+            r->search_hits = r->rec_hits = r->personal_hits = r->plain_hits = r->unseen_hits = NULL;
         }
     }
     /* The rows decoded with diverse beam search: a table of their own. */
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
         if (!rows[i].diverse) continue;
         st = add_row(res, &rows[i].diverse_row);
-        rows[i].diverse_row.search_hits = rows[i].diverse_row.rec_hits = NULL;
+        rows[i].diverse_row.search_hits = rows[i].diverse_row.rec_hits = rows[i].diverse_row.unseen_hits = NULL;
     }
     for (int i = 0; i < n_gen; i++) {
         exp_row_free_hits(&rows[i].row);
@@ -569,15 +588,21 @@ static semid_status run_experiment(const exp_config *cfg, const char *run_dir, e
 
     semid_dataset ds;
     exp_key data_key;
+    exp_unseen unseen;
     SEMID_TRY(exp_stage_dataset(cfg, run_dir, &ds, &data_key));
     st = exp_config_validate(cfg, ds.n_items);
+    if (st == SEMID_OK) st = exp_stage_unseen(cfg, run_dir, &data_key, &unseen);
     if (st == SEMID_OK) {
-        int64_t n_test_queries = 0;
+        int64_t n_test_queries = 0, n_unseen = 0;
         for (int32_t q = 0; q < ds.n_queries; q++) n_test_queries += ds.queries[q].split == SEMID_SPLIT_TEST;
+        for (int32_t q = 0; unseen.on && q < unseen.ds.n_queries; q++) n_unseen += unseen.ds.queries[q].split == SEMID_SPLIT_TEST;
+        char unseen_part[96] = "";
+        if (unseen.on) snprintf(unseen_part, sizeof unseen_part, ", %lld in the unseen style", (long long)n_unseen);
         snprintf(res->dataset_summary, sizeof res->dataset_summary,
-                 "%s (%d items, %d users, %lld interactions, %lld test queries)", ds.name ? ds.name : "?", ds.n_items,
-                 ds.n_users, (long long)ds.n_interactions, (long long)n_test_queries);
-        st = run_rows(cfg, run_dir, &ds, &data_key, res);
+                 "%s (%d items, %d users, %lld interactions, %lld test queries%s)", ds.name ? ds.name : "?", ds.n_items,
+                 ds.n_users, (long long)ds.n_interactions, (long long)n_test_queries, unseen_part);
+        st = run_rows(cfg, run_dir, &ds, &unseen, &data_key, res);
+        exp_unseen_free(&unseen);
     }
     semid_dataset_free(&ds);
     if (st == SEMID_OK) st = exp_results_compare(res);

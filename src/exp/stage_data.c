@@ -103,3 +103,44 @@ semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid
     free(path);
     return st;
 }
+
+void exp_unseen_free(exp_unseen *u) {
+    if (u->on) semid_dataset_free(&u->ds);
+    memset(u, 0, sizeof *u);
+}
+
+semid_status exp_stage_unseen(const exp_config *cfg, const char *run_dir, const exp_key *data_key, exp_unseen *out) {
+    memset(out, 0, sizeof *out);
+    if (cfg->queries_unseen_style <= 0) return SEMID_OK;
+    SEMID_TRY(exp_key_unseen(cfg, data_key, &out->key));
+    char *path = semid_path_join(run_dir, "dataset_unseen.sdd");
+    char *source = semid_path_join(run_dir, "dataset.sdd");
+    semid_status st = path && source ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK && exp_stage_fresh(run_dir, "dataset_unseen", &out->key)) {
+        st = semid_dataset_load(path, &out->ds);
+        if (st == SEMID_OK) {
+            SEMID_INFO("unseen-style queries: reusing %s", path);
+            out->on = 1;
+            goto done;
+        }
+        SEMID_WARN("cached unseen-style queries unusable (%s); rebuilding", semid_last_error());
+        st = SEMID_OK;
+    }
+    /* The dataset stage's own file (the warm one with cold.fraction), its
+     * test queries replaced. */
+    if (st == SEMID_OK) st = semid_dataset_load(source, &out->ds);
+    if (st != SEMID_OK) goto done;
+    semid_querygen_stats qs;
+    st = semid_querygen_unseen_style(&out->ds, cfg->queries_unseen_style, EXP_DATA_SEED, &qs);
+    if (st == SEMID_OK) {
+        SEMID_INFO("unseen-style queries: %lld test queries (%d per item)", (long long)qs.n_test, cfg->queries_unseen_style);
+        st = semid_dataset_save(&out->ds, path);
+    }
+    if (st == SEMID_OK) st = exp_stage_mark(run_dir, "dataset_unseen", &out->key);
+    if (st == SEMID_OK) out->on = 1;
+    else semid_dataset_free(&out->ds);
+done:
+    free(path);
+    free(source);
+    return st;
+}

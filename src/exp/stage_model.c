@@ -24,6 +24,7 @@ void exp_eval_free(exp_eval *e) {
     semid_ranking_eval_free(&e->rec);
     semid_ranking_eval_free(&e->personal);
     semid_ranking_eval_free(&e->plain);
+    semid_ranking_eval_free(&e->unseen);
     memset(e, 0, sizeof *e);
 }
 
@@ -145,6 +146,74 @@ static semid_status save_and_mark(const char *run_dir, const char *stage, const 
     return exp_stage_mark(run_dir, stage, key);
 }
 
+/* A row's search alone on the unseen-style test queries (queries.unseen_style). */
+typedef semid_status (*unseen_search_fn)(const void *ctx, const semid_dataset *unseen, semid_ranking_eval *search);
+
+/* out->unseen: the evaluation of `stage` (key `key`) repeated by `fn` on
+ * the unseen-style queries, search alone, cached beside it as
+ * RUN/<stage>-unseen.json under the key of both (exp_key_unseen_eval), so
+ * a changed query set recomputes this alone. Nothing when the queries are
+ * off or the row has no search (fn = NULL). */
+static semid_status add_unseen(const char *run_dir, const exp_unseen *u, const char *stage, const exp_key *key,
+                               unseen_search_fn fn, const void *ctx, exp_eval *out) {
+    if (!u || !u->on || !fn) return SEMID_OK;
+    char ustage[240], rel[256];
+    snprintf(ustage, sizeof ustage, "%s-unseen", stage);
+    snprintf(rel, sizeof rel, "%s.json", ustage);
+    exp_key ukey = exp_key_unseen_eval(key, &u->key);
+    char *path = semid_path_join(run_dir, rel);
+    if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
+    exp_eval e;
+    memset(&e, 0, sizeof e);
+    semid_status st = SEMID_OK;
+    if (load_cached(run_dir, ustage, &ukey, path, &e)) {
+        SEMID_INFO("%s: reusing %s", stage, path);
+    } else {
+        double t0 = semid_now();
+        st = fn(ctx, &u->ds, &e.search);
+        if (st == SEMID_OK) st = semid_ranking_eval_init(&e.rec, 0, e.search.k); /* no rec side */
+        e.seconds = semid_now() - t0;
+        if (st == SEMID_OK) {
+            SEMID_INFO("%s, unseen-style queries: search R@%d %.4f (%.0f s)", stage, e.search.k,
+                       semid_ranking_eval_mean(&e.search, SEMID_GROUP_ALL).recall, e.seconds);
+            st = save_and_mark(run_dir, ustage, &ukey, path, &e);
+        }
+    }
+    if (st == SEMID_OK) {
+        out->unseen = e.search;
+        memset(&e.search, 0, sizeof e.search);
+        out->seconds += e.seconds;
+    } else {
+        semid_fail_context(st, "%s on the unseen-style queries", stage);
+    }
+    exp_eval_free(&e);
+    free(path);
+    return st;
+}
+
+/* A bundle's search alone (unseen_search_fn): the model in dir, decoded with o. */
+typedef struct bundle_search_ctx {
+    const char *dir;
+    const semid_gen_decode_options *o;
+} bundle_search_ctx;
+
+static semid_status bundle_search(const void *ctx, const semid_dataset *ds, semid_ranking_eval *search) {
+    const bundle_search_ctx *c = ctx;
+    semid_gen_bundle *bundle = NULL;
+    SEMID_TRY(semid_gen_bundle_load(c->dir, &bundle));
+    semid_status st = semid_gen_evaluate(bundle, ds, SEMID_SPLIT_TEST, c->o, search, NULL, NULL);
+    semid_gen_bundle_free(bundle);
+    return st;
+}
+
+/* The tables' decoder: the trie-constrained beam (model.beam, k). */
+static semid_gen_decode_options trie_decode_options(const exp_config *cfg) {
+    semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.beam.beam_size = cfg->beam;
+    o.beam.k = cfg->k;
+    return o;
+}
+
 /* The model in `dir` on the test split; with `personal` (a model trained
  * with the third task) also personalised search on vague queries, with the
  * history and without it. */
@@ -167,18 +236,20 @@ static semid_status evaluate_bundle(const char *dir, const semid_dataset *ds, co
 }
 
 /* A model's stage (RUN/models/<name>-s<seed>) and its evaluation record;
- * diverse: the stage and record of its diverse-beam evaluation. */
-static void model_stage(const char *name, int64_t seed, int diverse, char stage[192], char rel[192]) {
+ * diverse: the stage and record of its diverse-beam evaluation; unseen:
+ * of that evaluation on the unseen-style queries (as add_unseen names them). */
+static void model_stage(const char *name, int64_t seed, int diverse, int unseen, char stage[224], char rel[240]) {
     char model[160];
     snprintf(model, sizeof model, "models/%s-s%lld", name, (long long)seed);
-    snprintf(stage, 192, "%s%s", model, diverse ? "/diverse" : "");
-    snprintf(rel, 192, "%s/%s", model, diverse ? "eval-diverse.json" : "eval.json");
+    snprintf(stage, 224, "%s%s%s", model, diverse ? "/diverse" : "", unseen ? "-unseen" : "");
+    if (unseen) snprintf(rel, 240, "%s.json", stage);
+    else snprintf(rel, 240, "%s/%s", model, diverse ? "eval-diverse.json" : "eval.json");
 }
 
-semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, char **text,
-                                         size_t *len) {
-    char stage[192], rel[192];
-    model_stage(name, seed, diverse, stage, rel);
+semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, int unseen,
+                                         char **text, size_t *len) {
+    char stage[224], rel[240];
+    model_stage(name, seed, diverse, unseen, stage, rel);
     char *path = semid_path_join(run_dir, rel);
     if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
     semid_status st = semid_read_file_verified(path, text, len);
@@ -187,22 +258,31 @@ semid_status exp_stage_generative_record(const char *run_dir, const char *name, 
 }
 
 semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_dir, const exp_key *sid_key,
-                                        const char *name, int64_t seed, int diverse, const char *text, size_t len,
-                                        exp_eval *out) {
-    memset(out, 0, sizeof *out);
-    char stage[192], rel[192];
-    model_stage(name, seed, diverse, stage, rel);
+                                        const exp_unseen *unseen, const char *name, int64_t seed, int diverse,
+                                        const char *text, size_t len, exp_eval *out) {
+    if (!unseen) memset(out, 0, sizeof *out);
+    char stage[224], rel[240];
+    model_stage(name, seed, diverse, unseen != NULL, stage, rel);
     exp_key key, model_key;
-    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
-    if (diverse) SEMID_TRY(exp_key_diverse(cfg, &model_key, &key));
-    else key = model_key;
+    semid_status st = exp_key_model(cfg, sid_key, seed, &model_key);
+    key = model_key;
+    if (st == SEMID_OK && diverse) st = exp_key_diverse(cfg, &model_key, &key);
+    if (unseen) key = exp_key_unseen_eval(&key, &unseen->key);
     char *dir = semid_path_join(run_dir, rel), *path = semid_path_join(run_dir, rel);
     char *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash) *slash = '\0'; /* the record's folder */
-    semid_status st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
     if (st == SEMID_OK) st = semid_write_file_summed(path, text, len);
-    if (st == SEMID_OK) st = exp_eval_load(path, out);
+    exp_eval e;
+    memset(&e, 0, sizeof e);
+    if (st == SEMID_OK) st = exp_eval_load(path, unseen ? &e : out);
     if (st == SEMID_OK) st = exp_stage_mark(run_dir, stage, &key);
+    if (st == SEMID_OK && unseen) { /* its search is the row's unseen-style search */
+        out->unseen = e.search;
+        memset(&e.search, 0, sizeof e.search);
+        out->seconds += e.seconds;
+    }
+    exp_eval_free(&e);
     if (st != SEMID_OK) exp_eval_free(out);
     free(dir);
     free(path);
@@ -210,11 +290,11 @@ semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_d
 }
 
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                  const exp_key *sid_key, const semid_idtable *table, const char *name,
-                                  int64_t seed, int progress, exp_eval *out) {
+                                  const exp_unseen *unseen, const exp_key *sid_key, const semid_idtable *table,
+                                  const char *name, int64_t seed, int progress, exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char stage[192], rel[192];
-    model_stage(name, seed, 0, stage, rel);
+    char stage[224], rel[240];
+    model_stage(name, seed, 0, 0, stage, rel);
     exp_key key;
     SEMID_TRY(exp_key_model(cfg, sid_key, seed, &key));
     char *dir = semid_path_join(run_dir, stage);
@@ -249,7 +329,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.verbose = progress ? 1 : 2;
     /* A killed experiment continues the model it was training; a model
      * directory left by other settings starts afresh. */
-    char started[208];
+    char started[240];
     snprintf(started, sizeof started, "%s.started", stage);
     char *resume_path = semid_path_join(dir, "resume.safetensors");
     tc.resume = resume_path && semid_path_exists(resume_path) && exp_stage_fresh(run_dir, started, &key);
@@ -260,12 +340,8 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     semid_gen_train_report rep;
     SEMID_INFO("model %s seed %lld: training", name, (long long)seed);
     st = semid_gen_train(ds, table, &tc, dir, &rep);
-    if (st == SEMID_OK) {
-        semid_gen_decode_options o = semid_gen_decode_defaults();
-        o.beam.beam_size = cfg->beam;
-        o.beam.k = cfg->k;
-        st = evaluate_bundle(dir, ds, &o, cfg->model_personal_share > 0, out);
-    }
+    semid_gen_decode_options o = trie_decode_options(cfg);
+    if (st == SEMID_OK) st = evaluate_bundle(dir, ds, &o, cfg->model_personal_share > 0, out);
     out->seconds = semid_now() - t0;
     if (st == SEMID_OK) {
         out->epochs_run = rep.epochs_run;
@@ -287,33 +363,40 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
         exp_eval_free(out);
     }
 done:
+    if (st == SEMID_OK) {
+        semid_gen_decode_options trie = trie_decode_options(cfg); /* (a cached model skipped the one above) */
+        bundle_search_ctx c = {dir, &trie};
+        st = add_unseen(run_dir, unseen, stage, &key, bundle_search, &c, out);
+        if (st != SEMID_OK) exp_eval_free(out);
+    }
     free(dir);
     free(eval_path);
     return st;
 }
 
 semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                               const exp_key *sid_key, const char *name, int64_t seed, exp_eval *out) {
+                               const exp_unseen *unseen, const exp_key *sid_key, const char *name, int64_t seed,
+                               exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char model[192], stage[192], rel[192], model_rel[192];
-    model_stage(name, seed, 0, model, model_rel);
-    model_stage(name, seed, 1, stage, rel);
+    char model[224], stage[224], rel[240], model_rel[240];
+    model_stage(name, seed, 0, 0, model, model_rel);
+    model_stage(name, seed, 1, 0, stage, rel);
     exp_key model_key, key;
     SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
     SEMID_TRY(exp_key_diverse(cfg, &model_key, &key));
     char *dir = semid_path_join(run_dir, model);
     char *eval_path = semid_path_join(run_dir, rel);
     semid_status st = dir && eval_path ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    semid_gen_decode_options o = semid_gen_decode_defaults();
+    o.diverse = 1;
+    o.beam = semid_beam_paper_diverse(cfg->k);
+    o.beam.beam_size = cfg->diverse_beam;
+    o.beam.groups = cfg->diverse_groups;
+    o.beam.diversity = (float)cfg->diverse_penalty;
     if (st == SEMID_OK && load_cached(run_dir, stage, &key, eval_path, out)) {
         SEMID_INFO("model %s seed %lld: reusing %s", name, (long long)seed, eval_path);
     } else if (st == SEMID_OK) {
         double t0 = semid_now();
-        semid_gen_decode_options o = semid_gen_decode_defaults();
-        o.diverse = 1;
-        o.beam = semid_beam_paper_diverse(cfg->k);
-        o.beam.beam_size = cfg->diverse_beam;
-        o.beam.groups = cfg->diverse_groups;
-        o.beam.diversity = (float)cfg->diverse_penalty;
         st = evaluate_bundle(dir, ds, &o, 0, out);
         out->seconds = semid_now() - t0;
         if (st == SEMID_OK) {
@@ -328,6 +411,11 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
             semid_fail_context(st, "model %s seed %lld, diverse beam search", name, (long long)seed);
             exp_eval_free(out);
         }
+    }
+    if (st == SEMID_OK) {
+        bundle_search_ctx c = {dir, &o};
+        st = add_unseen(run_dir, unseen, stage, &key, bundle_search, &c, out);
+        if (st != SEMID_OK) exp_eval_free(out);
     }
     free(dir);
     free(eval_path);
@@ -367,9 +455,48 @@ semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const se
     return exp_key_hybrid(cfg, &model_key, &emb_key, key);
 }
 
+/* A hybrid evaluation of the model in dir with the dense index of the
+ * encoder enc and item vectors npy (and ENMF's, with hybrid.rec_dense=enmf);
+ * rec = NULL: search alone. */
+typedef struct hybrid_ctx {
+    const exp_config *cfg;
+    const char *run_dir, *dir, *enc, *npy;
+} hybrid_ctx;
+
+static semid_status hybrid_evaluate(const hybrid_ctx *c, const semid_dataset *ds, semid_ranking_eval *search,
+                                    semid_ranking_eval *rec) {
+    const exp_config *cfg = c->cfg;
+    semid_gen_bundle *bundle = NULL;
+    semid_dense dn, enmf;
+    memset(&dn, 0, sizeof dn);
+    memset(&enmf, 0, sizeof enmf);
+    semid_dense_source src = {.encoder = c->enc, .item_embeddings = c->npy};
+    char *enmf_items = semid_path_join(c->run_dir, "emb/rec.npy"), *enmf_users = semid_path_join(c->run_dir, "emb/rec_users.npy");
+    semid_dense_source enmf_src = {.item_embeddings = enmf_items, .user_embeddings = enmf_users};
+    semid_status st = enmf_items && enmf_users ? semid_gen_bundle_load(c->dir, &bundle) : semid_fail(SEMID_ENOMEM, "out of memory");
+    if (st == SEMID_OK) st = semid_dense_open(&src, bundle, &dn);
+    if (st == SEMID_OK && exp_hybrid_rec_enmf(cfg)) st = semid_dense_open(&enmf_src, bundle, &enmf);
+    if (st == SEMID_OK) {
+        semid_gen_decode_options o = trie_decode_options(cfg);
+        semid_hybrid_options hs, hr;
+        exp_hybrid_options(cfg, &hs, &hr);
+        semid_dense_task search_side = {&dn, &hs}, rec_side = {exp_hybrid_rec_enmf(cfg) ? &enmf : &dn, &hr};
+        st = semid_dense_evaluate(&search_side, &rec_side, bundle, ds, SEMID_SPLIT_TEST, &o, search, rec);
+    }
+    semid_dense_close(&dn);
+    semid_dense_close(&enmf);
+    free(enmf_items), free(enmf_users);
+    semid_gen_bundle_free(bundle);
+    return st;
+}
+
+static semid_status hybrid_search(const void *ctx, const semid_dataset *ds, semid_ranking_eval *search) {
+    return hybrid_evaluate(ctx, ds, search, NULL);
+}
+
 semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                              const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
-                              exp_eval *out) {
+                              const exp_unseen *unseen, const exp_key *data_key, const exp_key *sid_key,
+                              const char *name, int64_t seed, exp_eval *out) {
     memset(out, 0, sizeof *out);
     const char *method = exp_hybrid_embedding(cfg);
     if (!method) return semid_fail(SEMID_EINVAL, "hybrid rows: key 'hybrid.strategy' names no bi-encoder strategy");
@@ -384,33 +511,12 @@ semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const 
     char *dir = semid_path_join(run_dir, model_stage), *path = semid_path_join(run_dir, rel);
     char *enc = semid_path_join(run_dir, enc_rel), *npy = semid_path_join(run_dir, npy_rel);
     semid_status st = dir && path && enc && npy ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
+    hybrid_ctx c = {cfg, run_dir, dir, enc, npy};
     if (st == SEMID_OK && load_cached(run_dir, stage, &key, path, out)) {
         SEMID_INFO("hybrid %s seed %lld: reusing %s", name, (long long)seed, path);
     } else if (st == SEMID_OK) {
         double t0 = semid_now();
-        semid_gen_bundle *bundle = NULL;
-        semid_dense dn, enmf;
-        memset(&dn, 0, sizeof dn);
-        memset(&enmf, 0, sizeof enmf);
-        semid_dense_source src = {.encoder = enc, .item_embeddings = npy};
-        char *enmf_items = semid_path_join(run_dir, "emb/rec.npy"), *enmf_users = semid_path_join(run_dir, "emb/rec_users.npy");
-        semid_dense_source enmf_src = {.item_embeddings = enmf_items, .user_embeddings = enmf_users};
-        st = enmf_items && enmf_users ? semid_gen_bundle_load(dir, &bundle) : semid_fail(SEMID_ENOMEM, "out of memory");
-        if (st == SEMID_OK) st = semid_dense_open(&src, bundle, &dn);
-        if (st == SEMID_OK && exp_hybrid_rec_enmf(cfg)) st = semid_dense_open(&enmf_src, bundle, &enmf);
-        if (st == SEMID_OK) {
-            semid_gen_decode_options o = semid_gen_decode_defaults();
-            o.beam.beam_size = cfg->beam;
-            o.beam.k = cfg->k;
-            semid_hybrid_options hs, hr;
-            exp_hybrid_options(cfg, &hs, &hr);
-            semid_dense_task search_side = {&dn, &hs}, rec_side = {exp_hybrid_rec_enmf(cfg) ? &enmf : &dn, &hr};
-            st = semid_dense_evaluate(&search_side, &rec_side, bundle, ds, SEMID_SPLIT_TEST, &o, &out->search, &out->rec);
-        }
-        semid_dense_close(&dn);
-        semid_dense_close(&enmf);
-        free(enmf_items), free(enmf_users);
-        semid_gen_bundle_free(bundle);
+        st = hybrid_evaluate(&c, ds, &out->search, &out->rec);
         out->seconds = semid_now() - t0;
         if (st == SEMID_OK) {
             semid_metric_summary s = semid_ranking_eval_mean(&out->search, SEMID_GROUP_ALL);
@@ -425,22 +531,34 @@ semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const 
             exp_eval_free(out);
         }
     }
+    if (st == SEMID_OK) {
+        st = add_unseen(run_dir, unseen, stage, &key, hybrid_search, &c, out);
+        if (st != SEMID_OK) exp_eval_free(out);
+    }
     free(dir), free(path), free(enc), free(npy);
     return st;
 }
 
-static semid_status dense_row(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                              const semid_rec_eval_options *ro, const char *method, const semid_matrix *items,
-                              exp_eval *out) {
+/* A reference row's search: by popularity (no embedding), or the test
+ * queries encoded by the method's text tower against its item vectors. */
+typedef struct reference_ctx {
+    const exp_config *cfg;
+    const char *run_dir;
+    const char *method; /* NULL = popularity */
+    const semid_matrix *items;
+} reference_ctx;
+
+static semid_status reference_search(const void *ctx, const semid_dataset *ds, semid_ranking_eval *search) {
+    const reference_ctx *c = ctx;
+    if (!c->method) return semid_baseline_search_popularity(ds, c->cfg->k, c->cfg->head_fraction, search);
     char rel[96];
-    snprintf(rel, sizeof rel, "emb/%s.encoder", method);
-    char *encoder = semid_path_join(run_dir, rel);
+    snprintf(rel, sizeof rel, "emb/%s.encoder", c->method);
+    char *encoder = semid_path_join(c->run_dir, rel);
     if (!encoder) return semid_fail(SEMID_ENOMEM, "out of memory");
     semid_matrix queries = {0};
     semid_status st = semid_baseline_encode_test_queries(ds, encoder, NULL, &queries);
     free(encoder);
-    if (st == SEMID_OK) st = semid_baseline_search_dense(ds, &queries, items, cfg->k, cfg->head_fraction, &out->search);
-    if (st == SEMID_OK) st = semid_baseline_rec_history(ds, ro, items, &out->rec);
+    if (st == SEMID_OK) st = semid_baseline_search_dense(ds, &queries, c->items, c->cfg->k, c->cfg->head_fraction, search);
     semid_matrix_free(&queries);
     return st;
 }
@@ -493,7 +611,8 @@ const exp_reference exp_references[] = {
 };
 
 semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                 const exp_key *data_key, const exp_reference *ref, exp_eval *out) {
+                                 const exp_unseen *unseen, const exp_key *data_key, const exp_reference *ref,
+                                 exp_eval *out) {
     memset(out, 0, sizeof *out);
     const char *name = ref->name, *method = ref->embedding;
     const semid_embed_method *m = NULL;
@@ -513,6 +632,9 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
     char *dir = semid_path_join(run_dir, "ref");
     char *path = semid_path_join(run_dir, rel);
     semid_status st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
+    reference_ctx search_ctx = {cfg, run_dir, method, &items};
+    /* ENMF and personalised search alone have no search side */
+    int has_search = !ref->personal && (!m || m->kind != SEMID_EMBED_ENMF);
     if (st == SEMID_OK && !load_cached(run_dir, stage, &key, path, out)) {
         double t0 = semid_now();
         semid_rec_eval_options ro = semid_rec_eval_defaults();
@@ -522,7 +644,7 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
         st = semid_gen_items_repeat(ds, &repeat);
         ro.exclude_history = !repeat; /* as the generative rows decide */
         if (st == SEMID_OK && !method) {
-            st = semid_baseline_search_popularity(ds, cfg->k, cfg->head_fraction, &out->search);
+            st = reference_search(&search_ctx, ds, &out->search);
             if (st == SEMID_OK) st = semid_baseline_rec_popularity(ds, &ro, &out->rec);
         } else if (st == SEMID_OK && m->kind == SEMID_EMBED_ENMF) {
             semid_matrix users = {0};
@@ -537,7 +659,8 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
         } else if (st == SEMID_OK && ref->personal) {
             st = dense_personal_row(run_dir, ds, &ro, method, &items, out);
         } else if (st == SEMID_OK) {
-            st = dense_row(cfg, run_dir, ds, &ro, method, &items, out);
+            st = reference_search(&search_ctx, ds, &out->search);
+            if (st == SEMID_OK) st = semid_baseline_rec_history(ds, &ro, &items, &out->rec);
         }
         out->seconds = semid_now() - t0;
         if (st == SEMID_OK) st = save_and_mark(run_dir, stage, &key, path, out);
@@ -545,6 +668,10 @@ semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, con
             semid_fail_context(st, "reference %s", name);
             exp_eval_free(out);
         }
+    }
+    if (st == SEMID_OK) {
+        st = add_unseen(run_dir, unseen, stage, &key, has_search ? reference_search : NULL, &search_ctx, out);
+        if (st != SEMID_OK) exp_eval_free(out);
     }
     semid_matrix_free(&items);
     free(dir);

@@ -21,6 +21,20 @@ semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid
  * RUN/dataset_full.sdd, loaded by this (after exp_stage_dataset). */
 semid_status exp_stage_dataset_full(const char *run_dir, semid_dataset *full);
 
+/* queries.unseen_style: the dataset stage's dataset with its test queries
+ * replaced by ones in a style training never sees
+ * (semid_querygen_unseen_style, seeded), written as
+ * RUN/dataset_unseen.sdd; the search rows are evaluated on it too, the
+ * models not retrained. on = 0 (nothing loaded) when the key is 0. Call
+ * after exp_stage_dataset. */
+typedef struct exp_unseen {
+    int on;
+    semid_dataset ds;
+    exp_key key; /* exp_key_unseen */
+} exp_unseen;
+semid_status exp_stage_unseen(const exp_config *cfg, const char *run_dir, const exp_key *data_key, exp_unseen *out);
+void exp_unseen_free(exp_unseen *u);
+
 /* Embeddings by method name ("content", "search", "rec", "multi",
  * "fused_concat", "fused_svd"), written as RUN/emb/<method>.npy; the text
  * encoders go beside them (<method>.encoder), and ENMF's user vectors as
@@ -50,6 +64,10 @@ typedef struct exp_eval {
      * query with the history (personal) and without it (plain), in rec's
      * user order; n = 0 otherwise */
     semid_ranking_eval personal, plain;
+    /* queries.unseen_style: search on the unseen-style test queries (n = 0
+     * otherwise, and for rows without search); cached apart from the rest
+     * (RUN/<the evaluation's stage>-unseen.json) */
+    semid_ranking_eval unseen;
     double invalid_share; /* generative rows: decoded beams whose ID names no item
                              (invalid / beams, kept as counts in eval.json so a
                              cached or another rank's record gives the same bits) */
@@ -70,15 +88,16 @@ semid_status exp_eval_load(const char *path, exp_eval *e);
  * bars when `progress` (off when models train in parallel). Safe to call
  * from several threads at once for different models. */
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                  const exp_key *sid_key, const semid_idtable *table, const char *name,
-                                  int64_t seed, int progress, exp_eval *out);
+                                  const exp_unseen *unseen, const exp_key *sid_key, const semid_idtable *table,
+                                  const char *name, int64_t seed, int progress, exp_eval *out);
 
 /* The model that exp_stage_generative trained (same arguments) evaluated on
  * the test split with the paper's decoder instead: diverse beam search, no
  * trie (decode.diverse_beam, _groups, _penalty), invalid IDs counted
  * (RUN/models/<name>-s<seed>/eval-diverse.json). */
 semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                               const exp_key *sid_key, const char *name, int64_t seed, exp_eval *out);
+                               const exp_unseen *unseen, const exp_key *sid_key, const char *name, int64_t seed,
+                               exp_eval *out);
 /* A hybrid row's seed (hybrid.*): the model exp_stage_generative trained
  * (RUN/models/<name>-s<seed>/, which must be fresh) re-ranked with the dense
  * index of exp_hybrid_embedding(cfg) (its text tower RUN/emb/<m>.encoder and
@@ -88,8 +107,8 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
  * when its dense side is ENMF's). */
 void exp_hybrid_options(const exp_config *cfg, semid_hybrid_options *search, semid_hybrid_options *rec);
 semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                              const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
-                              exp_eval *out);
+                              const exp_unseen *unseen, const exp_key *data_key, const exp_key *sid_key,
+                              const char *name, int64_t seed, exp_eval *out);
 /* The key of that evaluation (fails when the model is not trained). */
 semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                             const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
@@ -111,15 +130,18 @@ semid_status exp_cold_split(const semid_dataset *full, int32_t n_warm, const exp
                             exp_eval *cold);
 /* A model's evaluation record as exp_stage_generative cached it (the text
  * of RUN/models/<name>-s<seed>/eval.json, checksum verified; with diverse,
- * exp_stage_diverse's eval-diverse.json), to send to the other ranks of an
- * experiment across ranks (runner.c). */
-semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, char **text,
-                                         size_t *len);
+ * exp_stage_diverse's eval-diverse.json; with unseen, that evaluation's on
+ * the unseen-style queries), to send to the other ranks of an experiment
+ * across ranks (runner.c). */
+semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, int unseen,
+                                         char **text, size_t *len);
 /* Takes a record another rank made for the same model: cached in this run
- * as if made here (a rerun reuses it), and loaded into *out. */
+ * as if made here (a rerun reuses it), and loaded into *out. With unseen
+ * (unseen = 1 above), the record of that evaluation on the unseen-style
+ * queries: its search becomes out->unseen, the rest of *out kept. */
 semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_dir, const exp_key *sid_key,
-                                        const char *name, int64_t seed, int diverse, const char *text, size_t len,
-                                        exp_eval *out);
+                                        const exp_unseen *unseen, const char *name, int64_t seed, int diverse,
+                                        const char *text, size_t len, exp_eval *out);
 
 /* The non-generative reference rows, one row each (stage_model.c), in
  * report order: "popularity", "dense_search" (the search bi-encoder: query
@@ -141,6 +163,7 @@ typedef struct exp_reference {
 extern const exp_reference exp_references[];
 
 semid_status exp_stage_reference(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                 const exp_key *data_key, const exp_reference *ref, exp_eval *out);
+                                 const exp_unseen *unseen, const exp_key *data_key, const exp_reference *ref,
+                                 exp_eval *out);
 
 #endif
