@@ -7,6 +7,8 @@
 #   bench/run_unseen_style.sh [BUILD_DIR] [ML1M_DIR] [OUT_DIR] [STRATEGIES] [EPOCHS]
 # e.g. bench/run_unseen_style.sh build/release ../shared/data/ml-1m /tmp/semid-unseen "search multi" 3
 # Prints one line per system: search Recall@30 in style, unseen, and the ratio.
+# `semid experiment ... queries.unseen_style=5` reports the same for every row of its tables
+# (docs/results-ml1m.md, section 6); this script keeps section 6's bigger models and own seeds.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build/release}
