@@ -1,17 +1,19 @@
 /* semid train: trains the joint generative model on a dataset and an ID
  * table, writing a model bundle directory (gen/train.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "gen/task_mix.h"
 #include "gen/train.h"
 #include "quant/idtable.h"
 
 int cmd_train(int argc, char **argv) {
     semid_gen_train_config c = semid_gen_train_defaults();
-    const char *dataset = NULL, *sids = NULL, *out = NULL, *decay = "cosine";
+    const char *dataset = NULL, *sids = NULL, *out = NULL, *decay = "cosine", *search_share = "auto";
     int seed = (int)c.seed, resume = 0, quiet = 0, wait = 0, no_pack = 0, bf16 = 0;
     int64_t warmup = c.warmup_steps;
     cli_option opts[] = {
@@ -37,7 +39,9 @@ int cmd_train(int argc, char **argv) {
         {"clip", CLI_FLOAT, &c.clip_norm, "gradient-norm clip (0 = off)"},
         {"warmup", CLI_INT64, &warmup, "warm-up steps (-1 = 5% of all steps, at most 500)"},
         {"decay", CLI_STRING, &decay, "learning-rate decay: cosine, linear or constant"},
-        {"search-share", CLI_DOUBLE, &c.search_share, "share of search sequences per epoch (0 = as in the data)"},
+        {"search-share", CLI_STRING, &search_share,
+         "the tasks' mix: search's share of each epoch's two-task slots; 0 = as in the data; auto = as in the data "
+         "unless one task has over 4x the other's sequences, then 0.8 to the larger"},
         {"personal-share", CLI_DOUBLE, &c.personal_share,
          "the third task, personalised search (a history and a query): its share of each epoch, added to the "
          "two tasks' sequences (0 = two tasks)"},
@@ -72,6 +76,16 @@ int cmd_train(int argc, char **argv) {
     else {
         fprintf(stderr, "semid: error: --decay: '%s' is not cosine, linear or constant\n", decay);
         return CLI_EXIT_USAGE;
+    }
+    if (strcmp(search_share, "auto") == 0) {
+        c.search_share = SEMID_GEN_SHARE_AUTO;
+    } else {
+        char *end = NULL;
+        c.search_share = strtod(search_share, &end);
+        if (end == search_share || *end || !(c.search_share >= 0 && c.search_share < 1)) {
+            fprintf(stderr, "semid: error: --search-share: '%s' is not auto or a share in [0, 1)\n", search_share);
+            return CLI_EXIT_USAGE;
+        }
     }
     if (seed < 0) {
         fprintf(stderr, "semid: error: --seed must be >= 0\n");

@@ -23,6 +23,7 @@
 #include "eval/metrics.h"
 #include "gen/generate.h"
 #include "gen/model.h"
+#include "gen/task_mix.h"
 #include "gen/word_init.h"
 #include "io/json.h"
 #include "linalg/vec.h"
@@ -30,7 +31,7 @@
 #include "quant/trie.h"
 
 enum { RESUME_VERSION = 1 };
-static const uint64_t ORDER_STREAM = 0x0de5u, VALID_STREAM = 0x5a11du;
+static const uint64_t VALID_STREAM = 0x5a11du;
 
 /* The bundle of a run in progress is built in OUT/.staging and moved into
  * OUT, a file at a time in this order, when the run is complete;
@@ -50,7 +51,7 @@ semid_gen_train_config semid_gen_train_defaults(void) {
     c.max_seq_len = 0;
     c.history_window = 20;
     c.valid_query_share = 0.05;
-    c.search_share = 0;
+    c.search_share = SEMID_GEN_SHARE_AUTO;
     c.vocab = semid_gen_vocab_defaults();
     c.epochs = 10;
     c.batch_size = 64;
@@ -95,6 +96,7 @@ typedef struct trainer {
     semid_adamw opt;
     int64_t n_epoch;      /* sequences per epoch */
     int64_t n_personal_slots; /* of which personalised search (the last ones before shuffling) */
+    double search_share;  /* the two tasks' mix (gen/task_mix.h), 0 = as in the data */
     int64_t n_batches;    /* batches per epoch */
     int64_t total_steps;
     int64_t *order;       /* (n_epoch) the current epoch's order */
@@ -133,8 +135,8 @@ static semid_status check_config(const semid_gen_train_config *c) {
     if (!(c->lr > 0) || !(c->weight_decay >= 0) || !(c->clip_norm >= 0))
         return semid_fail(SEMID_EINVAL, "train: lr must be > 0, weight decay and clip >= 0");
     if (c->history_window < 1) return semid_fail(SEMID_EINVAL, "train: history window must be >= 1");
-    if (!(c->search_share >= 0 && c->search_share < 1))
-        return semid_fail(SEMID_EINVAL, "train: search share %g must be in [0, 1)", c->search_share);
+    if (!(c->search_share >= 0 && c->search_share < 1) && c->search_share != SEMID_GEN_SHARE_AUTO)
+        return semid_fail(SEMID_EINVAL, "train: search share %g must be in [0, 1) or auto", c->search_share);
     if (!(c->personal_share >= 0 && c->personal_share < 1))
         return semid_fail(SEMID_EINVAL, "train: personalised-search share %g must be in [0, 1)", c->personal_share);
     if (c->valid_sample < 0 || c->valid_k < 1 || c->valid_beam < 1)
@@ -165,42 +167,9 @@ static semid_status pick_valid_sample(trainer *t) {
 /* Fills t->order with epoch e's sequence order. */
 static semid_status epoch_order(trainer *t, int64_t e) {
     if (t->order_epoch == e) return SEMID_OK;
-    semid_rng base, r;
-    semid_rng_seed(&base, t->cfg->seed);
-    r = semid_rng_fork(&base, ORDER_STREAM + (uint64_t)e);
-    int64_t ns = t->train.n_task[0], nr = t->train.n_task[1], n_two = t->n_epoch - t->n_personal_slots;
-    if (t->cfg->search_share > 0 && ns > 0 && nr > 0) {
-        /* Search slots cycle through a shuffled list of search sequences,
-         * rec slots through the rec ones (sequences are search first). */
-        int64_t slots_s = (int64_t)llround(t->cfg->search_share * (double)n_two);
-        for (int64_t j = 0; j < ns; j++) t->order[j] = j;
-        semid_rng_shuffle_i64(&r, t->order, (size_t)ns);
-        for (int64_t j = ns; j < slots_s; j++) t->order[j] = t->order[j % ns];
-        int64_t *rec = t->order + slots_s, n_rec = n_two - slots_s;
-        if (n_rec > 0) {
-            for (int64_t j = 0; j < n_rec && j < nr; j++) rec[j] = ns + j;
-            if (n_rec < nr) { /* a random subset of rec sequences */
-                int64_t *all = malloc((size_t)nr * sizeof *all);
-                if (!all) return semid_fail(SEMID_ENOMEM, "out of memory");
-                for (int64_t j = 0; j < nr; j++) all[j] = ns + j;
-                semid_rng_shuffle_i64(&r, all, (size_t)nr);
-                memcpy(rec, all, (size_t)n_rec * sizeof *all);
-                free(all);
-            } else {
-                semid_rng_shuffle_i64(&r, rec, (size_t)nr);
-                for (int64_t j = nr; j < n_rec; j++) rec[j] = rec[j % nr];
-            }
-        }
-    } else {
-        for (int64_t j = 0; j < n_two; j++) t->order[j] = j;
-    }
-    /* Personalised-search slots cycle through a shuffled list of those
-     * sequences (after the others in the pool); none: the two-task order. */
-    int64_t np = t->train.n_personal, *ps = t->order + n_two;
-    for (int64_t j = 0; j < t->n_personal_slots && j < np; j++) ps[j] = ns + nr + j;
-    if (t->n_personal_slots > 0) semid_rng_shuffle_i64(&r, ps, (size_t)(np < t->n_personal_slots ? np : t->n_personal_slots));
-    for (int64_t j = np; j < t->n_personal_slots; j++) ps[j] = ps[j % np];
-    semid_rng_shuffle_i64(&r, t->order, (size_t)t->n_epoch);
+    semid_gen_epoch_mix mix = {.ns = t->train.n_task[0], .nr = t->train.n_task[1], .np = t->train.n_personal,
+                               .personal_slots = t->n_personal_slots, .share = t->search_share};
+    SEMID_TRY(semid_gen_epoch_order(&mix, t->cfg->seed, e, t->order));
     t->order_epoch = e;
     return SEMID_OK;
 }
@@ -253,7 +222,9 @@ static semid_status write_train_json(trainer *t, int64_t step) {
         !cJSON_AddNumberToObject(o, "vocab_size", t->vocab.size) || !cJSON_AddNumberToObject(o, "epochs", c->epochs) ||
         !cJSON_AddNumberToObject(o, "batch_size", c->batch_size) || !cJSON_AddNumberToObject(o, "lr", c->lr) ||
         !cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay) || !cJSON_AddStringToObject(o, "seed", seed) ||
-        !cJSON_AddNumberToObject(o, "search_share", c->search_share) ||
+        !cJSON_AddNumberToObject(o, "search_share", t->search_share) ||
+        !cJSON_AddBoolToObject(o, "search_share_auto", c->search_share == SEMID_GEN_SHARE_AUTO) ||
+        !cJSON_AddNumberToObject(o, "search_slots", (double)semid_gen_search_slots(t->train.n_task[0], t->train.n_task[1], t->search_share)) ||
         !cJSON_AddNumberToObject(o, "personal_share", c->personal_share) ||
         !cJSON_AddNumberToObject(o, "train_personal_seqs", (double)t->train.n_personal) ||
         !cJSON_AddNumberToObject(o, "pack", c->pack) || !cJSON_AddNumberToObject(o, "bf16", c->bf16) ||
@@ -292,7 +263,7 @@ static void run_signature(const trainer *t, char *buf, size_t len) {
              "V%d T%d L%d H%d C%d B%d E%d S%" PRId64 " seqs%" PRId64 " epoch%" PRId64 " seed%" PRIu64 " lr%g wd%g clip%g share%g idt%016" PRIx64,
              mc->vocab_size, mc->max_seq_len, mc->n_layer, mc->n_head, mc->d_model, t->cfg->batch_size, t->cfg->epochs,
              t->total_steps, t->train.n, t->n_epoch, t->cfg->seed, (double)t->cfg->lr, (double)t->cfg->weight_decay,
-             (double)t->cfg->clip_norm, t->cfg->search_share, t->table->fingerprint);
+             (double)t->cfg->clip_norm, t->search_share, t->table->fingerprint);
     const char *wv = t->cfg->word_vectors;
     size_t used = strlen(buf);
     if (wv && *wv && used < len) snprintf(buf + used, len - used, " wv%s", wv);
@@ -629,6 +600,7 @@ static semid_status setup(trainer *t) {
     if (c->word_vectors && *c->word_vectors) SEMID_TRY(init_words(t));
 
     int64_t n_two = t->train.n_task[0] + t->train.n_task[1];
+    t->search_share = semid_gen_search_share(t->train.n_task[0], t->train.n_task[1], c->search_share);
     double share = c->personal_share;
     t->n_personal_slots = t->train.n_personal > 0 ? (int64_t)llround(share / (1 - share) * (double)n_two) : 0;
     t->n_epoch = n_two + t->n_personal_slots;
@@ -852,6 +824,12 @@ semid_status semid_gen_train(const semid_dataset *ds, const semid_idtable *table
                    (long long)n_params, (long long)t.train.n_task[0], (long long)t.train.n_task[1],
                    (long long)t.train.n_personal, (long long)t.n_personal_slots,
                    (long long)t.total_steps, cfg->batch_size, t.ex.max_seq_len, t.vocab.size);
+    if (st == SEMID_OK && cfg->verbose && t.search_share > 0) {
+        int64_t slots_s = semid_gen_search_slots(t.train.n_task[0], t.train.n_task[1], t.search_share);
+        SEMID_INFO("train: %lld search and %lld rec slots an epoch (search share %.3g, %s)", (long long)slots_s,
+                   (long long)(t.train.n_task[0] + t.train.n_task[1] - slots_s), t.search_share,
+                   cfg->search_share == SEMID_GEN_SHARE_AUTO ? "auto: one task had over 4x the other's sequences" : "as set");
+    }
     if (st == SEMID_OK && cfg->verbose && ranks > 1)
         SEMID_INFO("train: %d ranks, each a share of every batch of %d sequences", ranks, cfg->batch_size);
     semid_progress prog;

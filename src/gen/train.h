@@ -77,7 +77,10 @@ typedef struct semid_gen_train_config {
     /* data */
     int32_t history_window;   /* 20 items */
     double valid_query_share; /* 0.05, used when the dataset has no VALID queries */
-    double search_share;      /* share of search sequences per epoch; 0 = as many as there are */
+    double search_share;      /* the two tasks' mix (gen/task_mix.h): SEMID_GEN_SHARE_AUTO (the
+                                 default) balances them where one has more than
+                                 SEMID_GEN_AUTO_RATIO times the other's sequences, else as in
+                                 the data; 0 = as in the data; in (0, 1) = search's share */
     double personal_share;    /* the third task, personalised search (examples.h): its share of
                                  each epoch's sequences, added to the two tasks' (which stay
                                  as they were), cycling through its examples; 0 = two tasks (0) */
