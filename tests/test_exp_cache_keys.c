@@ -94,8 +94,8 @@ static cJSON *value_of(cJSON *root, const char *name) {
 }
 
 /* Candidate new values for a key, as JSON text: a number moved up or down
- * (by 1, or by a quarter for shares in [0, 1)), a string with a suffix, a
- * list with its first entry changed or one fewer. */
+ * (by 1, or by a quarter for shares in [0, 1)), a string with a suffix (or
+ * a share, for "auto"), a list with its first entry changed or one fewer. */
 static int candidates(const cJSON *v, char out[5][256]) {
     int n = 0;
     if (cJSON_IsNumber(v)) {
@@ -104,6 +104,7 @@ static int candidates(const cJSON *v, char out[5][256]) {
     } else if (cJSON_IsString(v)) {
         snprintf(out[n++], 256, "\"%sx\"", v->valuestring);
         snprintf(out[n++], 256, "\"default\"");
+        snprintf(out[n++], 256, "0.5"); /* a key that takes "auto" or a share */
     } else if (cJSON_IsArray(v)) {
         cJSON *copy = cJSON_Duplicate(v, 1);
         cJSON *first = cJSON_GetArrayItem(copy, 0);

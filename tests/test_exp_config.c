@@ -11,6 +11,7 @@
 #include "base/fileio.h"
 #include "exp/config.h"
 #include "exp/results.h"
+#include "gen/task_mix.h"
 #include "support/testutil.h"
 
 static void test_presets_and_overrides(void **state) {
@@ -58,6 +59,33 @@ static void test_presets_and_overrides(void **state) {
     assert_int_equal(back.n_ablation, 2);
     assert_int_equal(back.model_epochs, 7);
     free(json);
+}
+
+/* model.search_share: "auto" (the default), or a share, written back as given. */
+static void test_search_share_key(void **state) {
+    (void)state;
+    exp_config c, back;
+    assert_int_equal(exp_config_preset(&c, "quick"), SEMID_OK);
+    assert_true(c.model_search_share == SEMID_GEN_SHARE_AUTO);
+    char *json = exp_config_to_json(&c);
+    assert_non_null(strstr(json, "\"search_share\":\t\"auto\""));
+    free(json);
+    assert_int_equal(exp_config_apply_override(&c, "model.search_share=0.5"), SEMID_OK);
+    assert_true(c.model_search_share == 0.5);
+    json = exp_config_to_json(&c);
+    assert_int_equal(exp_config_preset(&back, "quick"), SEMID_OK);
+    assert_int_equal(exp_config_apply_json(&back, json, "roundtrip"), SEMID_OK);
+    assert_true(back.model_search_share == 0.5);
+    free(json);
+    assert_int_equal(exp_config_apply_json(&back, "{\"model\": {\"search_share\": \"auto\"}}", "cfg.json"), SEMID_OK);
+    assert_true(back.model_search_share == SEMID_GEN_SHARE_AUTO);
+    assert_int_equal(exp_config_apply_override(&c, "model.search_share=0"), SEMID_OK);
+    assert_true(c.model_search_share == 0);
+    assert_int_equal(exp_config_apply_override(&c, "model.search_share=automatic"), SEMID_EINVAL);
+    assert_non_null(strstr(semid_last_error(), "model.search_share"));
+    assert_int_equal(exp_config_apply_override(&c, "model.search_share=1"), SEMID_EINVAL);
+    assert_int_equal(exp_config_apply_override(&c, "model.search_share=-1"), SEMID_EINVAL);
+    assert_true(c.model_search_share == 0);
 }
 
 static void test_rejects_bad_configs_naming_the_key(void **state) {
@@ -312,6 +340,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_spread_is_not_starred),
         cmocka_unit_test(test_presets_and_overrides),
+        cmocka_unit_test(test_search_share_key),
         cmocka_unit_test(test_rejects_bad_configs_naming_the_key),
         cmocka_unit_test(test_report_json_plot),
     };

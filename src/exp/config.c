@@ -13,6 +13,7 @@
 #include "data/import.h"
 #include "embed/embed_methods.h"
 #include "gen/examples.h"
+#include "gen/task_mix.h"
 #include "io/json.h"
 #include "quant/strategy.h"
 #include "quant/tokenizer.h"
@@ -29,7 +30,8 @@ static int in_list(const char *name, const char *const *list, size_t n) {
 int exp_is_strategy(const char *name) { return semid_strategy_find(name) != NULL; }
 int exp_is_tokenizer(const char *name) { return semid_tokenizer_find_method(name) != NULL; }
 
-typedef enum { K_INT, K_DOUBLE, K_STRING, K_SEEDS, K_STRATEGIES, K_TOKENIZERS, K_SEED } key_type;
+/* K_SHARE: a share in [min, max] or "auto" (stored as SEMID_GEN_SHARE_AUTO). */
+typedef enum { K_INT, K_DOUBLE, K_STRING, K_SEEDS, K_STRATEGIES, K_TOKENIZERS, K_SEED, K_SHARE } key_type;
 
 typedef struct key_spec {
     const char *name; /* dotted path */
@@ -78,6 +80,7 @@ static const key_spec KEYS[] = {
     {"model.bf16", K_INT, F(model_bf16), 0, 0, 1},
     {"model.lr", K_DOUBLE, F(model_lr), 0, 1e-9, 10},
     {"model.history", K_INT, F(model_history), 0, 1, 4096},
+    {"model.search_share", K_SHARE, F(model_search_share), 0, 0, 0.95},
     {"model.personal_share", K_DOUBLE, F(model_personal_share), 0, 0, 0.95},
     {"model.beam", K_INT, F(beam), 0, 1, 10000},
     {"model.valid_sample", K_INT, F(valid_sample), 0, 0, 1000000},
@@ -116,6 +119,7 @@ static void set_defaults_common(exp_config *c) {
     c->diverse_beam = 60;
     c->diverse_groups = 30;
     c->diverse_penalty = 0.25;
+    c->model_search_share = SEMID_GEN_SHARE_AUTO;
     c->hybrid_weight = 0.5;
     c->hybrid_dense_k = 20;
     c->hybrid_weight_rec = -1;
@@ -226,6 +230,18 @@ static semid_status set_value(exp_config *c, const key_spec *k, const cJSON *v, 
         else *(double *)base = x;
         return SEMID_OK;
     }
+    case K_SHARE:
+        if (cJSON_IsString(v) && strcmp(v->valuestring, "auto") == 0) {
+            *(double *)base = SEMID_GEN_SHARE_AUTO;
+            return SEMID_OK;
+        }
+        if (!cJSON_IsNumber(v))
+            return semid_fail(SEMID_EINVAL, "%s: key '%s' must be \"auto\" or a number", origin, k->name);
+        if (!(v->valuedouble >= k->min && v->valuedouble <= k->max))
+            return semid_fail(SEMID_EINVAL, "%s: key '%s' = %g is out of range [%g, %g] (or \"auto\")", origin, k->name,
+                              v->valuedouble, k->min, k->max);
+        *(double *)base = v->valuedouble;
+        return SEMID_OK;
     case K_STRING:
         if (!cJSON_IsString(v)) return semid_fail(SEMID_EINVAL, "%s: key '%s' must be a string", origin, k->name);
         if (strlen(v->valuestring) >= k->size)
@@ -485,6 +501,9 @@ static cJSON *key_value_json(const exp_config *c, const key_spec *k) {
     case K_DOUBLE: v = cJSON_CreateNumber(*(const double *)base); break;
     case K_SEED: v = cJSON_CreateNumber((double)*(const int64_t *)base); break;
     case K_STRING: v = cJSON_CreateString(base); break;
+    case K_SHARE:
+        v = *(const double *)base == SEMID_GEN_SHARE_AUTO ? cJSON_CreateString("auto") : cJSON_CreateNumber(*(const double *)base);
+        break;
     case K_SEEDS:
         v = cJSON_CreateArray();
         for (int s = 0; ok && s < c->n_seeds; s++) ok = append(v, cJSON_CreateNumber((double)c->seeds[s]));

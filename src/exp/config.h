@@ -64,6 +64,9 @@ typedef struct exp_config {
     int32_t model_bf16;       /* 1 = bf16 matrix products with fp32 sums (gen/train.h) */
     double model_lr;
     int32_t model_history;    /* items of history in a rec prompt */
+    double model_search_share; /* the two tasks' mix (gen/task_mix.h): SEMID_GEN_SHARE_AUTO
+                                 ("auto", the default) balances them where one has over 4x
+                                 the other's sequences; 0 = as in the data; else search's share */
     double model_personal_share; /* the third task, personalised search: its share of each
                                  epoch (gen/train.h); > 0 adds the personalised-search
                                  columns (vague queries); 0 = two tasks (default) */

@@ -324,6 +324,7 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.lr = (float)cfg->model_lr;
     tc.history_window = cfg->model_history;
     tc.personal_share = cfg->model_personal_share;
+    tc.search_share = cfg->model_search_share;
     tc.seed = (uint64_t)seed;
     tc.valid_sample = cfg->valid_sample;
     tc.verbose = progress ? 1 : 2;
