@@ -21,6 +21,8 @@ static const char *USAGE =
     "key=value overrides any configuration key, e.g. model.epochs=3 seeds=[1,2,3] sid.strategies=search,rec,multi.\n"
     "Early stopping: model.patience=N stops a model after N epochs without a better validation score, not before\n"
     "model.min_epochs, at most model.epochs (model.patience=0: every epoch runs).\n"
+    "model.search_share: the tasks' mix, auto (a fifth of each epoch to the smaller task where the other has over\n"
+    "4x its sequences, else as in the data), 0 (as in the data) or search's share of each epoch.\n"
     "--dataset takes 'synthetic', a dataset saved by `semid data import`, or a directory to import.";
 
 /* The usage and the names each list key takes, from the tables. */
