@@ -280,10 +280,33 @@ static void test_early_stopping_cli(void **state) {
     free(dir);
 }
 
+/* --search-share: auto by default, recorded in train.json; a bad value is
+ * refused before any work. */
+static void test_search_share_cli(void **state) {
+    (void)state;
+    char *path = semid_path_join(model_dir, "train.json"), *json = NULL;
+    size_t len = 0;
+    assert_int_equal(semid_read_file(path, &json, &len), SEMID_OK);
+    assert_non_null(strstr(json, "\"search_share_auto\":\ttrue"));
+    assert_non_null(strstr(json, "\"search_slots\":"));
+    free(json);
+    free(path);
+    char *out;
+    const char *bad[] = {"automatic", "1", "-0.5", "0.3x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(run(&out, "train --dataset %s --sids %s --out %s/never --search-share '%s'", ds_path, sid_path,
+                             tmpdir, bad[i]),
+                         2);
+        assert_non_null(strstr(out, "--search-share"));
+        free(out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_early_stopping_cli),
         cmocka_unit_test(test_bundle_files),
+        cmocka_unit_test(test_search_share_cli),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_search_history),
         cmocka_unit_test(test_recommend),
