@@ -54,10 +54,18 @@ static int has_prefix(const char *name, const char *group) {
     return strncmp(name, group, n) == 0 && (name[n] == '\0' || name[n] == '.');
 }
 
+/* Whether an evaluation sample is asked for (eval.max_*): only then are
+ * the eval.* keys in the evaluations' keys (runs on the whole test split
+ * keep their keys). */
+static int samples(const exp_config *c) { return c->eval_max_queries > 0 || c->eval_max_users > 0; }
+
 /* What each stage reads, written independently of exp/cache.c: a key of
- * the model's group is in the model's key unless it says how to run. */
-static int depends(int stage, const char *name) {
+ * the model's group is in the model's key unless it says how to run.
+ * `sampled`: the configuration before or after the change asks for an
+ * evaluation sample. */
+static int depends(int stage, const char *name, int sampled) {
     if (exp_config_key_is_execution(name)) return 0;
+    int eval = sampled && has_prefix(name, "eval");
     int bienc = !strcmp(name, "embeddings.glove") || !strcmp(name, "embeddings.dim") || !strcmp(name, "embeddings.epochs") ||
                 !strcmp(name, "embeddings.batch") || !strcmp(name, "embeddings.lr");
     int enmf = !strcmp(name, "embeddings.enmf_dim") || !strcmp(name, "embeddings.enmf_epochs");
@@ -76,8 +84,8 @@ static int depends(int stage, const char *name) {
         return has_prefix(name, "sid") && strcmp(name, "sid.strategies") && strcmp(name, "sid.ablation") &&
                strcmp(name, "sid.atomic");
     case S_DIVERSE: return has_prefix(name, "decode") && strcmp(name, "decode.diverse");
-    case S_MODEL: return has_prefix(name, "model") || !strcmp(name, "k");
-    case S_REF: return !strcmp(name, "k") || !strcmp(name, "head_fraction");
+    case S_MODEL: return has_prefix(name, "model") || !strcmp(name, "k") || eval;
+    case S_REF: return !strcmp(name, "k") || !strcmp(name, "head_fraction") || eval;
     case S_HYBRID: return has_prefix(name, "hybrid") && strcmp(name, "hybrid.strategy"); /* which row: the model's key */
     case S_COLD: return !strcmp(name, "cold.expand_prefix"); /* the held-out items: the dataset's key */
     }
@@ -162,16 +170,17 @@ static void check_every_key(const char *preset) {
         for (int s = 0; s < N_STAGES; s++) {
             int moved = !key_eq(&k0.k[s], &k1.k[s]);
             moved_any |= moved;
-            if (moved != depends(s, name))
+            if (moved != depends(s, name, samples(&base) || samples(&c)))
                 fail_msg("preset %s: changing '%s' %s the %s stage's key", preset, name,
                          moved ? "changes" : "does not change", STAGE_NAMES[s]);
         }
         model_keys += has_prefix(name, "model");
         /* Every key that is not about how to run or which rows to run
-         * moves some stage: a new setting cannot be cached stale. */
+         * moves some stage: a new setting cannot be cached stale (the
+         * sample's seed, with no sample asked for, picks nothing). */
         if (!moved_any && !exp_config_key_is_execution(name) && strcmp(name, "sid.strategies") &&
             strcmp(name, "sid.ablation") && strcmp(name, "sid.atomic") && strcmp(name, "decode.diverse") &&
-            strcmp(name, "hybrid.strategy"))
+            strcmp(name, "hybrid.strategy") && !(!strcmp(name, "eval.sample_seed") && !samples(&base)))
             fail_msg("changing '%s' changes no stage's key", name);
     }
     assert_true(model_keys >= 10);

@@ -188,6 +188,19 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     char *model_before, *diverse_before, *model_after, *diverse_after;
     assert_int_equal(semid_read_file(model_marker, &model_before, &len), SEMID_OK);
     assert_int_equal(semid_read_file(diverse_marker, &diverse_before, &len), SEMID_OK);
+
+    /* The quick preset's test sample (eval.*) does not reach this split: no
+     * limit is the same run, stage for stage. */
+    exp_config whole = cfg;
+    assert_int_equal(exp_config_apply_override(&whole, "eval.max_queries=0"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&whole, "eval.max_users=0"), SEMID_OK);
+    assert_int_equal(exp_run(&whole, dir, &r), SEMID_OK);
+    assert_float_equal(find_row(&r, EXP_TABLE_MAIN, "multi")->rec_recall.mean, multi_rec, 0);
+    assert_null(strstr(r.dataset_summary, "sample"));
+    exp_results_free(&r);
+    assert_int_equal(semid_read_file(model_marker, &model_after, &len), SEMID_OK);
+    assert_string_equal(model_before, model_after);
+    free(model_after);
     exp_config penalty = cfg;
     assert_int_equal(exp_config_apply_override(&penalty, "decode.diverse_penalty=0.5"), SEMID_OK);
     assert_int_equal(exp_run(&penalty, dir, &r), SEMID_OK);
@@ -289,6 +302,24 @@ static void test_tiny_experiment_is_complete_and_cached(void **state) {
     assert_int_equal(semid_read_file(json_path, &text, &len), SEMID_OK);
     assert_non_null(strstr(text, "\"p_personal_vs_plain\""));
     free(text);
+
+    /* A test sample that the split reaches: every row and seed on the same
+     * 100 queries and 50 users, stated in the dataset line. */
+    assert_int_equal(exp_config_apply_override(&cfg, "model.personal_share=0"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "eval.max_queries=100"), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&cfg, "eval.max_users=50"), SEMID_OK);
+    assert_int_equal(exp_run(&cfg, dir, &r), SEMID_OK);
+    int sampled_rows = 0;
+    for (int i = 0; i < r.n_rows; i++) {
+        const exp_row *row = &r.rows[i];
+        assert_string_equal(row->failed, "");
+        if (row->n_search > 0) assert_int_equal(row->n_search, 100);
+        if (row->n_rec > 0) assert_int_equal(row->n_rec, 50);
+        sampled_rows += row->n_search > 0;
+    }
+    assert_true(sampled_rows >= 3); /* popularity, the dense rows and the model */
+    assert_non_null(strstr(r.dataset_summary, "240 test queries; evaluated on a seeded sample: 100 test queries"));
+    exp_results_free(&r);
 
     test_rm_rf(dir);
     free(dir), free(json_path), free(md), free(svg), free(marker);

@@ -28,6 +28,8 @@ void semid_dataset_free(semid_dataset *ds) {
     for (int32_t q = 0; ds->queries && q < ds->n_queries; q++) free(ds->queries[q].text);
     free(ds->queries);
     semid_id_index_free(ds->item_index);
+    free(ds->test_left_out_queries);
+    free(ds->test_left_out_users);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -43,7 +45,7 @@ semid_user_split semid_dataset_user_split(const semid_dataset *ds, int32_t user)
     int64_t begin = ds->user_offsets[user], end = ds->user_offsets[user + 1];
     semid_user_split s = {.train_begin = begin, .train_end = end, .valid_item = -1, .test_item = -1};
     if (end - begin >= 3) {
-        s.test_item = ds->seq_items[end - 1];
+        s.test_item = ds->test_left_out_users && ds->test_left_out_users[user] ? -1 : ds->seq_items[end - 1];
         s.valid_item = ds->seq_items[end - 2];
         s.train_end = end - 2;
     }

@@ -55,6 +55,12 @@ typedef struct semid_dataset {
     semid_query *queries;   /* (Q) grouped by item is not required */
 
     struct semid_id_index *item_index; /* original item id -> index (owned) */
+
+    /* An evaluation sample of the test split (data/test_sample.h), in memory
+     * only: flags of the test queries (Q) and users (U) that evaluations
+     * leave out; NULL = none left out. */
+    uint8_t *test_left_out_queries;
+    uint8_t *test_left_out_users;
 } semid_dataset;
 
 /* Frees everything the dataset owns and zeroes it. */
@@ -74,6 +80,14 @@ typedef struct semid_user_split {
 } semid_user_split;
 
 semid_user_split semid_dataset_user_split(const semid_dataset *ds, int32_t user);
+/* A user that a test sample leaves out (data/test_sample.h) has test_item
+ * -1; the rest of its split is unchanged. */
+
+/* Whether query q is evaluated on the test split: a test query that no test
+ * sample leaves out. */
+static inline bool semid_dataset_query_tested(const semid_dataset *ds, int32_t q) {
+    return ds->queries[q].split == SEMID_SPLIT_TEST && !(ds->test_left_out_queries && ds->test_left_out_queries[q]);
+}
 
 /* Interactions per item counted over the training part of every user (I). */
 void semid_dataset_train_counts(const semid_dataset *ds, int64_t *counts);

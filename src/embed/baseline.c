@@ -236,7 +236,7 @@ semid_status semid_search_test_queries(const semid_dataset *ds, int32_t **idx, i
     *idx = malloc((size_t)(ds->n_queries > 0 ? ds->n_queries : 1) * sizeof **idx);
     if (!*idx) return semid_fail(SEMID_ENOMEM, "out of memory");
     for (int32_t q = 0; q < ds->n_queries; q++)
-        if (ds->queries[q].split == SEMID_SPLIT_TEST) (*idx)[(*n)++] = q;
+        if (semid_dataset_query_tested(ds, q)) (*idx)[(*n)++] = q;
     return SEMID_OK;
 }
 
@@ -282,7 +282,7 @@ semid_status semid_baseline_search_dense(const semid_dataset *ds, const semid_ma
     memset(out, 0, sizeof *out);
     SEMID_TRY(check_items(ds, item_vecs));
     int64_t n_test = 0;
-    for (int32_t q = 0; q < ds->n_queries; q++) n_test += ds->queries[q].split == SEMID_SPLIT_TEST;
+    for (int32_t q = 0; q < ds->n_queries; q++) n_test += semid_dataset_query_tested(ds, q);
     if (query_vecs->rows != n_test)
         return semid_fail(SEMID_EINVAL, "search: %lld query vectors for %lld test queries", (long long)query_vecs->rows,
                           (long long)n_test);
@@ -296,7 +296,7 @@ semid_status semid_baseline_search_popularity(const semid_dataset *ds, int32_t k
                                               semid_ranking_eval *out) {
     memset(out, 0, sizeof *out);
     int64_t n_test = 0;
-    for (int32_t q = 0; q < ds->n_queries; q++) n_test += ds->queries[q].split == SEMID_SPLIT_TEST;
+    for (int32_t q = 0; q < ds->n_queries; q++) n_test += semid_dataset_query_tested(ds, q);
     int64_t *counts = malloc((size_t)(ds->n_items > 0 ? ds->n_items : 1) * sizeof *counts);
     float *ones = malloc((size_t)(n_test > 0 ? n_test : 1) * sizeof *ones);
     semid_matrix pop = {0};

@@ -91,13 +91,20 @@ semid_status exp_key_sid(const exp_config *cfg, const exp_key *upstream, const c
     return key_from_config(cfg, "sid v2", include, exclude, extra, upstream, key);
 }
 
+/* Runs that evaluate the whole test split (eval.* all 0) keep the keys
+ * they had before the test sample. */
+static const char *const *with_eval(const exp_config *cfg, const char *const *include, const char *const *with) {
+    return cfg->eval_max_queries > 0 || cfg->eval_max_users > 0 ? with : include;
+}
+
 semid_status exp_key_model(const exp_config *cfg, const exp_key *sid_key, int64_t seed, exp_key *key) {
-    static const char *const include[] = {"model", "k", NULL};
+    static const char *const include[] = {"model", "k", NULL}, *const sampled[] = {"model", "k", "eval", NULL};
     /* Two-task models keep the keys they had before the third task. */
     static const char *const two_tasks[] = {"model.personal_share", NULL};
     char extra[48];
     snprintf(extra, sizeof extra, "seed=%lld", (long long)seed);
-    return key_from_config(cfg, "gen v4", include, cfg->model_personal_share > 0 ? NULL : two_tasks, extra, sid_key, key);
+    return key_from_config(cfg, "gen v4", with_eval(cfg, include, sampled), cfg->model_personal_share > 0 ? NULL : two_tasks,
+                           extra, sid_key, key);
 }
 
 semid_status exp_key_diverse(const exp_config *cfg, const exp_key *model_key, exp_key *key) {
@@ -107,8 +114,8 @@ semid_status exp_key_diverse(const exp_config *cfg, const exp_key *model_key, ex
 }
 
 semid_status exp_key_reference(const exp_config *cfg, const exp_key *upstream, const char *name, exp_key *key) {
-    static const char *const include[] = {"k", "head_fraction", NULL};
-    return key_from_config(cfg, "ref v2", include, NULL, name, upstream, key);
+    static const char *const include[] = {"k", "head_fraction", NULL}, *const sampled[] = {"k", "head_fraction", "eval", NULL};
+    return key_from_config(cfg, "ref v2", with_eval(cfg, include, sampled), NULL, name, upstream, key);
 }
 
 semid_status exp_key_hybrid(const exp_config *cfg, const exp_key *model_key, const exp_key *emb_key, exp_key *key) {

@@ -53,13 +53,14 @@ semid_status exp_key_embedding(const exp_config *cfg, const exp_key *upstream, c
 semid_status exp_key_sid(const exp_config *cfg, const exp_key *upstream, const char *strategy, const char *tokenizer,
                          exp_key *key);
 /* A generative model and its evaluation over the ID table's key:
- * "model.*" (but model.parallel), "k" and the model's seed. */
+ * "model.*" (but model.parallel), "k", "eval.*" (unless all 0) and the
+ * model's seed. */
 semid_status exp_key_model(const exp_config *cfg, const exp_key *sid_key, int64_t seed, exp_key *key);
 /* A model's evaluation with diverse beam search over the model's key:
  * "decode.*" but decode.diverse (whether it runs). */
 semid_status exp_key_diverse(const exp_config *cfg, const exp_key *model_key, exp_key *key);
 /* A reference row over its embeddings' key (the dataset's for popularity):
- * "k", "head_fraction" and the row's name. */
+ * "k", "head_fraction", "eval.*" (unless all 0) and the row's name. */
 semid_status exp_key_reference(const exp_config *cfg, const exp_key *upstream, const char *name, exp_key *key);
 
 /* A hybrid row's evaluation over the model's key and its dense index's

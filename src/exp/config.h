@@ -71,6 +71,12 @@ typedef struct exp_config {
                                  epoch (gen/train.h); > 0 adds the personalised-search
                                  columns (vague queries); 0 = two tasks (default) */
     int32_t beam;             /* constrained beam width at evaluation */
+    /* evaluation on a sample of the test split (data/test_sample.h): at most
+       this many test queries and users, the same for every row and seed;
+       0 = the whole split */
+    int32_t eval_max_queries;
+    int32_t eval_max_users;
+    int64_t eval_sample_seed; /* which ones */
     int32_t valid_sample;     /* validation prompts per task after each epoch */
 
     /* decoding: the tables always use the trie-constrained beam (model.beam);

@@ -461,7 +461,7 @@ static semid_status cold_rows(const exp_config *cfg, const char *run_dir, const 
             row_init(&rows[m][c], c ? EXP_TABLE_COLD : EXP_TABLE_WARM, name, label, 1);
         }
     semid_dataset full;
-    semid_status st = exp_stage_dataset_full(run_dir, &full);
+    semid_status st = exp_stage_dataset_full(cfg, run_dir, &full);
     for (int s = 0; s < cfg->n_seeds && st == SEMID_OK && !rows[0][0].failed[0]; s++) {
         exp_eval out[EXP_COLD_N];
         semid_status es = exp_stage_cold(cfg, run_dir, ds, data_key, &g->sid_key, model_name, cfg->seeds[s], out);
@@ -593,15 +593,30 @@ static semid_status run_experiment(const exp_config *cfg, const char *run_dir, e
     st = exp_config_validate(cfg, ds.n_items);
     if (st == SEMID_OK) st = exp_stage_unseen(cfg, run_dir, &data_key, &unseen);
     if (st == SEMID_OK) {
-        int64_t n_test_queries = 0, n_unseen = 0;
-        for (int32_t q = 0; q < ds.n_queries; q++) n_test_queries += ds.queries[q].split == SEMID_SPLIT_TEST;
+        int64_t n_test_queries = 0, n_tested = 0, n_users_left_out = 0, n_unseen = 0;
+        for (int32_t q = 0; q < ds.n_queries; q++) {
+            n_test_queries += ds.queries[q].split == SEMID_SPLIT_TEST;
+            n_tested += semid_dataset_query_tested(&ds, q);
+        }
+        for (int32_t u = 0; ds.test_left_out_users && u < ds.n_users; u++) n_users_left_out += ds.test_left_out_users[u];
         for (int32_t q = 0; unseen.on && q < unseen.ds.n_queries; q++) n_unseen += unseen.ds.queries[q].split == SEMID_SPLIT_TEST;
-        char unseen_part[96] = "";
-        if (unseen.on) snprintf(unseen_part, sizeof unseen_part, ", %lld in the unseen style", (long long)n_unseen);
+        char extra[256] = "";
+        int used = 0;
+        if (unseen.on)
+            used = snprintf(extra, sizeof extra, ", %lld in the unseen style", (long long)n_unseen);
+        if (n_tested < n_test_queries || n_users_left_out > 0)
+            snprintf(extra + used, sizeof extra - (size_t)used,
+                     "; evaluated on a seeded sample: %lld test queries, %lld users left out", (long long)n_tested,
+                     (long long)n_users_left_out);
         snprintf(res->dataset_summary, sizeof res->dataset_summary,
                  "%s (%d items, %d users, %lld interactions, %lld test queries%s)", ds.name ? ds.name : "?", ds.n_items,
-                 ds.n_users, (long long)ds.n_interactions, (long long)n_test_queries, unseen_part);
-        st = run_rows(cfg, run_dir, &ds, &unseen, &data_key, res);
+                 ds.n_users, (long long)ds.n_interactions, (long long)n_test_queries, extra);
+        /* A limit the split does not reach is no limit: the stages get the
+         * keys of a run without one (ML-1M's quick run keeps its cache). */
+        exp_config run_cfg = *cfg;
+        if (!ds.test_left_out_queries) run_cfg.eval_max_queries = 0;
+        if (!ds.test_left_out_users) run_cfg.eval_max_users = 0;
+        st = run_rows(&run_cfg, run_dir, &ds, &unseen, &data_key, res);
         exp_unseen_free(&unseen);
     }
     semid_dataset_free(&ds);

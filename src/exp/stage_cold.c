@@ -141,7 +141,7 @@ semid_status exp_stage_cold(const exp_config *cfg, const char *run_dir, const se
         memset(&full, 0, sizeof full);
         semid_matrix cold = {0}, all = {0};
         semid_tokenizer *tok = NULL;
-        st = model_dir && dir && tok_path && enc && npy && items_npy ? exp_stage_dataset_full(run_dir, &full)
+        st = model_dir && dir && tok_path && enc && npy && items_npy ? exp_stage_dataset_full(cfg, run_dir, &full)
                                                                      : semid_fail(SEMID_ENOMEM, "out of memory");
         int32_t n_warm = warm->n_items;
         double t0 = semid_now();
@@ -197,7 +197,7 @@ semid_status exp_cold_split(const semid_dataset *full, int32_t n_warm, const exp
     int64_t nq = 0, nu = 0;
     semid_status st = qt && ut ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
     for (int32_t q = 0; st == SEMID_OK && q < full->n_queries; q++)
-        if (full->queries[q].split == SEMID_SPLIT_TEST) qt[nq++] = full->queries[q].item;
+        if (semid_dataset_query_tested(full, q)) qt[nq++] = full->queries[q].item;
     for (int32_t u = 0; st == SEMID_OK && u < full->n_users; u++) {
         int32_t t = semid_dataset_user_split(full, u).test_item;
         if (t >= 0) ut[nu++] = t;

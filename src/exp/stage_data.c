@@ -10,6 +10,7 @@
 #include "data/import.h"
 #include "data/querygen.h"
 #include "data/synth.h"
+#include "data/test_sample.h"
 #include "exp/stages.h"
 
 /* The synthetic catalog and its queries are fixed by this seed; the
@@ -73,10 +74,25 @@ static semid_status hold_out(const exp_config *cfg, const char *run_dir, semid_d
     return st;
 }
 
-semid_status exp_stage_dataset_full(const char *run_dir, semid_dataset *full) {
+/* eval.*: the test split's sample that every evaluation of the run reads
+ * (in memory only: the saved dataset keeps its whole split). */
+static semid_status sample_test(const exp_config *cfg, semid_dataset *ds, const char *which) {
+    semid_test_sample s;
+    SEMID_TRY(semid_dataset_sample_test(ds, cfg->eval_max_queries, cfg->eval_max_users, (uint64_t)cfg->eval_sample_seed,
+                                        &s));
+    if (s.queries < s.queries_total || s.users < s.users_total)
+        SEMID_INFO("%s: evaluating a sample of the test split (seed %lld): %lld of %lld test queries, %lld of %lld users",
+                   which, (long long)cfg->eval_sample_seed, (long long)s.queries, (long long)s.queries_total,
+                   (long long)s.users, (long long)s.users_total);
+    return SEMID_OK;
+}
+
+semid_status exp_stage_dataset_full(const exp_config *cfg, const char *run_dir, semid_dataset *full) {
     char *path = semid_path_join(run_dir, "dataset_full.sdd");
     semid_status st = path ? semid_dataset_load(path, full) : semid_fail(SEMID_ENOMEM, "out of memory");
     free(path);
+    if (st == SEMID_OK) st = sample_test(cfg, full, "dataset with the cold items");
+    if (st != SEMID_OK) semid_dataset_free(full);
     return st;
 }
 
@@ -91,7 +107,9 @@ semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid
         if (st == SEMID_OK) {
             SEMID_INFO("dataset: reusing %s", path);
             free(path);
-            return SEMID_OK;
+            st = sample_test(cfg, ds, "dataset");
+            if (st != SEMID_OK) semid_dataset_free(ds);
+            return st;
         }
         SEMID_WARN("cached dataset unusable (%s); rebuilding", semid_last_error());
     }
@@ -99,6 +117,7 @@ semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid
     if (st == SEMID_OK && cfg->cold_fraction > 0) st = hold_out(cfg, run_dir, ds);
     if (st == SEMID_OK) st = semid_dataset_save(ds, path);
     if (st == SEMID_OK) st = exp_stage_mark(run_dir, "dataset", key);
+    if (st == SEMID_OK) st = sample_test(cfg, ds, "dataset");
     if (st != SEMID_OK) semid_dataset_free(ds);
     free(path);
     return st;

@@ -14,12 +14,16 @@
 #include "quant/idtable.h"
 
 /* The dataset: synthetic, a saved dataset file, or a directory to import;
- * queries are generated when it has none. Writes RUN/dataset.sdd. */
+ * queries are generated when it has none. Writes RUN/dataset.sdd. With
+ * eval.max_queries or eval.max_users, *ds carries the test split's sample
+ * (data/test_sample.h) that every evaluation reads; the file keeps the
+ * whole split. */
 semid_status exp_stage_dataset(const exp_config *cfg, const char *run_dir, semid_dataset *ds, exp_key *key);
 /* With cold.fraction, *ds above is the warm dataset (data/holdout.h) and
  * the full one (warm items first, then the cold ones) is
- * RUN/dataset_full.sdd, loaded by this (after exp_stage_dataset). */
-semid_status exp_stage_dataset_full(const char *run_dir, semid_dataset *full);
+ * RUN/dataset_full.sdd, loaded by this (after exp_stage_dataset), with its
+ * own sample of the test split as above. */
+semid_status exp_stage_dataset_full(const exp_config *cfg, const char *run_dir, semid_dataset *full);
 
 /* queries.unseen_style: the dataset stage's dataset with its test queries
  * replaced by ones in a style training never sees

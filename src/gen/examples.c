@@ -118,6 +118,7 @@ void semid_gen_query_roles(const semid_dataset *ds, const semid_gen_example_opti
     for (int32_t q = 0; q < ds->n_queries; q++) {
         role[q] = ds->queries[q].split;
         if (role[q] == SEMID_SPLIT_VALID) has_valid = 1;
+        if (role[q] == SEMID_SPLIT_TEST && !semid_dataset_query_tested(ds, q)) role[q] = SEMID_GEN_ROLE_UNUSED;
     }
     if (has_valid || o->valid_query_share <= 0) return;
     /* A hash of (seed, query index) so the held-out set does not depend on

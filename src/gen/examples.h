@@ -101,7 +101,10 @@ typedef struct semid_gen_seqs {
 void semid_gen_seqs_free(semid_gen_seqs *s);
 
 /* Role of each query (a semid_split value) after holding out validation
- * queries as described above. role has ds->n_queries entries. */
+ * queries as described above; SEMID_GEN_ROLE_UNUSED for a test query that
+ * a test sample leaves out (data/test_sample.h). role has ds->n_queries
+ * entries. */
+enum { SEMID_GEN_ROLE_UNUSED = 255 };
 void semid_gen_query_roles(const semid_dataset *ds, const semid_gen_example_options *o, uint8_t *role);
 
 /* Prompts. `out` needs room for max_seq_len tokens; *n gets the length.
