@@ -1,6 +1,6 @@
 /* RQ-VAE and the layers under it: MLP and residual-VQ gradients against
  * central finite differences, training on clustered data, determinism,
- * files and bad input. */
+ * the step budget of the training loop, files and bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include "base/fileio.h"
 #include "base/rng.h"
 #include "quant/mlp.h"
+#include "quant/qtrain.h"
 #include "quant/rqvae.h"
 #include "quant/tokenizer.h"
 #include "quant/vq.h"
@@ -264,6 +265,63 @@ static void test_deterministic(void **state) {
     semid_matrix_free(&X);
 }
 
+/* The step budget (quant/qtrain.h): whole epochs that fit it, at least
+ * one; a budget that does not bind trains exactly as none does. */
+static void test_step_budget(void **state) {
+    (void)state;
+    semid_qtrain t = {.n_rows = 1000, .batch_size = 256, .epochs = 100}; /* 4 steps an epoch */
+    const int64_t budget[] = {0, 10, 3, 1, 400, 401, 100000};
+    const int32_t epochs[] = {100, 2, 1, 1, 100, 100, 100};
+    for (size_t i = 0; i < sizeof budget / sizeof budget[0]; i++) {
+        t.max_steps = budget[i];
+        assert_int_equal(semid_qtrain_epochs(&t), epochs[i]);
+    }
+    semid_matrix X = test_clustered(300, 12, 6, 4, 2); /* batch 128: 3 steps an epoch */
+    semid_rqvae_config c = small_config();
+    c.epochs = 5;
+    semid_rqvae *whole, *exact, *cut;
+    semid_rqvae_report r;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &whole, &r), SEMID_OK);
+    assert_int_equal(r.epochs_run, 5);
+    c.max_steps = 15; /* exactly the 5 epochs */
+    assert_int_equal(semid_rqvae_fit(&X, &c, &exact, &r), SEMID_OK);
+    assert_int_equal(r.epochs_run, 5);
+    assert_memory_equal(whole->params, exact->params, sizeof(float) * (size_t)whole->n_params);
+    c.max_steps = 7; /* 2 epochs */
+    assert_int_equal(semid_rqvae_fit(&X, &c, &cut, &r), SEMID_OK);
+    assert_int_equal(r.epochs_run, 2);
+    assert_memory_not_equal(whole->params, cut->params, sizeof(float) * (size_t)whole->n_params);
+    c.max_steps = -1;
+    semid_rqvae *bad;
+    assert_int_equal(semid_rqvae_fit(&X, &c, &bad, NULL), SEMID_EINVAL);
+    semid_rqvae_free(whole);
+    semid_rqvae_free(exact);
+    semid_rqvae_free(cut);
+    /* Through the tokenizer's config: 10 epochs cut to 1 are 1 epoch. */
+    semid_tokenizer_config tc = semid_tokenizer_defaults();
+    tc.method = "rqvae";
+    tc.codebook_size = 8;
+    tc.iters = 10;
+    tc.max_steps = 3;
+    c = small_config();
+    tc.method_config = &c;
+    semid_tokenizer *budgeted, *one;
+    assert_int_equal(semid_tokenizer_fit(&X, &tc, &budgeted), SEMID_OK);
+    tc.iters = 1;
+    tc.max_steps = 0;
+    assert_int_equal(semid_tokenizer_fit(&X, &tc, &one), SEMID_OK);
+    int32_t *a = malloc(sizeof(int32_t) * 600), *b = malloc(sizeof(int32_t) * 600);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(semid_tokenizer_encode(budgeted, &X, a), SEMID_OK);
+    assert_int_equal(semid_tokenizer_encode(one, &X, b), SEMID_OK);
+    assert_memory_equal(a, b, sizeof(int32_t) * 600);
+    free(a), free(b);
+    semid_tokenizer_free(budgeted);
+    semid_tokenizer_free(one);
+    semid_matrix_free(&X);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     semid_matrix X = test_clustered(40, 6, 3, 3, 4);
@@ -332,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_decoder_gradient),
         cmocka_unit_test(test_training_on_clusters),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_tokenizer_method),
     };

@@ -54,6 +54,7 @@ static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, 
     opt.tokenizer.levels = cfg->sid_levels;
     opt.tokenizer.codebook_size = cfg->sid_codebook;
     opt.tokenizer.seed = EXP_SID_SEED;
+    opt.tokenizer.max_steps = cfg->sid_max_steps;
     opt.disambiguate = cfg->sid_disambiguate;
     semid_strategy_result res;
     const semid_matrix *const emb[2] = {&in->emb[0], &in->emb[1]};

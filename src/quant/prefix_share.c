@@ -504,7 +504,7 @@ static semid_status train(semid_prefix_share *m, const semid_matrix *S, const se
     if (st == SEMID_OK && c->kmeans_init) st = init_codebooks(m, S, R, &rng);
     semid_qtrain t = {.name = "prefix-share", .ctx = &x, .params = m->params, .grads = m->grads,
                       .decay_mask = m->decay_mask, .n_params = m->n_params, .n_rows = N,
-                      .epochs = c->epochs, .batch_size = c->batch_size, .lr = c->lr,
+                      .epochs = c->epochs, .max_steps = c->max_steps, .batch_size = c->batch_size, .lr = c->lr,
                       .weight_decay = c->weight_decay, .verbose = c->verbose, .batch = train_batch,
                       .epoch_start = train_epoch_start, .epoch_end = train_epoch_end};
     semid_qtrain_result r;
@@ -675,6 +675,7 @@ semid_status semid_prefix_share_tokenize(const semid_matrix *S, const semid_matr
     c.shared_size = c.task_size = tc->codebook_size;
     c.seed = tc->seed;
     if (tc->iters > 0) c.epochs = tc->iters;
+    if (tc->max_steps > 0) c.max_steps = tc->max_steps;
     if (tc->learning_rate > 0.0f) c.lr = tc->learning_rate;
     if (tc->batch_size > 0) c.batch_size = tc->batch_size;
     if (tc->verbose) c.verbose = 1;

@@ -21,6 +21,9 @@ typedef struct semid_qtrain {
     int64_t n_params;
     int64_t n_rows;    /* training rows; batches are slices of a permutation of them */
     int32_t epochs, batch_size;
+    int64_t max_steps; /* 0 = every epoch; else whole epochs, as many as fit this many
+                          AdamW steps (at least one): a big catalog trains the steps of a
+                          small one, not 100 passes over itself */
     float lr, weight_decay;
     int verbose;
     /* The loss of data rows rows[0..n) (*loss, a mean over the batch) and
@@ -37,6 +40,9 @@ typedef struct semid_qtrain_result {
     double loss_first, loss_last; /* mean loss of the first and last epoch */
     int32_t epochs_run;
 } semid_qtrain_result;
+
+/* The epochs the loop runs: t->epochs, fewer when t->max_steps binds. */
+int32_t semid_qtrain_epochs(const semid_qtrain *t);
 
 /* Runs the loop; `rng` shuffles the rows and is passed to epoch_end. */
 semid_status semid_qtrain_run(const semid_qtrain *t, semid_rng *rng, semid_qtrain_result *out);

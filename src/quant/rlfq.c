@@ -393,7 +393,7 @@ static semid_status train(semid_rlfq *m, const semid_matrix *X, semid_rlfq_repor
     train_ctx x = {.m = m, .X = X};
     semid_qtrain t = {.name = "rlfq", .ctx = &x, .params = m->params, .grads = m->grads,
                       .decay_mask = m->decay_mask, .n_params = m->n_params, .n_rows = X->rows,
-                      .epochs = c->epochs, .batch_size = c->batch_size, .lr = c->lr,
+                      .epochs = c->epochs, .max_steps = c->max_steps, .batch_size = c->batch_size, .lr = c->lr,
                       .weight_decay = c->weight_decay, .verbose = c->verbose, .batch = train_batch};
     semid_qtrain_result r;
     SEMID_TRY(semid_qtrain_run(&t, &rng, &r));
@@ -536,6 +536,7 @@ static semid_status method_fit(const semid_matrix *X, const semid_tokenizer_conf
     c.levels = tc->levels;
     c.seed = tc->seed;
     if (tc->iters > 0) c.epochs = tc->iters;
+    if (tc->max_steps > 0) c.max_steps = tc->max_steps;
     if (tc->learning_rate > 0.0f) c.lr = tc->learning_rate;
     if (tc->batch_size > 0) c.batch_size = tc->batch_size;
     if (tc->verbose) c.verbose = 1;

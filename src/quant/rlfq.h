@@ -50,6 +50,8 @@ typedef struct semid_rlfq_config {
     float entropy_temp;    /* temp of the soft assignment (default 1) */
     float recon_weight;    /* default 1 */
     int32_t epochs;        /* default 100 */
+    int32_t max_steps;     /* 0 (default) = every epoch; else fewer epochs when they take
+                              more steps than this (quant/qtrain.h) */
     int32_t batch_size;    /* default 256 */
     float lr;              /* default 1e-3 */
     float weight_decay;    /* MLP weights (default 1e-4) */

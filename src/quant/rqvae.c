@@ -299,7 +299,7 @@ static semid_status train(semid_rqvae *m, const semid_matrix *X, semid_rqvae_rep
     if (st == SEMID_OK && c->kmeans_init) st = init_codebooks(m, X, &rng);
     semid_qtrain t = {.name = "rqvae", .ctx = &x, .params = m->params, .grads = m->grads,
                       .decay_mask = m->decay_mask, .n_params = m->n_params, .n_rows = X->rows,
-                      .epochs = c->epochs, .batch_size = c->batch_size, .lr = c->lr,
+                      .epochs = c->epochs, .max_steps = c->max_steps, .batch_size = c->batch_size, .lr = c->lr,
                       .weight_decay = c->weight_decay, .verbose = c->verbose, .batch = train_batch,
                       .epoch_start = train_epoch_start, .epoch_end = train_epoch_end};
     semid_qtrain_result r;
@@ -445,6 +445,7 @@ static semid_status method_fit(const semid_matrix *X, const semid_tokenizer_conf
     c.codebook_size = tc->codebook_size;
     c.seed = tc->seed;
     if (tc->iters > 0) c.epochs = tc->iters;
+    if (tc->max_steps > 0) c.max_steps = tc->max_steps;
     if (tc->learning_rate > 0.0f) c.lr = tc->learning_rate;
     if (tc->batch_size > 0) c.batch_size = tc->batch_size;
     if (tc->verbose) c.verbose = 1;

@@ -42,6 +42,8 @@ typedef struct semid_rqvae_config {
     float codebook_weight; /* default 1 */
     float recon_weight;    /* default 1 */
     int32_t epochs;        /* default 100 */
+    int32_t max_steps;     /* 0 (default) = every epoch; else fewer epochs when they take
+                              more steps than this (quant/qtrain.h) */
     int32_t batch_size;    /* default 256 */
     float lr;              /* peak AdamW learning rate (default 1e-3) */
     float weight_decay;    /* on MLP weights only, never codebooks (default 1e-4) */

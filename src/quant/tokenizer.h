@@ -61,6 +61,8 @@ typedef struct semid_tokenizer_config {
     /* Shared by the trained methods (rqvae, rlfq); 0 = the method's default. */
     float learning_rate;
     int32_t batch_size;
+    int32_t max_steps;     /* at most the epochs that fit this many AdamW steps, at least
+                              one (0 = the epochs decide; quant/qtrain.h) */
     /* Method-specific settings: NULL = defaults, otherwise a pointer to the
      * config struct declared in that method's header (e.g. semid_rqvae_config
      * for "rqvae"); the method documents what it expects. */
