@@ -351,17 +351,20 @@ static cJSON *result_rows(const char *dir) {
     return rows;
 }
 
-/* semid experiment spreads its models (2 strategies x 2 seeds) over 2 ranks;
- * rank 0's report has the figures of the single-process run, exactly (each
- * model trains on one rank with the same seed and one thread), the search
- * on unseen-style queries included. */
+/* semid experiment spreads its models (2 strategies and the atomic IDs x 2
+ * seeds) over 2 ranks; rank 0's report has the figures of the
+ * single-process run, exactly (each model trains on one rank with the same
+ * seed and one thread), the hybrid and held-out-item rows too (each model's
+ * made on the rank that trained it, from its weights), and the search on
+ * unseen-style queries. */
 static void test_experiment_across_ranks(void **state) {
     (void)state;
     const char *tiny =
-        "synthetic.items=100 synthetic.users=150 queries.per_item=4 queries.train=2 embeddings.dim=16 "
-        "embeddings.epochs=1 embeddings.batch=64 embeddings.enmf_dim=16 embeddings.enmf_epochs=3 sid.codebook=8 "
-        "sid.strategies=content,rec sid.ablation= model.layers=1 model.dim=16 model.heads=2 model.epochs=1 "
-        "model.batch=32 model.history=5 model.beam=10 k=10 seeds=[1,2] threads=1 model.parallel=1 queries.unseen_style=2";
+        "synthetic.items=120 synthetic.users=200 queries.per_item=4 queries.train=2 embeddings.dim=16 "
+        "embeddings.epochs=1 embeddings.batch=64 embeddings.enmf_dim=16 embeddings.enmf_epochs=3 sid.codebook=16 "
+        "sid.strategies=content,multi sid.ablation= model.layers=1 model.dim=16 model.heads=2 model.epochs=1 "
+        "model.batch=32 model.history=5 model.beam=10 k=10 seeds=[1,2] threads=1 model.parallel=1 "
+        "hybrid.strategy=multi cold.fraction=0.1 cold.seed=3 queries.unseen_style=2";
     char one[1024], two[1024];
     snprintf(one, sizeof one, "%s/exp-one", tmpdir);
     snprintf(two, sizeof two, "%s/exp-two", tmpdir);
@@ -375,24 +378,54 @@ static void test_experiment_across_ranks(void **state) {
         char *ta = cJSON_Print(a), *tb = cJSON_Print(b);
         fail_msg("one process:\n%s\ntwo ranks:\n%s", ta, tb);
     }
-    int unseen = 0;
+    /* the hybrid row and the 8 held-out-item rows are there, none failed;
+     * the hybrid table's rows have the unseen-style search, the held-out
+     * ones not (their record has no twin) */
+    int n_hybrid = 0, n_cold = 0, n_unseen = 0;
     cJSON *row;
-    cJSON_ArrayForEach(row, b) unseen += cJSON_IsTrue(cJSON_GetObjectItem(row, "generative")) &&
-                                         cJSON_GetObjectItem(row, "search_unseen_recall") != NULL;
-    assert_int_equal(unseen, 6); /* content, rec (in two tables) and atomic IDs; rec and atomic diverse */
+    cJSON_ArrayForEach(row, b) {
+        const char *table = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "table"));
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "name"));
+        const char *failed = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "failed"));
+        const int unseen = cJSON_GetObjectItemCaseSensitive(row, "search_unseen_recall") != NULL;
+        assert_non_null(table);
+        n_unseen += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "generative")) && unseen;
+        if (strcmp(table, "hybrid") != 0 && strcmp(table, "warm") != 0 && strcmp(table, "cold") != 0) continue;
+        if (failed && failed[0]) fail_msg("row %s/%s failed: %s", table, name, failed);
+        n_hybrid += strcmp(name, "multi+dense") == 0;
+        n_cold += strcmp(table, "hybrid") != 0;
+        assert_non_null(cJSON_GetObjectItemCaseSensitive(row, "search_recall"));
+        assert_int_equal(unseen, strcmp(table, "hybrid") == 0);
+    }
+    assert_int_equal(n_hybrid, 1);
+    assert_int_equal(n_cold, 8);
+    /* content, multi (and diverse), the atomic IDs (and diverse), multi alone and re-ranked in the hybrid table */
+    assert_int_equal(n_unseen, 7);
     cJSON_Delete(a);
     cJSON_Delete(b);
-    /* rank 1 trained models 1 and 3 in its own directory, rank 0 adopted their records */
-    char path[1100];
-    snprintf(path, sizeof path, "%s/rank-1/models/content-rqkmeans-s2/eval.json", two);
-    assert_true(semid_path_exists(path));
-    snprintf(path, sizeof path, "%s/models/content-rqkmeans-s2/eval.json", two);
-    assert_true(semid_path_exists(path));
-    snprintf(path, sizeof path, "%s/models/content-rqkmeans-s2/model.safetensors", two);
-    assert_false(semid_path_exists(path));
-    /* and its evaluation on the unseen-style queries (in the rows compared above) */
-    snprintf(path, sizeof path, "%s/models/content-rqkmeans-s2-unseen.json", two);
-    assert_true(semid_path_exists(path));
+    /* rank 1 trained models 1 and 3 (content and multi, seed 2) in its own
+     * directory, with multi's hybrid and held-out-item records; rank 0
+     * adopted their records with their unseen-style twins, and has none of
+     * their weights */
+    const char *present[] = {"rank-1/models/content-rqkmeans-s2/eval.json",
+                             "rank-1/models/multi-rqkmeans-s2/hybrid.json",
+                             "rank-1/models/multi-rqkmeans-s2/cold/model.safetensors",
+                             "models/content-rqkmeans-s2/eval.json",
+                             "models/content-rqkmeans-s2-unseen.json",
+                             "models/multi-rqkmeans-s2/hybrid.json",
+                             "models/multi-rqkmeans-s2/hybrid-unseen.json",
+                             "models/multi-rqkmeans-s2/cold/hybrid.json"};
+    const char *absent[] = {"models/content-rqkmeans-s2/model.safetensors", "models/multi-rqkmeans-s2/model.safetensors",
+                            "models/multi-rqkmeans-s2/cold/model.safetensors"};
+    char path[1200];
+    for (size_t i = 0; i < sizeof present / sizeof present[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", two, present[i]);
+        if (!semid_path_exists(path)) fail_msg("missing %s", path);
+    }
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", two, absent[i]);
+        if (semid_path_exists(path)) fail_msg("unexpected %s", path);
+    }
 }
 
 /* Run under mpirun by test_allreduce_buckets: spans of odd sizes (one

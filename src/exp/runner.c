@@ -125,6 +125,15 @@ static semid_status row_copy(const exp_row *src, exp_table table, exp_row *dst) 
     return semid_fail(SEMID_ENOMEM, "out of memory");
 }
 
+/* One record of a model (exp_record_kind): its evaluations, or why it failed. */
+typedef struct job_record {
+    exp_eval evals[EXP_RECORD_MAX_EVALS]; /* exp_record_evals(kind) of them */
+    semid_status st;
+    char error[256];
+} job_record;
+
+struct model_job;
+
 /* A generative row: the ID table of (strategy, tokenizer), then one model per seed. */
 typedef struct gen_row {
     const char *strategy, *tokenizer;
@@ -132,25 +141,32 @@ typedef struct gen_row {
     const char *name, *label;
     int also_main; /* task-specific rows are shown in the main table too */
     int diverse;   /* also decoded with diverse beam search (decode.diverse) */
+    int hybrid;    /* hybrid.strategy's row: re-ranked (and with cold.fraction, given the held-out items) */
     exp_row row;
     exp_row diverse_row;
     semid_idtable ids;
     exp_key sid_key;
     int have_ids;
-    int same_as; /* index of an earlier row with the same models, or -1 */
+    int same_as;             /* index of an earlier row with the same models, or -1 */
+    struct model_job *jobs; /* its models, one a seed (those of same_as); NULL without IDs */
 } gen_row;
 
-/* One model to train and evaluate. */
+/* One model to train, and its records. */
 typedef struct model_job {
     gen_row *row;
     int seed_index;
-    exp_eval eval;
-    semid_status st;
-    char error[256];
-    exp_eval diverse_eval; /* row->diverse: the same model, diverse beam search */
-    semid_status diverse_st;
-    char diverse_error[256];
+    job_record rec[EXP_RECORD_N]; /* by exp_record_kind; those row_makes says */
 } model_job;
+
+/* Whether the models of a row make a record beside their own. */
+static int row_makes(const exp_config *cfg, const gen_row *g, exp_record_kind kind) {
+    switch (kind) {
+    case EXP_RECORD_DIVERSE: return g->diverse;
+    case EXP_RECORD_HYBRID: return g->hybrid;
+    case EXP_RECORD_COLD: return g->hybrid && cfg->cold_fraction > 0;
+    default: return 1;
+    }
+}
 
 /* Models in parallel: each job on one thread (its loops and BLAS inside
  * this team run on one thread each). Small models keep
@@ -165,102 +181,148 @@ static void job_model_name(const model_job *m, char name[96]) {
     snprintf(name, 96, "%s-%s", m->row->strategy, m->row->tokenizer);
 }
 
-/* Across ranks (dist/dist.h) job k was trained by rank k % N. Its
- * evaluation records, or its error, go from that rank to every other,
- * which caches them as its own (exp_stage_generative_adopt): every rank then
- * holds every model's figures, and rank 0 reports them. One record of job k (diverse: its diverse-beam evaluation;
- * unseen: that evaluation's on the unseen-style queries) from the rank
- * that made it to every other rank. */
-static semid_status share_record(const exp_config *cfg, const char *run_dir, const exp_unseen *unseen, model_job *m,
-                                 int k, int diverse) {
+/* A model that failed has no other record: each fails with its error (the
+ * rows say why). 1 when the model failed. */
+static int inherit_failure(model_job *m, exp_record_kind kind) {
+    const job_record *model = &m->rec[EXP_RECORD_MODEL];
+    if (kind == EXP_RECORD_MODEL || model->st == SEMID_OK) return 0;
+    m->rec[kind].st = model->st;
+    snprintf(m->rec[kind].error, sizeof m->rec[kind].error, "%s", model->error);
+    return 1;
+}
+
+/* Makes the records [from, to) of job m on the rank that trains it: each
+ * stage computes its record or reads it from the cache. */
+static void make_records(const exp_config *cfg, const char *run_dir, const semid_dataset *ds, const exp_unseen *unseen,
+                         const exp_key *data_key, model_job *m, exp_record_kind from, exp_record_kind to,
+                         int progress) {
+    char name[96];
+    job_model_name(m, name);
+    const int64_t seed = cfg->seeds[m->seed_index];
+    const exp_key *sid_key = &m->row->sid_key;
+    for (exp_record_kind kind = from; kind < to; kind++) {
+        job_record *r = &m->rec[kind];
+        if (!row_makes(cfg, m->row, kind) || inherit_failure(m, kind)) continue;
+        switch (kind) {
+        case EXP_RECORD_MODEL:
+            r->st = exp_stage_generative(cfg, run_dir, ds, unseen, sid_key, &m->row->ids, name, seed, progress, r->evals);
+            break;
+        case EXP_RECORD_DIVERSE:
+            r->st = exp_stage_diverse(cfg, run_dir, ds, unseen, sid_key, name, seed, r->evals);
+            break;
+        case EXP_RECORD_HYBRID:
+            r->st = exp_stage_hybrid(cfg, run_dir, ds, unseen, data_key, sid_key, name, seed, r->evals);
+            break;
+        default: r->st = exp_stage_cold(cfg, run_dir, ds, data_key, sid_key, name, seed, r->evals); break;
+        }
+        if (r->st != SEMID_OK) snprintf(r->error, sizeof r->error, "%s", semid_last_error());
+    }
+}
+
+static void free_jobs(model_job *jobs, int n_jobs) {
+    for (int k = 0; k < n_jobs; k++)
+        for (int kind = 0; kind < EXP_RECORD_N; kind++)
+            for (int i = 0; i < EXP_RECORD_MAX_EVALS; i++) exp_eval_free(&jobs[k].rec[kind].evals[i]);
+    free(jobs);
+}
+
+/* Across ranks (dist/dist.h) job k was trained by rank k % N. Each of its
+ * records, or its error, goes from that rank to every other, which caches
+ * it as its own (exp_stage_adopt): every rank then holds every model's
+ * figures, and rank 0 reports them. */
+static semid_status share_record(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                 const exp_unseen *unseen, const exp_key *data_key, model_job *m, int k,
+                                 exp_record_kind kind) {
     const int rank = semid_dist_rank(), owner = k % semid_dist_size();
-    semid_status *mst = diverse ? &m->diverse_st : &m->st;
-    exp_eval *eval = diverse ? &m->diverse_eval : &m->eval;
-    char *error = diverse ? m->diverse_error : m->error;
-    const size_t error_size = diverse ? sizeof m->diverse_error : sizeof m->error;
+    const int n = exp_record_files(kind, unseen), n_evals = exp_record_evals(kind);
+    job_record *r = &m->rec[kind];
     char name[96];
     job_model_name(m, name);
     int64_t seed = cfg->seeds[m->seed_index];
-    char *text = NULL;
-    size_t len = 0;
-    int64_t head[2] = {0, 0}; /* status, bytes */
+    char *texts[EXP_RECORD_MAX_FILES] = {NULL};
+    size_t lens[EXP_RECORD_MAX_FILES] = {0};
+    int64_t head[1 + EXP_RECORD_MAX_FILES] = {0}; /* status, each file's bytes (failed: the error's) */
     if (rank == owner) {
-        if (*mst == SEMID_OK) {
-            *mst = exp_stage_generative_record(run_dir, name, seed, diverse, unseen != NULL, &text, &len);
-            if (*mst != SEMID_OK) {
-                exp_eval_free(eval);
-                snprintf(error, error_size, "%s", semid_last_error());
-            }
+        for (int i = 0; i < n && r->st == SEMID_OK; i++) {
+            r->st = exp_stage_record(run_dir, name, seed, kind, i, &texts[i], &lens[i]);
+            if (r->st != SEMID_OK) snprintf(r->error, sizeof r->error, "%s", semid_last_error());
         }
-        if (*mst != SEMID_OK) {
-            free(text);
-            len = strlen(error) + 1;
-            text = malloc(len);
-            if (text) memcpy(text, error, len);
-            else len = 0;
+        if (r->st != SEMID_OK) {
+            for (int i = 0; i < n; i++) free(texts[i]), texts[i] = NULL, lens[i] = 0;
+            for (int i = 0; i < n_evals; i++) exp_eval_free(&r->evals[i]);
+            lens[0] = strlen(r->error) + 1;
+            if ((texts[0] = malloc(lens[0]))) memcpy(texts[0], r->error, lens[0]);
+            else lens[0] = 0;
         }
-        head[0] = *mst;
-        head[1] = (int64_t)len;
+        head[0] = r->st;
+        for (int i = 0; i < n; i++) head[1 + i] = (int64_t)lens[i];
     }
     semid_status st = semid_dist_broadcast(head, sizeof head, owner);
-    if (st == SEMID_OK && rank != owner) {
-        len = (size_t)head[1];
-        text = malloc(len + 1);
-        if (!text) return semid_fail(SEMID_ENOMEM, "out of memory for the record of model %s seed %lld", name, (long long)seed);
-        text[len] = '\0';
+    for (int i = 0; i < n && st == SEMID_OK; i++) {
+        if (rank != owner) {
+            lens[i] = (size_t)head[1 + i];
+            if (!(texts[i] = malloc(lens[i] + 1)))
+                st = semid_fail(SEMID_ENOMEM, "out of memory for a record of model %s seed %lld", name, (long long)seed);
+            else texts[i][lens[i]] = '\0';
+        }
+        if (st == SEMID_OK && lens[i] > 0) st = semid_dist_broadcast(texts[i], lens[i], owner);
     }
-    if (st == SEMID_OK && len > 0) st = semid_dist_broadcast(text, len, owner);
     if (st == SEMID_OK && rank != owner) {
         if (head[0] == SEMID_OK) {
-            *mst = exp_stage_generative_adopt(cfg, run_dir, &m->row->sid_key, unseen, name, seed, diverse, text, len,
-                                              eval);
-            if (*mst != SEMID_OK) snprintf(error, error_size, "%s", semid_last_error());
+            r->st = exp_stage_adopt(cfg, run_dir, ds, data_key, &m->row->sid_key, unseen, name, seed, kind,
+                                    (const char *const *)texts, lens, r->evals);
+            if (r->st != SEMID_OK) snprintf(r->error, sizeof r->error, "%s", semid_last_error());
         } else {
-            *mst = (semid_status)head[0];
-            snprintf(error, error_size, "%s", text);
-            exp_eval_free(eval); /* an unseen-style record's failure: the record adopted before goes too */
+            r->st = (semid_status)head[0];
+            snprintf(r->error, sizeof r->error, "%s", texts[0]);
         }
     }
-    free(text);
+    for (int i = 0; i < n; i++) free(texts[i]);
     return st;
 }
 
-/* A record, then (queries.unseen_style) its evaluation on the unseen-style
- * queries, unless the first failed. */
-static semid_status share_records(const exp_config *cfg, const char *run_dir, const exp_unseen *unseen, model_job *m,
-                                  int k, int diverse) {
-    SEMID_TRY(share_record(cfg, run_dir, NULL, m, k, diverse));
-    semid_status st = diverse ? m->diverse_st : m->st;
-    return st == SEMID_OK && unseen->on ? share_record(cfg, run_dir, unseen, m, k, diverse) : SEMID_OK;
-}
-
-static semid_status share_models(const exp_config *cfg, const char *run_dir, const exp_unseen *unseen,
-                                 model_job *jobs, int n_jobs) {
-    for (int k = 0; k < n_jobs; k++) {
-        SEMID_TRY(share_records(cfg, run_dir, unseen, &jobs[k], k, 0));
-        if (jobs[k].st != SEMID_OK) jobs[k].diverse_st = jobs[k].st;
-        /* A model that failed has no diverse evaluation: its row says why. */
-        if (jobs[k].row->diverse && jobs[k].st == SEMID_OK) SEMID_TRY(share_records(cfg, run_dir, unseen, &jobs[k], k, 1));
-    }
+static semid_status share_models(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                 const exp_unseen *unseen, const exp_key *data_key, model_job *jobs, int n_jobs) {
+    for (int k = 0; k < n_jobs; k++)
+        for (exp_record_kind kind = 0; kind < EXP_RECORD_N; kind++)
+            if (row_makes(cfg, jobs[k].row, kind) && !inherit_failure(&jobs[k], kind))
+                SEMID_TRY(share_record(cfg, run_dir, ds, unseen, data_key, &jobs[k], k, kind));
     return SEMID_OK;
 }
 
-/* What the ranks' job lists are made of: the ID tables of the rows, and
- * which rows train models. */
-static uint64_t jobs_fingerprint(const gen_row *rows, int n_rows, int n_jobs) {
+/* Adds one evaluation of a record to a row, or fails the row with the
+ * record's error. */
+static semid_status row_add_record(exp_row *row, const job_record *r, const exp_eval *e) {
+    semid_status st = r->st == SEMID_OK ? row_add_eval(row, e) : semid_fail(r->st, "%s", r->error);
+    if (st != SEMID_OK) row_fail(row, st);
+    return st;
+}
+
+/* What the ranks' job lists are made of: the ID tables of the rows, which
+ * rows train models and the records they make. */
+static uint64_t jobs_fingerprint(const exp_config *cfg, const gen_row *rows, int n_rows, int n_jobs) {
     semid_xxh64_state h;
     semid_xxh64_init(&h);
     semid_xxh64_update(&h, &n_jobs, sizeof n_jobs);
     for (int i = 0; i < n_rows; i++) {
         uint64_t f = rows[i].have_ids ? rows[i].ids.fingerprint : 0;
+        int records = 0;
+        for (int kind = 0; kind < EXP_RECORD_N; kind++) records |= row_makes(cfg, &rows[i], kind) << kind;
         semid_xxh64_update(&h, &f, sizeof f);
         semid_xxh64_update(&h, &rows[i].same_as, sizeof rows[i].same_as);
+        semid_xxh64_update(&h, &records, sizeof records);
     }
     return semid_xxh64_final(&h);
 }
 
+/* The rows' models, trained (rank r of N: jobs r, r + N, ...) and their
+ * records shared; *jobs_out holds the records until the hybrid and cold rows
+ * are made (free_jobs). */
 static semid_status generative_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                    const exp_unseen *unseen, const exp_key *data_key, gen_row *rows, int n_rows) {
+                                    const exp_unseen *unseen, const exp_key *data_key, gen_row *rows, int n_rows,
+                                    model_job **jobs_out, int *n_jobs_out) {
+    *jobs_out = NULL;
+    *n_jobs_out = 0;
     /* ID tables first (fast, and they share embeddings through the cache). */
     int n_jobs = 0;
     for (int i = 0; i < n_rows; i++) {
@@ -298,6 +360,7 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
             if (rows[e].have_ids && strcmp(rows[e].strategy, rows[i].strategy) == 0 &&
                 strcmp(rows[e].tokenizer, rows[i].tokenizer) == 0)
                 rows[i].same_as = e;
+        rows[i].jobs = rows[i].same_as >= 0 ? rows[rows[i].same_as].jobs : rows[i].have_ids ? &jobs[j] : NULL;
         for (int s = 0; rows[i].have_ids && rows[i].same_as < 0 && s < cfg->n_seeds; s++)
             jobs[j++] = (model_job){.row = &rows[i], .seed_index = s};
     }
@@ -305,7 +368,7 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
     /* Across ranks, rank r trains jobs r, r + N, ...: the ranks must have
      * made the same jobs from the same ID tables. */
     const int rank = semid_dist_rank(), ranks = semid_dist_size();
-    semid_status st = semid_dist_check_same(jobs_fingerprint(rows, n_rows, n_jobs), "Semantic-ID tables");
+    semid_status st = semid_dist_check_same(jobs_fingerprint(cfg, rows, n_rows, n_jobs), "Semantic-ID tables");
     if (st != SEMID_OK) {
         for (int i = 0; i < n_rows; i++)
             if (rows[i].have_ids) semid_idtable_free(&rows[i].ids);
@@ -322,20 +385,9 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(par > 1 ? par : 1) if (par > 1)
     for (int k = 0; k < n_jobs; k++) {
         if (k % ranks != rank) continue;
-        model_job *m = &jobs[k];
-        char model_name[96];
-        job_model_name(m, model_name);
         int saved = semid_threads_push(par > 1 ? 1 : 0);
         int solo = semid_dist_solo_push(); /* a model is this rank's alone */
-        m->st = exp_stage_generative(cfg, run_dir, ds, unseen, &m->row->sid_key, &m->row->ids, model_name,
-                                     cfg->seeds[m->seed_index], par == 1, &m->eval);
-        if (m->st != SEMID_OK) snprintf(m->error, sizeof m->error, "%s", semid_last_error());
-        m->diverse_st = m->st;
-        if (m->st == SEMID_OK && m->row->diverse) {
-            m->diverse_st = exp_stage_diverse(cfg, run_dir, ds, unseen, &m->row->sid_key, model_name,
-                                              cfg->seeds[m->seed_index], &m->diverse_eval);
-            if (m->diverse_st != SEMID_OK) snprintf(m->diverse_error, sizeof m->diverse_error, "%s", semid_last_error());
-        }
+        make_records(cfg, run_dir, ds, unseen, data_key, &jobs[k], EXP_RECORD_MODEL, EXP_RECORD_HYBRID, par == 1);
         semid_dist_solo_pop(solo);
         semid_threads_pop(saved);
         if (par > 1) {
@@ -344,29 +396,24 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         }
     }
     if (par > 1) semid_progress_finish(&prog, NULL);
-    if (ranks > 1) st = share_models(cfg, run_dir, unseen, jobs, n_jobs);
+    /* The hybrid and held-out-item records after, one model at a time with
+     * every thread: they read the embedding stages, which two threads must
+     * not fill at once. */
+    for (int k = rank; k < n_jobs; k += ranks) {
+        int solo = semid_dist_solo_push();
+        make_records(cfg, run_dir, ds, unseen, data_key, &jobs[k], EXP_RECORD_HYBRID, EXP_RECORD_N, par == 1);
+        semid_dist_solo_pop(solo);
+    }
+    if (ranks > 1) st = share_models(cfg, run_dir, ds, unseen, data_key, jobs, n_jobs);
     /* Seeds are added in order, so rows do not depend on which job ended first. */
     for (int k = 0; k < n_jobs; k++) {
         model_job *m = &jobs[k];
         exp_row *rows_of[2] = {&m->row->row, m->row->diverse ? &m->row->diverse_row : NULL};
-        exp_eval *evals[2] = {&m->eval, &m->diverse_eval};
-        semid_status sts[2] = {m->st, m->diverse_st};
-        const char *errors[2] = {m->error, m->st != SEMID_OK ? m->error : m->diverse_error};
         for (int d = 0; d < 2; d++) {
-            exp_row *row = rows_of[d];
-            if (!row || row->failed[0]) {
-                exp_eval_free(evals[d]);
-                continue;
-            }
-            semid_status js = sts[d];
-            if (js == SEMID_OK) {
-                js = row_add_eval(row, evals[d]);
-                exp_eval_free(evals[d]);
-            } else {
-                semid_fail(js, "%s", errors[d]);
-            }
-            if (js != SEMID_OK) row_fail(row, js);
-            if (js == SEMID_ENOMEM) st = js;
+            job_record *r = &m->rec[d ? EXP_RECORD_DIVERSE : EXP_RECORD_MODEL];
+            if (rows_of[d] && !rows_of[d]->failed[0] && row_add_record(rows_of[d], r, &r->evals[0]) == SEMID_ENOMEM)
+                st = SEMID_ENOMEM;
+            exp_eval_free(&r->evals[0]);
         }
     }
     for (int i = 0; i < n_rows; i++) {
@@ -382,7 +429,8 @@ static semid_status generative_rows(const exp_config *cfg, const char *run_dir, 
         snprintf(rows[i].row.name, sizeof rows[i].row.name, "%s", rows[i].name);
         snprintf(rows[i].row.label, sizeof rows[i].row.label, "%s", rows[i].label);
     }
-    free(jobs);
+    *jobs_out = jobs;
+    *n_jobs_out = n_jobs;
     return st;
 }
 
@@ -405,20 +453,23 @@ static semid_status add_row(exp_results *res, exp_row *row) {
     return st;
 }
 
+/* A row made from a model's other records when the model's own row failed. */
+static void row_fails_with_model(exp_row *row, const exp_row *model) {
+    snprintf(row->failed, sizeof row->failed, "its model failed: %.200s", model->failed);
+}
+
 /* hybrid.strategy's rows (EXP_TABLE_HYBRID): its model as trained, and the
  * same models re-ranked with the bi-encoder's dense index, one evaluation
- * per seed. The reference rows (the dense bi-encoder among them) show
- * beside them. */
-static semid_status hybrid_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                                const exp_unseen *unseen, const exp_key *data_key, const gen_row *g,
-                                exp_results *res) {
+ * per seed (its jobs' hybrid records). The reference rows (the dense
+ * bi-encoder among them) show beside them. */
+static semid_status hybrid_rows(const exp_config *cfg, const gen_row *g, exp_results *res) {
     exp_row alone;
     semid_status st = row_copy(&g->row, EXP_TABLE_HYBRID, &alone);
     if (st != SEMID_OK) return st;
     snprintf(alone.label, sizeof alone.label, "%s, generative only", g->label);
     SEMID_TRY(add_row(res, &alone));
     exp_row row;
-    char name[48], label[96], model_name[96];
+    char name[48], label[96];
     snprintf(name, sizeof name, "%s+dense", g->name);
     if (exp_hybrid_weight_rec(cfg) == cfg->hybrid_weight && !exp_hybrid_rec_enmf(cfg))
         snprintf(label, sizeof label, "%s + dense re-ranking (W %.2g, %d dense)", g->label, cfg->hybrid_weight,
@@ -427,62 +478,58 @@ static semid_status hybrid_rows(const exp_config *cfg, const char *run_dir, cons
         snprintf(label, sizeof label, "%s + dense re-ranking (W %.2g, rec W %.2g%s, %d dense)", g->label,
                  cfg->hybrid_weight, exp_hybrid_weight_rec(cfg), exp_hybrid_rec_enmf(cfg) ? " with ENMF" : "",
                  cfg->hybrid_dense_k);
-    snprintf(model_name, sizeof model_name, "%s-%s", g->strategy, g->tokenizer);
     row_init(&row, EXP_TABLE_HYBRID, name, label, 1);
-    if (g->row.failed[0]) snprintf(row.failed, sizeof row.failed, "its model failed: %s", g->row.failed);
+    if (g->row.failed[0]) row_fails_with_model(&row, &g->row);
     for (int s = 0; s < cfg->n_seeds && !row.failed[0]; s++) {
-        exp_eval e;
-        st = exp_stage_hybrid(cfg, run_dir, ds, unseen, data_key, &g->sid_key, model_name, cfg->seeds[s], &e);
-        if (st == SEMID_OK) {
-            st = row_add_eval(&row, &e);
-            exp_eval_free(&e);
+        const job_record *r = &g->jobs[s].rec[EXP_RECORD_HYBRID];
+        if (row_add_record(&row, r, &r->evals[0]) == SEMID_ENOMEM) {
+            exp_row_free_hits(&row);
+            return SEMID_ENOMEM;
         }
-        if (st != SEMID_OK) row_fail(&row, st);
-        if (st == SEMID_ENOMEM) return st;
     }
     if (!row.failed[0]) row_finish(&row);
     return add_row(res, &row);
 }
 
-/* cold.*: the hybrid strategy's models with the held-out items added,
- * four rankings (exp_cold_methods), warm and cold targets in their tables. */
-static semid_status cold_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                              const exp_key *data_key, const gen_row *g, exp_results *res) {
+/* cold.*: the hybrid strategy's models with the held-out items added (its
+ * jobs' cold records), four rankings (exp_cold_methods), warm and cold
+ * targets in their tables. */
+static semid_status cold_rows(const exp_config *cfg, const char *run_dir, const semid_dataset *ds, const gen_row *g,
+                              exp_results *res) {
     static const char *const labels[EXP_COLD_N] = {"generative only", "prefix expansion", "dense only (cosine)",
                                                    "hybrid"};
     exp_row rows[EXP_COLD_N][2];
-    char model_name[96];
-    snprintf(model_name, sizeof model_name, "%s-%s", g->strategy, g->tokenizer);
     for (int m = 0; m < EXP_COLD_N; m++)
         for (int c = 0; c < 2; c++) {
             char name[48], label[96];
             snprintf(name, sizeof name, "%s/%s", c ? "cold" : "warm", exp_cold_methods[m]);
             snprintf(label, sizeof label, "%s: %s", g->label, labels[m]);
             row_init(&rows[m][c], c ? EXP_TABLE_COLD : EXP_TABLE_WARM, name, label, 1);
+            if (g->row.failed[0]) row_fails_with_model(&rows[m][c], &g->row);
         }
     semid_dataset full;
-    semid_status st = exp_stage_dataset_full(cfg, run_dir, &full);
+    semid_status st = g->row.failed[0] ? SEMID_OK : exp_stage_dataset_full(cfg, run_dir, &full);
+    const int loaded = st == SEMID_OK && !g->row.failed[0];
     for (int s = 0; s < cfg->n_seeds && st == SEMID_OK && !rows[0][0].failed[0]; s++) {
-        exp_eval out[EXP_COLD_N];
-        semid_status es = exp_stage_cold(cfg, run_dir, ds, data_key, &g->sid_key, model_name, cfg->seeds[s], out);
+        const job_record *r = &g->jobs[s].rec[EXP_RECORD_COLD];
+        semid_status es = r->st == SEMID_OK ? SEMID_OK : semid_fail(r->st, "%s", r->error);
         for (int m = 0; m < EXP_COLD_N && es == SEMID_OK; m++) {
             exp_eval parts[2];
-            es = exp_cold_split(&full, ds->n_items, &out[m], &parts[0], &parts[1]);
+            es = exp_cold_split(&full, ds->n_items, &r->evals[m], &parts[0], &parts[1]);
             for (int c = 0; c < 2 && es == SEMID_OK; c++) es = row_add_eval(&rows[m][c], &parts[c]);
-            if (es == SEMID_OK) exp_eval_free(&parts[0]), exp_eval_free(&parts[1]);
+            exp_eval_free(&parts[0]), exp_eval_free(&parts[1]); /* the split set both, even failing */
         }
-        for (int m = 0; m < EXP_COLD_N; m++) exp_eval_free(&out[m]);
         if (es == SEMID_ENOMEM) st = es;
         for (int m = 0; m < EXP_COLD_N && es != SEMID_OK; m++) row_fail(&rows[m][0], es), row_fail(&rows[m][1], es);
     }
-    if (st == SEMID_OK) semid_dataset_free(&full);
-    else if (st != SEMID_ENOMEM)
+    if (loaded) semid_dataset_free(&full);
+    if (st != SEMID_OK && st != SEMID_ENOMEM)
         for (int m = 0; m < EXP_COLD_N; m++) row_fail(&rows[m][0], st), row_fail(&rows[m][1], st), st = SEMID_OK;
     for (int m = 0; m < EXP_COLD_N; m++)
         for (int c = 0; c < 2; c++) {
             if (!rows[m][c].failed[0]) row_finish(&rows[m][c]);
             if (st == SEMID_OK) st = add_row(res, &rows[m][c]);
-            else free(rows[m][c].search_hits), free(rows[m][c].rec_hits);
+            else exp_row_free_hits(&rows[m][c]);
         }
     return st;
 }
@@ -517,7 +564,8 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         rows[i] = (gen_row){.strategy = def->name, .tokenizer = tokenizer, .name = def->name, .label = def->label,
                             .table = def->task_specific ? EXP_TABLE_MOTIVATION : EXP_TABLE_MAIN,
                             .also_main = def->task_specific && def->in_main,
-                            .diverse = cfg->decode_diverse && def->in_main};
+                            .diverse = cfg->decode_diverse && def->in_main,
+                            .hybrid = strcmp(def->name, cfg->hybrid_strategy) == 0};
     }
     for (int i = 0; i < cfg->n_ablation; i++)
         rows[cfg->n_strategies + i] =
@@ -527,12 +575,15 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         rows[n_gen - 1] = (gen_row){.strategy = ATOMIC_STRATEGY, .tokenizer = ATOMIC_TOKENIZER, .name = "atomic",
                                     .label = "atomic IDs (one token per item)", .table = EXP_TABLE_REFERENCE,
                                     .diverse = cfg->decode_diverse};
-    semid_status st = generative_rows(cfg, run_dir, ds, unseen, data_key, rows, n_gen);
-    for (int i = 0; i < cfg->n_strategies && st == SEMID_OK && cfg->hybrid_strategy[0]; i++)
-        if (strcmp(rows[i].strategy, cfg->hybrid_strategy) == 0) {
-            st = hybrid_rows(cfg, run_dir, ds, unseen, data_key, &rows[i], res);
-            if (st == SEMID_OK && cfg->cold_fraction > 0) st = cold_rows(cfg, run_dir, ds, data_key, &rows[i], res);
+    model_job *jobs;
+    int n_jobs;
+    semid_status st = generative_rows(cfg, run_dir, ds, unseen, data_key, rows, n_gen, &jobs, &n_jobs);
+    for (int i = 0; i < n_gen && st == SEMID_OK; i++)
+        if (rows[i].hybrid) {
+            st = hybrid_rows(cfg, &rows[i], res);
+            if (st == SEMID_OK && cfg->cold_fraction > 0) st = cold_rows(cfg, run_dir, ds, &rows[i], res);
         }
+    free_jobs(jobs, n_jobs);
     for (int i = 0; i < n_gen && st == SEMID_OK; i++) {
         if (rows[i].also_main) {
             exp_row copy;
@@ -643,15 +694,12 @@ static semid_status exp_run_in(const exp_config *cfg, const char *run_dir, exp_r
 
 semid_status exp_run(const exp_config *cfg, const char *run_dir_in, exp_results *res) {
     exp_results_init(res, cfg->k);
-    /* The hybrid and held-out-item rows decode with the models' weights,
-     * which stay on the rank that trained them. */
-    if (semid_dist_size() > 1 && (cfg->hybrid_strategy[0] || cfg->cold_fraction > 0))
-        return semid_fail(SEMID_EINVAL, "keys 'hybrid.strategy' and 'cold.fraction' need every model on one rank: run "
-                                        "this experiment without a launcher (or with -np 1)");
     /* Across ranks, rank r > 0 works in RUN/rank-r (a directory of its own
      * machine, or beside rank 0's on a shared file system): it computes the
      * same data, embeddings and IDs as rank 0, trains its share of the
-     * models, and sends their figures to rank 0, which reports. */
+     * models, evaluates them (hybrid and held-out items too: they decode
+     * with the weights, which stay here) and sends their figures to the
+     * other ranks; rank 0 reports. */
     char *own_dir = NULL;
     const char *run_dir = run_dir_in;
     if (semid_dist_rank() > 0) {

@@ -112,13 +112,13 @@ semid_status exp_stage_cold(const exp_config *cfg, const char *run_dir, const se
                             exp_eval out[EXP_COLD_N]) {
     memset(out, 0, sizeof(exp_eval) * EXP_COLD_N);
     const char *method = exp_hybrid_embedding(cfg);
-    exp_key hkey, key;
-    SEMID_TRY(exp_hybrid_key(cfg, run_dir, warm, data_key, sid_key, name, seed, &hkey));
-    SEMID_TRY(exp_key_cold(cfg, &hkey, &key));
-    char model_rel[160], stage[192], rel[EXP_COLD_N][224], tok_rel[160], enc_rel[96], npy_rel[96];
-    snprintf(model_rel, sizeof model_rel, "models/%s-s%lld", name, (long long)seed);
-    snprintf(stage, sizeof stage, "%s/cold", model_rel);
-    for (int m = 0; m < EXP_COLD_N; m++) snprintf(rel[m], sizeof rel[m], "%s/%s.json", stage, exp_cold_methods[m]);
+    exp_key key;
+    SEMID_TRY(exp_record_key(cfg, run_dir, warm, data_key, sid_key, NULL, name, seed, EXP_RECORD_COLD, &key, NULL));
+    exp_record_place model, p;
+    exp_record_place_of(name, seed, EXP_RECORD_MODEL, &model);
+    exp_record_place_of(name, seed, EXP_RECORD_COLD, &p);
+    const char *model_rel = model.stage, *stage = p.stage;
+    char tok_rel[160], enc_rel[96], npy_rel[96];
     snprintf(tok_rel, sizeof tok_rel, "sid/%s.tok", name);
     snprintf(enc_rel, sizeof enc_rel, "emb/%s.encoder", method);
     snprintf(npy_rel, sizeof npy_rel, "emb/%s.npy", method);
@@ -126,7 +126,7 @@ semid_status exp_stage_cold(const exp_config *cfg, const char *run_dir, const se
     int cached = exp_stage_fresh(run_dir, stage, &key);
     semid_status st = SEMID_OK;
     for (int m = 0; m < EXP_COLD_N && st == SEMID_OK; m++) {
-        paths[m] = semid_path_join(run_dir, rel[m]);
+        paths[m] = semid_path_join(run_dir, p.rel[m]);
         if (!paths[m]) st = semid_fail(SEMID_ENOMEM, "out of memory");
         else if (cached && exp_eval_load(paths[m], &out[m]) != SEMID_OK) cached = 0, semid_clear_error();
     }

@@ -28,6 +28,12 @@ void exp_eval_free(exp_eval *e) {
     memset(e, 0, sizeof *e);
 }
 
+void exp_eval_take_unseen(exp_eval *out, exp_eval *twin) {
+    out->unseen = twin->search;
+    memset(&twin->search, 0, sizeof twin->search);
+    out->seconds += twin->seconds;
+}
+
 /* Appends a number to an array; 0 when out of memory. */
 static int append_number(cJSON *a, double v) {
     cJSON *n = cJSON_CreateNumber(v);
@@ -158,8 +164,7 @@ static semid_status add_unseen(const char *run_dir, const exp_unseen *u, const c
                                unseen_search_fn fn, const void *ctx, exp_eval *out) {
     if (!u || !u->on || !fn) return SEMID_OK;
     char ustage[240], rel[256];
-    snprintf(ustage, sizeof ustage, "%s-unseen", stage);
-    snprintf(rel, sizeof rel, "%s.json", ustage);
+    exp_unseen_place(stage, ustage, rel);
     exp_key ukey = exp_key_unseen_eval(key, &u->key);
     char *path = semid_path_join(run_dir, rel);
     if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
@@ -180,9 +185,7 @@ static semid_status add_unseen(const char *run_dir, const exp_unseen *u, const c
         }
     }
     if (st == SEMID_OK) {
-        out->unseen = e.search;
-        memset(&e.search, 0, sizeof e.search);
-        out->seconds += e.seconds;
+        exp_eval_take_unseen(out, &e);
     } else {
         semid_fail_context(st, "%s on the unseen-style queries", stage);
     }
@@ -235,70 +238,17 @@ static semid_status evaluate_bundle(const char *dir, const semid_dataset *ds, co
     return st;
 }
 
-/* A model's stage (RUN/models/<name>-s<seed>) and its evaluation record;
- * diverse: the stage and record of its diverse-beam evaluation; unseen:
- * of that evaluation on the unseen-style queries (as add_unseen names them). */
-static void model_stage(const char *name, int64_t seed, int diverse, int unseen, char stage[224], char rel[240]) {
-    char model[160];
-    snprintf(model, sizeof model, "models/%s-s%lld", name, (long long)seed);
-    snprintf(stage, 224, "%s%s%s", model, diverse ? "/diverse" : "", unseen ? "-unseen" : "");
-    if (unseen) snprintf(rel, 240, "%s.json", stage);
-    else snprintf(rel, 240, "%s/%s", model, diverse ? "eval-diverse.json" : "eval.json");
-}
-
-semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, int unseen,
-                                         char **text, size_t *len) {
-    char stage[224], rel[240];
-    model_stage(name, seed, diverse, unseen, stage, rel);
-    char *path = semid_path_join(run_dir, rel);
-    if (!path) return semid_fail(SEMID_ENOMEM, "out of memory");
-    semid_status st = semid_read_file_verified(path, text, len);
-    free(path);
-    return st;
-}
-
-semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_dir, const exp_key *sid_key,
-                                        const exp_unseen *unseen, const char *name, int64_t seed, int diverse,
-                                        const char *text, size_t len, exp_eval *out) {
-    if (!unseen) memset(out, 0, sizeof *out);
-    char stage[224], rel[240];
-    model_stage(name, seed, diverse, unseen != NULL, stage, rel);
-    exp_key key, model_key;
-    semid_status st = exp_key_model(cfg, sid_key, seed, &model_key);
-    key = model_key;
-    if (st == SEMID_OK && diverse) st = exp_key_diverse(cfg, &model_key, &key);
-    if (unseen) key = exp_key_unseen_eval(&key, &unseen->key);
-    char *dir = semid_path_join(run_dir, rel), *path = semid_path_join(run_dir, rel);
-    char *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash) *slash = '\0'; /* the record's folder */
-    if (st == SEMID_OK) st = dir && path ? semid_mkdirs(dir) : semid_fail(SEMID_ENOMEM, "out of memory");
-    if (st == SEMID_OK) st = semid_write_file_summed(path, text, len);
-    exp_eval e;
-    memset(&e, 0, sizeof e);
-    if (st == SEMID_OK) st = exp_eval_load(path, unseen ? &e : out);
-    if (st == SEMID_OK) st = exp_stage_mark(run_dir, stage, &key);
-    if (st == SEMID_OK && unseen) { /* its search is the row's unseen-style search */
-        out->unseen = e.search;
-        memset(&e.search, 0, sizeof e.search);
-        out->seconds += e.seconds;
-    }
-    exp_eval_free(&e);
-    if (st != SEMID_OK) exp_eval_free(out);
-    free(dir);
-    free(path);
-    return st;
-}
-
 semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                   const exp_unseen *unseen, const exp_key *sid_key, const semid_idtable *table,
                                   const char *name, int64_t seed, int progress, exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char stage[224], rel[240];
-    model_stage(name, seed, 0, 0, stage, rel);
+    exp_record_place p;
+    exp_record_place_of(name, seed, EXP_RECORD_MODEL, &p);
+    const char *stage = p.stage;
     exp_key key;
-    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &key));
+    SEMID_TRY(exp_record_key(cfg, NULL, ds, NULL, sid_key, NULL, name, seed, EXP_RECORD_MODEL, &key, NULL));
     char *dir = semid_path_join(run_dir, stage);
-    char *eval_path = semid_path_join(run_dir, rel);
+    char *eval_path = semid_path_join(run_dir, p.rel[0]);
     if (!dir || !eval_path) {
         free(dir);
         free(eval_path);
@@ -379,14 +329,14 @@ semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const
                                const exp_unseen *unseen, const exp_key *sid_key, const char *name, int64_t seed,
                                exp_eval *out) {
     memset(out, 0, sizeof *out);
-    char model[224], stage[224], rel[240], model_rel[240];
-    model_stage(name, seed, 0, 0, model, model_rel);
-    model_stage(name, seed, 1, 0, stage, rel);
-    exp_key model_key, key;
-    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
-    SEMID_TRY(exp_key_diverse(cfg, &model_key, &key));
-    char *dir = semid_path_join(run_dir, model);
-    char *eval_path = semid_path_join(run_dir, rel);
+    exp_record_place model, p;
+    exp_record_place_of(name, seed, EXP_RECORD_MODEL, &model);
+    exp_record_place_of(name, seed, EXP_RECORD_DIVERSE, &p);
+    const char *stage = p.stage;
+    exp_key key;
+    SEMID_TRY(exp_record_key(cfg, NULL, ds, NULL, sid_key, NULL, name, seed, EXP_RECORD_DIVERSE, &key, NULL));
+    char *dir = semid_path_join(run_dir, model.stage);
+    char *eval_path = semid_path_join(run_dir, p.rel[0]);
     semid_status st = dir && eval_path ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
     semid_gen_decode_options o = semid_gen_decode_defaults();
     o.diverse = 1;
@@ -431,29 +381,6 @@ void exp_hybrid_options(const exp_config *cfg, semid_hybrid_options *search, sem
     *rec = *search;
     rec->weight = exp_hybrid_weight_rec(cfg);
     rec->dot = exp_hybrid_rec_enmf(cfg);
-}
-
-semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                            const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
-                            exp_key *key) {
-    const char *method = exp_hybrid_embedding(cfg);
-    if (!method) return semid_fail(SEMID_EINVAL, "hybrid rows: key 'hybrid.strategy' names no bi-encoder strategy");
-    char model_stage[160];
-    snprintf(model_stage, sizeof model_stage, "models/%s-s%lld", name, (long long)seed);
-    semid_matrix items = {0};
-    exp_key emb_key, model_key;
-    SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &items, &emb_key));
-    semid_matrix_free(&items); /* the dense index reads them from their file */
-    if (exp_hybrid_rec_enmf(cfg)) { /* ENMF's vectors: computed here when no strategy read them */
-        exp_key enmf_key;
-        SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, "rec", &items, &enmf_key));
-        semid_matrix_free(&items);
-        emb_key = exp_key_combine(&emb_key, &enmf_key);
-    }
-    SEMID_TRY(exp_key_model(cfg, sid_key, seed, &model_key));
-    if (!exp_stage_fresh(run_dir, model_stage, &model_key))
-        return semid_fail(SEMID_EINVAL, "hybrid row: the model %s is not trained with these settings", model_stage);
-    return exp_key_hybrid(cfg, &model_key, &emb_key, key);
 }
 
 /* A hybrid evaluation of the model in dir with the dense index of the
@@ -501,15 +428,16 @@ semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const 
     memset(out, 0, sizeof *out);
     const char *method = exp_hybrid_embedding(cfg);
     if (!method) return semid_fail(SEMID_EINVAL, "hybrid rows: key 'hybrid.strategy' names no bi-encoder strategy");
-    char model_stage[160], stage[192], rel[200], enc_rel[96], npy_rel[96];
-    snprintf(model_stage, sizeof model_stage, "models/%s-s%lld", name, (long long)seed);
-    snprintf(stage, sizeof stage, "%s/hybrid", model_stage);
-    snprintf(rel, sizeof rel, "%s.json", stage);
+    char enc_rel[96], npy_rel[96];
+    exp_record_place model, p;
+    exp_record_place_of(name, seed, EXP_RECORD_MODEL, &model);
+    exp_record_place_of(name, seed, EXP_RECORD_HYBRID, &p);
+    const char *stage = p.stage;
     snprintf(enc_rel, sizeof enc_rel, "emb/%s.encoder", method);
     snprintf(npy_rel, sizeof npy_rel, "emb/%s.npy", method);
     exp_key key;
-    SEMID_TRY(exp_hybrid_key(cfg, run_dir, ds, data_key, sid_key, name, seed, &key));
-    char *dir = semid_path_join(run_dir, model_stage), *path = semid_path_join(run_dir, rel);
+    SEMID_TRY(exp_record_key(cfg, run_dir, ds, data_key, sid_key, NULL, name, seed, EXP_RECORD_HYBRID, &key, NULL));
+    char *dir = semid_path_join(run_dir, model.stage), *path = semid_path_join(run_dir, p.rel[0]);
     char *enc = semid_path_join(run_dir, enc_rel), *npy = semid_path_join(run_dir, npy_rel);
     semid_status st = dir && path && enc && npy ? SEMID_OK : semid_fail(SEMID_ENOMEM, "out of memory");
     hybrid_ctx c = {cfg, run_dir, dir, enc, npy};

@@ -84,6 +84,9 @@ typedef struct exp_eval {
 } exp_eval;
 
 void exp_eval_free(exp_eval *e);
+/* Moves the search of `twin`, an evaluation on the unseen-style queries, to
+ * out->unseen (its time added to out's). */
+void exp_eval_take_unseen(exp_eval *out, exp_eval *twin);
 semid_status exp_eval_save(const exp_eval *e, const char *path);
 semid_status exp_eval_load(const char *path, exp_eval *e);
 
@@ -102,21 +105,18 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
 semid_status exp_stage_diverse(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                const exp_unseen *unseen, const exp_key *sid_key, const char *name, int64_t seed,
                                exp_eval *out);
-/* A hybrid row's seed (hybrid.*): the model exp_stage_generative trained
- * (RUN/models/<name>-s<seed>/, which must be fresh) re-ranked with the dense
- * index of exp_hybrid_embedding(cfg) (its text tower RUN/emb/<m>.encoder and
- * item vectors RUN/emb/<m>.npy), evaluated on the test split. */
 /* The hybrid rows' ranking options for search and for recommendation
  * (hybrid.weight, hybrid.weight_rec, hybrid.dense_k, k; rec by dot product
  * when its dense side is ENMF's). */
 void exp_hybrid_options(const exp_config *cfg, semid_hybrid_options *search, semid_hybrid_options *rec);
+/* A hybrid row's seed (hybrid.*): the model exp_stage_generative trained
+ * (RUN/models/<name>-s<seed>/, which must be fresh) re-ranked with the dense
+ * index of exp_hybrid_embedding(cfg) (its text tower RUN/emb/<m>.encoder and
+ * item vectors RUN/emb/<m>.npy), evaluated on the test split
+ * (RUN/models/<name>-s<seed>/hybrid.json). */
 semid_status exp_stage_hybrid(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                               const exp_unseen *unseen, const exp_key *data_key, const exp_key *sid_key,
                               const char *name, int64_t seed, exp_eval *out);
-/* The key of that evaluation (fails when the model is not trained). */
-semid_status exp_hybrid_key(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
-                            const exp_key *data_key, const exp_key *sid_key, const char *name, int64_t seed,
-                            exp_key *key);
 
 /* The cold-item evaluation (cold.*) of hybrid.strategy's model of one seed:
  * the model copied to RUN/models/<name>-s<seed>/cold/, the held-out items
@@ -132,20 +132,60 @@ semid_status exp_stage_cold(const exp_config *cfg, const char *run_dir, const se
  * cold targets (items >= n_warm are cold). */
 semid_status exp_cold_split(const semid_dataset *full, int32_t n_warm, const exp_eval *e, exp_eval *warm,
                             exp_eval *cold);
-/* A model's evaluation record as exp_stage_generative cached it (the text
- * of RUN/models/<name>-s<seed>/eval.json, checksum verified; with diverse,
- * exp_stage_diverse's eval-diverse.json; with unseen, that evaluation's on
- * the unseen-style queries), to send to the other ranks of an experiment
- * across ranks (runner.c). */
-semid_status exp_stage_generative_record(const char *run_dir, const char *name, int64_t seed, int diverse, int unseen,
-                                         char **text, size_t *len);
-/* Takes a record another rank made for the same model: cached in this run
- * as if made here (a rerun reuses it), and loaded into *out. With unseen
- * (unseen = 1 above), the record of that evaluation on the unseen-style
- * queries: its search becomes out->unseen, the rest of *out kept. */
-semid_status exp_stage_generative_adopt(const exp_config *cfg, const char *run_dir, const exp_key *sid_key,
-                                        const exp_unseen *unseen, const char *name, int64_t seed, int diverse,
-                                        const char *text, size_t len, exp_eval *out);
+
+/* A model's evaluation records, each the cache of one stage above, in
+ * RUN/models/<name>-s<seed>/: its own (exp_stage_generative, eval.json),
+ * with diverse beam search (exp_stage_diverse, eval-diverse.json),
+ * re-ranked with the dense index (exp_stage_hybrid, hybrid.json) and with
+ * the held-out items (exp_stage_cold, cold/<method>.json: EXP_COLD_N
+ * evaluations). With queries.unseen_style the first three hold one file
+ * more, their search on the unseen-style queries (exp_unseen_place: its
+ * own stage and key). An experiment across ranks (runner.c) sends each
+ * from the rank that trained the model to the others, which adopt it. */
+typedef enum exp_record_kind {
+    EXP_RECORD_MODEL,
+    EXP_RECORD_DIVERSE,
+    EXP_RECORD_HYBRID,
+    EXP_RECORD_COLD,
+    EXP_RECORD_N
+} exp_record_kind;
+enum { EXP_RECORD_MAX_EVALS = EXP_COLD_N, EXP_RECORD_MAX_FILES = EXP_RECORD_MAX_EVALS + 1 };
+/* The evaluations a record holds: EXP_COLD_N for the cold one, else 1. */
+int exp_record_evals(exp_record_kind kind);
+/* Its files: those evaluations, and the unseen-style twin when unseen is on
+ * (model, diverse and hybrid records). */
+int exp_record_files(exp_record_kind kind, const exp_unseen *unseen);
+/* Where a record is cached, relative to the run directory: its stage
+ * (exp/cache.h) and files (rel[exp_record_evals(kind)]: the twin's, under
+ * twin_stage). */
+typedef struct exp_record_place {
+    char stage[224];
+    char twin_stage[240];
+    char rel[EXP_RECORD_MAX_FILES][256];
+} exp_record_place;
+void exp_record_place_of(const char *name, int64_t seed, exp_record_kind kind, exp_record_place *out);
+/* Where the evaluation cached under `stage` keeps its repetition on the
+ * unseen-style queries: the stage "<stage>-unseen", the file
+ * "<stage>-unseen.json". */
+void exp_unseen_place(const char *stage, char twin_stage[240], char twin_rel[256]);
+/* A record's stage key (the model's and the diverse one's read cfg, sid_key
+ * and seed only; hybrid and cold fail when the model is not trained with
+ * these settings), and with unseen on, *twin_key (may be NULL): its twin's
+ * (exp_key_unseen_eval). */
+semid_status exp_record_key(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                            const exp_key *data_key, const exp_key *sid_key, const exp_unseen *unseen,
+                            const char *name, int64_t seed, exp_record_kind kind, exp_key *key, exp_key *twin_key);
+/* File i of a record as its stage cached it (checksum verified), to send. */
+semid_status exp_stage_record(const char *run_dir, const char *name, int64_t seed, exp_record_kind kind, int i,
+                              char **text, size_t *len);
+/* Takes a record another rank made for the same model (texts[i] of lens[i]
+ * bytes, i < exp_record_files(kind, unseen)): cached in this run as if made
+ * here (a rerun reuses it), and loaded into out[0..exp_record_evals(kind)),
+ * the twin's search as out[0].unseen. */
+semid_status exp_stage_adopt(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                             const exp_key *data_key, const exp_key *sid_key, const exp_unseen *unseen,
+                             const char *name, int64_t seed, exp_record_kind kind, const char *const *texts,
+                             const size_t *lens, exp_eval *out);
 
 /* The non-generative reference rows, one row each (stage_model.c), in
  * report order: "popularity", "dense_search" (the search bi-encoder: query
