@@ -233,6 +233,64 @@ static void test_add_then_search(void **state) {
     free(m1);
 }
 
+/* A table whose appended levels are capped (`sid build --max-disambiguation
+ * 2`, so a group of g items takes ceil(log2 g) levels): an added item gets
+ * the next number of its prefix written over those levels, its ID is new,
+ * and the trie reaches it. */
+static void test_add_with_capped_disambiguation(void **state) {
+    (void)state;
+    char *out = NULL;
+    must("sid build capped",
+         run(&out,
+             "sid build --embeddings %s/emb/content.npy --dataset %s/ds.sdd --method rqkmeans --levels 2 --codebook 8 "
+             "--disambiguate --max-disambiguation 2 --out %s/sid_capped.json --tokenizer-out %s/tok_capped.bin "
+             "--threads 1",
+             tmpdir, tmpdir, tmpdir, tmpdir),
+         out);
+    snprintf(model, sizeof model, "%s/m_capped", tmpdir);
+    must("train capped",
+         run(&out,
+             "train --dataset %s/ds.sdd --sids %s/sid_capped.json --out %s --layers 1 --dim 16 --heads 2 --epochs 1 "
+             "--batch 16 --threads 1 --valid-sample 10 --quiet",
+             tmpdir, tmpdir, model),
+         out);
+    semid_gen_bundle *before = NULL;
+    assert_int_equal(semid_gen_bundle_load(model, &before), SEMID_OK);
+    int32_t L = before->table.n_levels, D = before->table.disambiguated;
+    assert_true(D >= 2);
+    assert_int_equal(L, 2 + D);
+    for (int32_t d = 0; d < D; d++) assert_true(before->table.level_size[2 + d] <= 2);
+    char *items = write_new_items("new_capped.tsv");
+    int rc = run(&out, "catalog add --model %s --items %s --tokenizer %s/tok_capped.bin --content --dataset %s/ds.sdd --threads 1",
+                 model, items, tmpdir, tmpdir);
+    /* The largest group (10 items) takes 4 levels of 2 codes, room for 16. */
+    if (rc != 0) fail_msg("catalog add: exit %d: %s", rc, out);
+    semid_gen_bundle *b = NULL;
+    assert_int_equal(semid_gen_bundle_load(model, &b), SEMID_OK);
+    assert_int_equal(b->n_items, before->n_items + 3);
+    for (int32_t i = b->n_base_items; i < b->n_items; i++) {
+        for (int32_t j = 0; j < i; j++)
+            assert_false(memcmp(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)j * L,
+                                sizeof(int32_t) * (size_t)L) == 0);
+        if (i - b->n_base_items < 2) {
+            int32_t src = semid_gen_bundle_find_item(b, ds.items[(i - b->n_base_items) * 7].id);
+            assert_memory_equal(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)src * L,
+                                sizeof(int32_t) * 2);
+        }
+        int32_t tok[16], node = 0;
+        semid_idtable_tokens(&b->table, SEMID_TASK_SEARCH, i, tok);
+        for (int32_t l = 0; l < L && node >= 0; l++) node = semid_trie_child(b->trie[0], node, tok[l]);
+        assert_true(node >= 0);
+        const int32_t *at;
+        assert_int_equal(semid_trie_items(b->trie[0], node, &at), 1);
+        assert_int_equal(at[0], i);
+    }
+    semid_gen_bundle_free(b);
+    free(out);
+    free(items);
+    semid_gen_bundle_free(before);
+}
+
 static void test_remove_never_returned(void **state) {
     (void)state;
     fresh_model("m_remove");
@@ -413,6 +471,7 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_then_search),
+        cmocka_unit_test(test_add_with_capped_disambiguation),
         cmocka_unit_test(test_remove_never_returned),
         cmocka_unit_test(test_bad_input),
     };

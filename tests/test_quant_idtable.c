@@ -212,6 +212,97 @@ static void test_collisions_and_disambiguation(void **state) {
     semid_idtable_free(&t);
 }
 
+/* The digits of a capped disambiguation against brute force: for every
+ * group size and cap, the fewest levels of at most `cap` codes that count
+ * the group, and numbers written and read back unchanged. */
+static void test_disambiguation_levels_brute_force(void **state) {
+    (void)state;
+    assert_int_equal(semid_idtable_disambiguation_levels(41400, 1024), 2);
+    assert_int_equal(semid_idtable_disambiguation_levels(480, 1024), 1);
+    assert_int_equal(semid_idtable_disambiguation_levels(1025, 1024), 2);
+    assert_int_equal(semid_idtable_disambiguation_levels(1 << 20, 0), 1);
+    for (int32_t cap = 2; cap <= 12; cap++)
+        for (int32_t g = 1; g <= 300; g++) {
+            int32_t D = semid_idtable_disambiguation_levels(g, cap), want = 1;
+            int64_t room = cap;
+            while (room < g) {
+                room *= cap;
+                want++;
+            }
+            assert_int_equal(D, want);
+        }
+    int32_t size[3] = {4, 7, 5};
+    for (int32_t num = 0; num < 4 * 7 * 5; num++) {
+        int32_t c[3];
+        semid_idtable_number_to_codes(num, size, 3, c);
+        for (int d = 0; d < 3; d++) assert_true(c[d] >= 0 && c[d] < size[d]);
+        assert_int_equal(semid_idtable_codes_to_number(c, size, 3), num);
+    }
+}
+
+/* A cap smaller than the largest group: more appended levels, each within
+ * the cap, every ID unique, the group's order kept in the numbers, the
+ * collisions before it unchanged, and the layout saved and loaded. A cap
+ * at or above the largest group gives the uncapped table exactly. */
+static void test_capped_disambiguation(void **state) {
+    (void)state;
+    int32_t sizes[4] = {2, 2, 3, 2};
+    int64_t pop[90];
+    for (int i = 0; i < 90; i++) pop[i] = (i * 53) % 17;
+    semid_idtable a, b;
+    make_table(&a, 90, 2, sizes, 0, 9);
+    make_table(&b, 90, 2, sizes, 0, 9);
+    semid_collision_stats before[2];
+    for (int task = 0; task < 2; task++) assert_int_equal(semid_idtable_collisions(&a, task, &before[task]), SEMID_OK);
+    int32_t largest = before[0].max_items_per_id > before[1].max_items_per_id ? before[0].max_items_per_id
+                                                                              : before[1].max_items_per_id;
+    assert_true(largest > 16); /* 90 items in at most 6 IDs a task */
+    assert_int_equal(semid_idtable_disambiguate_capped(&a, pop, 4), SEMID_OK);
+    int32_t D = a.disambiguated, L = a.n_levels;
+    assert_int_equal(D, semid_idtable_disambiguation_levels(largest, 4));
+    assert_true(D >= 3);
+    assert_int_equal(L, 2 + D);
+    assert_int_equal(semid_idtable_validate(&a), SEMID_OK);
+    for (int task = 0; task < 2; task++) {
+        for (int d = 0; d < D; d++) assert_true(a.level_size[task * L + 2 + d] <= 4);
+        semid_collision_stats cs, cb;
+        assert_int_equal(semid_idtable_collisions(&a, task, &cs), SEMID_OK);
+        assert_int_equal(cs.distinct_ids, 90);
+        assert_int_equal(semid_idtable_collisions_before(&a, task, &cb), SEMID_OK);
+        assert_memory_equal(&cb, &before[task], sizeof cb);
+        const int32_t *dsize = a.level_size + task * L + 2;
+        for (int i = 0; i < 90; i++)
+            for (int j = 0; j < 90; j++) {
+                const int32_t *ci = a.codes + ((int64_t)task * 90 + i) * L, *cj = a.codes + ((int64_t)task * 90 + j) * L;
+                if (ci[0] != cj[0] || ci[1] != cj[1] || !(pop[i] > pop[j] || (pop[i] == pop[j] && i < j))) continue;
+                assert_true(semid_idtable_codes_to_number(ci + 2, dsize, D) <
+                            semid_idtable_codes_to_number(cj + 2, dsize, D));
+            }
+    }
+    /* The capped table, saved and loaded, keeps its appended levels. */
+    char *path = semid_path_join(tmpdir, "capped.json");
+    assert_int_equal(semid_idtable_save(&a, path), SEMID_OK);
+    semid_idtable back;
+    assert_int_equal(semid_idtable_load(path, &back), SEMID_OK);
+    assert_int_equal(back.disambiguated, D);
+    assert_int_equal(back.fingerprint, a.fingerprint);
+    semid_idtable_free(&back);
+    free(path);
+    /* Disambiguating twice is refused. */
+    assert_int_equal(semid_idtable_disambiguate_capped(&a, pop, 4), SEMID_EINVAL);
+    semid_idtable_free(&a);
+    /* A cap the largest group fits in: the one level of the uncapped table. */
+    semid_idtable c;
+    make_table(&c, 90, 2, sizes, 0, 9);
+    assert_int_equal(semid_idtable_disambiguate_capped(&b, pop, largest), SEMID_OK);
+    assert_int_equal(semid_idtable_disambiguate(&c, pop), SEMID_OK);
+    assert_int_equal(b.disambiguated, 1);
+    assert_int_equal(b.n_levels, 3);
+    assert_int_equal(b.fingerprint, c.fingerprint);
+    semid_idtable_free(&b);
+    semid_idtable_free(&c);
+}
+
 /* Walking each item's tokens through the trie reaches a leaf listing it;
  * every leaf's items share the leaf's path; children are sorted. */
 static void test_trie_paths_equal_table(void **state) {
@@ -353,6 +444,8 @@ int main(void) {
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_round_trip_and_damage),
         cmocka_unit_test(test_collisions_and_disambiguation),
+        cmocka_unit_test(test_disambiguation_levels_brute_force),
+        cmocka_unit_test(test_capped_disambiguation),
         cmocka_unit_test(test_trie_paths_equal_table),
         cmocka_unit_test(test_strategies),
     };

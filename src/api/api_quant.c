@@ -226,6 +226,7 @@ semid_status semid_ids_build(const semid_embeddings *first, const semid_embeddin
         so.strategy = strategy;
         so.tokenizer = tokenizer_config(o.method, o.levels, o.codebook, o.iters, o.beam, o.seed, o.verbose, o.threads);
         so.disambiguate = o.disambiguate;
+        so.max_disambiguation = SEMID_MAX_DISAMBIGUATION_DEFAULT;
         int saved = semid_threads_push(o.threads);
         st = semid_strategy_build_catalog(emb, &so, d ? &d->ds : NULL, row_ids, &res);
         semid_threads_pop(saved);

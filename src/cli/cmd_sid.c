@@ -95,8 +95,11 @@ static semid_status load_embeddings(const char *path, const char *ids_path, int 
 }
 
 static semid_status print_table_stats(const semid_idtable *t, const semid_collision_stats *before) {
+    char appended[48] = "";
+    if (t->disambiguated == 1) snprintf(appended, sizeof appended, " (last: disambiguation)");
+    else if (t->disambiguated > 1) snprintf(appended, sizeof appended, " (last %d: disambiguation)", t->disambiguated);
     printf("strategy      %s\nmethod        %s\nitems         %d\ntasks         %d\nlevels        %d%s\n", t->strategy,
-           t->method, t->n_items, t->n_tasks, t->n_levels, t->disambiguated ? " (last: disambiguation)" : "");
+           t->method, t->n_items, t->n_tasks, t->n_levels, appended);
     printf("tokens        %d\nfingerprint   %016" PRIx64 "\n", t->n_tokens, t->fingerprint);
     int32_t L = t->n_levels;
     for (int ti = 0; ti < t->n_tasks; ti++) {
@@ -228,6 +231,7 @@ static int sid_build(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     const char *strategy = NULL, *method = semid_tokenizer_defaults().method;
     int levels = 2, codebook = 256, beam = 1, iters = 0, seed = 1234, threads = 0, disambiguate = 0, verbose = 0;
+    int max_disambiguation = SEMID_MAX_DISAMBIGUATION_DEFAULT;
     char methods[256], method_help[300], strategies[256], strategy_help[400];
     snprintf(method_help, sizeof method_help, "tokenizer: %s",
              semid_names_join(semid_tokenizer_name_at, methods, sizeof methods));
@@ -248,6 +252,8 @@ static int sid_build(int argc, char **argv) {
         {"seed", CLI_INT, &seed, "random seed"},
         {"threads", CLI_INT, &threads, "threads (0 = all cores)"},
         {"disambiguate", CLI_FLAG, &disambiguate, "append a level making every ID unique per task"},
+        {"max-disambiguation", CLI_INT, &max_disambiguation,
+         "codes an appended level may have; a larger group gets more levels (0 = one level, no limit)"},
         {"out", CLI_STRING, &a.out, "ID table to write (JSON)"},
         {"tokenizer-out", CLI_STRING, &a.tok_out, "also save the tokenizer (separate: PATH.search and PATH.rec)"},
         {"verbose", CLI_FLAG, &verbose, "progress on stderr"},
@@ -259,7 +265,8 @@ static int sid_build(int argc, char **argv) {
                        pos, 0, &npos);
     if (rc) return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     const cli_range ranges[] = {{"levels", 1, 64},  {"codebook", 1, 1 << 24}, {"beam", 1, 4096},
-                                {"iters", 0, 100000}, {"threads", 0, semid_threads_limit()}};
+                                {"iters", 0, 100000}, {"threads", 0, semid_threads_limit()},
+                                {"max-disambiguation", 0, 1 << 30}};
     if (cli_check_ranges(opts, sizeof opts / sizeof opts[0], ranges, sizeof ranges / sizeof ranges[0]) != 0)
         return CLI_EXIT_USAGE;
     if (!strategy) strategy = (a.search || a.rec) && !a.embeddings ? "separate" : "search";
@@ -292,6 +299,7 @@ static int sid_build(int argc, char **argv) {
     a.opt.tokenizer.seed = (uint64_t)seed;
     a.opt.tokenizer.verbose = verbose;
     a.opt.disambiguate = disambiguate;
+    a.opt.max_disambiguation = max_disambiguation;
     st = run_build(&a, def);
     return st == SEMID_OK ? CLI_EXIT_OK : cli_report(st);
 }

@@ -64,6 +64,7 @@ static const key_spec KEYS[] = {
     {"sid.levels", K_INT, F(sid_levels), 0, 1, 8},
     {"sid.codebook", K_INT, F(sid_codebook), 0, 2, 65536},
     {"sid.disambiguate", K_INT, F(sid_disambiguate), 0, 0, 1},
+    {"sid.max_disambiguation", K_INT, F(sid_max_disambiguation), 0, 0, 1 << 30},
     {"sid.max_steps", K_INT, F(sid_max_steps), 0, 0, 1000000000},
     {"sid.strategies", K_STRATEGIES, F(strategies), 0, 0, 0},
     {"sid.ablation", K_TOKENIZERS, F(ablation), 0, 0, 0},
@@ -117,6 +118,7 @@ static void set_defaults_common(exp_config *c) {
     c->head_fraction = 0.01;
     c->sid_levels = 2;
     c->sid_disambiguate = 1;
+    c->sid_max_disambiguation = SEMID_MAX_DISAMBIGUATION_DEFAULT;
     c->sid_atomic = 1; /* the reference every Semantic-ID paper compares with */
     /* Both decoders, the paper's diverse beam search as it ran it. */
     c->decode_diverse = 1;

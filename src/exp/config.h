@@ -42,6 +42,7 @@ typedef struct exp_config {
     int32_t sid_levels;
     int32_t sid_codebook;
     int32_t sid_disambiguate; /* 1: append a level so every ID is unique */
+    int32_t sid_max_disambiguation; /* codes an appended level may have (0 = no limit) */
     int32_t sid_max_steps;    /* the trained tokenizers (rqvae, rlfq, prefix-share): at most
                                  the epochs that fit this many steps (0 = their 100 epochs) */
     int32_t n_strategies;

@@ -45,7 +45,7 @@ typedef struct exp_collisions {
     double colliding_share[2];    /* items whose ID another item had too */
     int32_t distinct_ids[2];
     int32_t largest_bucket[2];    /* most items under one ID */
-    int32_t disambiguation_size[2]; /* tokens of the appended level (0: none appended) */
+    int32_t disambiguation_size[2]; /* tokens of the appended levels (0: none appended) */
 } exp_collisions;
 
 typedef struct exp_row {

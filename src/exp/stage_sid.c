@@ -56,6 +56,7 @@ static semid_status build_table(const exp_config *cfg, const semid_dataset *ds, 
     opt.tokenizer.seed = EXP_SID_SEED;
     opt.tokenizer.max_steps = cfg->sid_max_steps;
     opt.disambiguate = cfg->sid_disambiguate;
+    opt.max_disambiguation = cfg->sid_max_disambiguation;
     semid_strategy_result res;
     const semid_matrix *const emb[2] = {&in->emb[0], &in->emb[1]};
     double t0 = semid_now();
@@ -144,7 +145,8 @@ semid_status exp_collisions_of(const semid_idtable *t, exp_collisions *out) {
         out->colliding_share[ti] = c.n_items > 0 ? (double)c.colliding_items / c.n_items : 0.0;
         out->distinct_ids[ti] = c.distinct_ids;
         out->largest_bucket[ti] = c.max_items_per_id;
-        out->disambiguation_size[ti] = t->disambiguated ? t->level_size[ti * t->n_levels + t->n_levels - 1] : 0;
+        for (int32_t l = t->n_levels - t->disambiguated; l < t->n_levels; l++)
+            out->disambiguation_size[ti] += t->level_size[ti * t->n_levels + l];
     }
     return SEMID_OK;
 }

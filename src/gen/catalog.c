@@ -285,12 +285,16 @@ static void fill_report(const semid_gen_bundle *b, const semid_catalog *cat, int
 /* The disambiguation number of a new item with prefix `pre` (L-1 codes):
  * 1 + the largest at that prefix among the first n rows of `codes` (rows
  * of L) and the rows of `more` (m rows of L), or 0. */
-static int32_t next_number(const int32_t *codes, int32_t n, const int32_t *more, int32_t m, int32_t L,
-                           const int32_t *pre) {
+/* The next free number under prefix `pre` (the first L - D levels): one
+ * past the largest that an item of the table or one added before has. */
+static int32_t next_number(const int32_t *codes, int32_t n, const int32_t *more, int32_t m, int32_t L, int32_t D,
+                           const int32_t *dsize, const int32_t *pre) {
     int32_t best = -1;
     for (int32_t i = 0; i < n + m; i++) {
         const int32_t *r = i < n ? codes + (int64_t)i * L : more + (int64_t)(i - n) * L;
-        if (memcmp(r, pre, sizeof(int32_t) * (size_t)(L - 1)) == 0 && r[L - 1] > best) best = r[L - 1];
+        if (memcmp(r, pre, sizeof(int32_t) * (size_t)(L - D)) != 0) continue;
+        int32_t num = semid_idtable_codes_to_number(r + L - D, dsize, D);
+        if (num > best) best = num;
     }
     return best + 1;
 }
@@ -338,20 +342,24 @@ semid_status semid_catalog_add(const char *dir, const semid_item *items, int32_t
     for (int32_t i = 0; i < n && st == SEMID_OK; i++) {
         int32_t *c = codes + (int64_t)i * L;
         for (int32_t l = 0; l < L; l++) c[l] = tokens[(int64_t)i * L + l] - t->token_offset[l];
-        if (!t->disambiguated) continue;
-        int32_t num = next_number(t->codes, t->n_items, codes, i, L, c);
-        if (num >= t->level_size[L - 1]) {
+        int32_t D = t->disambiguated;
+        if (!D) continue;
+        const int32_t *dsize = t->level_size + L - D;
+        int32_t num = next_number(t->codes, t->n_items, codes, i, L, D, dsize, c);
+        int64_t room = 1;
+        for (int32_t d = 0; d < D; d++) room *= dsize[d];
+        if (num >= room) {
             char pre[256] = "";
-            for (int32_t l = 0; l < L - 1 && strlen(pre) < 200; l++)
+            for (int32_t l = 0; l < L - D && strlen(pre) < 200; l++)
                 snprintf(pre + strlen(pre), sizeof pre - strlen(pre), "%s%d", l ? ", " : "", c[l]);
             st = semid_fail(SEMID_EINVAL,
                             "catalog add: item '%s' gets ID prefix (%s), which already numbers %d items: the "
-                            "model's disambiguation level has %d tokens, so this item would need a token the model "
+                            "model's disambiguation levels number %lld items, so this item would need a token the model "
                             "does not have (retrain to make room); nothing was added",
-                            items[i].id, pre, num, t->level_size[L - 1]);
+                            items[i].id, pre, num, (long long)room);
             break;
         }
-        c[L - 1] = num;
+        semid_idtable_number_to_codes(num, dsize, D, c + L - D);
     }
     int64_t version = cat.version + 1;
     for (int32_t i = 0; i < n && st == SEMID_OK; i++) {

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,52 +249,112 @@ semid_status semid_idtable_collisions(const semid_idtable *t, int task, semid_co
 }
 
 semid_status semid_idtable_collisions_before(const semid_idtable *t, int task, semid_collision_stats *out) {
-    return collisions_over(t, task, t->n_levels - (t->disambiguated ? 1 : 0), out);
+    return collisions_over(t, task, t->n_levels - t->disambiguated, out);
+}
+
+/* Whether b^D >= want, without overflow. */
+static int ipow_at_least(int64_t b, int32_t D, int64_t want) {
+    int64_t v = 1;
+    for (int32_t d = 0; d < D; d++) {
+        v *= b;
+        if (v >= want) return 1;
+    }
+    return v >= want;
+}
+
+/* Digits per appended level: the smallest base b with b^D >= group. */
+static int32_t digit_base(int32_t group, int32_t D) {
+    if (D <= 1) return group;
+    int32_t b = (int32_t)ceil(pow((double)group, 1.0 / D));
+    if (b < 2) b = 2;
+    while (b > 2 && ipow_at_least(b - 1, D, group)) b--; /* pow's rounding */
+    while (!ipow_at_least(b, D, group)) b++;
+    return b;
+}
+
+int32_t semid_idtable_disambiguation_levels(int32_t largest_group, int32_t max_level_tokens) {
+    if (max_level_tokens < 2 || largest_group <= max_level_tokens) return 1;
+    int32_t D = 1;
+    while (!ipow_at_least(max_level_tokens, D, largest_group)) D++;
+    return D;
+}
+
+void semid_idtable_number_to_codes(int32_t number, const int32_t *level_size, int32_t D, int32_t *out) {
+    for (int32_t d = D - 1; d >= 0; d--) {
+        out[d] = number % level_size[d];
+        number /= level_size[d];
+    }
+}
+
+int32_t semid_idtable_codes_to_number(const int32_t *codes, const int32_t *level_size, int32_t D) {
+    int64_t n = 0;
+    for (int32_t d = 0; d < D; d++) n = n * level_size[d] + codes[d];
+    return (int32_t)n;
 }
 
 semid_status semid_idtable_disambiguate(semid_idtable *t, const int64_t *popularity) {
-    const int32_t n = t->n_items, T = t->n_tasks, L = t->n_levels, L2 = L + 1;
-    int32_t *codes = malloc(sizeof(int32_t) * (size_t)T * (size_t)n * (size_t)L2);
-    int32_t *size = malloc(sizeof(int32_t) * (size_t)(T * L2));
-    int32_t *off = malloc(sizeof(int32_t) * (size_t)(T * L2));
-    if (!codes || !size || !off) {
-        free(codes);
-        free(size);
-        free(off);
-        return semid_fail(SEMID_ENOMEM, "out of memory disambiguating the ID table");
-    }
-    int64_t next = t->n_tokens;
-    for (int32_t ti = 0; ti < T; ti++) {
+    return semid_idtable_disambiguate_capped(t, popularity, 0);
+}
+
+semid_status semid_idtable_disambiguate_capped(semid_idtable *t, const int64_t *popularity, int32_t max_level_tokens) {
+    if (t->disambiguated) return semid_fail(SEMID_EINVAL, "ID table: already disambiguated");
+    const int32_t n = t->n_items, T = t->n_tasks, L = t->n_levels;
+    /* The groups first: how many levels the largest one needs decides the
+     * layout, the same number for every task. */
+    int32_t *idx[2] = {NULL, NULL}, biggest[2] = {1, 1};
+    semid_status st = SEMID_OK;
+    for (int32_t ti = 0; ti < T && st == SEMID_OK; ti++) {
         const int32_t *old = t->codes + (int64_t)ti * n * L;
-        int32_t *neu = codes + (int64_t)ti * n * L2;
-        for (int32_t i = 0; i < n; i++) memcpy(neu + (int64_t)i * L2, old + (int64_t)i * L, sizeof(int32_t) * (size_t)L);
-        int32_t *idx = sorted_items(old, n, L, L, popularity);
-        if (!idx) {
-            free(codes);
-            free(size);
-            free(off);
-            return semid_fail(SEMID_ENOMEM, "out of memory");
-        }
-        int32_t biggest = 1;
-        for (int32_t b = 0; b < n;) {
+        if (!(idx[ti] = sorted_items(old, n, L, L, popularity))) st = semid_fail(SEMID_ENOMEM, "out of memory");
+        for (int32_t b = 0; st == SEMID_OK && b < n;) {
             int32_t e = b + 1;
-            while (e < n && same_id(old, L, L, idx[b], idx[e])) e++;
-            for (int32_t j = b; j < e; j++) neu[(int64_t)idx[j] * L2 + L] = j - b;
-            if (e - b > biggest) biggest = e - b;
+            while (e < n && same_id(old, L, L, idx[ti][b], idx[ti][e])) e++;
+            if (e - b > biggest[ti]) biggest[ti] = e - b;
             b = e;
         }
-        free(idx);
+    }
+    int32_t D = semid_idtable_disambiguation_levels(biggest[0] > biggest[1] ? biggest[0] : biggest[1], max_level_tokens);
+    const int32_t L2 = L + D;
+    if (st == SEMID_OK && L2 > 64) st = semid_fail(SEMID_EINVAL, "ID table: %d levels after disambiguation (at most 64)", L2);
+    int32_t *codes = NULL, *size = NULL, *off = NULL;
+    if (st == SEMID_OK) {
+        codes = malloc(sizeof(int32_t) * (size_t)T * (size_t)n * (size_t)L2);
+        size = malloc(sizeof(int32_t) * (size_t)(T * L2));
+        off = malloc(sizeof(int32_t) * (size_t)(T * L2));
+        if (!codes || !size || !off) st = semid_fail(SEMID_ENOMEM, "out of memory disambiguating the ID table");
+    }
+    int64_t next = t->n_tokens;
+    for (int32_t ti = 0; ti < T && st == SEMID_OK; ti++) {
+        const int32_t *old = t->codes + (int64_t)ti * n * L;
+        int32_t *neu = codes + (int64_t)ti * n * L2, *dsize = size + ti * L2 + L;
+        /* A group's j-th item gets j written in base b over the D levels, the
+         * most significant first (whose size only needs to reach the group). */
+        int32_t b = digit_base(biggest[ti], D), below = 1;
+        for (int32_t d = 1; d < D; d++) below *= b;
+        dsize[0] = (biggest[ti] + below - 1) / below;
+        for (int32_t d = 1; d < D; d++) dsize[d] = b;
+        for (int32_t i = 0; i < n; i++) memcpy(neu + (int64_t)i * L2, old + (int64_t)i * L, sizeof(int32_t) * (size_t)L);
+        for (int32_t g = 0; g < n;) {
+            int32_t e = g + 1;
+            while (e < n && same_id(old, L, L, idx[ti][g], idx[ti][e])) e++;
+            for (int32_t j = g; j < e; j++) semid_idtable_number_to_codes(j - g, dsize, D, neu + (int64_t)idx[ti][j] * L2 + L);
+            g = e;
+        }
         memcpy(size + ti * L2, t->level_size + ti * L, sizeof(int32_t) * (size_t)L);
         memcpy(off + ti * L2, t->token_offset + ti * L, sizeof(int32_t) * (size_t)L);
-        size[ti * L2 + L] = biggest;
-        off[ti * L2 + L] = (int32_t)next;
-        next += biggest;
+        for (int32_t d = 0; d < D; d++) {
+            off[ti * L2 + L + d] = (int32_t)(next < INT32_MAX ? next : INT32_MAX);
+            next += dsize[d];
+        }
     }
-    if (next > INT32_MAX) {
+    if (st == SEMID_OK && next > INT32_MAX) st = semid_fail(SEMID_EINVAL, "ID table: too many tokens after disambiguation");
+    free(idx[0]);
+    free(idx[1]);
+    if (st != SEMID_OK) {
         free(codes);
         free(size);
         free(off);
-        return semid_fail(SEMID_EINVAL, "ID table: too many tokens after disambiguation");
+        return st;
     }
     free(t->codes);
     free(t->level_size);
@@ -303,7 +364,7 @@ semid_status semid_idtable_disambiguate(semid_idtable *t, const int64_t *popular
     t->token_offset = off;
     t->n_levels = L2;
     t->n_tokens = (int32_t)next;
-    t->disambiguated = 1;
+    t->disambiguated = D;
     semid_idtable_update_fingerprint(t);
     return SEMID_OK;
 }
@@ -373,6 +434,8 @@ semid_status semid_idtable_save(const semid_idtable *t, const char *path) {
     sb_json_string(&b, t->method ? t->method : "");
     sb_put(&b, ",\n \"n_items\": %d, \"n_tasks\": %d, \"n_levels\": %d, \"n_tokens\": %d, \"disambiguated\": %s,\n",
            t->n_items, t->n_tasks, L, t->n_tokens, t->disambiguated ? "true" : "false");
+    /* Only where there is more than the one appended level files always had. */
+    if (t->disambiguated > 1) sb_put(&b, " \"disambiguation_levels\": %d,\n", t->disambiguated);
     sb_put(&b, " \"level_size\": ");
     sb_ints(&b, t->level_size, (int64_t)t->n_tasks * L);
     sb_put(&b, ", \"token_offset\": ");
@@ -526,6 +589,15 @@ semid_status semid_idtable_load(const char *path, semid_idtable *out) {
     t.n_levels = n_levels;
     t.n_tokens = n_tokens;
     t.disambiguated = cJSON_IsTrue(jd);
+    const cJSON *jdl = cJSON_GetObjectItemCaseSensitive(root, "disambiguation_levels");
+    if (jdl) {
+        if (!is_int32(jdl) || !t.disambiguated || jdl->valueint < 1 || jdl->valueint >= n_levels) {
+            st = semid_fail(SEMID_EFORMAT, "%s: \"disambiguation_levels\" must be 1 to %d in a disambiguated table", path,
+                            n_levels - 1);
+            goto done;
+        }
+        t.disambiguated = jdl->valueint;
+    }
     t.strategy = semid_strdup(js->valuestring);
     t.method = semid_strdup(jm->valuestring);
     t.level_size = malloc(sizeof(int32_t) * (size_t)nl);

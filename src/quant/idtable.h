@@ -31,7 +31,7 @@ typedef struct semid_idtable {
     int32_t *codes;        /* (n_tasks * n_items * n_levels) */
     uint64_t fingerprint;  /* identity of layout and codes; checkpoints record it */
     char **item_ids;       /* (n_items) original item ids, or NULL (then "0", "1", ... on export) */
-    int32_t disambiguated; /* 1 if the last level was appended by semid_idtable_disambiguate */
+    int32_t disambiguated; /* levels appended by semid_idtable_disambiguate (the last ones; 0 = none) */
     uint64_t tokenizer_fingerprint[2]; /* per task: the tokenizer that made the codes (0 = unknown);
                                           not part of `fingerprint` */
 } semid_idtable;
@@ -101,9 +101,9 @@ typedef struct semid_collision_stats {
 
 semid_status semid_idtable_collisions(const semid_idtable *t, int task, semid_collision_stats *out);
 /* The same over the IDs as they were before disambiguation (the table's
- * levels less the appended one; all of them when not disambiguated): what
- * the quantizer alone left shared. A disambiguated table's last level has
- * max_items_per_id codes. */
+ * levels less the appended ones; all of them when not disambiguated): what
+ * the quantizer alone left shared. An uncapped disambiguated table's last
+ * level has max_items_per_id codes. */
 semid_status semid_idtable_collisions_before(const semid_idtable *t, int task, semid_collision_stats *out);
 
 /* Appends one level so that every item's ID is unique within each task:
@@ -113,6 +113,24 @@ semid_status semid_idtable_collisions_before(const semid_idtable *t, int task, s
  * group (at least 1); its tokens come after all existing tokens, one range
  * per task (never shared). Updates the fingerprint. */
 semid_status semid_idtable_disambiguate(semid_idtable *t, const int64_t *popularity);
+
+/* The same with each appended level held to at most max_level_tokens codes
+ * (0 = one level, however large): when the largest group is bigger, a
+ * group's number j is written in base b over D levels (the most significant
+ * first), D the fewest levels of max_level_tokens codes that count the
+ * largest group, b the smallest base whose D digits do; the first appended
+ * level has only the codes the largest group needs. Every task gets the same
+ * D. Fails if the table is already disambiguated. */
+semid_status semid_idtable_disambiguate_capped(semid_idtable *t, const int64_t *popularity, int32_t max_level_tokens);
+
+/* How many levels disambiguation appends for a largest group of this size
+ * (1 when max_level_tokens < 2 or the group fits one level). */
+int32_t semid_idtable_disambiguation_levels(int32_t largest_group, int32_t max_level_tokens);
+
+/* A number within a group as its D appended codes, and back (level_size:
+ * the D appended levels' sizes). */
+void semid_idtable_number_to_codes(int32_t number, const int32_t *level_size, int32_t D, int32_t *out);
+int32_t semid_idtable_codes_to_number(const int32_t *codes, const int32_t *level_size, int32_t D);
 
 /* TSV export for users: header "item_id\ttask\ttokens", then one line per
  * item and task: id, "search"/"rec" (or "both" when n_tasks == 1) and the

@@ -187,7 +187,7 @@ semid_status semid_strategy_build(const semid_strategy_inputs *in, const semid_s
         if (out->table.n_tasks == 1) out->before[1] = out->before[0];
     }
     if (st == SEMID_OK && opt->disambiguate && !needs_no_disambiguation(def, opt, out))
-        st = semid_idtable_disambiguate(&out->table, opt->popularity);
+        st = semid_idtable_disambiguate_capped(&out->table, opt->popularity, opt->max_disambiguation);
     if (st == SEMID_OK) {
         semid_idtable_update_fingerprint(&out->table);
         st = semid_idtable_validate(&out->table);
@@ -248,7 +248,7 @@ semid_status semid_strategy_codes_to_tokens(const semid_idtable *t, int task, co
                                             const int32_t *codes, int64_t rows, int32_t *tokens) {
     int32_t ti = t->n_tasks == 1 ? 0 : task, L = t->n_levels;
     int32_t levels = semid_tokenizer_levels(tok);
-    int32_t base_levels = L - (t->disambiguated ? 1 : 0);
+    int32_t base_levels = L - t->disambiguated;
     uint64_t want = t->tokenizer_fingerprint[ti];
     if (want != 0 && want != semid_tokenizer_fingerprint(tok))
         return semid_fail(SEMID_EFORMAT,
@@ -258,7 +258,7 @@ semid_status semid_strategy_codes_to_tokens(const semid_idtable *t, int task, co
     if (levels != base_levels)
         return semid_fail(SEMID_EFORMAT,
                           "tokenizer from another vocabulary: it gives %d levels, the ID table has %d (%s)", levels,
-                          base_levels, t->disambiguated ? "plus one disambiguation level" : "no disambiguation");
+                          base_levels, t->disambiguated ? "plus disambiguation" : "no disambiguation");
     for (int32_t l = 0; l < levels; l++)
         if (semid_tokenizer_level_size(tok, l) != t->level_size[ti * L + l])
             return semid_fail(SEMID_EFORMAT,
@@ -267,7 +267,7 @@ semid_status semid_strategy_codes_to_tokens(const semid_idtable *t, int task, co
     const int32_t *off = t->token_offset + (int64_t)ti * L;
     for (int64_t i = 0; i < rows; i++) {
         for (int32_t l = 0; l < levels; l++) tokens[i * L + l] = off[l] + codes[i * levels + l];
-        if (t->disambiguated) tokens[i * L + L - 1] = off[L - 1];
+        for (int32_t l = levels; l < L; l++) tokens[i * L + l] = off[l];
     }
     return SEMID_OK;
 }

@@ -68,10 +68,18 @@ typedef struct semid_strategy_inputs {
 /* The inputs from matrices given in def->embeddings order. */
 semid_strategy_inputs semid_strategy_inputs_of(const semid_strategy_def *def, const semid_matrix *const m[2]);
 
+/* The appended level's limit semid uses unless told otherwise: ML-1M's
+ * largest groups (480 items at 2 x 64) stay one level; a catalog whose
+ * vectors collapse (most of 62,138 items in one group) gets two levels of a
+ * few hundred tokens instead of one of tens of thousands. */
+enum { SEMID_MAX_DISAMBIGUATION_DEFAULT = 1024 };
+
 typedef struct semid_strategy_options {
     const char *strategy;               /* a name above */
     semid_tokenizer_config tokenizer;   /* method, levels, codebook size, beam, seed ... */
     int32_t disambiguate;               /* append a level making IDs unique per task */
+    int32_t max_disambiguation;         /* codes an appended level may have, more levels past it
+                                           (semid_idtable_disambiguate_capped; 0 = no limit) */
     const int64_t *popularity;          /* (items) order within a collision group, may be NULL */
 } semid_strategy_options;
 
@@ -115,8 +123,8 @@ double semid_strategy_collision_rate(const semid_strategy_result *r);
  * items that `tok` encoded into codes (rows, levels). Fails with
  * SEMID_EFORMAT ("tokenizer from another vocabulary") when the table records
  * a different tokenizer for that task, or when its levels or sizes differ.
- * tokens is (rows, t->n_levels); in a disambiguated table the last token is
- * the new level's first (code 0), so a new item may share an ID. */
+ * tokens is (rows, t->n_levels); in a disambiguated table the appended
+ * levels' tokens are their first (code 0), so a new item may share an ID. */
 semid_status semid_strategy_codes_to_tokens(const semid_idtable *t, int task, const semid_tokenizer *tok,
                                             const int32_t *codes, int64_t rows, int32_t *tokens);
 
