@@ -272,6 +272,15 @@ static void test_bi_encoder(void **state) {
     assert_int_equal(ids_of(out, ids, 10), 10);
     assert_string_equal(ids[0], "cold1");
     free(out);
+    /* A model whose query words start from this bi-encoder's words. */
+    rc = test_run_clif(&out,
+                       "train --dataset %s/ds.sdd --sids %s/sid.json --out %s/model_words --layers 1 --dim 16 --heads 2 "
+                       "--epochs 1 --batch 16 --threads 1 --valid-sample 0 --word-vectors %s/text/search_encoder.safetensors",
+                       tmpdir, tmpdir, tmpdir, tmpdir);
+    if (rc != 0) fail_msg("train --word-vectors ENCODER: %s", out);
+    assert_non_null(strstr(out, "query words start from word vectors"));
+    assert_null(strstr(out, " 0 of ")); /* some words found */
+    free(out);
     /* vectors of another width are refused */
     rc = test_run_clif(&out, "search --model %s --rerank dense --encoder %s/text/search_encoder.safetensors "
                              "--item-embeddings %s/emb/content.npy \"a b\"",

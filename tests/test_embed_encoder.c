@@ -336,6 +336,20 @@ static void test_save_load(void **state) {
     semid_set_threads(old);
     assert_memory_equal(a.data, b.data, sizeof(float) * 300 * 4);
     semid_matrix_free(&a), semid_matrix_free(&b);
+    /* The loaded encoder's word vectors: one per vocabulary word, each the
+     * word encoded alone (what a generative model's words can start from). */
+    semid_wordvec wv;
+    assert_int_equal(semid_text_encoder_word_vectors(back, &wv), SEMID_OK);
+    assert_int_equal(wv.n_words, semid_text_encoder_vocab_size(enc));
+    assert_int_equal(wv.dim, 4);
+    const char *one[] = {"detective"};
+    assert_int_equal(semid_text_encoder_encode(enc, one, 1, &a), SEMID_OK);
+    int32_t at = semid_wordvec_find(&wv, "detective");
+    assert_true(at >= 0);
+    assert_memory_equal(wv.vectors + (int64_t)at * 4, a.data, sizeof(float) * 4);
+    assert_true(semid_wordvec_find(&wv, "planet") >= 0 && semid_wordvec_find(&wv, "unseen") < 0);
+    semid_matrix_free(&a);
+    semid_wordvec_free(&wv);
     semid_text_encoder_free(back);
     /* A truncated file is refused cleanly. */
     char *raw;

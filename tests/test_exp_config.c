@@ -155,6 +155,17 @@ static void test_rejects_bad_configs_naming_the_key(void **state) {
     assert_int_equal(exp_config_apply_override(&c, "sid.strategies=multi"), SEMID_OK);
     assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL); /* its model is not trained */
     assert_non_null(strstr(semid_last_error(), "sid.strategies"));
+    assert_int_equal(exp_config_apply_override(&c, "sid.strategies=search"), SEMID_OK);
+    /* query words from the run's own bi-encoder: search or multi, nothing else */
+    assert_null(exp_word_encoder(&c));
+    assert_int_equal(exp_config_apply_override(&c, "model.word_vectors=encoder:multi"), SEMID_OK);
+    assert_string_equal(exp_word_encoder(&c), "multi");
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_OK);
+    assert_int_equal(exp_config_apply_override(&c, "model.word_vectors=encoder:rec"), SEMID_OK);
+    assert_int_equal(exp_config_validate(&c, 1000), SEMID_EINVAL); /* ENMF has no words */
+    assert_non_null(strstr(semid_last_error(), "encoder:rec"));
+    assert_int_equal(exp_config_apply_override(&c, "model.word_vectors=default"), SEMID_OK);
+    assert_null(exp_word_encoder(&c));
 }
 
 static void add_row(exp_results *r, exp_table t, const char *name, int gen, const double *s, const double *rc, int n) {

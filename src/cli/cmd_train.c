@@ -47,7 +47,8 @@ int cmd_train(int argc, char **argv) {
          "two tasks' sequences (0 = two tasks)"},
         {"min-count", CLI_INT, &c.vocab.min_count, "keep query words seen at least this often"},
         {"word-vectors", CLI_STRING, &c.word_vectors,
-         "start query-word embeddings from word vectors: a GloVe/word2vec file, or 'default' (the shipped subset)"},
+         "start query-word embeddings from word vectors: a GloVe/word2vec file, 'default' (the shipped subset), or a "
+         "trained bi-encoder (DIR/search_encoder.safetensors from semid embed: each word as it encodes it)"},
         {"valid-sample", CLI_INT, &c.valid_sample, "validation prompts per task each epoch (0 = none)"},
         {"valid-k", CLI_INT, &c.valid_k, "validation Recall@K"},
         {"seed", CLI_INT, &seed, "random seed"},

@@ -356,6 +356,15 @@ semid_status semid_text_encoder_create(const semid_text_encoder_config *cfg, con
 
 const semid_text_encoder_config *semid_text_encoder_get_config(const semid_text_encoder *enc) { return &enc->cfg; }
 int32_t semid_text_encoder_vocab_size(const semid_text_encoder *enc) { return enc->V; }
+
+semid_status semid_text_encoder_word_vectors(const semid_text_encoder *enc, semid_wordvec *out) {
+    memset(out, 0, sizeof *out);
+    semid_matrix vec = {0};
+    SEMID_TRY(semid_text_encoder_encode(enc, (const char *const *)enc->vocab, enc->V, &vec));
+    semid_status st = semid_wordvec_from_arrays(out, (const char *const *)enc->vocab, vec.data, enc->V, (int32_t)vec.cols);
+    semid_matrix_free(&vec);
+    return st;
+}
 int32_t semid_text_encoder_pretrained_words(const semid_text_encoder *enc) { return enc->n_pretrained; }
 
 float *semid_text_encoder_params(semid_text_encoder *enc, int64_t *n) {

@@ -71,6 +71,12 @@ int32_t semid_text_encoder_pretrained_words(const semid_text_encoder *enc);
 semid_status semid_text_encoder_encode(const semid_text_encoder *enc, const char *const *texts, int64_t n,
                                        semid_matrix *out);
 
+/* The encoder's view of each vocabulary word: the word encoded alone (its
+ * row and n-grams, projected, L2-normalised), as a word-vector table of
+ * Dout columns in vocabulary order. What a generative model's query words
+ * can start from (gen/word_init.h) instead of GloVe. */
+semid_status semid_text_encoder_word_vectors(const semid_text_encoder *enc, semid_wordvec *out);
+
 /* Saves the encoder (config, vocabulary, parameters) as safetensors:
  * tensors "word_emb", "ngram_emb", "proj_w", "proj_b" (F32), and in
  * __metadata__ the config ("semid_text_encoder": version 1, sizes, seed) and

@@ -425,6 +425,12 @@ const char *exp_hybrid_embedding(const exp_config *c) {
     return m && m->kind == SEMID_EMBED_BIENCODER ? m->name : NULL;
 }
 
+const char *exp_word_encoder(const exp_config *c) {
+    static const char prefix[] = "encoder:";
+    return strncmp(c->model_word_vectors, prefix, sizeof prefix - 1) == 0 ? c->model_word_vectors + sizeof prefix - 1
+                                                                          : NULL;
+}
+
 double exp_hybrid_weight_rec(const exp_config *c) {
     return c->hybrid_weight_rec >= 0 ? c->hybrid_weight_rec : c->hybrid_weight;
 }
@@ -486,6 +492,11 @@ semid_status exp_config_validate(const exp_config *c, int64_t n_items) {
         return semid_fail(SEMID_EINVAL, "key 'decode.diverse_beam' (%d) must be at least 'k' (%d) to rank k items",
                           c->diverse_beam, c->k);
     SEMID_TRY(validate_hybrid(c));
+    const char *words = exp_word_encoder(c);
+    const semid_embed_method *wm = words ? semid_embed_method_find(words) : NULL;
+    if (words && (!wm || wm->kind != SEMID_EMBED_BIENCODER))
+        return semid_fail(SEMID_EINVAL, "key 'model.word_vectors': 'encoder:%s' names no bi-encoder (expected encoder:search "
+                                        "or encoder:multi)", words);
     return validate_machine(c);
 }
 

@@ -61,7 +61,8 @@ typedef struct exp_config {
     int32_t model_patience;   /* early stopping: epochs without a better validation score
                                  before a model stops (0 = off: every epoch runs) */
     int32_t model_min_epochs; /* early stopping never stops a model before this many epochs */
-    char model_word_vectors[512]; /* "" = random word embeddings; a file or "default" (gen/word_init.h) */
+    char model_word_vectors[512]; /* "" = random word embeddings; a file, "default" (gen/word_init.h),
+                                     or "encoder:search" / "encoder:multi": the run's own bi-encoder */
     int32_t model_parallel;   /* models trained at once, one thread each (0 = one per thread) */
     int32_t model_batch;
     int32_t model_bf16;       /* 1 = bf16 matrix products with fp32 sums (gen/train.h) */
@@ -140,6 +141,9 @@ char *exp_config_select_json(const exp_config *cfg, const char *const *include, 
 /* The embedding method whose bi-encoder makes hybrid.strategy's dense
  * index ("search", "multi"), or NULL (no hybrid rows, or not one). */
 const char *exp_hybrid_embedding(const exp_config *cfg);
+/* The bi-encoder ("search", "multi") whose words start the generative
+ * models' query words (model.word_vectors=encoder:<method>), or NULL. */
+const char *exp_word_encoder(const exp_config *cfg);
 /* hybrid.weight_rec, or hybrid.weight where it is -1. */
 double exp_hybrid_weight_rec(const exp_config *cfg);
 /* 1 when recommendation's dense side is ENMF's (hybrid.rec_dense=enmf). */

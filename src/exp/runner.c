@@ -575,9 +575,11 @@ static semid_status run_rows(const exp_config *cfg, const char *run_dir, const s
         rows[n_gen - 1] = (gen_row){.strategy = ATOMIC_STRATEGY, .tokenizer = ATOMIC_TOKENIZER, .name = "atomic",
                                     .label = "atomic IDs (one token per item)", .table = EXP_TABLE_REFERENCE,
                                     .diverse = cfg->decode_diverse};
-    model_job *jobs;
-    int n_jobs;
-    semid_status st = generative_rows(cfg, run_dir, ds, unseen, data_key, rows, n_gen, &jobs, &n_jobs);
+    model_job *jobs = NULL;
+    int n_jobs = 0;
+    /* Models that start their words from a bi-encoder read its saved tower. */
+    semid_status st = exp_stage_word_encoder(cfg, run_dir, ds, data_key);
+    if (st == SEMID_OK) st = generative_rows(cfg, run_dir, ds, unseen, data_key, rows, n_gen, &jobs, &n_jobs);
     for (int i = 0; i < n_gen && st == SEMID_OK; i++)
         if (rows[i].hybrid) {
             st = hybrid_rows(cfg, &rows[i], res);

@@ -112,3 +112,16 @@ semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, con
     free(path);
     return st;
 }
+
+char *exp_encoder_path(const char *run_dir, const char *method) { return emb_path(run_dir, method, ".encoder"); }
+
+semid_status exp_stage_word_encoder(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                    const exp_key *data_key) {
+    const char *method = exp_word_encoder(cfg);
+    if (!method) return SEMID_OK;
+    semid_matrix vectors;
+    exp_key key;
+    SEMID_TRY(exp_stage_embedding(cfg, run_dir, ds, data_key, method, &vectors, &key));
+    semid_matrix_free(&vectors);
+    return SEMID_OK;
+}

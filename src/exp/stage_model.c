@@ -268,7 +268,8 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     tc.max_steps = cfg->model_max_steps;
     tc.patience = cfg->model_patience;
     tc.min_epochs = cfg->model_min_epochs;
-    tc.word_vectors = cfg->model_word_vectors;
+    char *encoder_words = exp_word_encoder(cfg) ? exp_encoder_path(run_dir, exp_word_encoder(cfg)) : NULL;
+    tc.word_vectors = encoder_words ? encoder_words : cfg->model_word_vectors;
     tc.batch_size = cfg->model_batch;
     tc.bf16 = cfg->model_bf16;
     tc.lr = (float)cfg->model_lr;
@@ -287,10 +288,12 @@ semid_status exp_stage_generative(const exp_config *cfg, const char *run_dir, co
     free(resume_path);
     st = semid_mkdirs(dir);
     if (st == SEMID_OK) st = exp_stage_mark(run_dir, started, &key);
-    if (st != SEMID_OK) goto done;
     semid_gen_train_report rep;
-    SEMID_INFO("model %s seed %lld: training", name, (long long)seed);
-    st = semid_gen_train(ds, table, &tc, dir, &rep);
+    if (st == SEMID_OK) {
+        SEMID_INFO("model %s seed %lld: training", name, (long long)seed);
+        st = semid_gen_train(ds, table, &tc, dir, &rep);
+    }
+    free(encoder_words);
     semid_gen_decode_options o = trie_decode_options(cfg);
     if (st == SEMID_OK) st = evaluate_bundle(dir, ds, &o, cfg->model_personal_share > 0, out);
     out->seconds = semid_now() - t0;

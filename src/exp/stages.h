@@ -46,6 +46,13 @@ void exp_unseen_free(exp_unseen *u);
 semid_status exp_stage_embedding(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
                                  const exp_key *data_key, const char *method, semid_matrix *out, exp_key *key);
 
+/* RUN/emb/<method>.encoder: a bi-encoder's saved text tower. */
+char *exp_encoder_path(const char *run_dir, const char *method);
+/* With model.word_vectors=encoder:<method>, makes sure that bi-encoder is
+ * trained and saved (cached like any embedding) before models read it. */
+semid_status exp_stage_word_encoder(const exp_config *cfg, const char *run_dir, const semid_dataset *ds,
+                                    const exp_key *data_key);
+
 /* The ID table of a strategy ("search", "separate", ...) with a tokenizer
  * ("rqkmeans", "rqvae", ...), written as RUN/sid/<strategy>-<tokenizer>.sid.
  * *collision_rate gets 1 - distinct IDs / items before disambiguation (mean

@@ -20,6 +20,7 @@
 #include "base/status.h"
 #include "base/threads.h"
 #include "dist/dist.h"
+#include "embed/text_encoder.h"
 #include "eval/metrics.h"
 #include "gen/generate.h"
 #include "gen/model.h"
@@ -515,10 +516,27 @@ static semid_status prepare_staging(trainer *t, int resumed, int64_t step, int *
 
 /* ---- set-up ---- */
 
+/* A bi-encoder's saved text tower (`semid embed`'s *_encoder.safetensors,
+ * the experiment's emb/<method>.encoder) rather than a word-vector table. */
+static int names_text_encoder(const char *path) {
+    size_t n = strlen(path);
+    return (n >= 8 && strcmp(path + n - 8, ".encoder") == 0) || (n >= 12 && strcmp(path + n - 12, ".safetensors") == 0);
+}
+
+static semid_status load_word_vectors(const char *path, semid_wordvec *wv) {
+    if (strcmp(path, "default") == 0) return semid_wordvec_load_default(wv);
+    if (!names_text_encoder(path)) return semid_wordvec_load(path, 0, wv);
+    semid_text_encoder *enc;
+    SEMID_TRY(semid_text_encoder_load(path, &enc));
+    semid_status st = semid_text_encoder_word_vectors(enc, wv);
+    semid_text_encoder_free(enc);
+    return st;
+}
+
 static semid_status init_words(trainer *t) {
     const char *path = t->cfg->word_vectors;
     semid_wordvec wv;
-    SEMID_TRY(strcmp(path, "default") == 0 ? semid_wordvec_load_default(&wv) : semid_wordvec_load(path, 0, &wv));
+    SEMID_TRY(load_word_vectors(path, &wv));
     int32_t found = 0;
     semid_status st = semid_gen_init_word_embeddings(t->model, &t->vocab, &wv, t->cfg->seed, &found);
     if (st == SEMID_OK && t->cfg->verbose)

@@ -86,8 +86,10 @@ typedef struct semid_gen_train_config {
                                  as they were), cycling through its examples; 0 = two tasks (0) */
     semid_gen_vocab_options vocab;
     const char *word_vectors; /* start query-word embeddings from these word vectors
-                                 (gen/word_init.h): a file, "default" for the shipped
-                                 GloVe subset; NULL or "" = random */
+                                 (gen/word_init.h): a GloVe/word2vec file, "default" for
+                                 the shipped GloVe subset, or a bi-encoder's saved text
+                                 tower (*.encoder, *.safetensors: each word encoded
+                                 alone); NULL or "" = random */
     /* optimisation */
     int32_t epochs;           /* 10; with early stopping, the most epochs */
     int64_t max_steps;        /* 0 = epochs decide; else at most this many steps: the
