@@ -123,6 +123,29 @@ static int lists(const char *out, const char *id) {
     return found;
 }
 
+/* Added item i of bundle b: its ID is no earlier item's; the first two
+ * added (copies of trained items' texts) share their item's first
+ * `prefix_levels` codes; the trie leads to it and to it alone. */
+static void check_added_item(const semid_gen_bundle *b, int32_t i, int32_t prefix_levels) {
+    int32_t L = b->table.n_levels;
+    for (int32_t j = 0; j < i; j++)
+        assert_false(memcmp(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)j * L, sizeof(int32_t) * (size_t)L) ==
+                     0);
+    if (i - b->n_base_items < 2) {
+        int32_t src = semid_gen_bundle_find_item(b, ds.items[(i - b->n_base_items) * 7].id);
+        assert_memory_equal(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)src * L,
+                            sizeof(int32_t) * (size_t)prefix_levels);
+    }
+    int32_t tok[16], node = 0;
+    assert_true(L <= 16);
+    semid_idtable_tokens(&b->table, SEMID_TASK_SEARCH, i, tok);
+    for (int32_t l = 0; l < L && node >= 0; l++) node = semid_trie_child(b->trie[0], node, tok[l]);
+    assert_true(node >= 0);
+    const int32_t *at;
+    assert_int_equal(semid_trie_items(b->trie[0], node, &at), 1);
+    assert_int_equal(at[0], i);
+}
+
 static void test_add_then_search(void **state) {
     (void)state;
     fresh_model("m_add");
@@ -158,24 +181,7 @@ static void test_add_then_search(void **state) {
         assert_memory_equal(b->table.codes + (int64_t)i * L, before->table.codes + (int64_t)i * L, sizeof(int32_t) * (size_t)L);
     for (int32_t i = b->n_base_items; i < b->n_items; i++) {
         assert_int_equal(b->popularity[i], 0);
-        for (int32_t j = 0; j < i; j++)
-            assert_false(memcmp(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)j * L,
-                                sizeof(int32_t) * (size_t)L) == 0);
-        /* Copies of a trained item's text share its prefix. */
-        if (i - b->n_base_items < 2) {
-            int32_t src = semid_gen_bundle_find_item(b, ds.items[(i - b->n_base_items) * 7].id);
-            assert_memory_equal(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)src * L,
-                                sizeof(int32_t) * (size_t)(L - 1));
-        }
-        /* The trie has its path. */
-        int32_t tok[8], node = 0;
-        semid_idtable_tokens(&b->table, SEMID_TASK_SEARCH, i, tok);
-        for (int32_t l = 0; l < L && node >= 0; l++) node = semid_trie_child(b->trie[0], node, tok[l]);
-        assert_true(node >= 0);
-        const int32_t *at;
-        int32_t n_at = semid_trie_items(b->trie[0], node, &at);
-        assert_int_equal(n_at, 1);
-        assert_int_equal(at[0], i);
+        check_added_item(b, i, L - 1);
     }
     semid_gen_bundle_free(b);
     semid_gen_bundle_free(before);
@@ -268,23 +274,7 @@ static void test_add_with_capped_disambiguation(void **state) {
     semid_gen_bundle *b = NULL;
     assert_int_equal(semid_gen_bundle_load(model, &b), SEMID_OK);
     assert_int_equal(b->n_items, before->n_items + 3);
-    for (int32_t i = b->n_base_items; i < b->n_items; i++) {
-        for (int32_t j = 0; j < i; j++)
-            assert_false(memcmp(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)j * L,
-                                sizeof(int32_t) * (size_t)L) == 0);
-        if (i - b->n_base_items < 2) {
-            int32_t src = semid_gen_bundle_find_item(b, ds.items[(i - b->n_base_items) * 7].id);
-            assert_memory_equal(b->table.codes + (int64_t)i * L, b->table.codes + (int64_t)src * L,
-                                sizeof(int32_t) * 2);
-        }
-        int32_t tok[16], node = 0;
-        semid_idtable_tokens(&b->table, SEMID_TASK_SEARCH, i, tok);
-        for (int32_t l = 0; l < L && node >= 0; l++) node = semid_trie_child(b->trie[0], node, tok[l]);
-        assert_true(node >= 0);
-        const int32_t *at;
-        assert_int_equal(semid_trie_items(b->trie[0], node, &at), 1);
-        assert_int_equal(at[0], i);
-    }
+    for (int32_t i = b->n_base_items; i < b->n_items; i++) check_added_item(b, i, 2);
     semid_gen_bundle_free(b);
     free(out);
     free(items);
