@@ -261,6 +261,86 @@ static void test_diverse_g1_equals_plain_beam(void **state) {
     semid_idtable_free(&full);
 }
 
+/* Diverse search over a one-level table (as atomic IDs are) against a
+ * reference written from the definition: group after group, each takes
+ * its Bg best tokens by log-probability less lambda times how often earlier
+ * groups took the token; the beams are then ranked by that score, repeated
+ * items dropped. The first level is where every group extends the same
+ * prompt, the case the search shortcuts. */
+static void test_diverse_first_level_equals_reference(void **state) {
+    (void)state;
+    enum { T = 12 };
+    semid_idtable one;
+    int32_t size[1] = {T};
+    assert_int_equal(semid_idtable_create(&one, "test", "hand", T, 1, 1, size, 0), SEMID_OK);
+    for (int32_t i = 0; i < T; i++) one.codes[i] = i;
+    semid_idtable_update_fingerprint(&one);
+    semid_trie *ot;
+    assert_int_equal(semid_trie_build(&one, SEMID_TASK_SEARCH, &ot), SEMID_OK);
+    semid_beam_space sp = {.sid_base = SID_BASE, .n_sid = T, .popularity = NULL};
+    const int32_t shapes[3][2] = {{6, 3}, {12, 6}, {8, 2}}; /* beam, groups */
+    const float lambdas[3] = {0.7f, 0.25f, 3.0f};
+    for (int pi = 0; pi < 3; pi++)
+        for (int si = 0; si < 3; si++) {
+            int32_t Bm = shapes[si][0], G = shapes[si][1], Bg = Bm / G, P = PLEN[pi];
+            float lambda = lambdas[si];
+            assert_int_equal(semid_gpt_forward(model, PROMPTS[pi], NULL, 1, P, NULL), SEMID_OK);
+            const float *row = semid_gpt_logits(model) + (int64_t)(P - 1) * V + SID_BASE;
+            double mx = row[0], sum = 0;
+            for (int t = 1; t < T; t++) mx = row[t] > mx ? row[t] : mx;
+            for (int t = 0; t < T; t++) sum += exp(row[t] - mx);
+            double lp[T], beam_score[12];
+            int32_t count[T] = {0}, beam_tok[12], nb = 0;
+            for (int t = 0; t < T; t++) lp[t] = row[t] - mx - log(sum);
+            for (int32_t g = 0; g < G; g++) {
+                int taken[T] = {0};
+                for (int32_t j = 0; j < Bg; j++) {
+                    int best = -1;
+                    for (int t = 0; t < T; t++)
+                        if (!taken[t] && (best < 0 || lp[t] - lambda * count[t] > lp[best] - lambda * count[best])) best = t;
+                    taken[best] = 1;
+                    beam_tok[nb] = best;
+                    beam_score[nb++] = lp[best] - lambda * count[best];
+                }
+                for (int32_t j = nb - Bg; j < nb; j++) count[beam_tok[j]]++;
+            }
+            /* Rank the beams (ties: the earlier beam), drop repeated items. */
+            int32_t order[12], want[12], nw = 0;
+            for (int32_t b = 0; b < nb; b++) {
+                int32_t j = b;
+                while (j > 0 && beam_score[order[j - 1]] < beam_score[b]) {
+                    order[j] = order[j - 1];
+                    j--;
+                }
+                order[j] = b;
+            }
+            double want_score[12];
+            for (int32_t b = 0; b < nb; b++) {
+                int dup = 0;
+                for (int32_t u = 0; u < nw; u++) dup |= want[u] == beam_tok[order[b]];
+                if (dup) continue;
+                want_score[nw] = beam_score[order[b]];
+                want[nw++] = beam_tok[order[b]];
+            }
+            semid_beam_options o = semid_beam_defaults();
+            o.beam_size = Bm;
+            o.groups = G;
+            o.diversity = lambda;
+            o.k = Bm;
+            semid_beam_query q = {PROMPTS[pi], P, NULL, 0};
+            semid_beam_hits h;
+            assert_int_equal(semid_beam_search_diverse(model, &one, SEMID_TASK_SEARCH, ot, &sp, &q, 1, &o, &h), SEMID_OK);
+            assert_int_equal(h.n_hits[0], nw);
+            for (int32_t j = 0; j < nw; j++) {
+                assert_int_equal(h.items[j], want[j]);
+                assert_true(fabs(h.scores[j] - want_score[j]) < 1e-4);
+            }
+            semid_beam_hits_free(&h);
+        }
+    semid_trie_free(ot);
+    semid_idtable_free(&one);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     semid_beam_space sp = {.sid_base = SID_BASE, .n_sid = table.n_tokens, .popularity = NULL};
@@ -291,6 +371,7 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constrained_equals_brute_force),
+        cmocka_unit_test(test_diverse_first_level_equals_reference),
         cmocka_unit_test(test_narrow_beam_distinct),
         cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_diverse_g1_exhaustive),
