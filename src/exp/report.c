@@ -265,13 +265,14 @@ static void write_collisions(exp_sbuf *b, const exp_results *r) {
     if (!any) return;
     exp_sb_printf(b, "\n## Semantic-ID collisions\n\n"
                      "Before disambiguation, per ID table: the share of items whose ID another item had too, the "
-                     "distinct IDs, the most items under one ID, and the tokens of the level that disambiguation "
-                     "appends (as many as that largest group; – when none is appended). Two figures are search / rec "
+                     "distinct IDs, the most items under one ID, and the tokens of the levels that disambiguation "
+                     "appends (one level as large as that largest group, or, past sid.max_disambiguation, several "
+                     "smaller ones that count it; – when none is appended). Two figures are search / rec "
                      "for strategies with an ID per task. Where most items collide and the appended level is large, "
                      "the last token tells items apart one by one, as an atomic ID does, and the comparison between "
                      "strategies is partly one between how much of each ID is per-item; the atomic-ID row is that "
                      "case taken to its end.\n\n");
-    exp_sb_printf(b, "| IDs | levels | tokens | items sharing an ID | distinct IDs | largest group | disambiguation level |\n");
+    exp_sb_printf(b, "| IDs | levels | tokens | items sharing an ID | distinct IDs | largest group | disambiguation tokens |\n");
     exp_sb_printf(b, "|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < r->n_rows; i++) {
         const exp_row *row = &r->rows[i];
