@@ -246,20 +246,18 @@ static void test_add_then_search(void **state) {
 static void test_add_with_capped_disambiguation(void **state) {
     (void)state;
     char *out = NULL;
-    must("sid build capped",
-         run(&out,
-             "sid build --embeddings %s/emb/content.npy --dataset %s/ds.sdd --method rqkmeans --levels 2 --codebook 8 "
-             "--disambiguate --max-disambiguation 2 --out %s/sid_capped.json --tokenizer-out %s/tok_capped.bin "
-             "--threads 1",
-             tmpdir, tmpdir, tmpdir, tmpdir),
-         out);
+    int rc = run(&out,
+                 "sid build --embeddings %s/emb/content.npy --dataset %s/ds.sdd --method rqkmeans --levels 2 --codebook 8 "
+                 "--disambiguate --max-disambiguation 2 --out %s/sid_capped.json --tokenizer-out %s/tok_capped.bin "
+                 "--threads 1",
+                 tmpdir, tmpdir, tmpdir, tmpdir);
+    must("sid build capped", rc, out);
     snprintf(model, sizeof model, "%s/m_capped", tmpdir);
-    must("train capped",
-         run(&out,
+    rc = run(&out,
              "train --dataset %s/ds.sdd --sids %s/sid_capped.json --out %s --layers 1 --dim 16 --heads 2 --epochs 1 "
              "--batch 16 --threads 1 --valid-sample 10 --quiet",
-             tmpdir, tmpdir, model),
-         out);
+             tmpdir, tmpdir, model);
+    must("train capped", rc, out);
     semid_gen_bundle *before = NULL;
     assert_int_equal(semid_gen_bundle_load(model, &before), SEMID_OK);
     int32_t L = before->table.n_levels, D = before->table.disambiguated;
@@ -267,7 +265,7 @@ static void test_add_with_capped_disambiguation(void **state) {
     assert_int_equal(L, 2 + D);
     for (int32_t d = 0; d < D; d++) assert_true(before->table.level_size[2 + d] <= 2);
     char *items = write_new_items("new_capped.tsv");
-    int rc = run(&out, "catalog add --model %s --items %s --tokenizer %s/tok_capped.bin --content --dataset %s/ds.sdd --threads 1",
+    rc = run(&out, "catalog add --model %s --items %s --tokenizer %s/tok_capped.bin --content --dataset %s/ds.sdd --threads 1",
                  model, items, tmpdir, tmpdir);
     /* The largest group (10 items) takes 4 levels of 2 codes, room for 16. */
     if (rc != 0) fail_msg("catalog add: exit %d: %s", rc, out);
