@@ -16,6 +16,11 @@
 #   queries20  20 training queries per movie instead of 10 (queries.per_item=30
 #              queries.train=20: 10 test queries per movie, other draws than base's)
 #   size       2 x 128 model, 3 full epochs, 2 x 256 codes (section 3's size)
+#   size_enc   size and enc_multi
+#   size_q20   size and queries20
+#   combined   size, queries20 and enc_multi together
+#   longer     combined, trained 6 epochs instead of 3
+#   longest    combined, trained 10 epochs
 # Prints one row per lever: search Recall@30 in style and unseen style (the
 # share kept), rec Recall@30, and the dense search bi-encoder of that run.
 set -eu
@@ -24,7 +29,7 @@ BUILD=${1:-$ROOT/build/release}
 DATA=${2:-$ROOT/../shared/data/ml-1m}
 OUT=${3:-/tmp/semid-levers}
 [ $# -ge 3 ] && shift 3 || shift $#
-LEVERS=${*:-base glove enc_multi enc_search queries20 size}
+LEVERS=${*:-base glove enc_multi enc_search queries20 size size_enc size_q20 combined longer longest}
 if [ ! -d "$DATA" ]; then
     echo "run_search_levers: no ML-1M at $DATA (see ../shared/data/README.md)" >&2
     exit 1
@@ -41,6 +46,11 @@ settings() {
     enc_search) echo "model.word_vectors=encoder:search" ;;
     queries20) echo "queries.per_item=30 queries.train=20" ;;
     size) echo "sid.codebook=256 model.layers=2 model.dim=128 model.heads=4 model.epochs=3 model.max_steps=0" ;;
+    size_enc) echo "$(settings size) $(settings enc_multi)" ;;
+    size_q20) echo "$(settings size) $(settings queries20)" ;;
+    combined) echo "$(settings size) $(settings queries20) $(settings enc_multi)" ;;
+    longer) echo "$(settings combined) model.epochs=6" ;;
+    longest) echo "$(settings combined) model.epochs=10" ;;
     *) echo "run_search_levers: unknown lever '$1'" >&2; exit 2 ;;
     esac
 }
